@@ -1,0 +1,40 @@
+# syntax=docker/dockerfile:1
+# minutegate: multi-stage build. `docker build -t minutegate .`
+
+# ---- build: compile TypeScript (tsc) and copy the Lua scripts into dist/ ----
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+
+# Dependencies first so this layer is cached until the lockfile changes.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
+COPY src ./src
+# build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs  ->  dist/ (+ dist/redis/lua/*.lua)
+RUN npm run build \
+ && test -f dist/main.js \
+ && ls dist/redis/lua/*.lua > /dev/null
+
+# ---- runtime: production dependencies + dist/ only, non-root ----
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+
+# package.json is needed at runtime too ("type": "module" makes dist/*.js ESM).
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && npm cache clean --force
+
+# Owned by root and not writable by the app user.
+COPY --from=build /app/dist ./dist
+
+USER node
+EXPOSE 8080
+
+# No curl/wget in slim images: probe /healthz with node itself (honours PORT if overridden).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "const port=Number(process.env.PORT)||8080;const req=require('node:http').get({host:'127.0.0.1',port,path:'/healthz',timeout:4000},(res)=>{res.resume();process.exit(res.statusCode>=200&&res.statusCode<300?0:1)});req.on('timeout',()=>{req.destroy();process.exit(1)});req.on('error',()=>process.exit(1));"]
+
+CMD ["node", "dist/main.js"]

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// Copies every src/redis/lua/*.lua to dist/redis/lua/ (run after `tsc` by `npm run build`).
+// Plain Node ESM, no dependencies. Paths are resolved from the repo root, not the cwd.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const srcDir = join(root, 'src', 'redis', 'lua');
+const outDir = join(root, 'dist', 'redis', 'lua');
+
+if (!existsSync(srcDir)) {
+  console.error(`copy-lua: ${srcDir} does not exist`);
+  process.exit(1);
+}
+
+const files = readdirSync(srcDir, { withFileTypes: true })
+  .filter((e) => e.isFile() && e.name.endsWith('.lua'))
+  .map((e) => e.name)
+  .sort();
+
+if (files.length === 0) {
+  console.error(`copy-lua: no .lua files in ${srcDir}`);
+  process.exit(1);
+}
+
+mkdirSync(outDir, { recursive: true });
+// Drop stale scripts (e.g. a renamed `name-<numberOfKeys>.lua`) left by an earlier build:
+// the loader picks scripts by file name, so a leftover would shadow the new one.
+for (const e of readdirSync(outDir, { withFileTypes: true })) {
+  if (e.isFile() && e.name.endsWith('.lua') && !files.includes(e.name)) rmSync(join(outDir, e.name));
+}
+for (const name of files) {
+  copyFileSync(join(srcDir, name), join(outDir, name));
+}
+console.log(`copy-lua: copied ${files.length} Lua file(s) to ${outDir}`);

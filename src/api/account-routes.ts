@@ -1,0 +1,173 @@
+// REST routes for accounts: parse, authorize, delegate to the Accounts use cases.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { signStaffToken } from '../auth/staff-token.js';
+import { AppError, notFound } from '../domain/errors.js';
+import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
+import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
+import { parseWith, readJson } from '../http/json.js';
+import type { Accounts } from '../metering/accounts.js';
+import type { VoiceTokens } from '../twilio/voice-token.js';
+
+const MAX_MINUTES = 10_000_000;
+
+const staffSchema = z.strictObject({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
+
+const newAccountSchema = z.strictObject({
+  id: accountIdSchema,
+  name: z.string().trim().min(1).max(200),
+  monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES),
+  billingAnchor: z.iso.datetime({ offset: true }).optional(),
+  inboundWhenExhausted: z.enum(['allow', 'reject']).optional(),
+  staff: z.array(staffSchema).max(1000).optional(),
+  phoneNumbers: z.array(e164Schema).max(1000).optional(),
+});
+
+const numbersSchema = z.union([
+  z.strictObject({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
+  z.strictObject({ phoneNumber: e164Schema }),
+]);
+
+const adjustmentSchema = z.strictObject({
+  minutes: z
+    .number()
+    .int()
+    .min(-MAX_MINUTES)
+    .max(MAX_MINUTES)
+    .refine((m) => m !== 0, 'must not be 0'),
+  reason: z.string().trim().min(1).max(500),
+});
+
+const tokenSchema = z.strictObject({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
+
+const ledgerQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z
+    .string()
+    .regex(/^\d+-\d+$/, 'not a cursor this endpoint returned')
+    .optional(),
+  order: z.enum(['asc', 'desc']).default('asc'),
+});
+
+const callsQuery = z.object({
+  state: z.enum(['active', 'ended']).default('ended'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export function accountRoutes(deps: {
+  accounts: Accounts;
+  auth: Authenticator;
+  staffTokenSecret: string;
+  staffTokenTtlSeconds: number;
+  voiceTokens: VoiceTokens;
+  clock: () => number;
+}) {
+  const { accounts } = deps;
+  const app = new Hono<AuthEnv>();
+  app.use('*', authenticate(deps.auth));
+
+  const accountId = (raw: string | undefined) => parseWith(accountIdSchema, raw);
+
+  app.post('/', async (c) => {
+    requireAdmin(c);
+    const body = await readJson(c, newAccountSchema);
+    const account = await accounts.create({
+      ...body,
+      billingAnchor: body.billingAnchor === undefined ? undefined : Date.parse(body.billingAnchor),
+    });
+    return c.json(account, 201);
+  });
+
+  app.get('/:id', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    return c.json(await accounts.get(id));
+  });
+
+  app.get('/:id/balance', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    return c.json(await accounts.balance(id));
+  });
+
+  app.get('/:id/ledger', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const q = parseWith(ledgerQuery, c.req.query());
+    return c.json(await accounts.ledger(id, q));
+  });
+
+  app.get('/:id/calls', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const q = parseWith(callsQuery, c.req.query());
+    return c.json(await accounts.calls(id, q));
+  });
+
+  app.get('/:id/calls/:callSid', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const call = await accounts.call(id, c.req.param('callSid'));
+    if (!call) throw notFound(`call ${c.req.param('callSid')}`);
+    return c.json(call);
+  });
+
+  app.post('/:id/staff', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const member = await readJson(c, staffSchema);
+    return c.json(await accounts.addStaff(id, member), 201);
+  });
+
+  app.get('/:id/staff', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    if (!(await accounts.exists(id))) throw notFound(`account ${id}`);
+    return c.json({ staff: await accounts.staffList(id) });
+  });
+
+  app.post('/:id/numbers', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const body = await readJson(c, numbersSchema);
+    const numbers = 'phoneNumbers' in body ? body.phoneNumbers : [body.phoneNumber];
+    return c.json({ phoneNumbers: await accounts.addNumbers(id, numbers) }, 201);
+  });
+
+  app.post('/:id/adjustments', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const body = await readJson(c, adjustmentSchema);
+    return c.json({ balance: await accounts.adjust(id, body.minutes, body.reason) }, 201);
+  });
+
+  app.post('/:id/staff/:staffId/token', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    // The body is optional here; an empty one means the default lifetime.
+    const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding');
+    const body = hasBody ? await readJson(c, tokenSchema) : {};
+    if (!(await accounts.exists(id))) throw notFound(`account ${id}`);
+    if (!(await accounts.staffMember(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    const t = signStaffToken(
+      deps.staffTokenSecret,
+      { accountId: id, staffId },
+      deps.clock(),
+      body.ttlSeconds ?? deps.staffTokenTtlSeconds,
+    );
+    return c.json({ token: t.token, expiresAt: new Date(t.expiresAt).toISOString() }, 201);
+  });
+
+  app.post('/:id/voice-token', async (c) => {
+    const id = accountId(c.req.param('id'));
+    const p = requireAccount(c, id);
+    if (p.kind !== 'staff') throw new AppError(403, 'FORBIDDEN', 'a voice token is minted for a staff member: use a staff token');
+    const member = await accounts.staffMember(id, p.staffId);
+    if (!member) throw notFound(`staff member ${p.staffId}`);
+    return c.json(deps.voiceTokens.mint(member.identity), 201);
+  });
+
+  return app;
+}

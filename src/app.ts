@@ -1,0 +1,116 @@
+// Builds the HTTP application from its dependencies; never listens (main.ts does), so
+// tests run the real app on a port of their own.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { Cluster, Redis } from 'ioredis';
+import { accountRoutes } from './api/account-routes.js';
+import { makeAuthenticator } from './http/auth.js';
+import { errorBody } from './http/json.js';
+import { AppError } from './domain/errors.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { Accounts } from './metering/accounts.js';
+import { CallMetering } from './metering/calls.js';
+import { Directory } from './metering/directory.js';
+import { gatewayMetrics, Metrics } from './metrics.js';
+import { PoolStore } from './redis/pool-store.js';
+import { registerScripts } from './redis/scripts.js';
+import { VoiceTokens } from './twilio/voice-token.js';
+import { twilioRoutes } from './twilio/webhook-routes.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  config: Config;
+  redis: Redis | Cluster;
+  log: Logger;
+  clock?: () => number;
+}
+
+export function buildApp(deps: AppDeps) {
+  const { config, redis, log } = deps;
+  const clock = deps.clock ?? Date.now;
+  const registry = new Metrics();
+  const metrics = gatewayMetrics(registry);
+  const store = new PoolStore(redis, registerScripts(redis), {
+    prefix: config.redis.prefix,
+    endedRetentionMs: 90 * 86400_000,
+    deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+  });
+  const directory = new Directory(redis, config.redis.prefix);
+  const accounts = new Accounts(redis, store, directory, clock);
+  const calls = new CallMetering(
+    store,
+    accounts,
+    directory,
+    {
+      billing: {
+        minBillableSeconds: config.metering.minBillableSeconds,
+        billingIncrementSeconds: config.metering.billingIncrementSeconds,
+      },
+      reserveMinutes: config.metering.reserveMinutes,
+      finalGraceMs: config.metering.finalGraceSeconds * 1000,
+    },
+    clock,
+  );
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
+
+  const app = new Hono();
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413),
+    }),
+  );
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    try {
+      await redis.ping();
+      return c.json({ status: 'ready', redis: 'ok' });
+    } catch {
+      return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
+    }
+  });
+  app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
+  app.route('/twilio', twilioRoutes({ calls, authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, metrics, log }));
+  app.route(
+    '/v1/accounts',
+    accountRoutes({
+      accounts,
+      auth,
+      staffTokenSecret: config.staffTokenSecret,
+      staffTokenTtlSeconds: config.staffTokenTtlSeconds,
+      voiceTokens: new VoiceTokens(config.twilio),
+      clock,
+    }),
+  );
+
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.onError((err, c) => {
+    if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
+    if (err instanceof HTTPException) return c.json(errorBody('BAD_REQUEST', err.message), err.status);
+    if (isRedisUnavailable(err)) {
+      metrics.redisErrors.inc({ route: 'api' });
+      return c.json(errorBody('UNAVAILABLE', 'storage is unreachable; retry'), 503);
+    }
+    log.error('unhandled error', { err, path: c.req.path });
+    return c.json(errorBody('INTERNAL', 'internal error'), 500);
+  });
+  app.use('*', async (c, next) => {
+    await next();
+  });
+
+  return { app, store, accounts, calls, directory, metrics, registry };
+}
+
+/** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /Connection is closed|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|MaxRetriesPerRequest|ClusterAllFailed|CLUSTERDOWN|LOADING/.test(
+    err.message,
+  );
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { signStaffToken, verifyStaffToken } from './staff-token.js';
+
+const secret = 'x'.repeat(40);
+
+describe('staff tokens', () => {
+  it('round-trips the claims until expiry', () => {
+    const now = 1_800_000_000_000;
+    const { token, expiresAt } = signStaffToken(secret, { accountId: 'acme', staffId: 's1' }, now, 60);
+    expect(expiresAt).toBe(now + 60_000);
+    expect(verifyStaffToken(secret, token, now)).toMatchObject({ accountId: 'acme', staffId: 's1' });
+    expect(verifyStaffToken(secret, token, now + 60_000)).toBeNull();
+  });
+
+  it('rejects another secret, tampering, alg none and garbage', () => {
+    const now = 1_800_000_000_000;
+    const { token } = signStaffToken(secret, { accountId: 'acme', staffId: 's1' }, now, 60);
+    expect(verifyStaffToken('y'.repeat(40), token, now)).toBeNull();
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const forged = Buffer.from(JSON.stringify({ sub: 's1', acc: 'other', exp: 9e9, typ: 'staff' })).toString('base64url');
+    expect(verifyStaffToken(secret, `${h}.${forged}.${s}`, now)).toBeNull();
+    const none = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
+    expect(verifyStaffToken(secret, `${none}.${p}.`, now)).toBeNull();
+    for (const junk of ['', 'a.b', 'a.b.c', '...', 'x'.repeat(5000)]) expect(verifyStaffToken(secret, junk, now)).toBeNull();
+  });
+});

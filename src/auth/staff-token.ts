@@ -1,0 +1,55 @@
+// Staff tokens: compact HS256 JWTs naming the staff member and the account, signed with
+// STAFF_TOKEN_SECRET. Hand-rolled on node:crypto because the whole format is three
+// base64url parts and one HMAC; verification is constant-time and strict about `alg`.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface StaffClaims {
+  accountId: string;
+  staffId: string;
+  /** Expiry, seconds since epoch. */
+  exp: number;
+}
+
+const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+
+function mac(secret: string, data: string): Buffer {
+  return createHmac('sha256', secret).update(data).digest();
+}
+
+export function signStaffToken(
+  secret: string,
+  claims: { accountId: string; staffId: string },
+  nowMs: number,
+  ttlSeconds: number,
+): { token: string; expiresAt: number } {
+  const iat = Math.floor(nowMs / 1000);
+  const exp = iat + ttlSeconds;
+  const payload = Buffer.from(
+    JSON.stringify({ sub: claims.staffId, acc: claims.accountId, iat, exp, typ: 'staff' }),
+  ).toString('base64url');
+  const body = `${HEADER}.${payload}`;
+  return { token: `${body}.${mac(secret, body).toString('base64url')}`, expiresAt: exp * 1000 };
+}
+
+/** Returns the claims of a valid, unexpired staff token, or null for anything else. */
+export function verifyStaffToken(secret: string, token: string, nowMs: number): StaffClaims | null {
+  if (typeof token !== 'string' || token.length > 4096) return null;
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  const [h, p, sig] = parts as [string, string, string];
+  const expected = mac(secret, `${h}.${p}`);
+  const given = Buffer.from(sig, 'base64url');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  try {
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: unknown };
+    if (header.alg !== 'HS256') return null;
+    const c = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (c.typ !== 'staff' || typeof c.sub !== 'string' || typeof c.acc !== 'string' || typeof c.exp !== 'number') {
+      return null;
+    }
+    if (c.exp * 1000 <= nowMs) return null;
+    return { accountId: c.acc, staffId: c.sub, exp: c.exp };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,175 @@
+// The only reader of process.env. Every setting is validated once, at start-up, with one
+// clear line per bad variable; the rest of the code receives a typed, frozen Config.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (schemes: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return schemes.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL (${schemes.join(' or ')})`);
+
+const optionalSecret = z.string().trim().min(1).optional();
+
+const schema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: intIn(0, 65535).optional(),
+  HOST: z.string().trim().min(1).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .regex(/^[^,\s:]+:\d+(,[^,\s:]+:\d+)*$/, 'must be comma-separated host:port pairs')
+    .optional(),
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-" (no braces or colons)')
+    .optional(),
+  REDIS_CONNECT_TIMEOUT_SECONDS: intIn(1, 300).optional(),
+  PUBLIC_BASE_URL: url(['http:', 'https:'])
+    .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not carry a query or fragment')
+    .optional(),
+  TWILIO_AUTH_TOKEN: optionalSecret,
+  TWILIO_ACCOUNT_SID: z.string().trim().regex(/^AC[0-9a-fA-F]{32}$/, 'must look like AC followed by 32 hex digits').optional(),
+  TWILIO_API_KEY_SID: z.string().trim().regex(/^SK[0-9a-fA-F]{32}$/, 'must look like SK followed by 32 hex digits').optional(),
+  TWILIO_API_KEY_SECRET: optionalSecret,
+  TWILIO_TWIML_APP_SID: z.string().trim().regex(/^AP[0-9a-fA-F]{32}$/, 'must look like AP followed by 32 hex digits').optional(),
+  TWILIO_API_BASE_URL: url(['http:', 'https:']).optional(),
+  ADMIN_API_KEY: z.string().trim().min(16, 'must be at least 16 characters').optional(),
+  STAFF_TOKEN_SECRET: z.string().trim().min(32, 'must be at least 32 characters').optional(),
+  STAFF_TOKEN_TTL_SECONDS: intIn(60, 30 * 86400).optional(),
+  MIN_BILLABLE_SECONDS: intIn(0, 3600).optional(),
+  BILLING_INCREMENT_SECONDS: intIn(1, 3600).optional(),
+  RESERVE_MINUTES: intIn(1, 1000).optional(),
+  AUTHORIZATION_TTL_SECONDS: intIn(5, 3600).optional(),
+  FINAL_GRACE_SECONDS: intIn(1, 86400).optional(),
+  BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
+  SMTP_URL: url(['smtp:', 'smtps:']).optional(),
+  RECEIPT_FROM: z.string().trim().min(3).optional(),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+});
+
+export interface Config {
+  production: boolean;
+  /** True when secrets were generated because none were configured (never in production). */
+  devMode: boolean;
+  port: number;
+  host: string;
+  redis: { url: string; clusterNodes: { host: string; port: number }[] | null; prefix: string; connectTimeoutMs: number };
+  publicBaseUrl: string;
+  twilio: {
+    authToken: string | null;
+    accountSid: string | null;
+    apiKeySid: string | null;
+    apiKeySecret: string | null;
+    twimlAppSid: string | null;
+    apiBaseUrl: string;
+  };
+  adminApiKey: string;
+  staffTokenSecret: string;
+  staffTokenTtlSeconds: number;
+  metering: {
+    minBillableSeconds: number;
+    billingIncrementSeconds: number;
+    reserveMinutes: number;
+    authorizationTtlSeconds: number;
+    finalGraceSeconds: number;
+  };
+  bundlePriceCents: number;
+  smtpUrl: string | null;
+  receiptFrom: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Secrets a production deployment must set explicitly. */
+const PRODUCTION_SECRETS = ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL'] as const;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset: docker-compose passes `VAR=` for unset optionals.
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') raw[key] = v;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production) {
+    const missing = PRODUCTION_SECRETS.filter((k) => e[k] === undefined);
+    if (missing.length > 0) {
+      throw new ConfigError(missing.map((k) => `${k}: required when NODE_ENV=production`));
+    }
+  }
+  const devMode = !production && (e.ADMIN_API_KEY === undefined || e.STAFF_TOKEN_SECRET === undefined);
+  const port = e.PORT ?? 8080;
+  const clusterNodes = e.REDIS_CLUSTER_NODES
+    ? e.REDIS_CLUSTER_NODES.split(',').map((hp) => {
+        const i = hp.lastIndexOf(':');
+        return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+      })
+    : null;
+  return Object.freeze({
+    production,
+    devMode,
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    redis: {
+      url: e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      clusterNodes,
+      prefix: e.REDIS_PREFIX ?? 'mg',
+      connectTimeoutMs: (e.REDIS_CONNECT_TIMEOUT_SECONDS ?? 5) * 1000,
+    },
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    twilio: {
+      authToken: e.TWILIO_AUTH_TOKEN ?? null,
+      accountSid: e.TWILIO_ACCOUNT_SID ?? null,
+      apiKeySid: e.TWILIO_API_KEY_SID ?? null,
+      apiKeySecret: e.TWILIO_API_KEY_SECRET ?? null,
+      twimlAppSid: e.TWILIO_TWIML_APP_SID ?? null,
+      apiBaseUrl: (e.TWILIO_API_BASE_URL ?? 'https://api.twilio.com').replace(/\/+$/, ''),
+    },
+    // Dev mode generates throwaway secrets so `npm start` works with nothing configured;
+    // main.ts prints the admin key loudly. Production never gets here without them.
+    adminApiKey: e.ADMIN_API_KEY ?? `dev-${randomBytes(18).toString('base64url')}`,
+    staffTokenSecret: e.STAFF_TOKEN_SECRET ?? randomBytes(32).toString('base64url'),
+    staffTokenTtlSeconds: e.STAFF_TOKEN_TTL_SECONDS ?? 12 * 3600,
+    metering: {
+      minBillableSeconds: e.MIN_BILLABLE_SECONDS ?? 30,
+      billingIncrementSeconds: e.BILLING_INCREMENT_SECONDS ?? 60,
+      reserveMinutes: e.RESERVE_MINUTES ?? 1,
+      authorizationTtlSeconds: e.AUTHORIZATION_TTL_SECONDS ?? 60,
+      finalGraceSeconds: e.FINAL_GRACE_SECONDS ?? 120,
+    },
+    bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
+    smtpUrl: e.SMTP_URL ?? null,
+    receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',
+    logLevel: e.LOG_LEVEL ?? 'info',
+  });
+}

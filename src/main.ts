@@ -1,0 +1,61 @@
+// Composition root: configuration, Redis, the HTTP app, listen, graceful shutdown.
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { connectRedis, createRedis, redactUrl } from './redis/client.js';
+import { startGateway } from './server.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`minutegate: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  if (config.devMode) {
+    const bar = '='.repeat(72);
+    process.stderr.write(
+      `${bar}\n  minutegate is running in DEV MODE: secrets were generated for this run only.\n` +
+        `  ADMIN_API_KEY=${config.adminApiKey}\n` +
+        '  Staff tokens are signed with a random STAFF_TOKEN_SECRET and die with the process.\n' +
+        (config.twilio.authToken ? '' : '  TWILIO_AUTH_TOKEN is not set: /twilio/* answers 503 (never unsigned).\n') +
+        `  Set NODE_ENV=production and real secrets for anything but a local try-out.\n${bar}\n`,
+    );
+  }
+  const redis = createRedis(config.redis);
+  try {
+    await connectRedis(redis, config.redis);
+  } catch (err) {
+    process.stderr.write(`minutegate: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
+  const gw = await startGateway({ config, redis, log });
+  log.info('minutegate listening', {
+    port: gw.port,
+    publicBaseUrl: config.publicBaseUrl,
+    redis: config.redis.clusterNodes ? 'cluster' : redactUrl(config.redis.url),
+    prefix: config.redis.prefix,
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    // Stop taking requests, let in-flight ones finish, then drop Redis.
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await gw.close();
+    await redis.quit().catch(() => redis.disconnect());
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,323 @@
+// Account use cases: create, read, staff, numbers, adjustments, history. Routes parse and
+// delegate here; state changes go through the pool scripts.
+import type { Cluster, Redis } from 'ioredis';
+import { AppError, notFound } from '../domain/errors.js';
+import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
+import { Directory } from './directory.js';
+
+export interface StaffMember {
+  id: string;
+  email: string;
+  identity: string;
+}
+
+export interface NewAccount {
+  id: string;
+  name: string;
+  monthlyMinutes: number;
+  billingAnchor?: number;
+  inboundWhenExhausted?: 'allow' | 'reject';
+  staff?: StaffMember[];
+  phoneNumbers?: string[];
+}
+
+export interface BalanceView {
+  accountId: string;
+  balance: number;
+  reserved: number;
+  available: number;
+  monthlyMinutes: number;
+  pendingMonthlyMinutes?: number;
+  usedThisCycle: number;
+  overageThisCycle: number;
+  activeCalls: number;
+  cycleStart: string;
+  cycleEnd: string;
+  version: number;
+}
+
+export function balanceView(s: PoolSnapshot): BalanceView {
+  const v: BalanceView = {
+    accountId: s.accountId,
+    balance: s.balance,
+    reserved: s.reserved,
+    available: s.available,
+    monthlyMinutes: s.monthlyMinutes,
+    usedThisCycle: s.usedThisCycle,
+    overageThisCycle: s.overageThisCycle,
+    activeCalls: s.activeCalls,
+    cycleStart: new Date(s.cycleStart).toISOString(),
+    cycleEnd: new Date(s.cycleEnd).toISOString(),
+    version: s.version,
+  };
+  if (s.pendingMonthlyMinutes !== null) v.pendingMonthlyMinutes = s.pendingMonthlyMinutes;
+  return v;
+}
+
+export interface LedgerEntry {
+  id: string;
+  kind: string;
+  minutes: number;
+  balanceAfter: number;
+  ref: string;
+  at: string;
+  [extra: string]: string | number;
+}
+
+export interface CallView {
+  callSid: string;
+  state: 'active' | 'ended';
+  direction: string;
+  from: string;
+  to: string;
+  staffId: string | null;
+  reservedMinutes: number;
+  billableSeconds: number | null;
+  billedMinutes: number | null;
+  debitedMinutes: number | null;
+  overageMinutes: number | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string | null;
+}
+
+const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
+const numOrNull = (v: string | undefined) => (v === undefined ? null : Number(v));
+
+export class Accounts {
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly store: PoolStore,
+    private readonly directory: Directory,
+    private readonly clock: () => number,
+  ) {}
+
+  async create(input: NewAccount) {
+    const now = this.clock();
+    const staff = input.staff ?? [];
+    const numbers = input.phoneNumbers ?? [];
+    assertUnique(staff.map((s) => s.id), 'staff[].id');
+    assertUnique(staff.map((s) => s.identity), 'staff[].identity');
+    assertUnique(numbers, 'phoneNumbers');
+    const k = this.store.keys(input.id);
+    if ((await this.redis.exists(k.pool)) === 1) {
+      throw new AppError(409, 'ACCOUNT_EXISTS', `account ${input.id} already exists`);
+    }
+    const identities = staff.map((s) => ({ name: s.identity, value: Directory.identityValue(input.id, s.id) }));
+    const nums = numbers.map((n) => ({ name: n, value: input.id }));
+    await this.claimOrThrow('identity', identities);
+    try {
+      await this.claimOrThrow('number', nums);
+    } catch (err) {
+      await this.directory.release('identity', identities.map((e) => e.name), identities);
+      throw err;
+    }
+    const anchor = input.billingAnchor ?? now;
+    const snapshot = await this.store.createAccount(
+      {
+        accountId: input.id,
+        name: input.name,
+        monthlyMinutes: input.monthlyMinutes,
+        anchor,
+        inboundWhenExhausted: input.inboundWhenExhausted ?? 'allow',
+        staff: staff.map((s) => ({ id: s.id, json: JSON.stringify(s) })),
+        phoneNumbers: numbers,
+      },
+      now,
+    );
+    if (!snapshot) {
+      await this.directory.release('identity', identities.map((e) => e.name), identities);
+      await this.directory.release('number', nums.map((e) => e.name), nums);
+      throw new AppError(409, 'ACCOUNT_EXISTS', `account ${input.id} already exists`);
+    }
+    return this.get(input.id);
+  }
+
+  private async claimOrThrow(kind: 'identity' | 'number', entries: { name: string; value: string }[]) {
+    const r = await this.directory.claim(kind, entries);
+    if (!r.ok) {
+      throw kind === 'identity'
+        ? new AppError(409, 'IDENTITY_TAKEN', `softphone identity ${r.taken} belongs to another staff member`)
+        : new AppError(409, 'NUMBER_TAKEN', `phone number ${r.taken} belongs to another account`);
+    }
+  }
+
+  async get(accountId: string) {
+    const k = this.store.keys(accountId);
+    const [profile, staffRaw, numbers, anchorPolicy] = await Promise.all([
+      this.redis.hgetall(k.profile),
+      this.redis.hvals(k.staff),
+      this.redis.smembers(k.numbers),
+      this.redis.hmget(k.pool, 'anchor', 'inboundPolicy'),
+    ]);
+    if (!profile.id) throw notFound(`account ${accountId}`);
+    const balance = await this.balance(accountId);
+    return {
+      id: accountId,
+      name: profile.name ?? '',
+      monthlyMinutes: balance.monthlyMinutes,
+      billingAnchor: new Date(Number(anchorPolicy[0])).toISOString(),
+      inboundWhenExhausted: anchorPolicy[1] ?? 'allow',
+      staff: staffRaw.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id)),
+      phoneNumbers: numbers.sort(),
+      createdAt: new Date(Number(profile.createdAt)).toISOString(),
+      balance,
+    };
+  }
+
+  async exists(accountId: string): Promise<boolean> {
+    return (await this.redis.exists(this.store.keys(accountId).pool)) === 1;
+  }
+
+  async balance(accountId: string): Promise<BalanceView> {
+    try {
+      return balanceView(await this.store.readPool(accountId, this.clock()));
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
+      throw err;
+    }
+  }
+
+  async staffMember(accountId: string, staffId: string): Promise<StaffMember | null> {
+    const raw = await this.redis.hget(this.store.keys(accountId).staff, staffId);
+    return raw ? (JSON.parse(raw) as StaffMember) : null;
+  }
+
+  async staffList(accountId: string): Promise<StaffMember[]> {
+    const all = await this.redis.hvals(this.store.keys(accountId).staff);
+    return all.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async addStaff(accountId: string, member: StaffMember): Promise<StaffMember> {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const k = this.store.keys(accountId);
+    const entries = [{ name: member.identity, value: Directory.identityValue(accountId, member.id) }];
+    await this.claimOrThrow('identity', entries);
+    const added = await this.redis.hsetnx(k.staff, member.id, JSON.stringify(member));
+    if (added === 0) {
+      await this.directory.release('identity', [member.identity], entries);
+      throw new AppError(409, 'STAFF_EXISTS', `staff member ${member.id} already exists in account ${accountId}`);
+    }
+    return member;
+  }
+
+  async addNumbers(accountId: string, numbers: string[]): Promise<string[]> {
+    assertUnique(numbers, 'phoneNumbers');
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const entries = numbers.map((n) => ({ name: n, value: accountId }));
+    await this.claimOrThrow('number', entries);
+    const k = this.store.keys(accountId);
+    await this.redis.sadd(k.numbers, ...numbers);
+    return (await this.redis.smembers(k.numbers)).sort();
+  }
+
+  async numbers(accountId: string): Promise<string[]> {
+    return (await this.redis.smembers(this.store.keys(accountId).numbers)).sort();
+  }
+
+  async adjust(accountId: string, minutes: number, reason: string): Promise<BalanceView> {
+    const ref = `adj:${this.clock().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
+    try {
+      const r = await this.store.adjust(accountId, minutes, reason, ref, this.clock());
+      if (!r.ok) {
+        throw new AppError(
+          409,
+          'INSUFFICIENT_BALANCE',
+          `a debit of ${-minutes} minutes exceeds the balance of ${r.balance}; the balance never goes below 0`,
+        );
+      }
+      return balanceView(r.snapshot);
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
+      throw err;
+    }
+  }
+
+  /** The ledger in order of entry (oldest first unless `order` is "desc"), paged by id. */
+  async ledger(accountId: string, opts: { limit: number; cursor?: string; order: 'asc' | 'desc' }) {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const key = this.store.keys(accountId).ledger;
+    const rows =
+      opts.order === 'asc'
+        ? await this.redis.xrange(key, opts.cursor ? `(${opts.cursor}` : '-', '+', 'COUNT', opts.limit + 1)
+        : await this.redis.xrevrange(key, opts.cursor ? `(${opts.cursor}` : '+', '-', 'COUNT', opts.limit + 1);
+    const page = rows.slice(0, opts.limit);
+    const entries = page.map(([id, fields]) => {
+      const o: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
+      const entry: LedgerEntry = {
+        id,
+        kind: o.kind ?? '',
+        minutes: Number(o.minutes),
+        balanceAfter: Number(o.balanceAfter),
+        ref: o.ref ?? '',
+        at: new Date(Number(o.at)).toISOString(),
+      };
+      for (const [f, v] of Object.entries(o)) {
+        if (!(f in entry)) entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
+      }
+      return entry;
+    });
+    return { entries, nextCursor: rows.length > opts.limit ? page[page.length - 1]![0] : null };
+  }
+
+  async call(accountId: string, callSid: string): Promise<CallView | null> {
+    const h = await this.redis.hgetall(this.store.keys(accountId).call(callSid));
+    return callView(h);
+  }
+
+  /** Calls, newest first, paged by a cursor "<ms>:<CallSid>" of the last one returned. */
+  async calls(accountId: string, opts: { state: 'active' | 'ended'; limit: number; cursor?: string }) {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const k = this.store.keys(accountId);
+    const key = opts.state === 'active' ? k.activeCalls : k.endedCalls;
+    let max = '+inf';
+    let after: { score: number; sid: string } | null = null;
+    if (opts.cursor) {
+      const m = /^(\d+):(.+)$/.exec(opts.cursor);
+      if (!m) throw new AppError(400, 'VALIDATION_FAILED', 'cursor: not a cursor this endpoint returned');
+      after = { score: Number(m[1]), sid: m[2]! };
+      max = String(after.score);
+    }
+    // Members sharing the cursor's score are re-read and skipped up to the cursor.
+    const raw = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 64);
+    const members: { sid: string; score: number }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) members.push({ sid: raw[i]!, score: Number(raw[i + 1]) });
+    const rest = after
+      ? members.filter((m) => m.score < after.score || (m.score === after.score && m.sid < after.sid))
+      : members;
+    const page = rest.slice(0, opts.limit);
+    const hashes = await Promise.all(page.map((m) => this.redis.hgetall(k.call(m.sid))));
+    const calls = hashes.map(callView).filter((c): c is CallView => c !== null);
+    const last = page[page.length - 1];
+    return { calls, nextCursor: rest.length > opts.limit && last ? `${last.score}:${last.sid}` : null };
+  }
+}
+
+function callView(h: Record<string, string>): CallView | null {
+  if (!h.state || h.state === 'denied') return null;
+  return {
+    callSid: h.callSid ?? '',
+    state: h.state === 'ended' ? 'ended' : 'active',
+    direction: h.direction ?? '',
+    from: h.from ?? '',
+    to: h.to ?? '',
+    staffId: h.staffId || null,
+    reservedMinutes: Number(h.reservedMinutes ?? 0),
+    billableSeconds: numOrNull(h.billableSeconds),
+    billedMinutes: numOrNull(h.billedMinutes),
+    debitedMinutes: numOrNull(h.debitedMinutes),
+    overageMinutes: numOrNull(h.overageMinutes),
+    startedAt: iso(h.createdAt) ?? '',
+    answeredAt: iso(h.answeredAt),
+    endedAt: iso(h.endedAt),
+  };
+}
+
+function assertUnique(values: string[], field: string): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    if (seen.has(v)) throw new AppError(400, 'VALIDATION_FAILED', `${field}: ${v} appears more than once`);
+    seen.add(v);
+  }
+}

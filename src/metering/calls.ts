@@ -1,0 +1,179 @@
+// Call metering use cases behind the Twilio webhooks: placing a call (/twilio/voice) and
+// every later signal about it (/twilio/status). Redis errors propagate: the webhook
+// layer turns them into <Reject> or a 5xx (R14), never into a guess.
+import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { AppError } from '../domain/errors.js';
+import { isCallSid, isE164, isIdentity } from '../domain/ids.js';
+import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
+import type { Accounts } from './accounts.js';
+import type { Directory } from './directory.js';
+import type { DialTarget } from '../twilio/twiml.js';
+
+export type VoiceDecision =
+  | {
+      allow: true;
+      accountId: string;
+      callSid: string;
+      targets: DialTarget[];
+      callerId?: string;
+    }
+  | { allow: false; reason: 'no_minutes' | 'unknown_caller' | 'unknown_number' | 'no_destination' | 'no_staff' };
+
+const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+const CALL_STATUSES = new Set(['queued', 'initiated', 'ringing', 'in-progress', ...TERMINAL]);
+const DIAL_STATUSES = new Set(['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled']);
+/** Twilio rings at most 10 nouns of one <Dial> in parallel. */
+const MAX_PARALLEL_NOUNS = 10;
+
+export interface CallMeteringOptions {
+  billing: BillingRules;
+  reserveMinutes: number;
+  finalGraceMs: number;
+}
+
+export class CallMetering {
+  constructor(
+    private readonly store: PoolStore,
+    private readonly accounts: Accounts,
+    private readonly directory: Directory,
+    private readonly opts: CallMeteringOptions,
+    private readonly clock: () => number,
+  ) {}
+
+  /** /twilio/voice: find the account, then bind or authorize (R2). */
+  async placeCall(p: Record<string, string | undefined>): Promise<VoiceDecision> {
+    const callSid = p.CallSid ?? '';
+    if (!isCallSid(callSid)) throw new AppError(400, 'VALIDATION_FAILED', 'CallSid: missing or not a Twilio CallSid');
+    const from = p.From ?? '';
+    const to = p.To ?? '';
+    let accountId: string;
+    let staffId = '';
+    let direction: 'outbound' | 'inbound';
+    let targets: DialTarget[];
+    let callerId: string | undefined;
+
+    if (from.startsWith('client:')) {
+      // A softphone of a staff member (Voice SDK through the TwiML App).
+      const who = await this.directory.lookupIdentity(from.slice(7));
+      if (!who) return { allow: false, reason: 'unknown_caller' };
+      accountId = who.accountId;
+      staffId = who.staffId;
+      direction = 'outbound';
+      const target = dialTarget(to);
+      if (!target) return { allow: false, reason: 'no_destination' };
+      targets = [target];
+      if (target.kind === 'number') {
+        const numbers = await this.accounts.numbers(accountId);
+        const wanted = p.CallerId;
+        callerId = wanted && numbers.includes(wanted) ? wanted : numbers[0];
+      }
+    } else {
+      // A call to one of the account's numbers rings its staff's softphones.
+      const owner = isE164(to) ? await this.directory.lookupNumber(to) : null;
+      if (!owner) return { allow: false, reason: 'unknown_number' };
+      accountId = owner;
+      direction = 'inbound';
+      const staff = await this.accounts.staffList(accountId);
+      targets = staff.slice(0, MAX_PARALLEL_NOUNS).map((s) => ({ kind: 'client', value: s.identity }));
+      if (targets.length === 0) return { allow: false, reason: 'no_staff' };
+    }
+
+    // The CallSid → account map is written first, so no signal about an allowed call
+    // can arrive for a call the status webhook cannot place.
+    await this.directory.rememberCall(callSid, accountId);
+    const result = await this.store.authorizeCall(
+      {
+        accountId,
+        callSid,
+        direction,
+        from,
+        to,
+        staffId,
+        reserveMinutes: this.opts.reserveMinutes,
+        authorizationId: p.authorizationId ?? '',
+        expectedLegs: targets.length,
+      },
+      this.clock(),
+    );
+    if (result.decision === 'denied') return { allow: false, reason: 'no_minutes' };
+    return { allow: true, accountId, callSid, targets, callerId };
+  }
+
+  /** /twilio/status: a leg's status callback or the <Dial action> request (R4, R5). */
+  async recordSignal(p: Record<string, string | undefined>): Promise<CallEventOutcome & { accountId?: string }> {
+    const sid = p.CallSid ?? '';
+    if (!isCallSid(sid)) throw new AppError(400, 'VALIDATION_FAILED', 'CallSid: missing or not a Twilio CallSid');
+    let kind: 'parent' | 'child' | 'action';
+    let callSid = sid;
+    let status: string;
+    let rawSeconds: string | undefined;
+    if (p.DialCallStatus !== undefined) {
+      kind = 'action';
+      status = p.DialCallStatus;
+      if (!DIAL_STATUSES.has(status)) throw new AppError(400, 'VALIDATION_FAILED', `DialCallStatus: unknown value ${status}`);
+      rawSeconds = p.DialCallDuration;
+    } else {
+      status = p.CallStatus ?? '';
+      if (!CALL_STATUSES.has(status)) {
+        throw new AppError(400, 'VALIDATION_FAILED', `CallStatus: missing or unknown value ${status}`);
+      }
+      if (p.ParentCallSid) {
+        if (!isCallSid(p.ParentCallSid)) throw new AppError(400, 'VALIDATION_FAILED', 'ParentCallSid: not a Twilio CallSid');
+        kind = 'child';
+        callSid = p.ParentCallSid;
+      } else {
+        kind = 'parent';
+      }
+      rawSeconds = TERMINAL.has(status) ? p.CallDuration : undefined;
+    }
+    let seconds = parseSeconds(rawSeconds);
+    if (rawSeconds !== undefined && rawSeconds !== '' && seconds === null) {
+      throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: not a whole number of seconds`);
+    }
+    const answered = status === 'completed' || status === 'answered';
+    if (answered && seconds === null) {
+      throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: required when the status is ${status}`);
+    }
+    // Unanswered outcomes cost nothing, whatever duration they carry (R4).
+    if (!answered) seconds = seconds === null ? null : 0;
+    const seqRaw = p.SequenceNumber;
+    let sequenceNumber: number | null = null;
+    if (seqRaw !== undefined && seqRaw !== '') {
+      if (!/^\d{1,9}$/.test(seqRaw)) throw new AppError(400, 'VALIDATION_FAILED', 'SequenceNumber: not a whole number');
+      sequenceNumber = Number(seqRaw);
+    }
+    if (kind === 'action' && p.DialCallSid && !isCallSid(p.DialCallSid)) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'DialCallSid: not a Twilio CallSid');
+    }
+
+    const accountId = await this.directory.lookupCall(callSid);
+    if (!accountId) return { outcome: 'unknown_call' };
+    const now = this.clock();
+    const outcome = await this.store.recordCallEvent(
+      accountId,
+      {
+        callSid,
+        kind,
+        legSid: sid,
+        sequenceNumber,
+        status,
+        seconds,
+        minutes: seconds === null ? null : billableMinutes(seconds, this.opts.billing),
+        dialCallSid: p.DialCallSid ?? null,
+      },
+      now,
+    );
+    if (outcome.outcome === 'pending') {
+      await this.directory.scheduleReconcile(accountId, callSid, now + this.opts.finalGraceMs);
+    }
+    return { ...outcome, accountId };
+  }
+}
+
+/** The softphone's `To`: an E.164 number, or another softphone ("client:bob" or "bob"). */
+function dialTarget(to: string): DialTarget | null {
+  if (isE164(to)) return { kind: 'number', value: to };
+  const id = to.startsWith('client:') ? to.slice(7) : to;
+  if (isIdentity(id)) return { kind: 'client', value: id };
+  return null;
+}

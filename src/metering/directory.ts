@@ -1,0 +1,93 @@
+// The global lookups the webhooks need before they know the account: softphone identity
+// → staff member, phone number → account, CallSid → account. Each is a single key (any
+// cluster slot). Claims use SET NX so two accounts can never own the same identity or
+// number. The CallSid map never changes once written, so it is cached in memory.
+import type { Cluster, Redis } from 'ioredis';
+import { directoryKeys } from '../redis/keys.js';
+
+const CALL_MAP_TTL_SECONDS = 14 * 86400;
+const CACHE_LIMIT = 50_000;
+
+export class Directory {
+  private readonly k;
+  private readonly callCache = new Map<string, string>();
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    prefix: string,
+  ) {
+    this.k = directoryKeys(prefix);
+  }
+
+  /** Claims each name for the account; on any conflict releases what it claimed and
+   *  returns the name that was taken. */
+  async claim(
+    kind: 'identity' | 'number',
+    entries: { name: string; value: string }[],
+  ): Promise<{ ok: true } | { ok: false; taken: string }> {
+    const claimed: string[] = [];
+    for (const e of entries) {
+      const key = this.k[kind](e.name);
+      const r = await this.redis.set(key, e.value, 'NX');
+      if (r !== 'OK') {
+        // Re-claiming one's own entry (a retried request) is not a conflict.
+        if ((await this.redis.get(key)) === e.value) continue;
+        await this.release(kind, claimed, entries);
+        return { ok: false, taken: e.name };
+      }
+      claimed.push(e.name);
+    }
+    return { ok: true };
+  }
+
+  async release(kind: 'identity' | 'number', names: string[], entries: { name: string; value: string }[]): Promise<void> {
+    for (const name of names) {
+      const value = entries.find((e) => e.name === name)?.value;
+      const key = this.k[kind](name);
+      // Only delete what still points at us.
+      if (value !== undefined && (await this.redis.get(key)) === value) await this.redis.del(key);
+    }
+  }
+
+  async lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
+    const v = await this.redis.get(this.k.identity(identity));
+    if (!v) return null;
+    const i = v.indexOf(' ');
+    return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+  }
+
+  async lookupNumber(e164: string): Promise<string | null> {
+    return this.redis.get(this.k.number(e164));
+  }
+
+  async rememberCall(callSid: string, accountId: string): Promise<void> {
+    await this.redis.set(this.k.call(callSid), accountId, 'EX', CALL_MAP_TTL_SECONDS);
+    this.cacheCall(callSid, accountId);
+  }
+
+  async lookupCall(callSid: string): Promise<string | null> {
+    const hit = this.callCache.get(callSid);
+    if (hit !== undefined) return hit;
+    const v = await this.redis.get(this.k.call(callSid));
+    if (v) this.cacheCall(callSid, v);
+    return v;
+  }
+
+  private cacheCall(callSid: string, accountId: string): void {
+    if (this.callCache.size >= CACHE_LIMIT) {
+      // Drop the oldest entry (Map keeps insertion order).
+      const first = this.callCache.keys().next();
+      if (!first.done) this.callCache.delete(first.value);
+    }
+    this.callCache.set(callSid, accountId);
+  }
+
+  /** R15: a call whose parent ended while a dialled leg is unfinished is looked at again. */
+  async scheduleReconcile(accountId: string, callSid: string, dueAt: number): Promise<void> {
+    await this.redis.zadd(this.k.reconcile, 'NX', dueAt, `${accountId} ${callSid}`);
+  }
+
+  static identityValue(accountId: string, staffId: string): string {
+    return `${accountId} ${staffId}`;
+  }
+}

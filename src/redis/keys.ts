@@ -1,0 +1,47 @@
+// Every Redis key and channel name, and the only place hash tags appear. All of an
+// account's keys share `{accountId}`, so each pool script touches one cluster slot.
+// Directory keys (identity, number, call → account) are global single-key lookups.
+
+export type AccountKeys = ReturnType<typeof accountKeys>;
+
+export function accountKeys(prefix: string, accountId: string) {
+  const base = `${prefix}:{${accountId}}`;
+  return {
+    /** Hash: the R1 pool and account settings the scripts need. */
+    pool: `${base}:pool`,
+    /** Stream: the append-only ledger (R13). */
+    ledger: `${base}:ledger`,
+    /** Hash: authorizationId → JSON of an unbound authorization's reservation. */
+    auths: `${base}:auths`,
+    /** Sorted set: authorizationId scored by its expiry (ms). */
+    authExpiry: `${base}:authexp`,
+    /** Hash: account profile (name, createdAt…). */
+    profile: `${base}:profile`,
+    /** Hash: staffId → JSON {id,email,identity}. */
+    staff: `${base}:staff`,
+    /** Set: the account's phone numbers (E.164). */
+    numbers: `${base}:numbers`,
+    /** Sorted sets of CallSids: open calls by start, ended calls by end (ms). */
+    activeCalls: `${base}:calls:active`,
+    endedCalls: `${base}:calls:ended`,
+    /** Hash per call. */
+    call: (callSid: string) => `${base}:call:${callSid}`,
+    /** Pub/sub channel (sharded) carrying balance snapshots and call events. */
+    events: `${base}:events`,
+  };
+}
+
+/** The first four KEYS of every pool script, in this order (see lua/pool-common.lua). */
+export function poolScriptKeys(k: AccountKeys): [string, string, string, string] {
+  return [k.pool, k.ledger, k.auths, k.authExpiry];
+}
+
+export function directoryKeys(prefix: string) {
+  return {
+    identity: (identity: string) => `${prefix}:dir:identity:${identity}`,
+    number: (e164: string) => `${prefix}:dir:number:${e164}`,
+    call: (callSid: string) => `${prefix}:dir:call:${callSid}`,
+    /** Sorted set: "accountId callSid" members due for reconciliation (R15), by due time. */
+    reconcile: `${prefix}:reconcile`,
+  };
+}

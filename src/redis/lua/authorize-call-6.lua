@@ -1,0 +1,65 @@
+--[[
+  authorize-call-6.lua — a call reached /twilio/voice (R2, R7): bind the softphone's
+  authorization if it names a live one, otherwise check and reserve. Idempotent per
+  CallSid: a repeated webhook gets the first decision.
+  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[5] call hash   KEYS[6] active calls zset
+  ARGV[4] CallSid   ARGV[5] direction ("outbound"|"inbound")   ARGV[6] from   ARGV[7] to
+  ARGV[8] staffId ("" for inbound)   ARGV[9] reserve minutes   ARGV[10] authorizationId or ""
+  ARGV[11] dialled legs expected (number of nouns in the <Dial>)   ARGV[12] denial memory (ms)
+  Returns: {1, reservedMinutes, snapshotJson} allowed, reserved now;
+           {2, reservedMinutes} repeated webhook for an allowed call;
+           {3, reservedMinutes, snapshotJson} allowed on a bound authorization (no new reservation);
+           {0, "no_minutes"} denied (also for a repeated denied CallSid);
+           -1 / -100 as in pool-common.lua.
+]]
+local early = prologue()
+if early then return early end
+local CALL, ACTIVE = KEYS[5], KEYS[6]
+local callSid, direction, staffId = ARGV[4], ARGV[5], ARGV[8]
+
+local prior = redis.call('HMGET', CALL, 'state', 'reservedMinutes')
+if prior[1] then
+  finish()
+  if prior[1] == 'denied' then return { 0, 'no_minutes' } end
+  return { 2, tonumber(prior[2]) }
+end
+
+local function open_call(reserved, authId)
+  redis.call('HSET', CALL, 'state', 'active', 'callSid', callSid, 'direction', direction,
+    'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'reservedMinutes', reserved,
+    'authorizationId', authId, 'expectedLegs', ARGV[11], 'createdAt', NOW,
+    'legsKnown', 0, 'legsOpen', 0)
+  redis.call('ZADD', ACTIVE, NOW, callSid)
+  P.active = P.active + 1
+  changed = true
+end
+
+local authId = ARGV[10]
+if authId ~= '' then
+  local raw = redis.call('HGET', AUTHS, authId)
+  if raw then
+    local a = cjson.decode(raw)
+    if a.s == staffId then
+      -- The reservation moves from the authorization to the call: nothing is reserved twice.
+      redis.call('HDEL', AUTHS, authId, 'req:' .. a.s .. ':' .. a.q)
+      redis.call('ZREM', AUTHEXP, authId)
+      open_call(a.r, authId)
+      return { 3, a.r, finish() }
+    end
+  end
+  -- Unknown, expired or someone else's: fall back to a fresh check.
+end
+
+local reserve = tonumber(ARGV[9])
+local mayOverdraw = direction == 'inbound' and P.inboundPolicy ~= 'reject'
+if P.balance - P.reserved < reserve and not mayOverdraw then
+  redis.call('HSET', CALL, 'state', 'denied', 'callSid', callSid, 'direction', direction,
+    'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'createdAt', NOW)
+  redis.call('PEXPIRE', CALL, tonumber(ARGV[12]))
+  finish()
+  return { 0, 'no_minutes' }
+end
+P.reserved = P.reserved + reserve
+open_call(reserve, '')
+return { 1, reserve, finish() }

@@ -1,0 +1,36 @@
+--[[
+  create-authorization-4.lua — a softphone asks before dialling (R2): check and reserve,
+  returning an authorizationId to pass to Twilio as a custom parameter. Idempotent per
+  (staffId, requestId) while the authorization is unbound. Unbound authorizations expire
+  and their reservation is released by the sweep in pool-common.lua.
+  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  ARGV[4] new authorizationId   ARGV[5] staffId   ARGV[6] requestId   ARGV[7] to
+  ARGV[8] reserve minutes       ARGV[9] ttl (ms)
+  Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
+           {2, authorizationId, expiresAt} repeated request, same answer;
+           {0, "no_minutes"} denied; -1 / -100 as in pool-common.lua.
+]]
+local early = prologue()
+if early then return early end
+local reqField = 'req:' .. ARGV[5] .. ':' .. ARGV[6]
+local existing = redis.call('HGET', AUTHS, reqField)
+if existing then
+  local raw = redis.call('HGET', AUTHS, existing)
+  if raw then
+    local a = cjson.decode(raw)
+    finish()
+    return { 2, existing, a.e }
+  end
+end
+local reserve = tonumber(ARGV[8])
+if P.balance - P.reserved < reserve then
+  finish()
+  return { 0, 'no_minutes' }
+end
+local expiresAt = NOW + tonumber(ARGV[9])
+P.reserved = P.reserved + reserve
+redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7] }),
+  reqField, ARGV[4])
+redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
+changed = true
+return { 1, ARGV[4], expiresAt, finish() }

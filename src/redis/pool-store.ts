@@ -1,0 +1,267 @@
+// Prepares inputs for the pool scripts and interprets their return codes. It never
+// re-makes a decision the scripts make; it only turns codes into typed results.
+import type { Cluster, Redis } from 'ioredis';
+import { cycleContaining } from '../domain/cycle.js';
+import { accountKeys, poolScriptKeys, type AccountKeys } from './keys.js';
+import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
+
+/** The R1 snapshot as the scripts publish it (instants in ms). */
+export interface PoolSnapshot {
+  accountId: string;
+  balance: number;
+  reserved: number;
+  available: number;
+  monthlyMinutes: number;
+  pendingMonthlyMinutes: number | null;
+  usedThisCycle: number;
+  overageThisCycle: number;
+  activeCalls: number;
+  cycleStart: number;
+  cycleEnd: number;
+  version: number;
+}
+
+export class AccountNotFoundError extends Error {
+  constructor(readonly accountId: string) {
+    super(`account ${accountId} does not exist`);
+    this.name = 'AccountNotFoundError';
+  }
+}
+
+export type AuthorizeCallResult =
+  | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization'; snapshot: PoolSnapshot | null }
+  | { decision: 'denied'; reason: 'no_minutes' };
+
+export type CreateAuthorizationResult =
+  | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean; snapshot: PoolSnapshot | null }
+  | { decision: 'denied'; reason: 'no_minutes' };
+
+export type CallEventOutcome =
+  | {
+      outcome: 'finalized';
+      billedMinutes: number;
+      billableSeconds: number;
+      debitedMinutes: number;
+      overageMinutes: number;
+      snapshot: PoolSnapshot;
+    }
+  | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' };
+
+export interface CallEventInput {
+  callSid: string;
+  kind: 'parent' | 'child' | 'action';
+  legSid: string;
+  sequenceNumber: number | null;
+  status: string;
+  seconds: number | null;
+  minutes: number | null;
+  dialCallSid: string | null;
+}
+
+export interface PoolStoreOptions {
+  prefix: string;
+  /** Ended calls (and their history entries) are kept this long. */
+  endedRetentionMs: number;
+  /** How long a denied CallSid keeps its answer for repeated webhooks. */
+  deniedMemoryMs: number;
+}
+
+const CALL_EVENT_OUTCOMES = { 2: 'recorded', 3: 'pending', 4: 'duplicate', 5: 'late', 6: 'denied_call' } as const;
+
+export function parseSnapshot(json: string): PoolSnapshot {
+  const o = JSON.parse(json) as PoolSnapshot & { t?: string };
+  delete o.t;
+  if (o.pendingMonthlyMinutes === undefined) o.pendingMonthlyMinutes = null;
+  return o;
+}
+
+export class PoolStore {
+  /** Billing anchors are immutable, so each instance remembers them and always sends the
+   *  current cycle along: a due reset then never costs a second round trip. */
+  private readonly anchors = new Map<string, number>();
+
+  constructor(
+    readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
+    private readonly opts: PoolStoreOptions,
+  ) {}
+
+  keys(accountId: string): AccountKeys {
+    return accountKeys(this.opts.prefix, accountId);
+  }
+
+  private cycleHint(accountId: string, now: number): string {
+    const anchor = this.anchors.get(accountId);
+    if (anchor === undefined) return '';
+    const c = cycleContaining(anchor, now);
+    return `${c.index}:${c.start}:${c.end}`;
+  }
+
+  /** Runs a pool script; on CYCLE_DUE computes the cycle from the returned anchor and
+   *  runs it once more with it (the first run wrote nothing). */
+  private async runPool(
+    name: ScriptName,
+    accountId: string,
+    extraKeys: string[],
+    args: (string | number)[],
+    now: number,
+  ): Promise<ScriptReply> {
+    const k = this.keys(accountId);
+    const keys = [...poolScriptKeys(k), ...extraKeys];
+    let reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
+    if (reply[0] === -100) {
+      this.rememberAnchor(accountId, Number(reply[1]));
+      reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
+    }
+    if (reply[0] === -1) throw new AccountNotFoundError(accountId);
+    if (reply[0] === -100) throw new Error(`cycle reset for ${accountId} could not be applied`);
+    return reply;
+  }
+
+  private rememberAnchor(accountId: string, anchor: number): void {
+    if (this.anchors.size > 100_000) this.anchors.clear();
+    this.anchors.set(accountId, anchor);
+  }
+
+  async createAccount(
+    input: {
+      accountId: string;
+      name: string;
+      monthlyMinutes: number;
+      anchor: number;
+      inboundWhenExhausted: 'allow' | 'reject';
+      staff: { id: string; json: string }[];
+      phoneNumbers: string[];
+    },
+    now: number,
+  ): Promise<PoolSnapshot | null> {
+    const k = this.keys(input.accountId);
+    const c = cycleContaining(input.anchor, now);
+    const reply = await this.scripts.run(
+      'create-account',
+      [...poolScriptKeys(k), k.profile, k.staff, k.numbers],
+      [now, k.events, `${c.index}:${c.start}:${c.end}`, input.accountId, input.monthlyMinutes, input.anchor,
+        input.inboundWhenExhausted, input.name, input.staff.length,
+        ...input.staff.flatMap((s) => [s.id, s.json]), ...input.phoneNumbers],
+    );
+    if (reply[0] !== 1) return null;
+    this.rememberAnchor(input.accountId, input.anchor);
+    return parseSnapshot(String(reply[1]));
+  }
+
+  async readPool(accountId: string, now: number): Promise<PoolSnapshot> {
+    const reply = await this.runPool('read-pool', accountId, [], [], now);
+    return parseSnapshot(String(reply[1]));
+  }
+
+  async adjust(
+    accountId: string,
+    minutes: number,
+    reason: string,
+    ref: string,
+    now: number,
+  ): Promise<{ ok: true; snapshot: PoolSnapshot } | { ok: false; balance: number }> {
+    const reply = await this.runPool('adjust', accountId, [], [minutes, reason, ref], now);
+    if (reply[0] === -3) return { ok: false, balance: Number(reply[1]) };
+    return { ok: true, snapshot: parseSnapshot(String(reply[1])) };
+  }
+
+  async authorizeCall(
+    input: {
+      accountId: string;
+      callSid: string;
+      direction: 'outbound' | 'inbound';
+      from: string;
+      to: string;
+      staffId: string;
+      reserveMinutes: number;
+      authorizationId: string;
+      expectedLegs: number;
+    },
+    now: number,
+  ): Promise<AuthorizeCallResult> {
+    const k = this.keys(input.accountId);
+    const reply = await this.runPool(
+      'authorize-call',
+      input.accountId,
+      [k.call(input.callSid), k.activeCalls],
+      [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
+        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs],
+      now,
+    );
+    switch (reply[0]) {
+      case 0:
+        return { decision: 'denied', reason: 'no_minutes' };
+      case 1:
+      case 3:
+        return {
+          decision: 'allowed',
+          reservedMinutes: Number(reply[1]),
+          via: reply[0] === 1 ? 'reserved' : 'authorization',
+          snapshot: parseSnapshot(String(reply[2])),
+        };
+      case 2:
+        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: 'repeat', snapshot: null };
+      default:
+        throw new Error(`authorize-call returned unknown code ${String(reply[0])}`);
+    }
+  }
+
+  async createAuthorization(
+    input: { accountId: string; authorizationId: string; staffId: string; requestId: string; to: string; reserveMinutes: number; ttlMs: number },
+    now: number,
+  ): Promise<CreateAuthorizationResult> {
+    const reply = await this.runPool(
+      'create-authorization',
+      input.accountId,
+      [],
+      [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs],
+      now,
+    );
+    if (reply[0] === 0) return { decision: 'denied', reason: 'no_minutes' };
+    return {
+      decision: 'authorized',
+      authorizationId: String(reply[1]),
+      expiresAt: Number(reply[2]),
+      repeat: reply[0] === 2,
+      snapshot: reply[0] === 1 ? parseSnapshot(String(reply[3])) : null,
+    };
+  }
+
+  async cancelAuthorization(
+    accountId: string,
+    authorizationId: string,
+    staffId: string,
+    now: number,
+  ): Promise<PoolSnapshot | null> {
+    const reply = await this.runPool('cancel-authorization', accountId, [], [authorizationId, staffId], now);
+    return reply[0] === 1 ? parseSnapshot(String(reply[1])) : null;
+  }
+
+  async recordCallEvent(accountId: string, e: CallEventInput, now: number): Promise<CallEventOutcome> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool(
+      'record-call-event',
+      accountId,
+      [k.call(e.callSid), k.activeCalls, k.endedCalls],
+      [e.callSid, e.kind, e.legSid, e.sequenceNumber ?? '', e.status, e.seconds ?? '', e.minutes ?? '',
+        this.opts.endedRetentionMs, e.dialCallSid ?? ''],
+      now,
+    );
+    const code = reply[0];
+    if (code === 1) {
+      return {
+        outcome: 'finalized',
+        billedMinutes: Number(reply[1]),
+        billableSeconds: Number(reply[2]),
+        debitedMinutes: Number(reply[3]),
+        overageMinutes: Number(reply[4]),
+        snapshot: parseSnapshot(String(reply[5])),
+      };
+    }
+    if (code === -2) return { outcome: 'unknown_call' };
+    const outcome = CALL_EVENT_OUTCOMES[code as keyof typeof CALL_EVENT_OUTCOMES];
+    if (!outcome) throw new Error(`record-call-event returned unknown code ${String(code)}`);
+    return { outcome };
+  }
+}

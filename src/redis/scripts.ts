@@ -1,0 +1,69 @@
+// Loads the Lua scripts (one file per operation, `<name>-<numberOfKeys>.lua`, so the key
+// count cannot drift from the caller) and registers them as ioredis commands, which run
+// by EVALSHA and fall back to EVAL on NOSCRIPT — on a standalone server or a cluster.
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Cluster, Redis } from 'ioredis';
+
+const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
+const COMMON = 'pool-common.lua';
+
+export const SCRIPT_NAMES = [
+  'create-account',
+  'read-pool',
+  'adjust',
+  'authorize-call',
+  'create-authorization',
+  'cancel-authorization',
+  'record-call-event',
+] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+export type ScriptReply = (string | number | null)[];
+
+export interface ScriptRunner {
+  run(name: ScriptName, keys: string[], args: (string | number)[]): Promise<ScriptReply>;
+}
+
+interface ScriptSource {
+  name: ScriptName;
+  numberOfKeys: number;
+  lua: string;
+}
+
+function loadSources(): ScriptSource[] {
+  const common = readFileSync(join(LUA_DIR, COMMON), 'utf8');
+  const files = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== COMMON);
+  const out: ScriptSource[] = [];
+  for (const name of SCRIPT_NAMES) {
+    const file = files.find((f) => new RegExp(`^${name}-(\\d+)\\.lua$`).test(f));
+    if (!file) throw new Error(`Lua script for ${name} is missing from ${LUA_DIR}`);
+    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
+    out.push({ name, numberOfKeys, lua: `${common}\n${readFileSync(join(LUA_DIR, file), 'utf8')}` });
+  }
+  return out;
+}
+
+type CommandFn = (...args: (string | number)[]) => Promise<ScriptReply>;
+
+/** Registers every script on the client and returns a typed runner. */
+export function registerScripts(client: Redis | Cluster): ScriptRunner {
+  const commands = new Map<ScriptName, { fn: CommandFn; numberOfKeys: number }>();
+  for (const s of loadSources()) {
+    const command = `mg_${s.name.replace(/-/g, '_')}`;
+    client.defineCommand(command, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    const fn = (client as unknown as Record<string, CommandFn>)[command]!.bind(client);
+    commands.set(s.name, { fn, numberOfKeys: s.numberOfKeys });
+  }
+  return {
+    run(name, keys, args) {
+      const c = commands.get(name)!;
+      if (keys.length !== c.numberOfKeys) {
+        // A programming error, caught by every test that calls the script.
+        throw new Error(`${name} takes ${c.numberOfKeys} keys, got ${keys.length}`);
+      }
+      return c.fn(...keys, ...args);
+    },
+  };
+}

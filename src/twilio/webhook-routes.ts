@@ -1,0 +1,96 @@
+// Twilio-facing HTTP routes. Every request's X-Twilio-Signature is verified over
+// PUBLIC_BASE_URL + path + query before anything else happens; there is no switch that
+// turns this off. Redis failures fail closed (R14): /twilio/voice answers <Reject>,
+// /twilio/status a 503 so Twilio (or reconciliation) tries again.
+import { Hono, type MiddlewareHandler } from 'hono';
+import { AppError } from '../domain/errors.js';
+import { errorBody } from '../http/json.js';
+import type { Logger } from '../log.js';
+import type { CallMetering } from '../metering/calls.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { signedParamsFromForm, validateTwilioSignature } from './signature.js';
+import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
+
+type TwilioEnv = { Variables: { params: Record<string, string> } };
+
+const XML = { 'content-type': 'text/xml; charset=utf-8' };
+
+/** Reads the form body once, verifies the signature and exposes flat params. */
+export function verifyTwilio(opts: {
+  authToken: string | null;
+  publicBaseUrl: string;
+  metrics: GatewayMetrics;
+}): MiddlewareHandler<TwilioEnv> {
+  return async (c, next) => {
+    if (!opts.authToken) {
+      throw new AppError(503, 'NOT_CONFIGURED', 'TWILIO_AUTH_TOKEN is not configured, so Twilio requests cannot be verified');
+    }
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Twilio webhooks are form-encoded (application/x-www-form-urlencoded)');
+    }
+    const body = await c.req.text();
+    const signed = signedParamsFromForm(body);
+    // The URL Twilio requested: the public base plus the path and query we received.
+    const raw = c.req.url;
+    const pathAndQuery = raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
+    const signature = c.req.header('x-twilio-signature');
+    if (!validateTwilioSignature(opts.authToken, signature, opts.publicBaseUrl + pathAndQuery, signed)) {
+      opts.metrics.signatureFailures.inc();
+      throw new AppError(403, 'BAD_SIGNATURE', signature ? 'X-Twilio-Signature does not match' : 'X-Twilio-Signature is missing');
+    }
+    const flat: Record<string, string> = Object.create(null);
+    for (const k in signed) {
+      const v = signed[k]!;
+      flat[k] = typeof v === 'string' ? v : v[0]!;
+    }
+    c.set('params', flat);
+    await next();
+  };
+}
+
+export function twilioRoutes(deps: {
+  calls: CallMetering;
+  authToken: string | null;
+  publicBaseUrl: string;
+  metrics: GatewayMetrics;
+  log: Logger;
+}) {
+  const app = new Hono<TwilioEnv>();
+  const statusUrl = `${deps.publicBaseUrl}/twilio/status`;
+  const verify = verifyTwilio(deps);
+
+  app.post('/voice', verify, async (c) => {
+    const p = c.get('params');
+    try {
+      const d = await deps.calls.placeCall(p);
+      deps.metrics.authorizations.inc({ decision: d.allow ? 'allowed' : d.reason });
+      if (!d.allow) return c.body(rejectTwiml(), 200, XML);
+      return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets }), 200, XML);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      // Fail closed: a call we cannot meter is not placed (R14). <Reject> costs nothing.
+      deps.metrics.redisErrors.inc({ route: 'voice' });
+      deps.metrics.authorizations.inc({ decision: 'unavailable' });
+      deps.log.error('voice webhook failed closed', { err, callSid: p.CallSid });
+      return c.body(rejectTwiml(), 200, XML);
+    }
+  });
+
+  app.post('/status', verify, async (c) => {
+    const p = c.get('params');
+    try {
+      const r = await deps.calls.recordSignal(p);
+      deps.metrics.signals.inc({ outcome: r.outcome });
+      if (r.outcome === 'unknown_call') deps.log.debug('signal about an unknown call', { callSid: p.CallSid });
+      return c.body(EMPTY_RESPONSE, 200, XML);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      deps.metrics.redisErrors.inc({ route: 'status' });
+      deps.log.error('status signal not recorded', { err, callSid: p.CallSid });
+      return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,13 @@
+import { computeTwilioSignature } from '../../src/twilio/signature.js';
+/**
+ * Build a signed Twilio-style form webhook for tests: `body` is the
+ * application/x-www-form-urlencoded payload, `signature` the X-Twilio-Signature
+ * value for `url` (pass the exact public URL the server will reconstruct).
+ */
+export function signForm(authToken, url, params) {
+    return {
+        body: new URLSearchParams(params).toString(),
+        signature: computeTwilioSignature(authToken, url, params),
+    };
+}
+//# sourceMappingURL=twilio-sign.js.map
