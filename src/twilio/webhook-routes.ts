@@ -8,14 +8,18 @@ import { errorBody } from '../http/json.js';
 import type { Logger } from '../log.js';
 import type { CallMetering } from '../metering/calls.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { signedParamsFromForm, validateTwilioSignature } from './signature.js';
+import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
 type TwilioEnv = { Variables: { params: Record<string, string> } };
 
 const XML = { 'content-type': 'text/xml; charset=utf-8' };
 
-/** Reads the form body once, verifies the signature and exposes flat params. */
+/**
+ * Verifies X-Twilio-Signature and exposes the signed parameters, flat. Form POSTs are
+ * signed over URL + sorted params; JSON POSTs over a URL carrying bodySHA256 (the body's
+ * hash is checked too); GETs over the URL alone (their params are in the query).
+ */
 export function verifyTwilio(opts: {
   authToken: string | null;
   publicBaseUrl: string;
@@ -25,17 +29,28 @@ export function verifyTwilio(opts: {
     if (!opts.authToken) {
       throw new AppError(503, 'NOT_CONFIGURED', 'TWILIO_AUTH_TOKEN is not configured, so Twilio requests cannot be verified');
     }
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
-      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Twilio webhooks are form-encoded (application/x-www-form-urlencoded)');
-    }
-    const body = await c.req.text();
-    const signed = signedParamsFromForm(body);
     // The URL Twilio requested: the public base plus the path and query we received.
     const raw = c.req.url;
-    const pathAndQuery = raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
+    const url = opts.publicBaseUrl + raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
     const signature = c.req.header('x-twilio-signature');
-    if (!validateTwilioSignature(opts.authToken, signature, opts.publicBaseUrl + pathAndQuery, signed)) {
+    let signed: TwilioParams = {};
+    let valid: boolean;
+    if (c.req.method === 'GET') {
+      valid = validateTwilioSignature(opts.authToken, signature, url, signed);
+      signed = Object.fromEntries(new URL(raw).searchParams);
+    } else {
+      const type = c.req.header('content-type') ?? '';
+      const body = await c.req.text();
+      if (/^application\/x-www-form-urlencoded\b/i.test(type)) {
+        signed = signedParamsFromForm(body);
+        valid = validateTwilioSignature(opts.authToken, signature, url, signed);
+      } else if (/^application\/json\b/i.test(type) && url.includes('bodySHA256=')) {
+        valid = validateTwilioBodySignature(opts.authToken, signature, url, body);
+      } else {
+        throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Twilio webhooks are form-encoded (application/x-www-form-urlencoded)');
+      }
+    }
+    if (!valid) {
       opts.metrics.signatureFailures.inc();
       throw new AppError(403, 'BAD_SIGNATURE', signature ? 'X-Twilio-Signature does not match' : 'X-Twilio-Signature is missing');
     }

@@ -1,0 +1,70 @@
+// Start-up as an operator meets it: the real entry point in a child process.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, ConfigError } from '../src/config.js';
+
+function run(env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+describe('start-up', () => {
+  it('exits non-zero naming REDIS_URL and how to start Redis when Redis cannot be reached', async () => {
+    const r = await run({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_CONNECT_TIMEOUT_SECONDS: '1', PORT: '0' });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('REDIS_URL=redis://127.0.0.1:1');
+    expect(r.out).toMatch(/redis-server/);
+  });
+
+  it('in production, refuses to start without its secrets, one line per variable', async () => {
+    const r = await run({ NODE_ENV: 'production', PORT: '0' });
+    expect(r.code).toBe(2);
+    for (const v of ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL']) {
+      expect(r.out).toMatch(new RegExp(`^\\s+- ${v}: required when NODE_ENV=production$`, 'm'));
+    }
+  });
+
+  it('names every malformed variable', () => {
+    try {
+      loadConfig({ PORT: 'eighty', RESERVE_MINUTES: '0', PUBLIC_BASE_URL: 'ftp://x', REDIS_PREFIX: 'a{b}' });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const v of ['PORT', 'RESERVE_MINUTES', 'PUBLIC_BASE_URL', 'REDIS_PREFIX']) expect(problems).toContain(v);
+    }
+  });
+
+  it('in dev mode, says so loudly and prints a generated admin key, never the staff secret', async () => {
+    const r = await new Promise<{ out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const onData = (d: Buffer) => {
+        out += d;
+        if (out.includes('minutegate listening')) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.on('exit', () => resolve({ out }));
+    });
+    expect(r.out).toContain('DEV MODE');
+    expect(r.out).toMatch(/ADMIN_API_KEY=dev-\S{20,}/);
+    expect(r.out).toContain('TWILIO_AUTH_TOKEN is not set');
+  });
+});
