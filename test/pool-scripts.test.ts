@@ -1,0 +1,52 @@
+import { Cluster, Redis } from 'ioredis';
+import { poolScriptSuite } from './pool-scripts.suite.js';
+import { connectRedis, createRedis } from '../src/redis/client.js';
+import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+
+poolScriptSuite('standalone Redis', () => {
+  const clients: (Redis | Cluster)[] = [];
+  const settings = { url: 'redis://127.0.0.1:6379', clusterNodes: null, connectTimeoutMs: 3000 };
+  return {
+    async connect() {
+      const r = createRedis(settings);
+      await connectRedis(r, settings);
+      clients.push(r);
+      return r;
+    },
+    async subscriber() {
+      const r = new Redis(settings.url);
+      clients.push(r);
+      return r;
+    },
+    async close() {
+      for (const c of clients) c.disconnect();
+    },
+  };
+});
+
+poolScriptSuite('a 3-master Redis Cluster', () => {
+  let cluster: RedisClusterHandle | null = null;
+  const clients: (Redis | Cluster)[] = [];
+  const ensure = async () => (cluster ??= await startRedisCluster());
+  return {
+    async connect() {
+      const c = await ensure();
+      const settings = { url: '', clusterNodes: c.nodes, connectTimeoutMs: 10_000 };
+      const r = createRedis(settings);
+      await connectRedis(r, settings);
+      clients.push(r);
+      return r;
+    },
+    async subscriber() {
+      const c = await ensure();
+      const r = new Cluster(c.nodes, { shardedSubscribers: true });
+      r.on('error', () => {});
+      clients.push(r);
+      return r;
+    },
+    async close() {
+      for (const c of clients) c.disconnect();
+      await cluster?.stop();
+    },
+  };
+});
