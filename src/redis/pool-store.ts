@@ -99,7 +99,7 @@ export class PoolStore {
 
   /** Runs a pool script; on CYCLE_DUE computes the cycle from the returned anchor and
    *  runs it once more with it (the first run wrote nothing). */
-  private async runPool(
+  async runPool(
     name: ScriptName,
     accountId: string,
     extraKeys: string[],
