@@ -76,7 +76,17 @@ export function buildApp(deps: AppDeps) {
   });
   app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
-  app.route('/twilio', twilioRoutes({ calls, authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, metrics, log }));
+  app.route(
+    '/twilio',
+    twilioRoutes({
+      calls,
+      authToken: config.twilio.authToken,
+      publicBaseUrl: config.publicBaseUrl,
+      metrics,
+      log,
+      mediaStreams: config.ws.mediaStreams,
+    }),
+  );
   app.route(
     '/v1/accounts',
     accountRoutes({
@@ -100,11 +110,7 @@ export function buildApp(deps: AppDeps) {
     log.error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
-  app.use('*', async (c, next) => {
-    await next();
-  });
-
-  return { app, store, accounts, calls, directory, metrics, registry };
+  return { app, store, accounts, calls, directory, metrics, registry, auth, clock };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

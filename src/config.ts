@@ -62,6 +62,10 @@ const schema = z.object({
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   RECEIPT_FROM: z.string().trim().min(3).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+  MEDIA_STREAMS: z.enum(['on', 'off']).optional(),
+  WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
+  WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
+  WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
 });
 
 export interface Config {
@@ -94,6 +98,13 @@ export interface Config {
   smtpUrl: string | null;
   receiptFrom: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  ws: {
+    /** Add <Start><Stream> to allowed calls so Media Streams marks them live. */
+    mediaStreams: boolean;
+    maxMessagesPerSecond: number;
+    maxBufferedBytes: number;
+    heartbeatMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -171,5 +182,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL ?? null,
     receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',
     logLevel: e.LOG_LEVEL ?? 'info',
+    ws: {
+      mediaStreams: e.MEDIA_STREAMS === 'on',
+      maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND ?? 50,
+      maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES ?? 1024 * 1024,
+      heartbeatMs: (e.WS_HEARTBEAT_SECONDS ?? 30) * 1000,
+    },
   });
 }

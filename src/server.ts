@@ -1,30 +1,82 @@
-// Starts the app on a port (0 = any free one, for tests) and stops it gracefully.
+// Starts the gateway on a port (0 = any free one, for tests): the HTTP app, the client
+// socket (/v1/ws) and Media Streams (/twilio/media), fan-out through the Redis bus — and
+// stops it gracefully: no new sockets or requests, in-flight work answered, clients told
+// to reconnect (1012), then the connections to Redis closed.
 import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type AppDeps } from './app.js';
+import { Bus } from './redis/bus.js';
+import { MediaStreams } from './twilio/media-streams.js';
+import { ClientGateway } from './ws/client-gateway.js';
+import { Hub } from './ws/hub.js';
+import { routeUpgrades } from './ws/upgrade.js';
 
 export interface RunningGateway {
   port: number;
   url: string;
   built: ReturnType<typeof buildApp>;
+  hub: Hub;
+  clients: ClientGateway;
+  media: MediaStreams;
+  bus: Bus;
   close(): Promise<void>;
 }
 
 export async function startGateway(deps: AppDeps, port = deps.config.port, host = deps.config.host): Promise<RunningGateway> {
+  const { config, log } = deps;
   const built = buildApp(deps);
+  const bus = new Bus(config.redis, config.redis.prefix, log);
+  await bus.start();
+  const hub = new Hub(bus);
+  const clients = new ClientGateway(
+    hub,
+    built.store,
+    built.auth,
+    {
+      heartbeatMs: config.ws.heartbeatMs,
+      maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
+      maxBufferBytes: config.ws.maxBufferedBytes,
+      softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
+      reserveMinutes: config.metering.reserveMinutes,
+      authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+    },
+    built.clock,
+    log,
+  );
+  clients.start();
+  const media = new MediaStreams(
+    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
+    built.store,
+    built.directory,
+    built.clock,
+    log,
+  );
+  built.registry.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
+  built.registry.gauge('minutegate_media_frames', 'Media Streams frames by kind (counted, not parsed)', (set) => {
+    set({ kind: 'media' }, media.stats.mediaFrames);
+    set({ kind: 'malformed' }, media.stats.malformedFrames);
+  });
+
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: built.app.fetch, port, hostname: host }, () => resolve(s));
   });
+  routeUpgrades(server as Server, {
+    '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
+    '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+  });
   const addr = server.address() as AddressInfo;
-  return {
-    port: addr.port,
-    url: `http://127.0.0.1:${addr.port}`,
-    built,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets would hold close() open; idle ones are dropped now.
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      }),
-  };
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      // No new connections; requests in flight complete (server.close waits for them).
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      await Promise.all([clients.drain(), media.drain()]);
+      await httpClosed;
+      await bus.stop();
+    })());
+
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, close };
 }

@@ -264,4 +264,25 @@ export class PoolStore {
     if (!outcome) throw new Error(`record-call-event returned unknown code ${String(code)}`);
     return { outcome };
   }
+
+  /** A Media Stream of a call started or stopped (media-stream-2.lua). */
+  async recordMediaStream(
+    accountId: string,
+    callSid: string,
+    event: 'start' | 'stop',
+    streamSid: string,
+    customParameters: Record<string, string>,
+    now: number,
+  ): Promise<'recorded' | 'repeated' | 'unknown_call'> {
+    const k = this.keys(accountId);
+    const reply = await this.scripts.run('media-stream', [k.pool, k.call(callSid)], [
+      now,
+      k.events,
+      '',
+      event,
+      streamSid,
+      JSON.stringify(customParameters),
+    ]);
+    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : 'unknown_call';
+  }
 }

@@ -17,6 +17,7 @@ export const SCRIPT_NAMES = [
   'create-authorization',
   'cancel-authorization',
   'record-call-event',
+  'media-stream',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

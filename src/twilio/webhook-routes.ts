@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { CallMetering } from '../metering/calls.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
+import { mediaStreamUrl } from './media-streams.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
 type TwilioEnv = { Variables: { params: Record<string, string> } };
@@ -70,6 +71,8 @@ export function twilioRoutes(deps: {
   publicBaseUrl: string;
   metrics: GatewayMetrics;
   log: Logger;
+  /** Add <Start><Stream> so Media Streams marks allowed calls live. */
+  mediaStreams: boolean;
 }) {
   const app = new Hono<TwilioEnv>();
   const statusUrl = `${deps.publicBaseUrl}/twilio/status`;
@@ -81,7 +84,10 @@ export function twilioRoutes(deps: {
       const d = await deps.calls.placeCall(p);
       deps.metrics.authorizations.inc({ decision: d.allow ? 'allowed' : d.reason });
       if (!d.allow) return c.body(rejectTwiml(), 200, XML);
-      return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets }), 200, XML);
+      const stream = deps.mediaStreams
+        ? { url: mediaStreamUrl(deps.publicBaseUrl), parameters: { accountId: d.accountId, callSid: d.callSid } }
+        : undefined;
+      return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets, stream }), 200, XML);
     } catch (err) {
       if (err instanceof AppError) throw err;
       // Fail closed: a call we cannot meter is not placed (R14). <Reject> costs nothing.

@@ -86,9 +86,12 @@ local c = redis.call('HMGET', CALL, 'actionStatus', 'actionSeconds', 'actionMinu
   'parentStatus', 'parentSeconds', 'parentMinutes', 'expectedLegs', 'legsKnown', 'legsOpen', 'legList',
   'reservedMinutes', 'answeredAt', 'direction', 'from', 'to', 'staffId')
 
+-- One "call started" event per call, whichever comes first: the answer, or a Media
+-- Stream start (media-stream-2.lua shares the liveAt flag).
 local function publish_started()
-  if answeredNow and not c[13] then
-    redis.call('HSET', CALL, 'answeredAt', NOW)
+  if not answeredNow or c[13] then return end
+  redis.call('HSET', CALL, 'answeredAt', NOW)
+  if redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 then
     publish_call_event({ event = 'started', callSid = callSid, direction = c[14], from = c[15], to = c[16],
       staffId = c[17], at = NOW })
   end

@@ -1,0 +1,222 @@
+// GET /v1/ws — the softphones' and dashboards' socket. Authenticated before the upgrade
+// (Authorization: Bearer, or ?token= for browsers); a missing or bad token is refused with
+// an HTTP 401 and no upgrade. A staff token watches its own account from the first frame;
+// the admin key watches any account it subscribes to. Softphones authorize calls here
+// (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
+import type { Logger } from '../log.js';
+import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import { describeZodError } from '../http/json.js';
+import { ClientConnection, type FlowLimits } from './client-connection.js';
+import { Hub } from './hub.js';
+import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage } from './protocol.js';
+import { rejectUpgrade } from './upgrade.js';
+
+export const MAX_FRAME_BYTES = 16 * 1024;
+
+export interface ClientGatewayOptions extends FlowLimits {
+  heartbeatMs: number;
+  reserveMinutes: number;
+  authorizationTtlMs: number;
+}
+
+export class ClientGateway {
+  private readonly wss: WebSocketServer;
+  readonly clients = new Set<ClientConnection>();
+  private heartbeat: NodeJS.Timeout | null = null;
+  private readonly sweeps = new Map<string, NodeJS.Timeout>();
+  private draining = false;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly store: PoolStore,
+    private readonly auth: Authenticator,
+    private readonly opts: ClientGatewayOptions,
+    private readonly clock: () => number,
+    private readonly log: Logger,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+  }
+
+  start(): void {
+    this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
+    const principal = this.auth(token);
+    if (!principal) {
+      return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <staff token> or ?token=<staff token>');
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
+  }
+
+  private onConnection(ws: WebSocket, principal: Principal): void {
+    const client = new ClientConnection(ws, principal, this.opts);
+    this.clients.add(client);
+    ws.on('pong', () => (client.alive = true));
+    ws.on('message', (data, isBinary) => this.onMessage(client, data, isBinary));
+    ws.on('error', () => {}); // 1009 and protocol errors close the socket; nothing to add
+    ws.on('close', () => {
+      this.clients.delete(client);
+      void this.hub.leaveAll(client).catch(() => {});
+    });
+    if (principal.kind === 'staff') void this.watch(client, principal.accountId);
+  }
+
+  private async watch(client: ClientConnection, accountId: string, requestId?: string): Promise<void> {
+    try {
+      await this.hub.join(accountId, client);
+      const snapshot = await this.store.readPool(accountId, this.clock());
+      this.hub.offerSnapshot(accountId, client, snapshot);
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) {
+        await this.hub.leave(accountId, client);
+        if (client.principal.kind === 'staff') client.close(CLOSE.ACCOUNT_GONE, `account ${accountId} does not exist`);
+        else client.sendText(errorFrame('NOT_FOUND', `account ${accountId} does not exist`, requestId));
+        return;
+      }
+      client.sendText(errorFrame('UNAVAILABLE', 'the balance could not be read; it will follow when it changes', requestId));
+    }
+  }
+
+  private onMessage(client: ClientConnection, data: RawData, isBinary: boolean): void {
+    if (!client.admit(Date.now())) return;
+    if (isBinary) return client.sendText(errorFrame('BAD_FRAME', 'send JSON text frames, not binary'));
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString());
+    } catch {
+      return client.sendText(errorFrame('INVALID_JSON', 'the frame is not valid JSON'));
+    }
+    const requestId = typeof (raw as { requestId?: unknown })?.requestId === 'string' ? (raw as { requestId: string }).requestId : undefined;
+    const type = (raw as { type?: unknown })?.type;
+    if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
+      return client.sendText(
+        errorFrame('UNKNOWN_TYPE', `type: must be one of ${CLIENT_TYPES.join(', ')}${typeof type === 'string' ? `, not ${type}` : ''}`, requestId),
+      );
+    }
+    const parsed = clientMessageSchema.safeParse(raw);
+    if (!parsed.success) return client.sendText(errorFrame('VALIDATION_FAILED', describeZodError(parsed.error), requestId));
+    client.inFlight += 1;
+    this.handle(client, parsed.data)
+      .catch((err) => {
+        this.log.warn('ws request failed', { err, type });
+        client.sendText(errorFrame('UNAVAILABLE', 'the request could not be carried out; retry', requestId));
+      })
+      .finally(() => (client.inFlight -= 1));
+  }
+
+  private async handle(client: ClientConnection, m: ClientMessage): Promise<void> {
+    const p = client.principal;
+    switch (m.type) {
+      case 'ping':
+        client.sendText(JSON.stringify(m.requestId ? { type: 'pong', requestId: m.requestId } : { type: 'pong' }));
+        return;
+      case 'subscribe':
+      case 'unsubscribe': {
+        if (p.kind === 'staff' && p.accountId !== m.accountId) {
+          return client.sendText(errorFrame('FORBIDDEN', 'this token belongs to another account', m.requestId));
+        }
+        if (m.type === 'unsubscribe') return this.hub.leave(m.accountId, client);
+        if (client.accounts.has(m.accountId)) return;
+        return this.watch(client, m.accountId, m.requestId);
+      }
+      case 'authorize': {
+        if (p.kind !== 'staff') {
+          return client.sendText(errorFrame('FORBIDDEN', 'calls are authorized for a staff member: connect with a staff token', m.requestId));
+        }
+        const now = this.clock();
+        const r = await this.store
+          .createAuthorization(
+            {
+              accountId: p.accountId,
+              authorizationId: `az_${randomBytes(12).toString('hex')}`,
+              staffId: p.staffId,
+              requestId: m.requestId,
+              to: m.to,
+              reserveMinutes: this.opts.reserveMinutes,
+              ttlMs: this.opts.authorizationTtlMs,
+            },
+            now,
+          )
+          .catch((err: unknown) => {
+            if (err instanceof AccountNotFoundError) return null;
+            throw err;
+          });
+        if (!r) return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
+        if (r.decision === 'denied') {
+          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
+        }
+        client.sendText(
+          JSON.stringify({
+            type: 'authorized',
+            requestId: m.requestId,
+            authorizationId: r.authorizationId,
+            expiresAt: new Date(r.expiresAt).toISOString(),
+          }),
+        );
+        if (!r.repeat) this.scheduleSweep(p.accountId, r.expiresAt - now);
+        return;
+      }
+      case 'cancel': {
+        if (p.kind !== 'staff') {
+          return client.sendText(errorFrame('FORBIDDEN', 'only the staff member who asked can cancel', m.requestId));
+        }
+        const released = await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock());
+        if (!released) {
+          client.sendText(errorFrame('NOT_FOUND', `authorization ${m.authorizationId} is not open (unknown, expired, used or not yours)`, m.requestId));
+        }
+        return;
+      }
+    }
+  }
+
+  /** Unbound authorizations expire lazily in every script; this makes the release show
+   *  on dashboards on time even when nothing else happens on the account. */
+  private scheduleSweep(accountId: string, inMs: number): void {
+    const existing = this.sweeps.get(accountId);
+    if (existing) clearTimeout(existing);
+    const t = setTimeout(() => {
+      this.sweeps.delete(accountId);
+      this.store.readPool(accountId, this.clock()).catch(() => {});
+    }, Math.max(0, inMs) + 50);
+    t.unref();
+    this.sweeps.set(accountId, t);
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        c.ws.terminate();
+      }
+    }
+  }
+
+  /** Graceful shutdown: refuse new sockets, let in-flight operations answer, then ask
+   *  every client to reconnect elsewhere (1012). */
+  async drain(timeoutMs = 5000): Promise<void> {
+    this.draining = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const until = Date.now() + timeoutMs;
+    while ([...this.clients].some((c) => c.inFlight > 0) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of this.clients) c.close(CLOSE.RESTARTING, 'server restarting; reconnect');
+    for (const t of this.sweeps.values()) clearTimeout(t);
+  }
+}

@@ -1,0 +1,42 @@
+// The client socket's JSON protocol (DESIGN §2): what a softphone or dashboard may send,
+// and the shapes the gateway sends back. Parsed with zod; a bad frame gets an error frame
+// naming the problem and the socket stays open.
+import { z } from 'zod';
+import { accountIdSchema, isE164, isIdentity } from '../domain/ids.js';
+
+const requestId = z.string().min(1).max(128);
+
+export const clientMessageSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('authorize'),
+    requestId,
+    to: z
+      .string()
+      .max(256)
+      .refine(
+        (t) => isE164(t) || isIdentity(t.startsWith('client:') ? t.slice(7) : t),
+        'must be an E.164 number or a softphone identity ("client:bob")',
+      ),
+  }),
+  z.object({ type: z.literal('cancel'), authorizationId: z.string().min(1).max(128), requestId: requestId.optional() }),
+  z.object({ type: z.literal('ping'), requestId: requestId.optional() }),
+  z.object({ type: z.literal('subscribe'), accountId: accountIdSchema, requestId: requestId.optional() }),
+  z.object({ type: z.literal('unsubscribe'), accountId: accountIdSchema, requestId: requestId.optional() }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+
+export const CLIENT_TYPES = ['authorize', 'cancel', 'ping', 'subscribe', 'unsubscribe'];
+
+/** Close codes the gateway uses (4xxx are ours; 1009 and 1012 are the standard ones). */
+export const CLOSE = {
+  TOO_BIG: 1009,
+  RESTARTING: 1012,
+  SLOW_CONSUMER: 4008,
+  RATE_LIMITED: 4029,
+  ACCOUNT_GONE: 4004,
+} as const;
+
+export function errorFrame(code: string, message: string, requestId?: string): string {
+  return JSON.stringify(requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
+}

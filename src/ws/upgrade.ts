@@ -1,0 +1,32 @@
+// Routes HTTP upgrade requests to the two socket endpoints and refuses everything else
+// with a plain HTTP status, before any WebSocket handshake.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+export function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+export function routeUpgrades(server: Server, routes: Record<string, UpgradeHandler>): void {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const handler = routes[path] ?? routes[path.replace(/\/$/, '')];
+    if (!handler) return rejectUpgrade(socket, 404, 'NOT_FOUND', `no socket endpoint at ${path}`);
+    try {
+      handler(req, socket, head);
+    } catch {
+      rejectUpgrade(socket, 400, 'BAD_REQUEST', 'the upgrade could not be handled');
+    }
+  });
+}
