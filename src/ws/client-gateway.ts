@@ -105,6 +105,8 @@ export class ClientGateway {
     }
     const parsed = clientMessageSchema.safeParse(raw);
     if (!parsed.success) return client.sendText(errorFrame('VALIDATION_FAILED', describeZodError(parsed.error), requestId));
+    // While shutting down nothing new starts, so what is in flight can finish and answer.
+    if (this.draining) return client.sendText(errorFrame('UNAVAILABLE', 'this instance is shutting down; reconnect', requestId));
     client.inFlight += 1;
     this.handle(client, parsed.data)
       .catch((err) => {

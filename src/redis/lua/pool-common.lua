@@ -84,7 +84,8 @@ end
 
 -- Releases the reservations of authorizations that were never bound to a call (R2).
 local function sweep_expired_auths()
-  local due = redis.call('ZRANGEBYSCORE', AUTHEXP, '-inf', NOW, 'LIMIT', 0, 200)
+  -- Bounded so one script never blocks Redis for long; the rest go in the next script.
+  local due = redis.call('ZRANGEBYSCORE', AUTHEXP, '-inf', NOW, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     local raw = redis.call('HGET', AUTHS, id)
     if raw then

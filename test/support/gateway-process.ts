@@ -1,0 +1,66 @@
+// Runs the real entry point (src/main.ts) as a separate process, as in production, for
+// tests that need several instances or a SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { PUBLIC_BASE_URL, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, TEST_STAFF_SECRET } from './gateway.js';
+
+export interface GatewayProcess {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startGatewayProcess(prefix: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        REDIS_PREFIX: prefix,
+        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+        ADMIN_API_KEY: TEST_ADMIN_KEY,
+        STAFF_TOKEN_SECRET: TEST_STAFF_SECRET,
+        PUBLIC_BASE_URL,
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let started = false;
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start: ${out}`));
+    }, 20_000);
+    const onData = (d: Buffer) => {
+      out += d;
+      if (started) return;
+      const m = /"msg":"minutegate listening","port":(\d+)/.exec(out);
+      if (m) {
+        started = true;
+        clearTimeout(timer);
+        resolve({
+          child,
+          url: `http://127.0.0.1:${m[1]}`,
+          output: () => out,
+          exited,
+          async stop(signal = 'SIGTERM') {
+            if (child.exitCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(() => {
+      if (!started) {
+        clearTimeout(timer);
+        reject(new Error(`gateway exited before listening: ${out}`));
+      }
+    });
+  });
+}
