@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { AppError, notFound } from '../domain/errors.js';
 import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
 import { Directory } from './directory.js';
+import { TtlCache } from './ttl-cache.js';
 
 export interface StaffMember {
   id: string;
@@ -84,7 +85,14 @@ export interface CallView {
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 const numOrNull = (v: string | undefined) => (v === undefined ? null : Number(v));
 
+/** Staff and numbers change rarely; the webhooks reuse them for a few seconds (this
+ *  instance forgets them at once when it changes them). */
+const LISTS_CACHE_MS = 5_000;
+
 export class Accounts {
+  private readonly numbersCache = new TtlCache<string[]>(LISTS_CACHE_MS, 10_000);
+  private readonly staffCache = new TtlCache<StaffMember[]>(LISTS_CACHE_MS, 10_000);
+
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly store: PoolStore,
@@ -188,7 +196,24 @@ export class Accounts {
     return all.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  async cachedNumbers(accountId: string): Promise<string[]> {
+    const hit = this.numbersCache.get(accountId);
+    if (hit) return hit;
+    const v = await this.numbers(accountId);
+    this.numbersCache.set(accountId, v);
+    return v;
+  }
+
+  async cachedStaff(accountId: string): Promise<StaffMember[]> {
+    const hit = this.staffCache.get(accountId);
+    if (hit) return hit;
+    const v = await this.staffList(accountId);
+    this.staffCache.set(accountId, v);
+    return v;
+  }
+
   async addStaff(accountId: string, member: StaffMember): Promise<StaffMember> {
+    this.staffCache.delete(accountId);
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const k = this.store.keys(accountId);
     const entries = [{ name: member.identity, value: Directory.identityValue(accountId, member.id) }];
@@ -198,16 +223,19 @@ export class Accounts {
       await this.directory.release('identity', [member.identity], entries);
       throw new AppError(409, 'STAFF_EXISTS', `staff member ${member.id} already exists in account ${accountId}`);
     }
+    this.staffCache.delete(accountId);
     return member;
   }
 
   async addNumbers(accountId: string, numbers: string[]): Promise<string[]> {
+    this.numbersCache.delete(accountId);
     assertUnique(numbers, 'phoneNumbers');
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const entries = numbers.map((n) => ({ name: n, value: accountId }));
     await this.claimOrThrow('number', entries);
     const k = this.store.keys(accountId);
     await this.redis.sadd(k.numbers, ...numbers);
+    this.numbersCache.delete(accountId);
     return (await this.redis.smembers(k.numbers)).sort();
   }
 

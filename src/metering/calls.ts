@@ -52,6 +52,7 @@ export class CallMetering {
     let targets: DialTarget[];
     let callerId: string | undefined;
 
+    let callerIdFrom: Promise<string[]> | null = null;
     if (from.startsWith('client:')) {
       // A softphone of a staff member (Voice SDK through the TwiML App).
       const who = await this.directory.lookupIdentity(from.slice(7));
@@ -62,39 +63,42 @@ export class CallMetering {
       const target = dialTarget(to);
       if (!target) return { allow: false, reason: 'no_destination' };
       targets = [target];
-      if (target.kind === 'number') {
-        const numbers = await this.accounts.numbers(accountId);
-        const wanted = p.CallerId;
-        callerId = wanted && numbers.includes(wanted) ? wanted : numbers[0];
-      }
+      if (target.kind === 'number') callerIdFrom = this.accounts.cachedNumbers(accountId);
     } else {
       // A call to one of the account's numbers rings its staff's softphones.
       const owner = isE164(to) ? await this.directory.lookupNumber(to) : null;
       if (!owner) return { allow: false, reason: 'unknown_number' };
       accountId = owner;
       direction = 'inbound';
-      const staff = await this.accounts.staffList(accountId);
+      const staff = await this.accounts.cachedStaff(accountId);
       targets = staff.slice(0, MAX_PARALLEL_NOUNS).map((s) => ({ kind: 'client', value: s.identity }));
       if (targets.length === 0) return { allow: false, reason: 'no_staff' };
     }
 
-    // The CallSid → account map is written first, so no signal about an allowed call
-    // can arrive for a call the status webhook cannot place.
-    await this.directory.rememberCall(callSid, accountId);
-    const result = await this.store.authorizeCall(
-      {
-        accountId,
-        callSid,
-        direction,
-        from,
-        to,
-        staffId,
-        reserveMinutes: this.opts.reserveMinutes,
-        authorizationId: p.authorizationId ?? '',
-        expectedLegs: targets.length,
-      },
-      this.clock(),
-    );
+    // The CallSid → account map and the authorization go out together (pipelined); both
+    // are written before the TwiML is answered, so before any signal about the call.
+    const [, result, numbers] = await Promise.all([
+      this.directory.rememberCall(callSid, accountId),
+      this.store.authorizeCall(
+        {
+          accountId,
+          callSid,
+          direction,
+          from,
+          to,
+          staffId,
+          reserveMinutes: this.opts.reserveMinutes,
+          authorizationId: p.authorizationId ?? '',
+          expectedLegs: targets.length,
+        },
+        this.clock(),
+      ),
+      callerIdFrom,
+    ]);
+    if (numbers) {
+      const wanted = p.CallerId;
+      callerId = wanted && numbers.includes(wanted) ? wanted : numbers[0];
+    }
     if (result.decision === 'denied') return { allow: false, reason: 'no_minutes' };
     return { allow: true, accountId, callSid, targets, callerId };
   }

@@ -4,13 +4,19 @@
 // number. The CallSid map never changes once written, so it is cached in memory.
 import type { Cluster, Redis } from 'ioredis';
 import { directoryKeys } from '../redis/keys.js';
+import { TtlCache } from './ttl-cache.js';
 
 const CALL_MAP_TTL_SECONDS = 14 * 86400;
-const CACHE_LIMIT = 50_000;
+const CACHE_LIMIT = 200_000;
+/** Owners of identities and numbers change only through this API (claims are never
+ *  moved), so a positive answer may be reused for a while. */
+const OWNER_CACHE_MS = 60_000;
 
 export class Directory {
   private readonly k;
   private readonly callCache = new Map<string, string>();
+  private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(OWNER_CACHE_MS);
+  private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -50,14 +56,22 @@ export class Directory {
   }
 
   async lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
+    const hit = this.identityCache.get(identity);
+    if (hit) return hit;
     const v = await this.redis.get(this.k.identity(identity));
     if (!v) return null;
     const i = v.indexOf(' ');
-    return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+    const who = { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+    this.identityCache.set(identity, who);
+    return who;
   }
 
   async lookupNumber(e164: string): Promise<string | null> {
-    return this.redis.get(this.k.number(e164));
+    const hit = this.numberCache.get(e164);
+    if (hit) return hit;
+    const v = await this.redis.get(this.k.number(e164));
+    if (v) this.numberCache.set(e164, v);
+    return v;
   }
 
   async rememberCall(callSid: string, accountId: string): Promise<void> {
