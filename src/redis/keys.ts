@@ -45,3 +45,34 @@ export function directoryKeys(prefix: string) {
     reconcile: `${prefix}:reconcile`,
   };
 }
+
+/** Billing keys of an account (R8–R10). Same `{accountId}` tag as accountKeys, so one
+ *  script may use both. */
+export function billingKeys(prefix: string, accountId: string) {
+  const base = `${prefix}:{${accountId}}`;
+  return {
+    /** Hash: paymentMethodId → JSON (processor token, brand, last4, expiry; never a card number). */
+    paymentMethods: `${base}:pms`,
+    /** Hash per quote, kept a day past its expiry so a late confirm hears "expired". */
+    quote: (quoteId: string) => `${base}:quote:${quoteId}`,
+    /** String per Idempotency-Key (by digest: clients choose the key): the first answer. */
+    idempotency: (keyDigest: string) => `${base}:idem:${keyDigest}`,
+    /** Hash: purchaseId → JSON purchase record (with its receipt status). */
+    purchases: `${base}:purchases`,
+    /** Sorted set: JSON charge lines of the monthly bill, by time of purchase (ms). */
+    charges: `${base}:charges`,
+    /** Hash: purchaseId → JSON {attempts, next}: receipts still to be e-mailed. */
+    receiptOutbox: `${base}:outbox`,
+  };
+}
+
+/** Billing's global keys: schedules that span accounts. Each is one key, touched by
+ *  single-key commands and claim-due-1.lua only, so any cluster slot will do. */
+export function billingGlobalKeys(prefix: string) {
+  return {
+    /** Sorted set: accountId by the end of its current cycle (ms) — the reset scheduler's work. */
+    cycleDue: `${prefix}:cycles:due`,
+    /** Sorted set: "accountId purchaseId" by the next time to try its receipt (ms). */
+    receiptsDue: `${prefix}:receipts:due`,
+  };
+}

@@ -2,7 +2,7 @@
 // re-makes a decision the scripts make; it only turns codes into typed results.
 import type { Cluster, Redis } from 'ioredis';
 import { cycleContaining } from '../domain/cycle.js';
-import { accountKeys, poolScriptKeys, type AccountKeys } from './keys.js';
+import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from './keys.js';
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
 
 /** The R1 snapshot as the scripts publish it (instants in ms). */
@@ -137,6 +137,11 @@ export class PoolStore {
   ): Promise<PoolSnapshot | null> {
     const k = this.keys(input.accountId);
     const c = cycleContaining(input.anchor, now);
+    // The reset scheduler (billing/cycle-scheduler.ts) must know the account before it
+    // exists: written after the script, a crash in between would leave it unscheduled.
+    // NX keeps an existing account's entry; a stray one for an account never created is
+    // dropped by the scheduler.
+    await this.redis.zadd(billingGlobalKeys(this.opts.prefix).cycleDue, 'NX', c.end, input.accountId);
     const reply = await this.scripts.run(
       'create-account',
       [...poolScriptKeys(k), k.profile, k.staff, k.numbers],

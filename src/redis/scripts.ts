@@ -12,6 +12,16 @@ const COMMON = 'pool-common.lua';
 export const SCRIPT_NAMES = [
   'create-account',
   'read-pool',
+  // Billing (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
+  'change-plan',
+  'add-payment-method',
+  'remove-payment-method',
+  'create-quote',
+  'purchase',
+  'claim-due',
+  'claim-receipt',
+  'receipt-sent',
+  'receipt-failed',
   'adjust',
   'authorize-call',
   'create-authorization',

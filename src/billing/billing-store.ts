@@ -1,0 +1,262 @@
+// Prepares inputs for the billing scripts (plans, cards, quotes, purchases, receipts, the
+// reset schedule) and turns their return codes into typed results. It never re-makes a
+// decision a script makes. The global schedules (cycle ends, receipt hints) live outside
+// any account's slot, so TypeScript keeps them, in an order that can only leave a stray
+// entry behind, never lose one.
+import type { Cluster, Redis } from 'ioredis';
+import { billingGlobalKeys, billingKeys } from '../redis/keys.js';
+import { parseSnapshot, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
+import type { ScriptRunner } from '../redis/scripts.js';
+
+export type PurchaseKind = 'addon' | 'one_time';
+
+export interface StoredPaymentMethod {
+  id: string;
+  processorToken: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  /** First instant (ms) at which the card is expired: the start of the month after expiry. */
+  expiresAt: number;
+  createdAt: number;
+}
+
+export interface ReceiptState {
+  to: string;
+  status: 'queued' | 'sent';
+  attempts: number;
+  sentAt?: number;
+  lastAttemptAt?: number;
+  nextAttemptAt?: number;
+  lastError?: string;
+}
+
+export interface PurchaseRecord {
+  purchaseId: string;
+  kind: PurchaseKind;
+  bundles: number;
+  minutes: number;
+  amountCents: number;
+  currency: string;
+  quoteId: string;
+  staffId: string;
+  createdAt: number;
+  /** End of the cycle the purchase fell in: the bill that carries it. */
+  billedOn: number;
+  paymentMethod: { id: string; brand: string; last4: string };
+  /** The pool right after the purchase. */
+  balance: PoolSnapshot;
+  receipt: ReceiptState;
+}
+
+export interface ChargeRecord {
+  purchaseId: string;
+  kind: PurchaseKind;
+  bundles: number;
+  minutes: number;
+  amountCents: number;
+  currency: string;
+  at: number;
+  brand: string;
+  last4: string;
+}
+
+export type PurchaseRefusal =
+  | 'idempotency_mismatch'
+  | 'quote_not_found'
+  | 'quote_used'
+  | 'quote_expired'
+  | 'payment_method_not_found'
+  | 'card_expired';
+
+export type PurchaseOutcome = { ok: true; replay: boolean; purchase: PurchaseRecord } | { ok: false; reason: PurchaseRefusal };
+
+const PURCHASE_REFUSALS: Record<number, PurchaseRefusal> = {
+  [-20]: 'idempotency_mismatch',
+  [-21]: 'quote_not_found',
+  [-22]: 'quote_used',
+  [-23]: 'quote_expired',
+  [-24]: 'payment_method_not_found',
+  [-25]: 'card_expired',
+};
+
+/** A pre-hint for a receipt comes due this long after the purchase: long after the
+ *  purchase script has either written the receipt or failed. It only matters when the
+ *  process died between the script and the immediate hint. */
+const RECEIPT_SAFETY_HINT_MS = 60_000;
+
+export function parsePurchase(json: string): PurchaseRecord {
+  const r = JSON.parse(json) as PurchaseRecord & { balance: PoolSnapshot & { t?: string } };
+  r.balance = parseSnapshot(JSON.stringify(r.balance));
+  return r;
+}
+
+export class BillingStore {
+  private readonly global: ReturnType<typeof billingGlobalKeys>;
+
+  constructor(
+    readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
+    private readonly pool: PoolStore,
+    private readonly prefix: string,
+  ) {
+    this.global = billingGlobalKeys(prefix);
+  }
+
+  keys(accountId: string) {
+    return billingKeys(this.prefix, accountId);
+  }
+
+  // ── Plans (R9) ──────────────────────────────────────────────────────────────
+
+  async changePlan(accountId: string, monthlyMinutes: number, ref: string, now: number) {
+    const reply = await this.pool.runPool('change-plan', accountId, [], [monthlyMinutes, ref], now);
+    return {
+      effect: String(reply[1]) as 'raised' | 'cut_next_cycle' | 'unchanged',
+      creditedMinutes: Number(reply[2]),
+      snapshot: parseSnapshot(String(reply[3])),
+    };
+  }
+
+  // ── Cards on file ───────────────────────────────────────────────────────────
+
+  async addPaymentMethod(accountId: string, pm: StoredPaymentMethod, maxCards: number, now: number): Promise<'stored' | 'too_many'> {
+    const reply = await this.pool.runPool(
+      'add-payment-method',
+      accountId,
+      [this.keys(accountId).paymentMethods],
+      [pm.id, JSON.stringify(pm), maxCards],
+      now,
+    );
+    return reply[0] === 1 ? 'stored' : 'too_many';
+  }
+
+  async removePaymentMethod(accountId: string, pmId: string, now: number): Promise<boolean> {
+    const reply = await this.pool.runPool('remove-payment-method', accountId, [this.keys(accountId).paymentMethods], [pmId], now);
+    return reply[0] === 1;
+  }
+
+  async paymentMethods(accountId: string): Promise<StoredPaymentMethod[]> {
+    const all = await this.redis.hvals(this.keys(accountId).paymentMethods);
+    return all.map((s) => JSON.parse(s) as StoredPaymentMethod).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  }
+
+  // ── Quotes and purchases (R10) ──────────────────────────────────────────────
+
+  /** Records a quote; returns the billing date (ms), or null if the id was taken. */
+  async createQuote(
+    accountId: string,
+    q: { quoteId: string; kind: PurchaseKind; bundles: number; minutes: number; amountCents: number; currency: string; expiresAt: number; keepUntil: number; createdBy: string },
+    now: number,
+  ): Promise<number | null> {
+    const reply = await this.pool.runPool(
+      'create-quote',
+      accountId,
+      [this.keys(accountId).quote(q.quoteId)],
+      [q.quoteId, q.kind, q.bundles, q.minutes, q.amountCents, q.currency, q.expiresAt, q.keepUntil, q.createdBy],
+      now,
+    );
+    return reply[0] === 1 ? Number(reply[1]) : null;
+  }
+
+  async purchase(
+    accountId: string,
+    input: {
+      purchaseId: string;
+      fingerprint: string;
+      idempotencyKeyDigest: string;
+      idempotencyTtlMs: number;
+      quoteId: string;
+      paymentMethodId: string;
+      staffId: string;
+      receiptTo: string;
+    },
+    now: number,
+  ): Promise<PurchaseOutcome> {
+    const b = this.keys(accountId);
+    // A receipt hint before the script: should this process die right after the script,
+    // the receipt is still found (a hint for a purchase that did not happen is dropped).
+    await this.hintReceipt(accountId, input.purchaseId, now + RECEIPT_SAFETY_HINT_MS);
+    const reply = await this.pool.runPool(
+      'purchase',
+      accountId,
+      [b.quote(input.quoteId), b.idempotency(input.idempotencyKeyDigest), b.paymentMethods, b.purchases, b.charges, b.receiptOutbox],
+      [input.purchaseId, input.fingerprint, input.idempotencyTtlMs, input.quoteId, input.paymentMethodId, input.staffId, input.receiptTo],
+      now,
+    );
+    const code = Number(reply[0]);
+    if (code === 1 || code === 2) {
+      if (code === 1) await this.hintReceipt(accountId, input.purchaseId, now);
+      return { ok: true, replay: code === 2, purchase: parsePurchase(String(reply[1])) };
+    }
+    const reason = PURCHASE_REFUSALS[code];
+    if (!reason) throw new Error(`purchase returned unknown code ${String(reply[0])}`);
+    return { ok: false, reason };
+  }
+
+  async purchaseRecord(accountId: string, purchaseId: string): Promise<PurchaseRecord | null> {
+    const raw = await this.redis.hget(this.keys(accountId).purchases, purchaseId);
+    return raw ? parsePurchase(raw) : null;
+  }
+
+  /** Charge lines bought before `until` (ms, exclusive), oldest first. */
+  async chargeRecords(accountId: string, until: number): Promise<ChargeRecord[]> {
+    const raw = await this.redis.zrangebyscore(this.keys(accountId).charges, '-inf', `(${until}`);
+    return raw.map((s) => JSON.parse(s) as ChargeRecord);
+  }
+
+  async anchor(accountId: string): Promise<number | null> {
+    const v = await this.redis.hget(this.pool.keys(accountId).pool, 'anchor');
+    return v === null ? null : Number(v);
+  }
+
+  // ── Global schedules ────────────────────────────────────────────────────────
+
+  /** Hands out due members of a schedule to this instance for `leaseMs` (claim-due-1.lua). */
+  async claimDue(which: 'cycleDue' | 'receiptsDue', now: number, leaseMs: number, max: number): Promise<string[]> {
+    const reply = await this.scripts.run('claim-due', [this.global[which]], [now, leaseMs, max]);
+    return reply.map(String);
+  }
+
+  async scheduleCycleEnd(accountId: string, cycleEnd: number): Promise<void> {
+    await this.redis.zadd(this.global.cycleDue, cycleEnd, accountId);
+  }
+
+  async unscheduleCycle(accountId: string): Promise<void> {
+    await this.redis.zrem(this.global.cycleDue, accountId);
+  }
+
+  async hintReceipt(accountId: string, purchaseId: string, at: number): Promise<void> {
+    await this.redis.zadd(this.global.receiptsDue, at, `${accountId} ${purchaseId}`);
+  }
+
+  async dropReceiptHint(member: string): Promise<void> {
+    await this.redis.zrem(this.global.receiptsDue, member);
+  }
+
+  // ── Receipts ────────────────────────────────────────────────────────────────
+
+  async claimReceipt(
+    accountId: string,
+    purchaseId: string,
+    now: number,
+    leaseMs: number,
+  ): Promise<{ state: 'claimed'; purchase: PurchaseRecord; attempts: number } | { state: 'none' } | { state: 'later'; dueAt: number }> {
+    const b = this.keys(accountId);
+    const reply = await this.scripts.run('claim-receipt', [b.receiptOutbox, b.purchases], [now, purchaseId, leaseMs]);
+    if (reply[0] === 1) return { state: 'claimed', purchase: parsePurchase(String(reply[1])), attempts: Number(reply[2]) };
+    if (reply[0] === 2) return { state: 'later', dueAt: Number(reply[1]) };
+    return { state: 'none' };
+  }
+
+  async receiptSent(accountId: string, purchaseId: string, now: number): Promise<void> {
+    const b = this.keys(accountId);
+    await this.scripts.run('receipt-sent', [b.receiptOutbox, b.purchases], [now, purchaseId]);
+  }
+
+  async receiptFailed(accountId: string, purchaseId: string, now: number, nextAttemptAt: number, error: string): Promise<void> {
+    const b = this.keys(accountId);
+    await this.scripts.run('receipt-failed', [b.receiptOutbox, b.purchases], [now, purchaseId, nextAttemptAt, error]);
+  }
+}
