@@ -5,6 +5,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Cluster, Redis } from 'ioredis';
 import { accountRoutes } from './api/account-routes.js';
+import { billingRoutes } from './api/billing-routes.js';
+import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
@@ -33,7 +35,8 @@ export function buildApp(deps: AppDeps) {
   const clock = deps.clock ?? Date.now;
   const registry = new Metrics();
   const metrics = gatewayMetrics(registry);
-  const store = new PoolStore(redis, registerScripts(redis), {
+  const scripts = registerScripts(redis);
+  const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
     deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
@@ -99,6 +102,9 @@ export function buildApp(deps: AppDeps) {
     }),
   );
 
+  const billing = buildBilling({ config, redis, scripts, store, accounts, log, clock });
+  app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
+
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
     if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
@@ -110,7 +116,10 @@ export function buildApp(deps: AppDeps) {
     log.error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
-  return { app, store, accounts, calls, directory, metrics, registry, auth, clock };
+  // Background work of this instance (reset scheduler, receipt mailer): main.ts calls
+  // start() once listening and stop() on shutdown; both are idempotent.
+  const { start, stop } = billing;
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, start, stop, auth, clock };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

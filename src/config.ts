@@ -61,6 +61,7 @@ const schema = z.object({
   BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   RECEIPT_FROM: z.string().trim().min(3).optional(),
+  CURRENCY: z.string().trim().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   MEDIA_STREAMS: z.enum(['on', 'off']).optional(),
   WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
@@ -97,6 +98,8 @@ export interface Config {
   bundlePriceCents: number;
   smtpUrl: string | null;
   receiptFrom: string;
+  /** ISO 4217 code of BUNDLE_PRICE_CENTS. */
+  currency: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   ws: {
     /** Add <Start><Stream> to allowed calls so Media Streams marks them live. */
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
     smtpUrl: e.SMTP_URL ?? null,
     receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',
+    currency: e.CURRENCY ?? 'USD',
     logLevel: e.LOG_LEVEL ?? 'info',
     ws: {
       mediaStreams: e.MEDIA_STREAMS === 'on',

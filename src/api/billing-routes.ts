@@ -1,0 +1,170 @@
+// REST routes for billing: plan changes (admin), cards on file, quotes and purchases of
+// 100-minute bundles, the bill's charge lines. Parse, authorize, delegate to Billing.
+//
+// Every body here is screened for raw card numbers before it is parsed or validated, so a
+// card number is refused (400 RAW_CARD_NUMBER) before it can reach Redis, a log line or an
+// error message.
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { containsCardNumber, jsonContainsCardNumber } from '../billing/card-number.js';
+import type { Billing } from '../billing/billing.js';
+import { AppError } from '../domain/errors.js';
+import { accountIdSchema, staffIdSchema } from '../domain/ids.js';
+import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
+import { parseWith } from '../http/json.js';
+import type { Logger } from '../log.js';
+
+const MAX_MINUTES = 10_000_000;
+
+/** Ids this API hands out: a prefix, "_" and base64url. */
+const objectIdSchema = z.string().regex(/^[a-z]{2,4}_[A-Za-z0-9_-]{8,64}$/, 'not an id this API returned');
+
+const planSchema = z.strictObject({ monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES) });
+
+const BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'diners', 'jcb', 'unionpay', 'other'] as const;
+
+const paymentMethodSchema = z.strictObject({
+  processorToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{4,255}$/, "must be the payment processor's token (4-255 letters, digits, '_', '.', ':' or '-')"),
+  brand: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(BRANDS, { message: `must be one of ${BRANDS.join(', ')}` })),
+  last4: z.string().regex(/^\d{4}$/, 'must be the last 4 digits of the card'),
+  expMonth: z.number().int().min(1).max(12),
+  expYear: z.number().int().min(2000).max(2100),
+});
+
+const quoteSchema = z.strictObject({
+  bundles: z.number().int().min(1).max(100),
+  kind: z.enum(['addon', 'one_time']),
+});
+
+const purchaseSchema = z.strictObject({
+  quoteId: objectIdSchema,
+  paymentMethodId: objectIdSchema,
+  /** Who orders (and gets the receipt): required from the admin, implied by a staff token. */
+  staffId: staffIdSchema.optional(),
+});
+
+const chargesQuery = z.strictObject({ cycle: z.enum(['current', 'previous']).default('current') });
+
+/** Idempotency keys are the client's: UUIDs usually; any visible ASCII is accepted. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log: Logger }) {
+  const { billing, log } = deps;
+  const app = new Hono<AuthEnv>();
+  app.use('*', authenticate(deps.auth));
+
+  const accountId = (raw: string | undefined) => parseWith(accountIdSchema, raw);
+
+  /** readJson, with the card-number screen before parsing and validation. */
+  async function readBody<S extends z.ZodType>(c: Context<AuthEnv>, schema: S): Promise<z.infer<S>> {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\b/i.test(type)) {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'the body must be JSON (Content-Type: application/json)');
+    }
+    const text = await c.req.text();
+    let raw: unknown;
+    let parsed = true;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      parsed = false;
+    }
+    if (containsCardNumber(text) || (parsed && jsonContainsCardNumber(raw))) {
+      // Facts only: the body is never logged, here or anywhere.
+      log.warn('refused a request carrying a raw card number', { path: c.req.path });
+      throw new AppError(
+        400,
+        'RAW_CARD_NUMBER',
+        "the body carries what looks like a card number; send only the payment processor's token with brand, last4 and expiry",
+      );
+    }
+    if (!parsed) throw new AppError(400, 'INVALID_JSON', 'the body is not valid JSON');
+    return parseWith(schema, raw);
+  }
+
+  app.patch('/:id/plan', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const body = await readBody(c, planSchema);
+    return c.json(await billing.changePlan(id, body.monthlyMinutes));
+  });
+
+  app.post('/:id/payment-methods', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const body = await readBody(c, paymentMethodSchema);
+    return c.json(await billing.addCard(id, body), 201);
+  });
+
+  app.get('/:id/payment-methods', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    return c.json({ paymentMethods: await billing.listCards(id) });
+  });
+
+  app.delete('/:id/payment-methods/:pmId', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const pmId = parseWith(objectIdSchema, c.req.param('pmId'));
+    await billing.removeCard(id, pmId);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/purchases/quote', async (c) => {
+    const id = accountId(c.req.param('id'));
+    const p = requireAccount(c, id);
+    const body = await readBody(c, quoteSchema);
+    return c.json(await billing.quote(id, { ...body, createdBy: p.kind === 'staff' ? p.staffId : 'admin' }), 201);
+  });
+
+  app.post('/:id/purchases', async (c) => {
+    const id = accountId(c.req.param('id'));
+    const p = requireAccount(c, id);
+    const key = c.req.header('idempotency-key');
+    if (key === undefined || key === '') {
+      throw new AppError(400, 'IDEMPOTENCY_KEY_REQUIRED', 'send an Idempotency-Key header (a new UUID per order) so a retried order is not bought twice');
+    }
+    if (!IDEMPOTENCY_KEY.test(key)) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'Idempotency-Key: must be 1-255 visible ASCII characters');
+    }
+    const body = await readBody(c, purchaseSchema);
+    let staffId: string;
+    if (p.kind === 'staff') {
+      if (body.staffId !== undefined && body.staffId !== p.staffId) {
+        throw new AppError(403, 'FORBIDDEN', 'a staff member orders for themselves; leave staffId out');
+      }
+      staffId = p.staffId;
+    } else {
+      if (body.staffId === undefined) {
+        throw new AppError(400, 'VALIDATION_FAILED', 'staffId: required when the admin orders on behalf of a staff member (the receipt goes to them)');
+      }
+      staffId = body.staffId;
+    }
+    const r = await billing.purchase(id, { quoteId: body.quoteId, paymentMethodId: body.paymentMethodId, staffId, idempotencyKey: key });
+    if (r.replay) c.header('Idempotent-Replayed', 'true');
+    return c.json(r.purchase, 201);
+  });
+
+  app.get('/:id/purchases/:purchaseId', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
+    return c.json(await billing.purchaseById(id, purchaseId));
+  });
+
+  app.get('/:id/charges', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const q = parseWith(chargesQuery, c.req.query());
+    return c.json(await billing.charges(id, q.cycle));
+  });
+
+  return app;
+}

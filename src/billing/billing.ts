@@ -1,0 +1,269 @@
+// Billing use cases (R8–R10): plan changes, cards on file, quotes, purchases, the bill's
+// charge lines. Routes parse and delegate here; every state change is one script
+// (billing-store.ts); this layer names ids, prices quotes and turns outcomes into errors.
+import { createHash, randomBytes } from 'node:crypto';
+import { cycleContaining } from '../domain/cycle.js';
+import { AppError, notFound } from '../domain/errors.js';
+import type { Logger } from '../log.js';
+import { balanceView, type Accounts, type BalanceView } from '../metering/accounts.js';
+import { AccountNotFoundError } from '../redis/pool-store.js';
+import type { BillingStore, PurchaseKind, PurchaseRecord, PurchaseRefusal, StoredPaymentMethod } from './billing-store.js';
+import { chargeStatement, type ChargeStatement } from './charges.js';
+
+export const MINUTES_PER_BUNDLE = 100;
+
+export interface BillingOptions {
+  bundlePriceCents: number;
+  currency: string;
+  /** A quote can be confirmed for this long (the issue: 15 minutes). */
+  quoteTtlMs: number;
+  /** An Idempotency-Key answers with its first purchase for this long. */
+  idempotencyTtlMs: number;
+  maxCardsPerAccount: number;
+}
+
+export const DEFAULT_BILLING_OPTIONS: Omit<BillingOptions, 'bundlePriceCents' | 'currency'> = {
+  quoteTtlMs: 15 * 60_000,
+  idempotencyTtlMs: 24 * 3600_000,
+  maxCardsPerAccount: 20,
+};
+
+/** Expired quotes are kept this long, so a late confirm hears "expired" (409), not "unknown". */
+const EXPIRED_QUOTE_MEMORY_MS = 24 * 3600_000;
+
+export interface PaymentMethodView {
+  id: string;
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  expired: boolean;
+}
+
+export interface QuoteView {
+  quoteId: string;
+  kind: PurchaseKind;
+  bundles: number;
+  minutes: number;
+  amountCents: number;
+  currency: string;
+  billedOn: string;
+  expiresAt: string;
+}
+
+export interface PurchaseView {
+  purchaseId: string;
+  kind: PurchaseKind;
+  bundles: number;
+  minutes: number;
+  amountCents: number;
+  currency: string;
+  paymentMethod: { brand: string; last4: string };
+  orderedBy: string;
+  createdAt: string;
+  billedOn: string;
+  balance: BalanceView;
+  receipt: { to: string; status: 'queued' | 'sent'; attempts: number; sentAt?: string; nextAttemptAt?: string };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function purchaseView(p: PurchaseRecord): PurchaseView {
+  const receipt: PurchaseView['receipt'] = { to: p.receipt.to, status: p.receipt.status, attempts: p.receipt.attempts };
+  if (p.receipt.sentAt !== undefined) receipt.sentAt = iso(p.receipt.sentAt);
+  if (p.receipt.nextAttemptAt !== undefined) receipt.nextAttemptAt = iso(p.receipt.nextAttemptAt);
+  return {
+    purchaseId: p.purchaseId,
+    kind: p.kind,
+    bundles: p.bundles,
+    minutes: p.minutes,
+    amountCents: p.amountCents,
+    currency: p.currency,
+    paymentMethod: { brand: p.paymentMethod.brand, last4: p.paymentMethod.last4 },
+    orderedBy: p.staffId,
+    createdAt: iso(p.createdAt),
+    billedOn: iso(p.billedOn),
+    balance: balanceView(p.balance),
+    receipt,
+  };
+}
+
+/** The first instant at which a card expiring in (month, year) is expired: cards are good
+ *  through the last day of their expiry month (UTC). */
+export function cardExpiresAt(expMonth: number, expYear: number): number {
+  return Date.UTC(expYear, expMonth, 1); // month is 1-based here, so this is the month after
+}
+
+const REFUSALS: Record<PurchaseRefusal, () => AppError> = {
+  idempotency_mismatch: () =>
+    new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different request; use a new key for a new order'),
+  quote_not_found: () => notFound('quote'),
+  quote_used: () => new AppError(409, 'QUOTE_USED', 'this quote was already used for a purchase; ask for a new quote'),
+  quote_expired: () => new AppError(409, 'QUOTE_EXPIRED', 'this quote has expired; ask for a new quote'),
+  payment_method_not_found: () => new AppError(404, 'PAYMENT_METHOD_NOT_FOUND', 'no such card on file for this account'),
+  card_expired: () => new AppError(422, 'CARD_EXPIRED', 'this card has expired; choose or add another card'),
+};
+
+export class Billing {
+  constructor(
+    private readonly store: BillingStore,
+    private readonly accounts: Accounts,
+    private readonly opts: BillingOptions,
+    private readonly clock: () => number,
+    private readonly log: Logger,
+    /** Called after a purchase was recorded: wakes this instance's receipt mailer. */
+    private readonly onPurchase: () => void = () => {},
+  ) {}
+
+  /** Runs a store call, turning "no such account" into a 404. */
+  private async onAccount<T>(accountId: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
+      throw err;
+    }
+  }
+
+  private async assertAccount(accountId: string): Promise<void> {
+    if (!(await this.accounts.exists(accountId))) throw notFound(`account ${accountId}`);
+  }
+
+  // ── Plans (R9) ──────────────────────────────────────────────────────────────
+
+  async changePlan(accountId: string, monthlyMinutes: number) {
+    const now = this.clock();
+    const ref = `plan:${now.toString(36)}:${randomBytes(3).toString('hex')}`;
+    const r = await this.onAccount(accountId, () => this.store.changePlan(accountId, monthlyMinutes, ref, now));
+    return { effect: r.effect, creditedMinutes: r.creditedMinutes, balance: balanceView(r.snapshot) };
+  }
+
+  // ── Cards on file ───────────────────────────────────────────────────────────
+
+  async addCard(
+    accountId: string,
+    card: { processorToken: string; brand: string; last4: string; expMonth: number; expYear: number },
+  ): Promise<PaymentMethodView> {
+    const now = this.clock();
+    const expiresAt = cardExpiresAt(card.expMonth, card.expYear);
+    if (now >= expiresAt) throw new AppError(422, 'CARD_EXPIRED', 'expMonth/expYear: this card has expired');
+    const pm: StoredPaymentMethod = { id: newId('pm'), ...card, expiresAt, createdAt: now };
+    const r = await this.onAccount(accountId, () => this.store.addPaymentMethod(accountId, pm, this.opts.maxCardsPerAccount, now));
+    if (r === 'too_many') {
+      throw new AppError(409, 'TOO_MANY_PAYMENT_METHODS', `an account keeps at most ${this.opts.maxCardsPerAccount} cards; remove one first`);
+    }
+    return this.cardView(pm, now);
+  }
+
+  async listCards(accountId: string): Promise<PaymentMethodView[]> {
+    await this.assertAccount(accountId);
+    const now = this.clock();
+    return (await this.store.paymentMethods(accountId)).map((pm) => this.cardView(pm, now));
+  }
+
+  async removeCard(accountId: string, pmId: string): Promise<void> {
+    const removed = await this.onAccount(accountId, () => this.store.removePaymentMethod(accountId, pmId, this.clock()));
+    if (!removed) throw new AppError(404, 'PAYMENT_METHOD_NOT_FOUND', 'no such card on file for this account');
+  }
+
+  private cardView(pm: StoredPaymentMethod, now: number): PaymentMethodView {
+    return { id: pm.id, brand: pm.brand, last4: pm.last4, expMonth: pm.expMonth, expYear: pm.expYear, expired: now >= pm.expiresAt };
+  }
+
+  // ── Quotes and purchases (R10) ──────────────────────────────────────────────
+
+  async quote(accountId: string, input: { kind: PurchaseKind; bundles: number; createdBy: string }): Promise<QuoteView> {
+    const now = this.clock();
+    const quoteId = newId('quo');
+    const expiresAt = now + this.opts.quoteTtlMs;
+    const q = {
+      quoteId,
+      kind: input.kind,
+      bundles: input.bundles,
+      minutes: input.bundles * MINUTES_PER_BUNDLE,
+      amountCents: input.bundles * this.opts.bundlePriceCents,
+      currency: this.opts.currency,
+      expiresAt,
+      keepUntil: expiresAt + EXPIRED_QUOTE_MEMORY_MS,
+      createdBy: input.createdBy,
+    };
+    const billedOn = await this.onAccount(accountId, () => this.store.createQuote(accountId, q, now));
+    if (billedOn === null) throw new Error('quote id collision'); // 96 random bits: never
+    return {
+      quoteId,
+      kind: q.kind,
+      bundles: q.bundles,
+      minutes: q.minutes,
+      amountCents: q.amountCents,
+      currency: q.currency,
+      billedOn: iso(billedOn),
+      expiresAt: iso(expiresAt),
+    };
+  }
+
+  async purchase(
+    accountId: string,
+    input: { quoteId: string; paymentMethodId: string; staffId: string; idempotencyKey: string },
+  ): Promise<{ replay: boolean; purchase: PurchaseView }> {
+    const member = await this.accounts.staffMember(accountId, input.staffId);
+    if (!member) {
+      await this.assertAccount(accountId);
+      throw new AppError(404, 'STAFF_NOT_FOUND', `staff member ${input.staffId} of account ${accountId} does not exist`);
+    }
+    const now = this.clock();
+    const r = await this.onAccount(accountId, () =>
+      this.store.purchase(
+        accountId,
+        {
+          purchaseId: newId('pur'),
+          // What makes two requests "the same": the order and who placed it.
+          fingerprint: sha256(JSON.stringify([input.quoteId, input.paymentMethodId, input.staffId])),
+          idempotencyKeyDigest: sha256(input.idempotencyKey),
+          idempotencyTtlMs: this.opts.idempotencyTtlMs,
+          quoteId: input.quoteId,
+          paymentMethodId: input.paymentMethodId,
+          staffId: input.staffId,
+          receiptTo: member.email,
+        },
+        now,
+      ),
+    );
+    if (!r.ok) throw REFUSALS[r.reason]();
+    if (!r.replay) {
+      this.log.info('minutes purchased', {
+        accountId,
+        purchaseId: r.purchase.purchaseId,
+        kind: r.purchase.kind,
+        minutes: r.purchase.minutes,
+        amountCents: r.purchase.amountCents,
+      });
+      this.onPurchase();
+    }
+    return { replay: r.replay, purchase: purchaseView(r.purchase) };
+  }
+
+  async purchaseById(accountId: string, purchaseId: string): Promise<PurchaseView> {
+    const p = await this.store.purchaseRecord(accountId, purchaseId);
+    if (!p) {
+      await this.assertAccount(accountId);
+      throw notFound(`purchase ${purchaseId}`);
+    }
+    return purchaseView(p);
+  }
+
+  /** What the bill of the current or the previous cycle carries for minutes. */
+  async charges(accountId: string, which: 'current' | 'previous'): Promise<ChargeStatement> {
+    // Reading the pool applies a due reset first, so "current" is never a stale cycle.
+    const snap = await this.onAccount(accountId, () => this.accounts.balance(accountId));
+    let cycle = { start: Date.parse(snap.cycleStart), end: Date.parse(snap.cycleEnd) };
+    if (which === 'previous') {
+      const anchor = await this.store.anchor(accountId);
+      if (anchor === null) throw notFound(`account ${accountId}`);
+      const prev = cycleContaining(anchor, cycle.start - 1);
+      cycle = { start: prev.start, end: prev.end };
+    }
+    return chargeStatement(await this.store.chargeRecords(accountId, cycle.end), cycle, this.opts.currency);
+  }
+}

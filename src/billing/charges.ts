@@ -1,0 +1,74 @@
+// What a cycle's bill carries for minutes (R10), from the charge lines the purchase script
+// records. Pure: the caller reads the lines and names the cycle.
+//
+// A one_time purchase is one line in the cycle it was bought in. An addon is recurring: a
+// line in the cycle it was bought in (the full bundle price, not prorated — its minutes
+// were credited in full at once), then, in every later cycle, a line with recurring: true
+// dated at that cycle's start, for as long as the add-on stays on the account.
+import type { ChargeRecord } from './billing-store.js';
+
+export interface ChargeLine {
+  kind: 'addon' | 'one_time';
+  recurring: boolean;
+  description: string;
+  minutes: number;
+  amountCents: number;
+  at: string;
+  purchaseId: string;
+}
+
+export interface ChargeStatement {
+  cycleStart: string;
+  cycleEnd: string;
+  /** The bill carrying these lines is drawn up at the end of the cycle. */
+  billedOn: string;
+  lines: ChargeLine[];
+  totalCents: number;
+  currency: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const bundlesText = (n: number) => `${n} bundle${n === 1 ? '' : 's'} of 100`;
+
+export function describePurchase(kind: 'addon' | 'one_time', minutes: number, bundles: number): string {
+  return kind === 'addon'
+    ? `Add-on: ${minutes} more minutes every month (${bundlesText(bundles)})`
+    : `One-time minutes: ${minutes} for this cycle (${bundlesText(bundles)})`;
+}
+
+export function chargeStatement(records: ChargeRecord[], cycle: { start: number; end: number }, currency: string): ChargeStatement {
+  const lines: ChargeLine[] = [];
+  for (const r of records) {
+    if (r.at >= cycle.end) continue;
+    if (r.at >= cycle.start) {
+      lines.push({
+        kind: r.kind,
+        recurring: false,
+        description: `${describePurchase(r.kind, r.minutes, r.bundles)}, card ${r.brand} ending ${r.last4}`,
+        minutes: r.minutes,
+        amountCents: r.amountCents,
+        at: iso(r.at),
+        purchaseId: r.purchaseId,
+      });
+    } else if (r.kind === 'addon') {
+      lines.push({
+        kind: 'addon',
+        recurring: true,
+        description: `${describePurchase('addon', r.minutes, r.bundles)}, recurring since ${iso(r.at).slice(0, 10)}`,
+        minutes: r.minutes,
+        amountCents: r.amountCents,
+        at: iso(cycle.start),
+        purchaseId: r.purchaseId,
+      });
+    }
+  }
+  lines.sort((a, b) => a.at.localeCompare(b.at) || a.purchaseId.localeCompare(b.purchaseId));
+  return {
+    cycleStart: iso(cycle.start),
+    cycleEnd: iso(cycle.end),
+    billedOn: iso(cycle.end),
+    lines,
+    totalCents: lines.reduce((s, l) => s + l.amountCents, 0),
+    currency,
+  };
+}
