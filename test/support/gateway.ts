@@ -41,6 +41,8 @@ export interface StartOptions {
   redis?: Redis | Cluster;
   /** Leave the run's keys behind on stop (another instance still uses them). */
   keepKeys?: boolean;
+  /** Receives every log line of the gateway (at debug level); default: silent. */
+  log?: (line: string) => void;
 }
 
 /** Removes a run's keys (its prefix only: the shared server is never flushed). */
@@ -74,10 +76,12 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   if (ownsRedis) await connectRedis(redis, config.redis);
   const clock = opts.clock ?? null;
   const gw = await startGateway(
-    { config, redis, log: createLogger('silent'), clock: clock ? () => clock.now : Date.now },
+    { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('silent'), clock: clock ? () => clock.now : Date.now },
     0,
     '127.0.0.1',
   );
+  // Background jobs (reset scheduler, receipt mailer) run on the injected clock.
+  await gw.built.start();
 
   const request = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
     const res = await fetch(gw.url + path, {
@@ -112,6 +116,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
       return { status: res.status, text: await res.text() };
     },
     async stop() {
+      await gw.built.stop();
       await gw.close();
       if (ownsRedis) {
         if (!opts.keepKeys) await deleteKeys(redis, prefix).catch(() => {});
