@@ -1,13 +1,13 @@
 // Builds the HTTP application from its dependencies; never listens (main.ts does), so
 // tests run the real app on a port of their own.
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { Cluster, Redis } from 'ioredis';
 import { accountRoutes } from './api/account-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
+import { limitBody } from './http/body-limit.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -54,19 +54,14 @@ export function buildApp(deps: AppDeps) {
       },
       reserveMinutes: config.metering.reserveMinutes,
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
+      reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
     },
     clock,
   );
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
 
   const app = new Hono();
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody('PAYLOAD_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`), 413),
-    }),
-  );
+  app.use('*', limitBody(MAX_BODY_BYTES));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

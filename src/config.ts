@@ -58,6 +58,8 @@ const schema = z.object({
   RESERVE_MINUTES: intIn(1, 1000).optional(),
   AUTHORIZATION_TTL_SECONDS: intIn(5, 3600).optional(),
   FINAL_GRACE_SECONDS: intIn(1, 86400).optional(),
+  RECONCILE_AFTER_SECONDS: intIn(60, 7 * 86400).optional(),
+  RECONCILE_POLL_SECONDS: intIn(1, 3600).optional(),
   BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   RECEIPT_FROM: z.string().trim().min(3).optional(),
@@ -94,6 +96,9 @@ export interface Config {
     reserveMinutes: number;
     authorizationTtlSeconds: number;
     finalGraceSeconds: number;
+    /** A call with no final signal by then is checked against Twilio's REST API (R15). */
+    reconcileAfterSeconds: number;
+    reconcilePollSeconds: number;
   };
   bundlePriceCents: number;
   smtpUrl: string | null;
@@ -180,6 +185,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reserveMinutes: e.RESERVE_MINUTES ?? 1,
       authorizationTtlSeconds: e.AUTHORIZATION_TTL_SECONDS ?? 60,
       finalGraceSeconds: e.FINAL_GRACE_SECONDS ?? 120,
+      reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS ?? 4 * 3600,
+      reconcilePollSeconds: e.RECONCILE_POLL_SECONDS ?? 5,
     },
     bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
     smtpUrl: e.SMTP_URL ?? null,

@@ -6,7 +6,10 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type AppDeps } from './app.js';
+import type { Config } from './config.js';
+import { Reconciler } from './metering/reconciler.js';
 import { Bus } from './redis/bus.js';
+import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
@@ -20,6 +23,7 @@ export interface RunningGateway {
   clients: ClientGateway;
   media: MediaStreams;
   bus: Bus;
+  reconciler: Reconciler;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,22 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
     log,
   );
   clients.start();
+  const reconciler = new Reconciler(
+    deps.redis,
+    built.store,
+    twilioRest(config),
+    {
+      prefix: config.redis.prefix,
+      billing: { minBillableSeconds: config.metering.minBillableSeconds, billingIncrementSeconds: config.metering.billingIncrementSeconds },
+      pollMs: config.metering.reconcilePollSeconds * 1000,
+      recheckMs: 15 * 60_000,
+      // A failed look-up is retried after the grace period again.
+      retryMs: config.metering.finalGraceSeconds * 1000,
+    },
+    built.clock,
+    log,
+  );
+  reconciler.start();
   const media = new MediaStreams(
     { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
     built.store,
@@ -73,10 +93,25 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       // No new connections; requests in flight complete (server.close waits for them).
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      reconciler.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, close };
+}
+
+/** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with
+ *  the Auth Token. Null when the account SID or any credential is missing. */
+function twilioRest(config: Config): TwilioRest | null {
+  const t = config.twilio;
+  if (!t.accountSid) return null;
+  const creds =
+    t.apiKeySid && t.apiKeySecret
+      ? { username: t.apiKeySid, password: t.apiKeySecret }
+      : t.authToken
+        ? { username: t.accountSid, password: t.authToken }
+        : null;
+  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
 }

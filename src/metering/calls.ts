@@ -29,6 +29,8 @@ export interface CallMeteringOptions {
   billing: BillingRules;
   reserveMinutes: number;
   finalGraceMs: number;
+  /** Every placed call is checked against Twilio this long after, if still open (R15). */
+  reconcileAfterMs: number;
 }
 
 export class CallMetering {
@@ -77,6 +79,7 @@ export class CallMetering {
 
     // The CallSid → account map and the authorization go out together (pipelined); both
     // are written before the TwiML is answered, so before any signal about the call.
+    const now = this.clock();
     const [, result, numbers] = await Promise.all([
       this.directory.rememberCall(callSid, accountId),
       this.store.authorizeCall(
@@ -91,9 +94,11 @@ export class CallMetering {
           authorizationId: p.authorizationId ?? '',
           expectedLegs: targets.length,
         },
-        this.clock(),
+        now,
       ),
       callerIdFrom,
+      // Should every signal about the call be lost, Twilio's record settles it (R15).
+      this.directory.scheduleReconcile(accountId, callSid, now + this.opts.reconcileAfterMs),
     ]);
     if (numbers) {
       const wanted = p.CallerId;

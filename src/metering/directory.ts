@@ -96,9 +96,9 @@ export class Directory {
     this.callCache.set(callSid, accountId);
   }
 
-  /** R15: a call whose parent ended while a dialled leg is unfinished is looked at again. */
+  /** R15: the call is checked against Twilio at `dueAt` unless already due earlier. */
   async scheduleReconcile(accountId: string, callSid: string, dueAt: number): Promise<void> {
-    await this.redis.zadd(this.k.reconcile, 'NX', dueAt, `${accountId} ${callSid}`);
+    await this.redis.zadd(this.k.reconcile, 'LT', dueAt, `${accountId} ${callSid}`);
   }
 
   static identityValue(accountId: string, staffId: string): string {

@@ -1,0 +1,59 @@
+// A small local HTTP server standing in for Twilio's REST API at the network boundary:
+// GET /2010-04-01/Accounts/:AC/Calls/:CA.json and /Calls.json?ParentCallSid=…, Basic auth.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeCall {
+  sid: string;
+  parent_call_sid: string | null;
+  status: string;
+  duration: string | null;
+}
+
+export interface FakeTwilioRest {
+  url: string;
+  calls: Map<string, FakeCall>;
+  /** When set, every request gets this status (an outage). */
+  failWith: number | null;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startFakeTwilioRest(accountSid: string, username: string, password: string): Promise<FakeTwilioRest> {
+  const calls = new Map<string, FakeCall>();
+  const state: { failWith: number | null; requests: string[] } = { failWith: null, requests: [] };
+  const expectedAuth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+  const server: Server = createServer((req, res) => {
+    state.requests.push(req.url ?? '');
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (state.failWith) return send(state.failWith, { message: 'unavailable' });
+    if (req.headers.authorization !== expectedAuth) return send(401, { code: 20003, message: 'Authenticate' });
+    const url = new URL(req.url ?? '/', 'http://x');
+    const base = `/2010-04-01/Accounts/${accountSid}/Calls`;
+    if (url.pathname === `${base}.json`) {
+      const parent = url.searchParams.get('ParentCallSid');
+      return send(200, { calls: [...calls.values()].filter((c) => c.parent_call_sid === parent) });
+    }
+    const m = new RegExp(`^${base}/(CA\\w+)\\.json$`).exec(url.pathname);
+    const call = m ? calls.get(m[1]!) : undefined;
+    if (!call) return send(404, { code: 20404, message: 'not found' });
+    return send(200, call);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    get failWith() {
+      return state.failWith;
+    },
+    set failWith(v) {
+      state.failWith = v;
+    },
+    requests: state.requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
