@@ -111,8 +111,8 @@ export function buildApp(deps: AppDeps) {
     log.error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
-  // Background work of this instance (reset scheduler, receipt mailer): main.ts calls
-  // start() once listening and stop() on shutdown; both are idempotent.
+  // Background work of this instance (reset scheduler, receipt mailer): startGateway
+  // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
   return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, start, stop, auth, clock };
 }

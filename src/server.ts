@@ -86,6 +86,8 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
     '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
   });
   const addr = server.address() as AddressInfo;
+  // Background jobs of the app (billing-cycle scheduler, receipt mailer).
+  await built.start();
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -94,6 +96,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
       reconciler.stop();
+      await built.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
