@@ -111,7 +111,7 @@ export class ClientConnection {
       this.ws.terminate();
     }
     // A peer that never answers the close handshake is cut off.
-    setTimeout(() => this.ws.terminate(), 2000).unref();
+    setTimeout(() => this.ws.terminate(), 5000).unref();
   }
 
   private armDrain(): void {
