@@ -82,13 +82,17 @@ describe('the scheduler, on the real clock', () => {
     await gw.stop();
   });
 
-  it('applies a reset within about a second of its instant with no request in flight; a subscriber sees it; a live call keeps its reservation', async () => {
-    // A cycle that ends ~3 s from now: an anchor one month before that instant.
-    const instant = Date.now() + 3_000;
+  it('applies resets within about a second of their instant with no request in flight; a subscriber sees them; a live call keeps its reservation', async () => {
+    // A cycle that ends ~4 s from now: an anchor one month before that instant.
+    const instant = Date.now() + 4_000;
     let anchor = cycleStartAt(instant, -1);
     if (cycleAt(anchor, 1).start !== instant) anchor = instant; // month-end clamping: anchor ahead instead
     const idle = await createAccount(gw, { monthlyMinutes: 40, billingAnchor: new Date(anchor).toISOString() });
     const busy = await createAccount(gw, { monthlyMinutes: 40, billingAnchor: new Date(anchor).toISOString() });
+    // Anchors cluster (the 1st of the month): many accounts share the instant.
+    const crowd = await Promise.all(
+      Array.from({ length: 48 }, () => createAccount(gw, { monthlyMinutes: 10, billingAnchor: new Date(anchor).toISOString() })),
+    );
     expect(Date.parse((await balanceOf(gw, idle.id)).cycleEnd)).toBe(instant);
 
     // Use some minutes on both, and leave a call in progress on one.
@@ -99,7 +103,7 @@ describe('the scheduler, on the real clock', () => {
     expect(await balanceOf(gw, busy.id)).toMatchObject({ balance: 25, reserved: 1, activeCalls: 1 });
 
     const prefix = gw.config.redis.prefix;
-    const channels = [accountKeys(prefix, idle.id).events, accountKeys(prefix, busy.id).events];
+    const channels = [idle, busy, ...crowd].map((a) => accountKeys(prefix, a.id).events);
     const resets = new Map<string, { at: number; snap: any }>();
     sub.on('smessage', (_channel: string, message: string) => {
       const m = JSON.parse(message);
@@ -109,10 +113,10 @@ describe('the scheduler, on the real clock', () => {
     });
     for (const ch of channels) await sub.ssubscribe(ch);
 
-    // No request touches either account from here on: only the scheduler can reset them.
+    // No request touches any of these accounts from here on: only the scheduler can reset them.
     const deadline = instant + 5_000;
-    while (resets.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(resets.size).toBe(2);
+    while (resets.size < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(resets.size).toBe(50);
     for (const { at } of resets.values()) {
       expect(at).toBeGreaterThanOrEqual(instant);
       expect(at - instant).toBeLessThan(1_000);
