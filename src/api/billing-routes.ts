@@ -50,7 +50,7 @@ const purchaseSchema = z.strictObject({
   staffId: staffIdSchema.optional(),
 });
 
-const chargesQuery = z.strictObject({ cycle: z.enum(['current', 'previous']).default('current') });
+const chargesQuery = z.object({ cycle: z.enum(['current', 'previous']).default('current') });
 
 /** Idempotency keys are the client's: UUIDs usually; any visible ASCII is accepted. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
