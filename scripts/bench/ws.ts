@@ -1,0 +1,1479 @@
+/**
+ * WebSocket benchmark of the COMPILED gateway: socket authorizations, balance fan-out to
+ * 10,000 dashboards, and Media Streams ingestion.
+ *
+ *   npm run bench:ws [-- --duration 10] [--warmup 2] [--only auth|fanout|media] [--build]
+ *
+ * Builds dist/ when it is older than src/ (or always with --build). Each phase starts its
+ * own `node dist/main.js` (NODE_ENV=production, LOG_LEVEL=warn, a Redis prefix of the
+ * run's own; WS_MAX_MESSAGES_PER_SECOND=100000 so the per-socket rate limit — 50/s by
+ * default — never throttles the load; AUTHORIZATION_TTL_SECONDS=60, the default), so RSS
+ * and CPU figures of one phase are not coloured by the one before. Children are started
+ * through `sh -c 'ulimit -n <hard limit>; exec node …'` so 10,000 sockets fit.
+ *
+ *   auth    --sockets (200) staff sockets over --staff (10) staff members of one account
+ *           (--auth-accounts to spread them), each keeping --inflight (1) authorize
+ *           requests in flight (closed loop; --auth-rate R paces them to R/s in total
+ *           instead). Measures replies/s and latency (send → reply) over the measured
+ *           window; every reply must be `authorized`. The pool holds 10,000,000 minutes
+ *           (the API maximum) and each authorization reserves 1 minute for 60 s, so at most
+ *           rate × 60 s minutes are ever reserved (1.5 M at 25k/s): the pool cannot run
+ *           out, whatever --duration. Afterwards `reserved` must equal the authorizations
+ *           granted (when the phase was shorter than the TTL). Also counts the balance
+ *           frames the sockets got meanwhile: every authorization changes `reserved`, and
+ *           softphone sockets watch their account.
+ *   fanout  --dashboards (10,000) sockets with one staff token, opened in batches by
+ *           --fanout-procs (2) client processes (scripts/bench/ws-fanout-clients.mjs) so
+ *           that receiving does not share an event loop with the measurement. Gateway RSS
+ *           (VmRSS) before and after they connect (lowest of 6 samples over 3 s idle) → MB per
+           1,000 idle sockets. Then one
+ *           admin adjustment (+1 minute) every 100 ms; delivery latency = each socket's
+ *           receipt of that balance − the adjustment's send time (also − its 201), on the
+ *           machine-wide monotonic clock. The gateway's longest event-loop stall is seen
+ *           from outside: one admin socket (it watches nothing) sends {"type":"ping"} every
+ *           5 ms and records pong round trips, idle first and then during the broadcasts.
+ *   media   --streams (500) Media Streams sockets, each signed like Twilio (X-Twilio-Signature
+ *           over wss://<PUBLIC_BASE_URL host>/twilio/media, no params), for calls first
+ *           placed through signed POST /twilio/voice (real, known CallSids): `connected`,
+ *           `start`, then 50 media frames/s each (160-byte µ-law payload, Twilio's exact
+ *           JSON shape), then `stop`. Server CPU from /proc/<pid>/stat over the measured
+ *           window; the gateway's /metrics media-frame count must equal the frames sent.
+ *
+ * Client sockets use an all-zero WebSocket mask (ws `generateMask`), which spares the load
+ * generator the masking work; the server unmasks every frame all the same.
+ *
+ * Prints a table (figure, target, ok/MISSED) and CPU shares per phase, then one JSON line.
+ * Progress goes to stderr, results to stdout. Exit code 1 when a correctness check fails;
+ * missed performance targets do not fail the run. Children are stopped and the bench's
+ * Redis keys deleted (SCAN + UNLINK under its own prefix) on every exit path.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { accountKeys } from '../../src/redis/keys.js';
+import { computeTwilioSignature } from '../../src/twilio/signature.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// ---------------------------------------------------------------- options
+
+const PHASES = ['auth', 'fanout', 'media'] as const;
+type Phase = (typeof PHASES)[number];
+
+const USAGE = `usage: npm run bench:ws -- [--duration S] [--warmup S] [--only auth|fanout|media] [--build] [tuning]
+  --duration S        measured seconds per phase (default 10)
+  --warmup S          warm-up seconds per phase, not measured (default 2)
+  --only PHASE        run one phase: auth, fanout or media (default: all three)
+  --build             rebuild dist/ even when it looks up to date
+ tuning (defaults are the issue's figures):
+  --sockets N         auth: staff sockets (200)
+  --staff N           auth: staff members per account (10)
+  --auth-accounts N   auth: accounts the sockets are spread over (1)
+  --inflight N        auth: authorize requests in flight per socket (1)
+  --auth-rate R       auth: pace to R requests/s in total instead of a closed loop (0 = off)
+  --dashboards N      fanout: dashboard sockets (10000)
+  --fanout-procs N    fanout: client processes holding them (2)
+  --streams N         media: concurrent streams at 50 frames/s (500)`;
+
+function parseOptions() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        duration: { type: 'string', default: '10' },
+        warmup: { type: 'string', default: '2' },
+        only: { type: 'string' },
+        build: { type: 'boolean', default: false },
+        sockets: { type: 'string', default: '200' },
+        staff: { type: 'string', default: '10' },
+        'auth-accounts': { type: 'string', default: '1' },
+        inflight: { type: 'string', default: '1' },
+        'auth-rate': { type: 'string', default: '0' },
+        dashboards: { type: 'string', default: '10000' },
+        'fanout-procs': { type: 'string', default: '2' },
+        streams: { type: 'string', default: '500' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const int = (name: string, raw: string, min: number, max: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      process.stderr.write(`--${name}: must be a whole number from ${min} to ${max}, got ${raw}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  if (values.only !== undefined && !PHASES.includes(values.only as Phase)) {
+    process.stderr.write(`--only: must be one of ${PHASES.join(', ')}, got ${values.only}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const o = {
+    duration: int('duration', values.duration, 1, 600),
+    warmup: int('warmup', values.warmup, 0, 60),
+    phases: values.only ? [values.only as Phase] : [...PHASES],
+    build: values.build,
+    sockets: int('sockets', values.sockets, 1, 2000),
+    staff: int('staff', values.staff, 1, 1000),
+    authAccounts: int('auth-accounts', values['auth-accounts'], 1, 2000),
+    inflight: int('inflight', values.inflight, 1, 64),
+    authRate: int('auth-rate', values['auth-rate'], 0, 1_000_000),
+    dashboards: int('dashboards', values.dashboards, 1, 20_000),
+    fanoutProcs: int('fanout-procs', values['fanout-procs'], 1, 8),
+    streams: int('streams', values.streams, 1, 5000),
+  };
+  if (o.authAccounts > o.sockets) {
+    process.stderr.write(`--auth-accounts (${o.authAccounts}) cannot exceed --sockets (${o.sockets})\n`);
+    process.exit(2);
+  }
+  return o;
+}
+
+const opts = parseOptions();
+
+// ---------------------------------------------------------------- run identity
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+const RUN = hex(4);
+const PREFIX = `mgbench-ws-${RUN}`;
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const AUTH_TOKEN = `bench-auth-${hex(16)}`;
+const ADMIN_KEY = `bench-admin-${hex(16)}`;
+const STAFF_SECRET = `bench-staff-${hex(24)}`;
+const PUBLIC_BASE_URL = 'https://gw.bench.minutegate.test';
+const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
+const MEDIA_SIGNED_URL = `${PUBLIC_BASE_URL.replace(/^http/, 'ws')}/twilio/media`;
+/** The API caps monthlyMinutes at 10,000,000 (account-routes.ts). */
+const MONTHLY_MINUTES = 10_000_000;
+const AUTHORIZATION_TTL_SECONDS = 60;
+const WS_MAX_MESSAGES_PER_SECOND = 100_000;
+const TW_ACCOUNT_SID = `AC${hex(16)}`;
+const TW_APP_SID = `AP${hex(16)}`;
+
+const log = (msg: string) => process.stderr.write(`[bench:ws] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Milliseconds on CLOCK_MONOTONIC: comparable between processes on this machine. */
+const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');
+
+// ---------------------------------------------------------------- histogram
+// µs values: 1 µs buckets below 1,024 µs, then 512 sub-buckets per power of two (≤ 0.2%
+// error). ws-fanout-clients.mjs has the same bucketOf, so histograms merge by adding counts.
+
+function bucketOf(us: number): number {
+  const v = Math.max(0, Math.min(2 ** 31 - 1, Math.round(us)));
+  if (v < 1024) return v;
+  const e = 31 - Math.clz32(v) - 9;
+  return 1024 + (e - 1) * 512 + ((v >> e) - 512);
+}
+
+function bucketValueUs(b: number): number {
+  if (b < 1024) return b;
+  const j = b - 1024;
+  const e = Math.floor(j / 512) + 1;
+  const sub = (j % 512) + 512;
+  return sub * 2 ** e + 2 ** (e - 1); // the bucket's midpoint
+}
+
+class Hist {
+  readonly counts = new Map<number, number>();
+  n = 0;
+  maxMs = 0;
+  recordMs(ms: number): void {
+    const b = bucketOf(ms * 1000);
+    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
+    this.n++;
+    if (ms > this.maxMs) this.maxMs = ms;
+  }
+  addSerialized(entries: [number, number][], maxMs = 0): void {
+    for (const [b, c] of entries) {
+      this.counts.set(b, (this.counts.get(b) ?? 0) + c);
+      this.n += c;
+    }
+    if (maxMs > this.maxMs) this.maxMs = maxMs;
+  }
+  /** Percentile in ms (the bucket's midpoint), 0 when empty. */
+  pct(p: number): number {
+    if (this.n === 0) return 0;
+    const rank = Math.max(1, Math.ceil((p / 100) * this.n));
+    let seen = 0;
+    for (const b of [...this.counts.keys()].sort((a, z) => a - z)) {
+      seen += this.counts.get(b)!;
+      if (seen >= rank) return bucketValueUs(b) / 1000;
+    }
+    return this.maxMs;
+  }
+  /** Max in ms: the exact value when recorded here, else the top bucket. */
+  max(): number {
+    if (this.maxMs > 0) return this.maxMs;
+    return this.n === 0 ? 0 : bucketValueUs(Math.max(...this.counts.keys())) / 1000;
+  }
+  summary() {
+    return { n: this.n, p50: r2(this.pct(50)), p90: r2(this.pct(90)), p99: r2(this.pct(99)), max: r2(this.max()) };
+  }
+}
+
+// ---------------------------------------------------------------- build (as in webhooks.ts)
+
+/** dist/ is stale when a compiled file is missing or older than its source. */
+function distIsStale(): string | null {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  const src = join(ROOT, 'src');
+  for (const file of walk(src)) {
+    const rel = relative(src, file);
+    let out: string;
+    if (file.endsWith('.lua')) out = join(ROOT, 'dist', rel);
+    else if (file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.endsWith('.d.ts')) {
+      out = join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
+    } else continue;
+    let outTime: number;
+    try {
+      outTime = statSync(out).mtimeMs;
+    } catch {
+      return `${relative(ROOT, out)} is missing`;
+    }
+    if (statSync(file).mtimeMs > outTime) return `${relative(ROOT, file)} is newer than ${relative(ROOT, out)}`;
+  }
+  return null;
+}
+
+function ensureBuilt(force: boolean): void {
+  const why = force ? '--build' : distIsStale();
+  if (!why) {
+    log('dist/ is up to date');
+    return;
+  }
+  log(`building dist/ (${why})`);
+  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal})`);
+}
+
+// ---------------------------------------------------------------- child processes
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  port: number;
+  tail: string[];
+  warnLines: number;
+  exited: Promise<void>;
+  alive: boolean;
+}
+
+const children: Child[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The open-files limits this process (and so its children) starts with. */
+function fileLimits(): { soft: number; hard: number } {
+  const q = (flag: string) => {
+    const r = spawnSync('/bin/sh', ['-c', `ulimit ${flag}`], { encoding: 'utf8' });
+    const s = r.stdout?.trim();
+    return s === 'unlimited' ? Infinity : Number(s) || 1024;
+  };
+  return { soft: q('-Sn'), hard: q('-Hn') };
+}
+
+/** Runs `node <args>` with the open-files soft limit raised to the hard limit; `exec`
+ *  keeps the pid, so /proc/<pid> is node's own. */
+function spawnNode(args: string[], env: Record<string, string>, ipc = false): ChildProcess {
+  return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function track(name: string, proc: ChildProcess, port: number): Child {
+  const child: Child = { name, proc, port, tail: [], warnLines: 0, exited: Promise.resolve(), alive: true };
+  child.exited = new Promise((r) =>
+    proc.once('exit', () => {
+      child.alive = false;
+      r();
+    }),
+  );
+  const onData = (buf: Buffer) => {
+    for (const line of buf.toString('utf8').split('\n')) {
+      if (!line) continue;
+      if (/"level":"(warn|error)"/.test(line)) child.warnLines++;
+      child.tail.push(line);
+      if (child.tail.length > 40) child.tail.shift();
+    }
+  };
+  proc.stdout?.on('data', onData);
+  proc.stderr?.on('data', onData);
+  children.push(child);
+  return child;
+}
+
+async function startGateway(label: string): Promise<Child> {
+  const port = await freePort();
+  // A clean environment: no NODE_OPTIONS / loader flags from tsx.
+  const proc = spawnNode([join(ROOT, 'dist', 'main.js')], {
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    REDIS_URL,
+    REDIS_PREFIX: PREFIX,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    ADMIN_API_KEY: ADMIN_KEY,
+    STAFF_TOKEN_SECRET: STAFF_SECRET,
+    PUBLIC_BASE_URL,
+    WS_MAX_MESSAGES_PER_SECOND: String(WS_MAX_MESSAGES_PER_SECOND),
+    AUTHORIZATION_TTL_SECONDS: String(AUTHORIZATION_TTL_SECONDS),
+  });
+  const child = track(`gateway (${label})`, proc, port);
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline && child.alive) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      if (res.ok) {
+        log(`${child.name} ready on port ${port} (pid ${proc.pid})`);
+        return child;
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${child.name} did not become ready${child.alive ? ' within 20 s' : ` (exit code ${proc.exitCode})`}:\n  ${child.tail.join('\n  ')}`);
+}
+
+async function stopChild(child: Child): Promise<void> {
+  if (!child.alive) return;
+  child.proc.kill('SIGTERM');
+  const done = await Promise.race([child.exited.then(() => true), sleep(5_000).then(() => false)]);
+  if (!done && child.alive) {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+  }
+}
+
+// ---------------------------------------------------------------- CPU and memory (Linux /proc)
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+function procCpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+function vmRssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function machineBusyMs(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!; // user nice system irq softirq steal
+    return (busy * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+async function redisCpuMs(): Promise<number | null> {
+  try {
+    const info = await redis!.info('cpu');
+    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
+    const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
+    return Number.isFinite(sys + user) ? (sys + user) * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+interface CpuSample {
+  wall: number;
+  self: number;
+  server: number | null;
+  helpers: number | null;
+  redis: number | null;
+  machine: number | null;
+}
+
+/** `helperPids`: load-generator processes of this bench (fan-out clients). */
+async function cpuSample(serverPid: number | undefined, helperPids: (number | undefined)[] = []): Promise<CpuSample> {
+  const u = process.cpuUsage();
+  const helpers = helperPids.map(procCpuMs);
+  return {
+    wall: hrMs(),
+    self: (u.user + u.system) / 1000,
+    server: procCpuMs(serverPid),
+    helpers: helpers.some((h) => h === null) ? null : helpers.reduce<number>((a, b) => a + b!, 0),
+    redis: await redisCpuMs(),
+    machine: machineBusyMs(),
+  };
+}
+
+interface CpuShare {
+  server: number | null;
+  redis: number | null;
+  /** This process plus its client processes. */
+  loadgen: number | null;
+  /** The largest single load-generator process (a saturated one makes figures floors). */
+  loadgenMaxProc: number | null;
+  other: number | null;
+}
+
+function cpuShare(a: CpuSample, b: CpuSample, helperCount = 0): CpuShare {
+  const wall = b.wall - a.wall;
+  const pct = (x: number | null, y: number | null) => (x === null || y === null ? null : Math.round(((y - x) / wall) * 100));
+  const self = pct(a.self, b.self)!;
+  const helpers = pct(a.helpers, b.helpers);
+  const loadgen = self + (helpers ?? 0);
+  const server = pct(a.server, b.server);
+  const redisPct = pct(a.redis, b.redis);
+  const machine = pct(a.machine, b.machine);
+  const other = machine === null ? null : Math.max(0, machine - loadgen - (server ?? 0) - (redisPct ?? 0));
+  const perHelper = helpers === null || helperCount === 0 ? 0 : helpers / helperCount;
+  return { server, redis: redisPct, loadgen, loadgenMaxProc: Math.round(Math.max(self, perHelper)), other };
+}
+
+// ---------------------------------------------------------------- gateway API
+
+async function api(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = text;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // keep the text
+  }
+  return { status: res.status, json };
+}
+
+async function mustApi(port: number, method: string, path: string, body: unknown, expect: number): Promise<any> {
+  const r = await api(port, method, path, body);
+  if (r.status !== expect) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
+  return r.json;
+}
+
+async function createAccount(port: number, id: string, staff: { id: string; identity: string }[], phoneNumbers: string[] = []) {
+  await mustApi(
+    port,
+    'POST',
+    '/v1/accounts',
+    {
+      id,
+      name: `ws bench ${id}`,
+      monthlyMinutes: MONTHLY_MINUTES,
+      staff: staff.map((s) => ({ id: s.id, email: `${s.id}@${id}.example`, identity: s.identity })),
+      phoneNumbers,
+    },
+    201,
+  );
+}
+
+async function staffToken(port: number, accountId: string, staffId: string): Promise<string> {
+  return (await mustApi(port, 'POST', `/v1/accounts/${accountId}/staff/${staffId}/token`, { ttlSeconds: 3600 }, 201)).token as string;
+}
+
+async function scrapeMetrics(port: number): Promise<Map<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const out = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^(minutegate_[a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `n` at a time. */
+async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+const wsBase = (port: number) => `ws://127.0.0.1:${port}`;
+
+/** `onMessage` is attached before the handshake: a first frame that arrives in the same
+ *  read as the 101 response is emitted synchronously right after 'open', before any
+ *  continuation of an awaited open could attach a listener. */
+function openWs(url: string, headers: Record<string, string>, onMessage?: (data: Buffer) => void): Promise<WebSocket> {
+  return new Promise((resolveWs, reject) => {
+    const ws = new WebSocket(url, {
+      headers,
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+      generateMask() {}, // all-zero mask: no client-side masking work
+      handshakeTimeout: 20_000,
+    });
+    if (onMessage) ws.on('message', (data: Buffer) => onMessage(data));
+    ws.once('open', () => resolveWs(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d));
+      res.on('end', () => reject(new Error(`upgrade refused: HTTP ${res.statusCode} ${body.slice(0, 200)}`)));
+    });
+  });
+}
+
+const BALANCE_PREFIX = Buffer.from('{"type":"balance"');
+const isBalance = (data: Buffer) =>
+  data.length >= BALANCE_PREFIX.length && data.compare(BALANCE_PREFIX, 0, BALANCE_PREFIX.length, 0, BALANCE_PREFIX.length) === 0;
+
+// ---------------------------------------------------------------- Redis cleanup
+
+let redis: Redis | null = null;
+
+async function deleteBenchKeys(): Promise<number> {
+  const client = redis ?? new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  if (client.status === 'wait') await client.connect();
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 5000);
+    cursor = next;
+    if (keys.length > 0) deleted += await client.unlink(...keys);
+  } while (cursor !== '0');
+  if (client !== redis) client.disconnect();
+  return deleted;
+}
+
+/** Sockets of this process, terminated on cleanup. */
+const openSockets = new Set<WebSocket>();
+const trackWs = (ws: WebSocket) => {
+  openSockets.add(ws);
+  ws.once('close', () => openSockets.delete(ws));
+  return ws;
+};
+
+let cleanupPromise: Promise<void> | null = null;
+
+function cleanup(): Promise<void> {
+  cleanupPromise ??= (async () => {
+    for (const ws of openSockets) ws.terminate();
+    await Promise.all(children.map((c) => stopChild(c).catch(() => {})));
+    try {
+      const n = await deleteBenchKeys();
+      log(`deleted ${n} Redis key(s) under ${PREFIX}:`);
+    } catch (err) {
+      log(`could not delete the keys under ${PREFIX}: (${(err as Error).message}); delete them by hand`);
+    }
+    redis?.disconnect();
+  })();
+  return cleanupPromise;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+process.on('exit', () => {
+  for (const c of children) if (c.alive) c.proc.kill('SIGKILL');
+});
+
+// ---------------------------------------------------------------- report rows
+
+interface Row {
+  phase: Phase;
+  what: string;
+  value: string;
+  target: string;
+  met: boolean | null; // null: no target
+}
+
+const rows: Row[] = [];
+const cpuRows: { phase: Phase; window: string; cpu: CpuShare }[] = [];
+const failures: string[] = [];
+const notes: string[] = [];
+
+function check(ok: boolean, what: string): boolean {
+  if (!ok) failures.push(what);
+  return ok;
+}
+
+// ---------------------------------------------------------------- phase: auth
+
+async function authPhase() {
+  const gw = await startGateway('auth');
+  const A = opts.authAccounts;
+  const staffPerAccount = Math.min(opts.staff, Math.ceil(opts.sockets / A));
+  const accounts: { id: string; tokens: string[] }[] = [];
+  for (let a = 0; a < A; a++) {
+    const id = `wsauth${RUN}a${a}`;
+    const staff = Array.from({ length: staffPerAccount }, (_, s) => ({ id: `s${s}`, identity: `wsb_${RUN}_a${a}_s${s}` }));
+    await createAccount(gw.port, id, staff);
+    accounts.push({ id, tokens: await Promise.all(staff.map((s) => staffToken(gw.port, id, s.id))) });
+  }
+  log(`auth: ${A} account(s) × ${staffPerAccount} staff, ${fmtInt(MONTHLY_MINUTES)} minutes each; opening ${opts.sockets} sockets`);
+
+  interface S {
+    idx: number;
+    ws: WebSocket;
+    inflight: Map<string, number>;
+    seq: number;
+    gotSnapshot: boolean;
+  }
+  const state = {
+    running: true,
+    measuring: false,
+    mStart: Infinity,
+    mEnd: Infinity,
+    sent: 0,
+    replies: 0,
+    authorized: 0,
+    denied: 0,
+    errors: 0,
+    other: 0,
+    windowReplies: 0,
+    windowBalanceFrames: 0,
+    balanceFrames: 0,
+    tokens: 0,
+    firstBad: '' as string,
+  };
+  const hist = new Hist();
+  const sockets: S[] = [];
+  const TO = '+14155550100';
+
+  const sendOne = (s: S) => {
+    const id = `${RUN}.${s.idx}.${++s.seq}`;
+    s.inflight.set(id, hrMs());
+    state.sent++;
+    s.ws.send(`{"type":"authorize","requestId":"${id}","to":"${TO}"}`);
+  };
+  const paced = opts.authRate > 0;
+  const onMessage = (s: S, data: Buffer) => {
+    const t = hrMs();
+    if (isBalance(data)) {
+      s.gotSnapshot = true;
+      state.balanceFrames++;
+      if (t >= state.mStart && t <= state.mEnd) state.windowBalanceFrames++;
+      return;
+    }
+    let m: { type?: string; requestId?: string; code?: string };
+    try {
+      m = JSON.parse(data.toString());
+    } catch {
+      state.other++;
+      return;
+    }
+    const sentAt = m.requestId === undefined ? undefined : s.inflight.get(m.requestId);
+    if (sentAt === undefined) {
+      state.other++;
+      state.firstBad ||= data.toString().slice(0, 200);
+      return;
+    }
+    s.inflight.delete(m.requestId!);
+    state.replies++;
+    if (m.type === 'authorized') state.authorized++;
+    else {
+      if (m.type === 'denied') state.denied++;
+      else state.errors++;
+      state.firstBad ||= data.toString().slice(0, 200);
+    }
+    if (t >= state.mStart && t <= state.mEnd) {
+      state.windowReplies++;
+      if (sentAt >= state.mStart) hist.recordMs(t - sentAt);
+    }
+    if (state.running && !paced) sendOne(s);
+  };
+
+  const idxs = Array.from({ length: opts.sockets }, (_, i) => i);
+  await pool(idxs, 50, async (i) => {
+    const acc = accounts[i % A]!;
+    const token = acc.tokens[Math.floor(i / A) % acc.tokens.length]!;
+    const s: S = { idx: i, ws: null as unknown as WebSocket, inflight: new Map(), seq: 0, gotSnapshot: false };
+    const ws = trackWs(await openWs(`${wsBase(gw.port)}/v1/ws`, { authorization: `Bearer ${token}` }, (data) => onMessage(s, data)));
+    s.ws = ws;
+    ws.on('close', (code, reason) => {
+      if (state.running) state.firstBad ||= `socket ${i} closed ${code} ${reason.toString()}`;
+    });
+    sockets[i] = s;
+  });
+  const snapDeadline = hrMs() + 10_000;
+  while (sockets.some((s) => !s.gotSnapshot) && hrMs() < snapDeadline) await sleep(20);
+  check(
+    sockets.every((s) => s.gotSnapshot),
+    'auth: every staff socket gets its balance snapshot on connect',
+  );
+  state.balanceFrames = 0;
+
+  // Go.
+  const t0 = hrMs();
+  let ticker: NodeJS.Timeout | null = null;
+  if (paced) {
+    // Token bucket over all sockets, still bounded by --inflight per socket.
+    let last = t0;
+    let rr = 0;
+    ticker = setInterval(() => {
+      const now = hrMs();
+      state.tokens = Math.min(state.tokens + ((now - last) * opts.authRate) / 1000, opts.authRate / 50 + 1);
+      last = now;
+      let idle = 0;
+      while (state.tokens >= 1 && idle < sockets.length) {
+        const s = sockets[rr++ % sockets.length]!;
+        if (s.inflight.size >= opts.inflight) {
+          idle++;
+          continue;
+        }
+        idle = 0;
+        state.tokens -= 1;
+        sendOne(s);
+      }
+    }, 1);
+  } else {
+    for (const s of sockets) for (let k = 0; k < opts.inflight; k++) sendOne(s);
+  }
+  log(`auth: warm-up ${opts.warmup} s, then measuring ${opts.duration} s`);
+  await sleep(opts.warmup * 1000);
+  const cpuA = await cpuSample(gw.proc.pid);
+  state.mStart = hrMs();
+  await sleep(opts.duration * 1000);
+  state.mEnd = hrMs();
+  const cpuB = await cpuSample(gw.proc.pid);
+  state.running = false;
+  if (ticker) clearInterval(ticker);
+  const drainUntil = hrMs() + 5_000;
+  while (sockets.some((s) => s.inflight.size > 0) && hrMs() < drainUntil) await sleep(20);
+  const unanswered = sockets.reduce((a, s) => a + s.inflight.size, 0);
+  const elapsedS = (hrMs() - t0) / 1000;
+
+  // Every granted authorization still holds its minute (none expired yet if the phase
+  // was shorter than the TTL): reserved must equal them, summed over the accounts.
+  await sleep(200);
+  let reserved = 0;
+  for (const a of accounts) reserved += Number((await mustApi(gw.port, 'GET', `/v1/accounts/${a.id}/balance`, undefined, 200)).reserved);
+  const reservedCheckable = elapsedS + 1 < AUTHORIZATION_TTL_SECONDS;
+
+  for (const s of sockets) s.ws.close();
+  await stopChild(gw);
+
+  const windowS = (state.mEnd - state.mStart) / 1000;
+  const rps = state.windowReplies / windowS;
+  const h = hist.summary();
+  const cpu = cpuShare(cpuA, cpuB);
+  cpuRows.push({ phase: 'auth', window: `${opts.duration} s`, cpu });
+  const inflightTotal = opts.sockets * opts.inflight;
+  const mode = paced ? `paced at ${fmtInt(opts.authRate)}/s, ≤ ${opts.inflight} in flight per socket` : `${opts.inflight} in flight per socket (${inflightTotal} in all)`;
+  rows.push({ phase: 'auth', what: `authorizations/s — ${opts.sockets} sockets, ${A} account(s), ${mode}`, value: fmtInt(rps), target: '≥ 25,000', met: rps >= 25_000 });
+  rows.push({ phase: 'auth', what: 'latency send → reply p50 / p99 / max (ms)', value: `${h.p50} / ${h.p99} / ${r1(h.max)}`, target: 'p99 ≤ 10', met: h.p99 <= 10 });
+  rows.push({
+    phase: 'auth',
+    what: 'replies: authorized / denied / error / unanswered',
+    value: `${fmtInt(state.authorized)} / ${state.denied} / ${state.errors} / ${unanswered}`,
+    target: 'all authorized',
+    met: check(state.denied === 0 && state.errors === 0 && unanswered === 0 && state.other === 0 && state.authorized > 0, 'auth: every reply is authorized'),
+  });
+  const perReply = state.windowReplies > 0 ? state.windowBalanceFrames / state.windowReplies : 0;
+  rows.push({
+    phase: 'auth',
+    what: 'balance frames received per reply (every authorization changes `reserved`)',
+    value: `${r1(perReply)} (${fmtInt(state.windowBalanceFrames / windowS)}/s)`,
+    target: '-',
+    met: null,
+  });
+  if (perReply > 10) {
+    notes.push(
+      `auth: each authorization changed the pool's \`reserved\` and so was broadcast to every socket of its account ` +
+        `(${r1(perReply)} balance frames per reply): with ${opts.sockets} sockets on ${A} account(s) this fan-out, not the authorization path, ` +
+        `bounds the rate. \`--auth-accounts ${opts.sockets}\` (one socket per account) measures the authorization path alone.`,
+    );
+  }
+  if (reservedCheckable) {
+    rows.push({
+      phase: 'auth',
+      what: 'pool: reserved minutes = authorizations granted',
+      value: `${fmtInt(reserved)} = ${fmtInt(state.authorized)}`,
+      target: 'equal',
+      met: check(reserved === state.authorized, 'auth: reserved equals the authorizations granted'),
+    });
+  }
+  return {
+    sockets: opts.sockets,
+    accounts: A,
+    inflightPerSocket: opts.inflight,
+    paceRps: opts.authRate || null,
+    rps: Math.round(rps),
+    latencyMs: h,
+    sent: state.sent,
+    authorized: state.authorized,
+    denied: state.denied,
+    errors: state.errors,
+    unanswered,
+    unexpectedFrames: state.other,
+    firstUnexpected: state.firstBad || null,
+    balanceFramesPerReply: r2(perReply),
+    reserved,
+    reservedCheckable,
+    cpu,
+    gatewayWarnLogLines: gw.warnLines,
+  };
+}
+
+// ---------------------------------------------------------------- phase: fanout
+
+interface ClientProc {
+  child: Child;
+  count: number;
+  pending: ((m: any) => void)[];
+}
+
+function startClientProc(i: number): Promise<ClientProc> {
+  const proc = spawnNode([join(ROOT, 'scripts', 'bench', 'ws-fanout-clients.mjs')], { PATH: process.env.PATH ?? '' }, true);
+  const child = track(`fan-out clients ${i}`, proc, 0);
+  const cp: ClientProc = { child, count: 0, pending: [] };
+  return new Promise((resolveProc, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${child.name} did not start: ${child.tail.join(' ')}`)), 10_000);
+    proc.on('message', (m: any) => {
+      if (m.ev === 'ready') {
+        clearTimeout(timer);
+        resolveProc(cp);
+        return;
+      }
+      if (m.ev === 'error') log(`${child.name}: ${m.message}`);
+      cp.pending.shift()?.(m);
+    });
+    void child.exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${child.name} exited: ${child.tail.join(' ')}`));
+      for (const p of cp.pending.splice(0)) p({ ev: 'error', message: 'exited' });
+    });
+  });
+}
+
+/** One request/answer over IPC (the client process answers in order). */
+function ask(cp: ClientProc, msg: object, timeoutMs = 120_000): Promise<any> {
+  return new Promise((resolveAsk, reject) => {
+    const t = setTimeout(() => reject(new Error(`${cp.child.name}: no answer to ${JSON.stringify(msg).slice(0, 60)}`)), timeoutMs);
+    cp.pending.push((m) => {
+      clearTimeout(t);
+      if (m.ev === 'error') reject(new Error(`${cp.child.name}: ${m.message}`));
+      else resolveAsk(m);
+    });
+    cp.child.proc.send(msg);
+  });
+}
+
+/** Pings the gateway every 5 ms from a socket that watches nothing; a pong's round trip
+ *  includes any stall of the gateway's event loop. */
+function pingProbe(ws: WebSocket) {
+  const sent = new Map<string, number>();
+  let seq = 0;
+  let hist = new Hist();
+  ws.on('message', (data: Buffer) => {
+    const t = hrMs();
+    const m = JSON.parse(data.toString()) as { type?: string; requestId?: string };
+    if (m.type !== 'pong' || m.requestId === undefined) return;
+    const at = sent.get(m.requestId);
+    if (at === undefined) return;
+    sent.delete(m.requestId);
+    hist.recordMs(t - at);
+  });
+  const tick = () => {
+    const id = `p${++seq}`;
+    sent.set(id, hrMs());
+    ws.send(`{"type":"ping","requestId":"${id}"}`);
+  };
+  let timer: NodeJS.Timeout | null = setInterval(tick, 5);
+  return {
+    /** Starts a new histogram and returns the previous one. Pings in flight are recorded
+     *  in the new one when they come back. */
+    take(): Hist {
+      const out = hist;
+      hist = new Hist();
+      return out;
+    },
+    /** Stops pinging, waits (≤ 2 s) for the pings in flight, and returns the histogram
+     *  with the number of pings never answered. */
+    async finish(): Promise<{ hist: Hist; lost: number }> {
+      if (timer) clearInterval(timer);
+      timer = null;
+      const until = hrMs() + 2000;
+      while (sent.size > 0 && hrMs() < until) await sleep(5);
+      const out = { hist, lost: sent.size };
+      sent.clear();
+      hist = new Hist();
+      return out;
+    },
+    resume() {
+      timer ??= setInterval(tick, 5);
+    },
+  };
+}
+
+async function fanoutPhase() {
+  const N = opts.dashboards;
+  const limits = fileLimits();
+  const need = N + 200;
+  if (limits.hard < need) {
+    throw new Error(
+      `fanout: ${N} sockets need about ${need} open files in the gateway, but the hard limit is ${limits.hard}; ` +
+        `raise it (e.g. \`ulimit -Hn 65536\` as root or in /etc/security/limits.conf) or pass --dashboards`,
+    );
+  }
+  const gw = await startGateway('fanout');
+  const accountId = `wsfan${RUN}`;
+  await createAccount(gw.port, accountId, [{ id: 'dash', identity: `wsb_${RUN}_dash` }]);
+  const token = await staffToken(gw.port, accountId, 'dash');
+  const P = Math.min(opts.fanoutProcs, N);
+  const procs = await Promise.all(Array.from({ length: P }, (_, i) => startClientProc(i)));
+  procs.forEach((p, i) => (p.count = Math.floor(N / P) + (i < N % P ? 1 : 0)));
+
+  await sleep(1000);
+  const rssBefore = vmRssMb(gw.proc.pid);
+  log(`fanout: gateway RSS ${rssBefore?.toFixed(1)} MB; opening ${fmtInt(N)} dashboard sockets in ${P} client process(es)`);
+  const opened = await Promise.all(
+    procs.map((p) => ask(p, { cmd: 'open', url: `${wsBase(gw.port)}/v1/ws`, token, count: p.count, concurrency: 100 })),
+  );
+  const openCount = opened.reduce((a, o) => a + o.opened, 0);
+  const withSnapshot = opened.reduce((a, o) => a + o.withSnapshot, 0);
+  const openFailed = opened.reduce((a, o) => a + o.failed, 0);
+  log(`fanout: ${fmtInt(openCount)} open (${fmtInt(withSnapshot)} with their first snapshot) in ${r1(Math.max(...opened.map((o) => o.ms)) / 1000)} s` +
+    (openFailed ? `; ${openFailed} failed: ${opened.find((o) => o.firstError)?.firstError}` : ''));
+  // RSS right after a connection storm still holds its garbage: take the lowest of a few
+  // samples over 3 s of idle.
+  let rssAfter: number | null = null;
+  for (let i = 0; i < 6; i++) {
+    await sleep(500);
+    const v = vmRssMb(gw.proc.pid);
+    if (v !== null && (rssAfter === null || v < rssAfter)) rssAfter = v;
+  }
+  const rssPer1000 = rssBefore !== null && rssAfter !== null && openCount > 0 ? (rssAfter - rssBefore) / (openCount / 1000) : null;
+
+  // The stall probe: idle first (baseline), then during the broadcasts.
+  const probeWs = trackWs(await openWs(`${wsBase(gw.port)}/v1/ws`, { authorization: `Bearer ${ADMIN_KEY}` }));
+  const probe = pingProbe(probeWs);
+  await sleep(1000);
+  probe.take(); // the first pings warm the path up
+  await sleep(2000);
+  const idle = await probe.finish();
+  probe.resume();
+
+  const before = await mustApi(gw.port, 'GET', `/v1/accounts/${accountId}/balance`, undefined, 200);
+  const b0 = Number(before.balance);
+  const total = Math.max(1, Math.round((opts.warmup + opts.duration) * 10));
+  const warm = Math.round(opts.warmup * 10);
+  const adjustments: { balance: number; sentMs: number; ackMs: number; measured: boolean }[] = [];
+  let adjustFailures = 0;
+  let firstAdjustFailure = '';
+  log(`fanout: ${total} adjustments, one every 100 ms (${warm} of them warm-up)`);
+  const helperPids = procs.map((p) => p.child.proc.pid);
+  let cpuA: CpuSample | null = null;
+  const tStart = hrMs() + 50;
+  const inFlight: Promise<void>[] = [];
+  for (let k = 0; k < total; k++) {
+    const due = tStart + k * 100;
+    const wait = due - hrMs();
+    if (wait > 0) await sleep(wait);
+    if (k === warm) {
+      probe.take();
+      cpuA = await cpuSample(gw.proc.pid, helperPids);
+    }
+    const sentMs = hrMs();
+    const measured = k >= warm;
+    inFlight.push(
+      api(gw.port, 'POST', `/v1/accounts/${accountId}/adjustments`, { minutes: 1, reason: 'bench' }).then(
+        (r) => {
+          const ackMs = hrMs();
+          // 201 {"balance": <the balance view>} (a bare number in older versions)
+          const b = Number(typeof r.json?.balance === 'object' ? r.json.balance?.balance : r.json?.balance);
+          if (r.status === 201 && Number.isFinite(b)) adjustments.push({ balance: b, sentMs, ackMs, measured });
+          else {
+            adjustFailures++;
+            firstAdjustFailure ||= `${r.status} ${JSON.stringify(r.json).slice(0, 200)}`;
+          }
+        },
+        (err: Error) => {
+          adjustFailures++;
+          firstAdjustFailure ||= err.message;
+        },
+      ),
+    );
+  }
+  await Promise.all(inFlight);
+  // The window ends once the last broadcast has reached every socket (or 10 s passed).
+  const lastBalance = b0 + total;
+  const finals = await Promise.all(procs.map((p) => ask(p, { cmd: 'final', balance: lastBalance, timeoutMs: 10_000 })));
+  const cpuB = await cpuSample(gw.proc.pid, helperPids);
+  const busy = await probe.finish();
+  const missingFinal = finals.reduce((a, f) => a + f.missing, 0);
+
+  const measuredAdj = adjustments.filter((a) => a.measured).map((a) => [a.balance, a.sentMs, a.ackMs]);
+  const reports = await Promise.all(procs.map((p) => ask(p, { cmd: 'report', adjustments: measuredAdj })));
+  const fromSend = new Hist();
+  const fromAck = new Hist();
+  let delivered = 0;
+  let expected = 0;
+  let received = 0;
+  const closes: Record<string, number> = {};
+  const heartbeats: number[] = [];
+  for (const r of reports) {
+    fromSend.addSerialized(r.fromSend, r.maxMs);
+    fromAck.addSerialized(r.fromAck);
+    delivered += r.delivered;
+    expected += r.expected;
+    received += r.received;
+    for (const [code, n] of Object.entries(r.closes as Record<string, number>)) closes[code] = (closes[code] ?? 0) + n;
+    heartbeats.push(...(r.heartbeats as number[]));
+  }
+  const windowStart = cpuA?.wall ?? tStart;
+  const heartbeatsInWindow = heartbeats.filter((t) => t >= windowStart && t <= cpuB.wall).length;
+  const cpu = cpuA ? cpuShare(cpuA, cpuB, P) : null;
+  if (cpu) cpuRows.push({ phase: 'fanout', window: `${r1((cpuB.wall - cpuA!.wall) / 1000)} s`, cpu });
+
+  for (const p of procs) p.child.proc.send({ cmd: 'close' });
+  probeWs.close();
+  await Promise.all(procs.map((p) => Promise.race([p.child.exited, sleep(3000)])));
+  await stopChild(gw);
+
+  const s = fromSend.summary();
+  const a = fromAck.summary();
+  const ib = idle.hist.summary();
+  const bb = busy.hist.summary();
+  if (busy.hist.n === 0) failures.push('fanout: the ping probe got no answer');
+  rows.push({
+    phase: 'fanout',
+    what: `sockets open with their first snapshot / asked`,
+    value: `${fmtInt(withSnapshot)} / ${fmtInt(N)}`,
+    target: 'all',
+    met: check(withSnapshot === N && openFailed === 0, 'fanout: every dashboard socket opens and gets its snapshot'),
+  });
+  rows.push({
+    phase: 'fanout',
+    what: `gateway RSS idle → with ${fmtInt(openCount)} idle sockets (MB); per 1,000`,
+    value: `${rssBefore?.toFixed(1)} → ${rssAfter?.toFixed(1)}; ${rssPer1000 === null ? '-' : rssPer1000.toFixed(2)}`,
+    target: '≤ 8 MB per 1,000',
+    met: rssPer1000 === null ? null : rssPer1000 <= 8,
+  });
+  rows.push({
+    phase: 'fanout',
+    what: `delivery latency, adjustment sent → socket (ms) p50 / p99 / max`,
+    value: `${s.p50} / ${s.p99} / ${r1(s.max)}`,
+    target: 'p99 ≤ 150',
+    met: s.p99 <= 150,
+  });
+  rows.push({ phase: 'fanout', what: `delivery latency, adjustment's 201 → socket (ms) p50 / p99`, value: `${a.p50} / ${a.p99}`, target: '-', met: null });
+  rows.push({
+    phase: 'fanout',
+    what: `deliveries / socket×changes (${measuredAdj.length} measured changes; the rest coalesced)`,
+    value: `${fmtInt(delivered)} / ${fmtInt(expected)} (${expected ? r1((delivered / expected) * 100) : 0}%)`,
+    target: '-',
+    met: null,
+  });
+  rows.push({
+    phase: 'fanout',
+    what: 'every socket has the last balance; no socket closed',
+    value: `${fmtInt(missingFinal)} missing; closes ${JSON.stringify(closes)}`,
+    target: '0; {}',
+    met: check(missingFinal === 0 && Object.keys(closes).length === 0, 'fanout: every socket receives the last balance and none is closed'),
+  });
+  rows.push({
+    phase: 'fanout',
+    what: 'adjustments answered 201',
+    value: `${adjustments.length} / ${total}`,
+    target: 'all',
+    met: check(adjustFailures === 0, `fanout: every adjustment answered 201${firstAdjustFailure ? ` (first failure: ${firstAdjustFailure})` : ''}`),
+  });
+  rows.push({ phase: 'fanout', what: 'ping RTT idle p99 / max (ms) — baseline', value: `${ib.p99} / ${r1(ib.max)}`, target: '-', met: null });
+  rows.push({
+    phase: 'fanout',
+    what: `ping RTT during broadcasts p99 / max (ms) — longest event-loop stall ≈ max${heartbeatsInWindow ? ' (a 30 s heartbeat sweep fell in the window)' : ''}`,
+    value: `${bb.p99} / ${r1(bb.max)}${busy.lost ? ` (${busy.lost} unanswered)` : ''}`,
+    target: 'max ≤ 20',
+    met: bb.max <= 20 && busy.lost === 0,
+  });
+  return {
+    dashboards: N,
+    clientProcesses: P,
+    opened: openCount,
+    withSnapshot,
+    openFailed,
+    rssBeforeMb: rssBefore === null ? null : r1(rssBefore),
+    rssAfterMb: rssAfter === null ? null : r1(rssAfter),
+    rssPer1000Mb: rssPer1000 === null ? null : r2(rssPer1000),
+    changes: total,
+    measuredChanges: measuredAdj.length,
+    adjustFailures,
+    deliveryFromSendMs: s,
+    deliveryFromAckMs: a,
+    delivered,
+    expected,
+    framesReceived: received,
+    missingFinal,
+    closes,
+    pingIdleMs: ib,
+    pingBusyMs: { ...bb, lost: busy.lost },
+    heartbeatSweepsInWindow: heartbeatsInWindow,
+    cpu,
+    gatewayWarnLogLines: gw.warnLines,
+  };
+}
+
+// ---------------------------------------------------------------- phase: media
+
+function mulawPayload(): string {
+  // 160 bytes = 20 ms of 8 kHz µ-law; values near silence (0xFF/0x7F) with some noise.
+  const b = randomBytes(160);
+  for (let i = 0; i < b.length; i++) b[i] = (b[i]! & 0x0f) | (i % 2 ? 0xf0 : 0x70);
+  return b.toString('base64');
+}
+
+async function mediaPhase() {
+  const S = opts.streams;
+  const gw = await startGateway('media');
+  const accountId = `wsmed${RUN}`;
+  const identity = `wsb_${RUN}_media`;
+  const number = `+1628556${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}`;
+  await createAccount(gw.port, accountId, [{ id: 'alice', identity }], [number]);
+
+  // Real calls first: the streams' start/stop then find their account and call.
+  const sidBase = hex(8);
+  const callSids = Array.from({ length: S }, (_, i) => `CA${sidBase}${(i + 1).toString(16).padStart(16, '0')}`);
+  log(`media: placing ${S} calls through signed POST /twilio/voice`);
+  const placed = await pool(callSids, 20, async (sid) => {
+    const params: Record<string, string> = {
+      AccountSid: TW_ACCOUNT_SID,
+      ApiVersion: '2010-04-01',
+      ApplicationSid: TW_APP_SID,
+      CallSid: sid,
+      CallStatus: 'ringing',
+      Called: '',
+      Caller: `client:${identity}`,
+      Direction: 'inbound',
+      From: `client:${identity}`,
+      To: '+14155550100',
+    };
+    const res = await fetch(`http://127.0.0.1:${gw.port}/twilio/voice`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': computeTwilioSignature(AUTH_TOKEN, VOICE_URL, params) },
+      body: new URLSearchParams(params).toString(),
+    });
+    const text = await res.text();
+    return res.status === 200 && text.includes('<Dial');
+  });
+  const allowed = placed.filter(Boolean).length;
+  if (!check(allowed === S, `media: all ${S} calls allowed by /twilio/voice`)) throw new Error(`media: only ${allowed} of ${S} calls were allowed`);
+
+  interface Stream {
+    ws: WebSocket;
+    callSid: string;
+    streamSid: string;
+    payload: string;
+    seq: number;
+    chunk: number;
+    next: number;
+  }
+  const signature = computeTwilioSignature(AUTH_TOKEN, MEDIA_SIGNED_URL, {});
+  log(`media: opening ${S} signed Media Streams sockets`);
+  let closedEarly = 0;
+  let running = true;
+  const streams = await pool(callSids, 50, async (callSid): Promise<Stream> => {
+    const ws = trackWs(await openWs(`${wsBase(gw.port)}/twilio/media`, { 'x-twilio-signature': signature }));
+    ws.on('close', () => {
+      if (running) closedEarly++;
+    });
+    const streamSid = `MZ${hex(16)}`;
+    ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}');
+    ws.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        start: {
+          accountSid: TW_ACCOUNT_SID,
+          streamSid,
+          callSid,
+          tracks: ['inbound'],
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          customParameters: { callSid },
+        },
+        streamSid,
+      }),
+    );
+    return { ws, callSid, streamSid, payload: mulawPayload(), seq: 1, chunk: 0, next: 0 };
+  });
+
+  const framesPerStream = (opts.warmup + opts.duration) * 50;
+  let sent = 0;
+  let sentInWindow = 0;
+  let maxLagMs = 0;
+  let maxBuffered = 0;
+  let inWindow = false;
+  let windowDone = false;
+  const t0 = hrMs() + 50;
+  // Spread the streams over the 20 ms frame period, as independent calls would be.
+  streams.forEach((s, i) => (s.next = t0 + ((i * 20) / S)));
+  const sendDue = () => {
+    const now = hrMs();
+    let pending = false;
+    for (const s of streams) {
+      while (s.chunk < framesPerStream && s.next <= now) {
+        if (now - s.next > maxLagMs) maxLagMs = now - s.next;
+        s.seq++;
+        s.chunk++;
+        s.ws.send(
+          `{"event":"media","sequenceNumber":"${s.seq}","media":{"track":"inbound","chunk":"${s.chunk}","timestamp":"${(s.chunk - 1) * 20}","payload":"${s.payload}"},"streamSid":"${s.streamSid}"}`,
+        );
+        s.next += 20;
+        sent++;
+        if (inWindow) sentInWindow++;
+      }
+      if (s.chunk < framesPerStream) pending = true;
+      if (s.ws.bufferedAmount > maxBuffered) maxBuffered = s.ws.bufferedAmount;
+    }
+    return pending;
+  };
+  log(`media: ${S} streams × 50 frames/s = ${fmtInt(S * 50)} frames/s; warm-up ${opts.warmup} s, then measuring ${opts.duration} s`);
+  const cpuS: { a?: CpuSample; b?: CpuSample } = {};
+  const mStart = t0 + opts.warmup * 1000;
+  const mEnd = mStart + opts.duration * 1000;
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const now = hrMs();
+      if (!inWindow && !windowDone && now >= mStart) {
+        inWindow = true;
+        void cpuSample(gw.proc.pid).then((c) => (cpuS.a = c));
+      }
+      if (inWindow && now >= mEnd) {
+        inWindow = false;
+        windowDone = true;
+        void cpuSample(gw.proc.pid).then((c) => (cpuS.b = c));
+      }
+      if (!sendDue() && cpuS.b !== undefined) {
+        clearInterval(timer);
+        done();
+      }
+    }, 1);
+  });
+  running = false;
+  for (const s of streams) {
+    s.seq++;
+    s.ws.send(JSON.stringify({ event: 'stop', sequenceNumber: String(s.seq), stop: { accountSid: TW_ACCOUNT_SID, callSid: s.callSid }, streamSid: s.streamSid }));
+  }
+  await sleep(500);
+  const metrics = await scrapeMetrics(gw.port);
+  // Each stream's start and stop reached the call (media-stream-2.lua stamps the call hash).
+  const keys = accountKeys(PREFIX, accountId);
+  const pipe = redis!.pipeline();
+  for (const sid of callSids) pipe.hmget(keys.call(sid), 'streamStartedAt', 'streamEndedAt');
+  const stamps = ((await pipe.exec()) ?? []).map(([, v]) => v as (string | null)[]);
+  const startedMarked = stamps.filter((v) => v?.[0]).length;
+  const stoppedMarked = stamps.filter((v) => v?.[1]).length;
+  for (const s of streams) s.ws.close();
+  await sleep(200);
+  await stopChild(gw);
+
+  const counted = metrics.get('minutegate_media_frames{kind="media"}') ?? -1;
+  const malformed = metrics.get('minutegate_media_frames{kind="malformed"}') ?? -1;
+  const cpu = cpuShare(cpuS.a!, cpuS.b!);
+  const windowS = (cpuS.b!.wall - cpuS.a!.wall) / 1000;
+  cpuRows.push({ phase: 'media', window: `${r1(windowS)} s`, cpu });
+  rows.push({
+    phase: 'media',
+    what: `frames sent / counted by the gateway (${S} streams)`,
+    value: `${fmtInt(sent)} / ${fmtInt(counted)}; malformed ${malformed}`,
+    target: 'equal; 0',
+    met: check(counted === sent && malformed === 0 && closedEarly === 0, 'media: the gateway counts every frame sent, none malformed, no stream closed early'),
+  });
+  rows.push({
+    phase: 'media',
+    what: 'calls whose stream start / stop the gateway recorded',
+    value: `${startedMarked} / ${stoppedMarked} of ${S}`,
+    target: 'all',
+    met: check(startedMarked === S && stoppedMarked === S, 'media: every stream start and stop is recorded on its call'),
+  });
+  rows.push({
+    phase: 'media',
+    what: `frames/s in the measured window (loadgen lag max ${r1(maxLagMs)} ms)`,
+    value: fmtInt(sentInWindow / windowS),
+    target: `${fmtInt(S * 50)}`,
+    met: sentInWindow / windowS >= S * 50 * 0.95,
+  });
+  rows.push({
+    phase: 'media',
+    what: 'gateway CPU, % of one core',
+    value: cpu.server === null ? '-' : `${cpu.server}%`,
+    target: '≤ 50%',
+    met: cpu.server === null ? null : cpu.server <= 50,
+  });
+  if (maxLagMs > 40) {
+    notes.push(`media: the load generator fell up to ${r1(maxLagMs)} ms behind its 20 ms schedule (frames then went out in bursts); the rate over the window is what counts`);
+  }
+  return {
+    streams: S,
+    framesSent: sent,
+    framesInWindow: sentInWindow,
+    framesPerSecond: Math.round(sentInWindow / windowS),
+    framesCounted: counted,
+    malformed,
+    closedEarly,
+    loadgenMaxLagMs: r2(maxLagMs),
+    maxClientBufferedBytes: maxBuffered,
+    callSidsKnown: true,
+    streamStartsRecorded: startedMarked,
+    streamStopsRecorded: stoppedMarked,
+    cpu,
+    gatewayWarnLogLines: gw.warnLines,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+function gitRevision(): string | null {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (rev.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+  return rev.stdout.trim() + (dirty.stdout.trim() ? '+dirty-src' : '');
+}
+
+async function main(): Promise<number> {
+  const started = new Date();
+  const loadBefore = os.loadavg().map(r2);
+  ensureBuilt(opts.build);
+
+  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  await redis.connect();
+  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const limits = fileLimits();
+
+  const results: Record<string, unknown> = {};
+  for (const phase of opts.phases) {
+    log(`---- ${phase}`);
+    if (phase === 'auth') results.auth = await authPhase();
+    else if (phase === 'fanout') results.fanout = await fanoutPhase();
+    else results.media = await mediaPhase();
+  }
+
+  const cpus = os.cpus();
+  const env = {
+    date: started.toISOString(),
+    node: process.version,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? '?',
+    loadAvgBefore: loadBefore,
+    redis: redisVersion,
+    git: gitRevision(),
+    openFiles: { soft: limits.soft, hard: limits.hard },
+  };
+  const out: string[] = [];
+  out.push('');
+  out.push(`minutegate WebSocket bench — ${env.date}`);
+  out.push(`node ${env.node}, ${env.cpus} CPU(s) (${env.cpuModel}), redis ${env.redis}, load avg before ${loadBefore.join(' ')}${env.git ? `, git ${env.git}` : ''}`);
+  out.push(
+    `warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; gateway = node dist/main.js (NODE_ENV=production, LOG_LEVEL=warn, ` +
+      `WS_MAX_MESSAGES_PER_SECOND=${WS_MAX_MESSAGES_PER_SECOND}, AUTHORIZATION_TTL_SECONDS=${AUTHORIZATION_TTL_SECONDS}), a fresh one per phase`,
+  );
+  out.push('');
+  const head = ['phase', 'figure', 'value', 'target', ''];
+  const table = rows.map((r) => [r.phase, r.what, r.value, r.target, r.met === null ? '' : r.met ? 'ok' : 'MISSED']);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  out.push(line(head));
+  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const t of table) out.push(line(t));
+  out.push('');
+  const cpuHead = ['phase', 'window', 'server%', 'redis%', 'loadgen%', 'max loadgen proc%', 'others%'];
+  const pc = (x: number | null) => (x === null ? '-' : String(x));
+  const cpuTable = cpuRows.map((c) => [c.phase, c.window, pc(c.cpu.server), pc(c.cpu.redis), pc(c.cpu.loadgen), pc(c.cpu.loadgenMaxProc), pc(c.cpu.other)]);
+  const cw = cpuHead.map((h, i) => Math.max(h.length, ...cpuTable.map((t) => t[i]!.length)));
+  const cline = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(cw[i]!) : c.padStart(cw[i]!))).join('  ');
+  out.push(cline(cpuHead));
+  out.push(cw.map((w) => '-'.repeat(w)).join('  '));
+  for (const t of cpuTable) out.push(cline(t));
+  out.push('(CPU in % of one core over the measured window; loadgen = this process + its client processes; others = the rest of the machine)');
+  const saturated = cpuRows.filter((c) => (c.cpu.loadgenMaxProc ?? 0) >= 90).map((c) => c.phase);
+  if (saturated.length > 0) {
+    out.push(`WARNING: a load-generator process used ≥ 90% of a core in: ${saturated.join(', ')}; those figures are floors, not the gateway's capacity`);
+  }
+  out.push('');
+  for (const n of notes) out.push(`NOTE: ${n}`);
+  for (const f of failures) out.push(`FAILED: ${f}`);
+  const ok = failures.length === 0;
+  out.push(`result: ${ok ? 'all correctness checks passed' : 'CORRECTNESS CHECKS FAILED'} (shared machine: figures drift ±30%; compare side by side)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const targets = Object.fromEntries(rows.filter((r) => r.met !== null).map((r) => [`${r.phase}: ${r.what}`, r.met]));
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'ws',
+      ...env,
+      warmupS: opts.warmup,
+      durationS: opts.duration,
+      phases: opts.phases,
+      gatewayEnv: { WS_MAX_MESSAGES_PER_SECOND, AUTHORIZATION_TTL_SECONDS },
+      results,
+      targets,
+      failures,
+      notes,
+      ok,
+    })}\n`,
+  );
+  return ok ? 0 : 1;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (err) {
+  process.stderr.write(`[bench:ws] failed: ${(err as Error).stack ?? String(err)}\n`);
+  for (const c of children) {
+    if (c.tail.length > 0) process.stderr.write(`[bench:ws] last output of ${c.name}:\n  ${c.tail.join('\n  ')}\n`);
+  }
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
