@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('shutting down', { signal });
     // Stop taking requests, let in-flight ones finish, then drop Redis.
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await gw.close();
     await redis.quit().catch(() => redis.disconnect());

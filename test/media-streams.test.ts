@@ -76,11 +76,12 @@ describe('Media Streams', () => {
     dash.close();
   });
 
-  it('drops a stream for a call it does not know, and survives a socket closed without stop', async () => {
+  it('closes a stream naming a call it does not know, and survives a socket closed without stop', async () => {
     const unknownBefore = gw.media.stats.unknownCalls;
     const ws = await streamSocket({ 'x-twilio-signature': signature() });
     ws.send(JSON.stringify({ ...documented[1], start: { ...documented[1].start, callSid: 'CAnever0000000000000000000000000' } }));
-    await new Promise((r) => setTimeout(r, 150));
+    const closed = await new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    expect(closed).toBe(1008);
     expect(gw.media.stats.unknownCalls).toBe(unknownBefore + 1);
     ws.terminate();
     await new Promise((r) => setTimeout(r, 100));

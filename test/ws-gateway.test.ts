@@ -215,7 +215,7 @@ describe('slow clients', () => {
       const closed = slow.closed.then((c) => c);
       // The gateway starts the close (state CLOSING) as soon as the bound is passed.
       const closing = () => [...small.clients.clients].some((c) => c.ws.readyState === 2);
-      for (let round = 0; round < 60 && !closing(); round++) {
+      for (let round = 0; round < 200 && !closing(); round++) {
         await Promise.all(
           Array.from({ length: 250 }, async () => {
             const sid = `CAslow${(n++).toString().padStart(10, '0')}`;

@@ -9,7 +9,9 @@ export interface RedisSettings {
   connectTimeoutMs: number;
 }
 
-const COMMAND_TIMEOUT_MS = 2_000;
+// A hung (not disconnected) Redis must not hang webhooks past Twilio's 15 s cap. Long
+// enough that a busy process reading replies late does not fail commands that ran.
+const COMMAND_TIMEOUT_MS = 5_000;
 
 export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Cluster {
   const common: RedisOptions = {

@@ -33,7 +33,7 @@ export type AuthorizeCallResult =
   | { decision: 'denied'; reason: 'no_minutes' };
 
 export type CreateAuthorizationResult =
-  | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean; snapshot: PoolSnapshot | null }
+  | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean }
   | { decision: 'denied'; reason: 'no_minutes' };
 
 export type CallEventOutcome =
@@ -229,7 +229,6 @@ export class PoolStore {
       authorizationId: String(reply[1]),
       expiresAt: Number(reply[2]),
       repeat: reply[0] === 2,
-      snapshot: reply[0] === 1 ? parseSnapshot(String(reply[3])) : null,
     };
   }
 

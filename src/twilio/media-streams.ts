@@ -14,6 +14,10 @@ import { validateTwilioSignature } from './signature.js';
 
 const MEDIA_PREFIX = Buffer.from('{"event":"media"');
 const MAX_FRAME_BYTES = 64 * 1024;
+/** Twilio sends `connected` and `start` at once; a socket that names no call by then is
+ *  not a stream of ours (the upgrade signature covers only the URL, so it can be replayed). */
+const START_TIMEOUT_MS = 10_000;
+const POLICY_VIOLATION = 1008;
 
 export interface MediaStats {
   streams: number;
@@ -23,6 +27,7 @@ export interface MediaStats {
 }
 
 interface StreamState {
+  ws: WebSocket;
   callSid: string | null;
   accountId: string | null;
   streamSid: string | null;
@@ -68,10 +73,15 @@ export class MediaStreams {
   private onConnection(ws: WebSocket): void {
     this.sockets.add(ws);
     this.stats.streams += 1;
-    const st: StreamState = { callSid: null, accountId: null, streamSid: null, stopped: false };
+    const st: StreamState = { ws, callSid: null, accountId: null, streamSid: null, stopped: false };
+    const startTimer = setTimeout(() => {
+      if (!st.callSid) ws.close(POLICY_VIOLATION, 'no start frame');
+    }, START_TIMEOUT_MS);
+    startTimer.unref();
     ws.on('message', (data, isBinary) => this.onFrame(st, data, isBinary));
     ws.on('error', () => {});
     ws.on('close', () => {
+      clearTimeout(startTimer);
       this.sockets.delete(ws);
       if (!st.stopped) void this.mark(st, 'stop', {});
     });
@@ -128,10 +138,14 @@ export class MediaStreams {
       st.accountId ??= await this.directory.lookupCall(st.callSid);
       if (!st.accountId) {
         this.stats.unknownCalls += 1;
+        if (event === 'start') st.ws.close(POLICY_VIOLATION, 'unknown call');
         return;
       }
       const r = await this.store.recordMediaStream(st.accountId, st.callSid, event, st.streamSid, params, this.clock());
-      if (r === 'unknown_call') this.stats.unknownCalls += 1;
+      if (r === 'unknown_call') {
+        this.stats.unknownCalls += 1;
+        if (event === 'start') st.ws.close(POLICY_VIOLATION, 'unknown call');
+      }
     } catch (err) {
       // A live marker is informational; the call is metered by its signals either way.
       this.log.warn('media stream event not recorded', { err, callSid: st.callSid, event });

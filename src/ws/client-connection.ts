@@ -26,8 +26,8 @@ export class ClientConnection {
   inFlight = 0;
   readonly accounts = new Set<string>();
   private lastBalanceVersion = new Map<string, number>();
-  private held: Frame | null = null;
-  private heldAccount = '';
+  /** Snapshots held back while the socket is congested: the newest per account. */
+  private held: Map<string, Frame> | null = null;
   private drainArmed = false;
   private windowStart = 0;
   private windowCount = 0;
@@ -71,11 +71,10 @@ export class ClientConnection {
       return;
     }
     if (buffered > this.limits.softBufferBytes) {
-      // Latest wins: keep only the newest snapshot until the socket drains.
-      if (!this.held || this.held.version < frame.version || this.heldAccount !== accountId) {
-        this.held = frame;
-        this.heldAccount = accountId;
-      }
+      // Latest wins: keep only the newest snapshot of each account until the socket drains.
+      this.held ??= new Map();
+      const h = this.held.get(accountId);
+      if (!h || h.version < frame.version) this.held.set(accountId, frame);
       this.armDrain();
       return;
     }
@@ -99,7 +98,7 @@ export class ClientConnection {
 
   forget(accountId: string): void {
     this.lastBalanceVersion.delete(accountId);
-    if (this.heldAccount === accountId) this.held = null;
+    this.held?.delete(accountId);
   }
 
   close(code: number, reason: string): void {
@@ -121,10 +120,9 @@ export class ClientConnection {
     this.drainArmed = true;
     socket.once('drain', () => {
       this.drainArmed = false;
-      const f = this.held;
-      const acc = this.heldAccount;
+      const held = this.held;
       this.held = null;
-      if (f) this.offerBalance(acc, f);
+      if (held) for (const [acc, f] of held) this.offerBalance(acc, f);
     });
   }
 }

@@ -28,7 +28,7 @@ export class ClientGateway {
   private readonly wss: WebSocketServer;
   readonly clients = new Set<ClientConnection>();
   private heartbeat: NodeJS.Timeout | null = null;
-  private readonly sweeps = new Map<string, NodeJS.Timeout>();
+  private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private draining = false;
 
   constructor(
@@ -165,7 +165,7 @@ export class ClientGateway {
             expiresAt: new Date(r.expiresAt).toISOString(),
           }),
         );
-        if (!r.repeat) this.scheduleSweep(p.accountId, r.expiresAt - now);
+        if (!r.repeat) this.scheduleSweep(p.accountId, r.expiresAt);
         return;
       }
       case 'cancel': {
@@ -182,36 +182,63 @@ export class ClientGateway {
   }
 
   /** Unbound authorizations expire lazily in every script; this makes the release show
-   *  on dashboards on time even when nothing else happens on the account. */
-  private scheduleSweep(accountId: string, inMs: number): void {
-    const existing = this.sweeps.get(accountId);
-    if (existing) clearTimeout(existing);
-    const t = setTimeout(() => {
-      this.sweeps.delete(accountId);
-      this.store.readPool(accountId, this.clock()).catch(() => {});
-    }, Math.max(0, inMs) + 50);
-    t.unref();
-    this.sweeps.set(accountId, t);
+   *  on dashboards on time even when nothing else happens on the account. Expiries only
+   *  grow (now + TTL), so a queue per account is enough; ones within 100 ms share a sweep. */
+  private scheduleSweep(accountId: string, expiresAt: number): void {
+    let q = this.sweeps.get(accountId);
+    if (!q) {
+      q = { due: [], timer: null };
+      this.sweeps.set(accountId, q);
+    }
+    const last = q.due[q.due.length - 1];
+    if (last === undefined || expiresAt - last > 100) q.due.push(expiresAt);
+    if (!q.timer) this.armSweep(accountId, q);
   }
 
-  private beat(): void {
-    for (const c of this.clients) {
-      if (!c.alive) {
-        c.ws.terminate();
-        continue;
-      }
-      c.alive = false;
-      try {
-        c.ws.ping();
-      } catch {
-        c.ws.terminate();
-      }
+  private armSweep(accountId: string, q: { due: number[]; timer: NodeJS.Timeout | null }): void {
+    const next = q.due[0];
+    if (next === undefined) {
+      this.sweeps.delete(accountId);
+      return;
     }
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      const now = this.clock();
+      while (q.due.length > 0 && q.due[0]! <= now) q.due.shift();
+      this.store.readPool(accountId, now).catch(() => {});
+      this.armSweep(accountId, q);
+    }, Math.max(0, next - this.clock()) + 20);
+    q.timer.unref();
+  }
+
+  /** Pings every socket, in time-boxed slices so 10,000 sockets never stall the loop. */
+  private beat(): void {
+    const all = [...this.clients];
+    let i = 0;
+    const step = () => {
+      const until = performance.now() + 4;
+      while (i < all.length) {
+        const c = all[i++]!;
+        if (!c.alive) {
+          c.ws.terminate();
+        } else {
+          c.alive = false;
+          try {
+            c.ws.ping();
+          } catch {
+            c.ws.terminate();
+          }
+        }
+        if (i % 64 === 0 && performance.now() > until) break;
+      }
+      if (i < all.length) setImmediate(step);
+    };
+    step();
   }
 
   /** Graceful shutdown: refuse new sockets, let in-flight operations answer, then ask
    *  every client to reconnect elsewhere (1012). */
-  async drain(timeoutMs = 5000): Promise<void> {
+  async drain(timeoutMs = 10_000): Promise<void> {
     this.draining = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     const until = Date.now() + timeoutMs;
@@ -219,6 +246,6 @@ export class ClientGateway {
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const c of this.clients) c.close(CLOSE.RESTARTING, 'server restarting; reconnect');
-    for (const t of this.sweeps.values()) clearTimeout(t);
+    for (const q of this.sweeps.values()) if (q.timer) clearTimeout(q.timer);
   }
 }

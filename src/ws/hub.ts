@@ -1,19 +1,32 @@
 // Account rooms on this instance: which sockets watch which account, fed by the bus.
-// A balance broadcast is sent in slices of sockets with a yield between them, so the
-// event loop never stalls on a large room (authorizations stay fast during a broadcast),
-// and each socket always gets the newest snapshot available when its turn comes.
+//
+// Delivery to a room happens in passes. A pass walks the room's sockets in time-boxed
+// slices (yielding to the event loop between slices, so a 10,000-socket room never stalls
+// authorizations or webhooks), and gives each socket the call events queued before the
+// pass began and the newest balance snapshot available when its turn comes. Balance
+// snapshots are state, not events: passes start at most every MIN_PASS_INTERVAL_MS per
+// room, and everything that changed meanwhile is folded into the latest snapshot.
 import { balanceView } from '../metering/accounts.js';
 import type { Bus, BusListener, BusMessage } from '../redis/bus.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
 import type { ClientConnection, Frame } from './client-connection.js';
 
-const SLICE = 500;
+/** Longest a pass works before yielding to other work. */
+const SLICE_BUDGET_MS = 4;
+/** Check the clock every this many sockets (reading it is not free either). */
+const CLOCK_EVERY = 64;
+/** At most ~40 balance passes per second per room. */
+const MIN_PASS_INTERVAL_MS = 25;
 
 interface Room {
   accountId: string;
   clients: Set<ClientConnection>;
   latest: Frame | null;
-  broadcasting: boolean;
+  /** Call events not yet handed to a pass. */
+  events: Buffer[];
+  running: boolean;
+  timer: NodeJS.Timeout | null;
+  lastPassAt: number;
   listener: BusListener;
 }
 
@@ -28,8 +41,8 @@ export function callFrame(m: BusMessage): Buffer {
 
 export class Hub {
   private readonly rooms = new Map<string, Room>();
-  /** Latency of broadcasts, for benchmarks and /metrics: ms from receipt to last send. */
-  lastBroadcastMs = 0;
+  /** Duration of the last completed pass (ms), for benchmarks and diagnostics. */
+  lastPassMs = 0;
 
   constructor(private readonly bus: Bus) {}
 
@@ -39,23 +52,24 @@ export class Hub {
 
   async join(accountId: string, client: ClientConnection): Promise<void> {
     let room = this.rooms.get(accountId);
-    if (!room) {
-      const r: Room = {
-        accountId,
-        clients: new Set(),
-        latest: null,
-        broadcasting: false,
-        listener: (msg) => this.onBus(r, msg),
-      };
-      room = r;
-      this.rooms.set(accountId, r);
-      r.clients.add(client);
-      client.accounts.add(accountId);
-      await this.bus.listen(accountId, r.listener);
+    client.accounts.add(accountId);
+    if (room) {
+      room.clients.add(client);
       return;
     }
-    room.clients.add(client);
-    client.accounts.add(accountId);
+    const r: Room = {
+      accountId,
+      clients: new Set([client]),
+      latest: null,
+      events: [],
+      running: false,
+      timer: null,
+      lastPassAt: 0,
+      listener: (msg) => this.onBus(r, msg),
+    };
+    room = r;
+    this.rooms.set(accountId, r);
+    await this.bus.listen(accountId, r.listener);
   }
 
   async leave(accountId: string, client: ClientConnection): Promise<void> {
@@ -66,6 +80,7 @@ export class Hub {
     room.clients.delete(client);
     if (room.clients.size === 0) {
       this.rooms.delete(accountId);
+      if (room.timer) clearTimeout(room.timer);
       await this.bus.unlisten(accountId, room.listener);
     }
   }
@@ -74,7 +89,7 @@ export class Hub {
     await Promise.all([...client.accounts].map((a) => this.leave(a, client)));
   }
 
-  /** A snapshot read directly (on connect): offered like a broadcast one. */
+  /** A snapshot read directly (on connect), offered like a broadcast one. */
   offerSnapshot(accountId: string, client: ClientConnection, s: PoolSnapshot): void {
     const room = this.rooms.get(accountId);
     const frame = balanceFrame(s);
@@ -86,34 +101,52 @@ export class Hub {
     if (msg.t === 'balance') {
       if (room.latest && room.latest.version >= msg.version) return;
       room.latest = balanceFrame(msg as unknown as PoolSnapshot);
-      this.broadcastBalance(room);
     } else {
-      const data = callFrame(msg);
-      for (const c of room.clients) c.sendEvent(data);
+      room.events.push(callFrame(msg));
     }
+    this.schedule(room);
   }
 
-  private broadcastBalance(room: Room): void {
-    if (room.broadcasting) return; // the running pass picks up the newer frame
-    room.broadcasting = true;
+  private schedule(room: Room): void {
+    if (room.running || room.timer) return; // the running pass or the timer picks it up
+    const wait = room.lastPassAt + MIN_PASS_INTERVAL_MS - performance.now();
+    // Call events are not held back by the balance throttle.
+    if (wait <= 0 || room.events.length > 0) {
+      this.pass(room);
+      return;
+    }
+    room.timer = setTimeout(() => {
+      room.timer = null;
+      this.pass(room);
+    }, wait);
+  }
+
+  private pass(room: Room): void {
+    room.running = true;
     const started = performance.now();
+    room.lastPassAt = started;
     const clients = [...room.clients];
-    const version = room.latest!.version;
+    const events = room.events;
+    room.events = [];
+    const version = room.latest?.version ?? -1;
     let i = 0;
     const step = () => {
-      const end = Math.min(i + SLICE, clients.length);
-      const frame = room.latest!;
-      for (; i < end; i++) clients[i]!.offerBalance(room.accountId, frame);
+      const sliceStart = performance.now();
+      while (i < clients.length) {
+        const c = clients[i++]!;
+        for (const e of events) c.sendEvent(e);
+        if (room.latest) c.offerBalance(room.accountId, room.latest);
+        if (i % CLOCK_EVERY === 0 && performance.now() - sliceStart > SLICE_BUDGET_MS) break;
+      }
       if (i < clients.length) {
         setImmediate(step);
         return;
       }
-      room.broadcasting = false;
-      this.lastBroadcastMs = performance.now() - started;
-      // A newer snapshot arrived mid-pass: the sockets served early need it too.
-      if (room.latest!.version > version) this.broadcastBalance(room);
+      room.running = false;
+      this.lastPassMs = performance.now() - started;
+      // Newer state or events arrived mid-pass: the sockets served early need them too.
+      if (room.events.length > 0 || (room.latest?.version ?? -1) > version) this.schedule(room);
     };
-    if (clients.length <= SLICE) step();
-    else setImmediate(step);
+    step();
   }
 }
