@@ -29,7 +29,7 @@ export class AccountNotFoundError extends Error {
 }
 
 export type AuthorizeCallResult =
-  | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization'; snapshot: PoolSnapshot | null }
+  | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }
   | { decision: 'denied'; reason: 'no_minutes' };
 
 export type CreateAuthorizationResult =
@@ -43,7 +43,6 @@ export type CallEventOutcome =
       billableSeconds: number;
       debitedMinutes: number;
       overageMinutes: number;
-      snapshot: PoolSnapshot;
     }
   | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' };
 
@@ -90,11 +89,18 @@ export class PoolStore {
     return accountKeys(this.opts.prefix, accountId);
   }
 
+  private readonly hints = new Map<string, { start: number; end: number; hint: string }>();
+
   private cycleHint(accountId: string, now: number): string {
+    const cached = this.hints.get(accountId);
+    if (cached && cached.start <= now && now < cached.end) return cached.hint;
     const anchor = this.anchors.get(accountId);
     if (anchor === undefined) return '';
     const c = cycleContaining(anchor, now);
-    return `${c.index}:${c.start}:${c.end}`;
+    const hint = `${c.index}:${c.start}:${c.end}`;
+    if (this.hints.size > 100_000) this.hints.clear();
+    this.hints.set(accountId, { start: c.start, end: c.end, hint });
+    return hint;
   }
 
   /** Runs a pool script; on CYCLE_DUE computes the cycle from the returned anchor and
@@ -199,14 +205,10 @@ export class PoolStore {
         return { decision: 'denied', reason: 'no_minutes' };
       case 1:
       case 3:
-        return {
-          decision: 'allowed',
-          reservedMinutes: Number(reply[1]),
-          via: reply[0] === 1 ? 'reserved' : 'authorization',
-          snapshot: parseSnapshot(String(reply[2])),
-        };
+        // The new snapshot reaches clients through the bus; the webhook needs only the decision.
+        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: reply[0] === 1 ? 'reserved' : 'authorization' };
       case 2:
-        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: 'repeat', snapshot: null };
+        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: 'repeat' };
       default:
         throw new Error(`authorize-call returned unknown code ${String(reply[0])}`);
     }
@@ -260,7 +262,6 @@ export class PoolStore {
         billableSeconds: Number(reply[2]),
         debitedMinutes: Number(reply[3]),
         overageMinutes: Number(reply[4]),
-        snapshot: parseSnapshot(String(reply[5])),
       };
     }
     if (code === -2) return { outcome: 'unknown_call' };
