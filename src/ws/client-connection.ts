@@ -8,7 +8,29 @@ import { CLOSE, errorFrame } from './protocol.js';
 
 export interface Frame {
   version: number;
-  data: Buffer;
+  /** The complete WebSocket text frame (header + payload), built once per broadcast. */
+  wire: Buffer;
+}
+
+/** Frames a text message once, so a broadcast writes the same bytes to every socket
+ *  instead of framing it again per socket (server frames are never masked). */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81; // FIN + text
+  if (n < 126) {
+    out[1] = n;
+  } else if (n < 65536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(0, 2);
+    out.writeUInt32BE(n, 6);
+  }
+  payload.copy(out, head);
+  return out;
 }
 
 export interface FlowLimits {
@@ -79,21 +101,36 @@ export class ClientConnection {
       return;
     }
     this.lastBalanceVersion.set(accountId, frame.version);
-    this.ws.send(frame.data, { binary: false });
+    this.writeWire(frame.wire);
   }
 
-  /** Sends an event that is not coalesced (call events, replies). */
-  sendEvent(data: Buffer | string): void {
+  /** Sends a pre-framed event that is not coalesced (call events). */
+  sendWire(wire: Buffer): void {
     if (!this.isOpen) return;
     if (this.ws.bufferedAmount > this.limits.maxBufferBytes) {
       this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
       return;
     }
-    this.ws.send(data, { binary: false });
+    this.writeWire(wire);
   }
 
+  /** A reply to this client alone. */
   sendText(text: string): void {
-    this.sendEvent(text);
+    if (!this.isOpen) return;
+    if (this.ws.bufferedAmount > this.limits.maxBufferBytes) {
+      this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
+      return;
+    }
+    this.ws.send(text);
+  }
+
+  // Whole frames go straight to the TCP socket. Safe with ws because compression is off
+  // (its sender then writes each frame synchronously, so frames never interleave), and
+  // bufferedAmount still counts these bytes (it reads the socket's buffer).
+  private writeWire(wire: Buffer): void {
+    const socket = (this.ws as unknown as { _socket?: { write(b: Buffer): boolean; destroyed: boolean } })._socket;
+    if (!socket || socket.destroyed) return;
+    socket.write(wire);
   }
 
   forget(accountId: string): void {

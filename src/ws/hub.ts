@@ -9,7 +9,7 @@
 import { balanceView } from '../metering/accounts.js';
 import type { Bus, BusListener, BusMessage } from '../redis/bus.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
-import type { ClientConnection, Frame } from './client-connection.js';
+import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 
 /** Longest a pass works before yielding to other work. */
 const SLICE_BUDGET_MS = 4;
@@ -22,6 +22,8 @@ interface Room {
   accountId: string;
   clients: Set<ClientConnection>;
   latest: Frame | null;
+  /** A newer snapshot from the bus, framed only when a pass needs it (most are folded). */
+  pending: PoolSnapshot | null;
   /** Call events not yet handed to a pass. */
   events: Buffer[];
   running: boolean;
@@ -31,12 +33,12 @@ interface Room {
 }
 
 export function balanceFrame(s: PoolSnapshot): Frame {
-  return { version: s.version, data: Buffer.from(JSON.stringify({ type: 'balance', ...balanceView(s) })) };
+  return { version: s.version, wire: textFrame(Buffer.from(JSON.stringify({ type: 'balance', ...balanceView(s) }))) };
 }
 
 export function callFrame(m: BusMessage): Buffer {
   const { t: _t, accountId: _a, at, ...rest } = m as Record<string, unknown>;
-  return Buffer.from(JSON.stringify({ type: 'call', ...rest, at: typeof at === 'number' ? new Date(at).toISOString() : at }));
+  return textFrame(Buffer.from(JSON.stringify({ type: 'call', ...rest, at: typeof at === 'number' ? new Date(at).toISOString() : at })));
 }
 
 export class Hub {
@@ -61,6 +63,7 @@ export class Hub {
       accountId,
       clients: new Set([client]),
       latest: null,
+      pending: null,
       events: [],
       running: false,
       timer: null,
@@ -92,15 +95,29 @@ export class Hub {
   /** A snapshot read directly (on connect), offered like a broadcast one. */
   offerSnapshot(accountId: string, client: ClientConnection, s: PoolSnapshot): void {
     const room = this.rooms.get(accountId);
-    const frame = balanceFrame(s);
-    if (room && (!room.latest || room.latest.version < frame.version)) room.latest = frame;
-    client.offerBalance(accountId, room?.latest ?? frame);
+    if (!room) return client.offerBalance(accountId, balanceFrame(s));
+    if (this.newest(room) < s.version) room.pending = s;
+    const frame = this.frameOf(room);
+    if (frame) client.offerBalance(accountId, frame);
+  }
+
+  private newest(room: Room): number {
+    return Math.max(room.pending?.version ?? -1, room.latest?.version ?? -1);
+  }
+
+  /** The newest snapshot, framed (once). */
+  private frameOf(room: Room): Frame | null {
+    if (room.pending && (!room.latest || room.pending.version > room.latest.version)) {
+      room.latest = balanceFrame(room.pending);
+    }
+    room.pending = null;
+    return room.latest;
   }
 
   private onBus(room: Room, msg: BusMessage): void {
     if (msg.t === 'balance') {
-      if (room.latest && room.latest.version >= msg.version) return;
-      room.latest = balanceFrame(msg as unknown as PoolSnapshot);
+      if (this.newest(room) >= msg.version) return;
+      room.pending = msg as unknown as PoolSnapshot;
     } else {
       room.events.push(callFrame(msg));
     }
@@ -128,14 +145,17 @@ export class Hub {
     const clients = [...room.clients];
     const events = room.events;
     room.events = [];
-    const version = room.latest?.version ?? -1;
+    let frame = this.frameOf(room);
+    const version = frame?.version ?? -1;
     let i = 0;
     const step = () => {
       const sliceStart = performance.now();
+      // Each slice offers the newest snapshot there is by then.
+      if (room.pending) frame = this.frameOf(room);
       while (i < clients.length) {
         const c = clients[i++]!;
-        for (const e of events) c.sendEvent(e);
-        if (room.latest) c.offerBalance(room.accountId, room.latest);
+        for (const e of events) c.sendWire(e);
+        if (frame) c.offerBalance(room.accountId, frame);
         if (i % CLOCK_EVERY === 0 && performance.now() - sliceStart > SLICE_BUDGET_MS) break;
       }
       if (i < clients.length) {
@@ -145,7 +165,7 @@ export class Hub {
       room.running = false;
       this.lastPassMs = performance.now() - started;
       // Newer state or events arrived mid-pass: the sockets served early need them too.
-      if (room.events.length > 0 || (room.latest?.version ?? -1) > version) this.schedule(room);
+      if (room.events.length > 0 || this.newest(room) > version) this.schedule(room);
     };
     step();
   }
