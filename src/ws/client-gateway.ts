@@ -3,7 +3,7 @@
 // an HTTP 401 and no upgrade. A staff token watches its own account from the first frame;
 // the admin key watches any account it subscribes to. Softphones authorize calls here
 // (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -140,7 +140,7 @@ export class ClientGateway {
           .createAuthorization(
             {
               accountId: p.accountId,
-              authorizationId: `az_${randomBytes(12).toString('hex')}`,
+              authorizationId: `az_${randomUUID().replaceAll('-', '')}`,
               staffId: p.staffId,
               requestId: m.requestId,
               to: m.to,
