@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import { Accounts } from './metering/accounts.js';
 import { CallMetering } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
+import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { registerScripts } from './redis/scripts.js';
@@ -43,15 +44,16 @@ export function buildApp(deps: AppDeps) {
   });
   const directory = new Directory(redis, config.redis.prefix);
   const accounts = new Accounts(redis, store, directory, clock);
+  const billingRules = {
+    minBillableSeconds: config.metering.minBillableSeconds,
+    billingIncrementSeconds: config.metering.billingIncrementSeconds,
+  };
   const calls = new CallMetering(
     store,
     accounts,
     directory,
     {
-      billing: {
-        minBillableSeconds: config.metering.minBillableSeconds,
-        billingIncrementSeconds: config.metering.billingIncrementSeconds,
-      },
+      billing: billingRules,
       reserveMinutes: config.metering.reserveMinutes,
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
@@ -78,6 +80,12 @@ export function buildApp(deps: AppDeps) {
     '/twilio',
     twilioRoutes({
       calls,
+      video: new VideoMetering(
+        store,
+        directory,
+        { billing: billingRules, reserveMinutes: config.metering.reserveMinutes },
+        clock,
+      ),
       authToken: config.twilio.authToken,
       publicBaseUrl: config.publicBaseUrl,
       metrics,

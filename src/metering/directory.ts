@@ -96,6 +96,15 @@ export class Directory {
     this.callCache.set(callSid, accountId);
   }
 
+  /** A video room belongs to the account of the first staff member seen in it. */
+  async rememberRoom(roomSid: string, accountId: string): Promise<void> {
+    await this.redis.set(this.k.room(roomSid), accountId, 'EX', CALL_MAP_TTL_SECONDS, 'NX');
+  }
+
+  async lookupRoom(roomSid: string): Promise<string | null> {
+    return this.redis.get(this.k.room(roomSid));
+  }
+
   /** R15: the call is checked against Twilio at `dueAt` unless already due earlier. */
   async scheduleReconcile(accountId: string, callSid: string, dueAt: number): Promise<void> {
     await this.redis.zadd(this.k.reconcile, 'LT', dueAt, `${accountId} ${callSid}`);

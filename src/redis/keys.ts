@@ -41,6 +41,8 @@ export function directoryKeys(prefix: string) {
     identity: (identity: string) => `${prefix}:dir:identity:${identity}`,
     number: (e164: string) => `${prefix}:dir:number:${e164}`,
     call: (callSid: string) => `${prefix}:dir:call:${callSid}`,
+    /** Video room → the account whose staff member was seen in it (R12). */
+    room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
     /** Sorted set: "accountId callSid" members due for reconciliation (R15), by due time. */
     reconcile: `${prefix}:reconcile`,
   };

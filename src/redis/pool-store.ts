@@ -181,7 +181,7 @@ export class PoolStore {
     input: {
       accountId: string;
       callSid: string;
-      direction: 'outbound' | 'inbound';
+      direction: 'outbound' | 'inbound' | 'video';
       from: string;
       to: string;
       staffId: string;

@@ -7,6 +7,7 @@ import { AppError } from '../domain/errors.js';
 import { errorBody } from '../http/json.js';
 import type { Logger } from '../log.js';
 import type { CallMetering } from '../metering/calls.js';
+import type { VideoMetering } from '../metering/video.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
 import { mediaStreamUrl } from './media-streams.js';
@@ -67,6 +68,7 @@ export function verifyTwilio(opts: {
 
 export function twilioRoutes(deps: {
   calls: CallMetering;
+  video: VideoMetering;
   authToken: string | null;
   publicBaseUrl: string;
   metrics: GatewayMetrics;
@@ -109,6 +111,21 @@ export function twilioRoutes(deps: {
       if (err instanceof AppError) throw err;
       deps.metrics.redisErrors.inc({ route: 'status' });
       deps.log.error('status signal not recorded', { err, callSid: p.CallSid });
+      return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
+    }
+  });
+
+  // R12: video participants draw from the same pool.
+  app.post('/video/status', verify, async (c) => {
+    const p = c.get('params');
+    try {
+      const outcome = await deps.video.record(p);
+      deps.metrics.signals.inc({ outcome: `video_${outcome}` });
+      return c.body(EMPTY_RESPONSE, 200, XML);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      deps.metrics.redisErrors.inc({ route: 'video' });
+      deps.log.error('video signal not recorded', { err, participantSid: p.ParticipantSid });
       return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
     }
   });

@@ -4,7 +4,7 @@
   CallSid: a repeated webhook gets the first decision.
   KEYS[1..4], ARGV[1..3]: see pool-common.lua
   KEYS[5] call hash   KEYS[6] active calls zset
-  ARGV[4] CallSid   ARGV[5] direction ("outbound"|"inbound")   ARGV[6] from   ARGV[7] to
+  ARGV[4] CallSid (or a video ParticipantSid)   ARGV[5] direction ("outbound"|"inbound"|"video")   ARGV[6] from   ARGV[7] to
   ARGV[8] staffId ("" for inbound)   ARGV[9] reserve minutes   ARGV[10] authorizationId or ""
   ARGV[11] dialled legs expected (number of nouns in the <Dial>)   ARGV[12] denial memory (ms)
   Returns: {1, reservedMinutes, snapshotJson} allowed, reserved now;
@@ -52,7 +52,9 @@ if authId ~= '' then
 end
 
 local reserve = tonumber(ARGV[9])
-local mayOverdraw = direction == 'inbound' and P.inboundPolicy ~= 'reject'
+-- A video participant is already connected when Twilio reports it: it is metered, never
+-- refused (R3, R12).
+local mayOverdraw = direction == 'video' or (direction == 'inbound' and P.inboundPolicy ~= 'reject')
 if P.balance - P.reserved < reserve and not mayOverdraw then
   redis.call('HSET', CALL, 'state', 'denied', 'callSid', callSid, 'direction', direction,
     'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'createdAt', NOW)
