@@ -123,6 +123,9 @@ describe('history', () => {
     expect(ended.calls).toEqual([
       expect.objectContaining({ callSid: calls[0]!.callSid, state: 'ended', billableSeconds: 45, billedMinutes: 1 }),
     ]);
+    const all = (await gw.admin('GET', `/v1/accounts/${id}/calls`)).json;
+    expect(all.calls.map((c: any) => c.callSid).sort()).toEqual(calls.map((c) => c.callSid).sort());
+    expect(all.calls[0].callSid).toBe(calls[0]!.callSid); // ended last: the newest activity
     const page1 = (await gw.admin('GET', `/v1/accounts/${id}/calls?state=active&limit=1`)).json;
     const page2 = (await gw.admin('GET', `/v1/accounts/${id}/calls?state=active&limit=1&cursor=${encodeURIComponent(page1.nextCursor)}`)).json;
     expect(page1.calls).toHaveLength(1);

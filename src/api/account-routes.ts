@@ -26,6 +26,7 @@ const newAccountSchema = z.strictObject({
 const numbersSchema = z.union([
   z.strictObject({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
   z.strictObject({ phoneNumber: e164Schema }),
+  z.strictObject({ number: e164Schema }),
 ]);
 
 const adjustmentSchema = z.strictObject({
@@ -50,7 +51,7 @@ const ledgerQuery = z.object({
 });
 
 const callsQuery = z.object({
-  state: z.enum(['active', 'ended']).default('ended'),
+  state: z.enum(['active', 'ended']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -131,7 +132,7 @@ export function accountRoutes(deps: {
     requireAdmin(c);
     const id = accountId(c.req.param('id'));
     const body = await readJson(c, numbersSchema);
-    const numbers = 'phoneNumbers' in body ? body.phoneNumbers : [body.phoneNumber];
+    const numbers = 'phoneNumbers' in body ? body.phoneNumbers : 'phoneNumber' in body ? [body.phoneNumber] : [body.number];
     return c.json({ phoneNumbers: await accounts.addNumbers(id, numbers) }, 201);
   });
 

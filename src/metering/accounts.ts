@@ -294,11 +294,12 @@ export class Accounts {
     return callView(h);
   }
 
-  /** Calls, newest first, paged by a cursor "<ms>:<CallSid>" of the last one returned. */
-  async calls(accountId: string, opts: { state: 'active' | 'ended'; limit: number; cursor?: string }) {
+  /** Calls, newest first (by start for open calls, by end for ended ones; both when no
+   *  state is given), paged by a cursor "<ms>:<CallSid>" of the last one returned. */
+  async calls(accountId: string, opts: { state?: 'active' | 'ended'; limit: number; cursor?: string }) {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const k = this.store.keys(accountId);
-    const key = opts.state === 'active' ? k.activeCalls : k.endedCalls;
+    const sets = opts.state === 'active' ? [k.activeCalls] : opts.state === 'ended' ? [k.endedCalls] : [k.activeCalls, k.endedCalls];
     let max = '+inf';
     let after: { score: number; sid: string } | null = null;
     if (opts.cursor) {
@@ -308,9 +309,12 @@ export class Accounts {
       max = String(after.score);
     }
     // Members sharing the cursor's score are re-read and skipped up to the cursor.
-    const raw = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 64);
     const members: { sid: string; score: number }[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) members.push({ sid: raw[i]!, score: Number(raw[i + 1]) });
+    for (const key of sets) {
+      const raw = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 64);
+      for (let i = 0; i + 1 < raw.length; i += 2) members.push({ sid: raw[i]!, score: Number(raw[i + 1]) });
+    }
+    members.sort((a, b) => b.score - a.score || (a.sid < b.sid ? 1 : a.sid > b.sid ? -1 : 0));
     const rest = after
       ? members.filter((m) => m.score < after.score || (m.score === after.score && m.sid < after.sid))
       : members;
