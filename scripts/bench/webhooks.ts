@@ -26,19 +26,41 @@
  * deleted (SCAN + UNLINK) on every exit path, Ctrl-C included.
  */
 import autocannon from 'autocannon';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { createHistogram, performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { createHistogram } from 'node:perf_hooks';
+import type { Redis } from 'ioredis';
 import { computeTwilioSignature } from '../../src/twilio/signature.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import {
+  PUBLIC_BASE_URL,
+  REDIS_URL,
+  ROOT,
+  adminApi,
+  benchEnv,
+  children,
+  cpuSample,
+  cpuShare,
+  createLog,
+  fmtInt,
+  formatTable,
+  gatewayEnv,
+  hex,
+  installCleanup,
+  parseArgsOrExit,
+  pctCell,
+  pool,
+  prepareBench,
+  r2,
+  reportHeader,
+  runBench,
+  runIdentity,
+  scrapeMetrics,
+  sleep,
+  softphoneCallParams,
+  startServer,
+  stopChild,
+  wholeNumber,
+  type CpuShare as LoadgenCpuShare,
+} from './common.js';
 
 // ---------------------------------------------------------------- options
 
@@ -49,35 +71,14 @@ const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--c
   --build          rebuild dist/ even when it looks up to date`;
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        duration: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '2' },
-        connections: { type: 'string', default: '50' },
-        build: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const int = (name: string, raw: string, min: number, max: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      process.stderr.write(`--${name}: must be a whole number from ${min} to ${max}, got ${raw}\n${USAGE}\n`);
-      process.exit(2);
-    }
-    return n;
-  };
+  const values = parseArgsOrExit(USAGE, {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    build: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
   return {
     duration: int('duration', values.duration, 1, 3600),
     warmup: int('warmup', values.warmup, 1, 600),
@@ -90,14 +91,8 @@ const opts = parseOptions();
 
 // ---------------------------------------------------------------- run identity
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-const RUN = hex(4);
-const PREFIX = `mgbench-${RUN}`;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const AUTH_TOKEN = `bench-auth-${hex(16)}`;
-const ADMIN_KEY = `bench-admin-${hex(16)}`;
-const STAFF_SECRET = `bench-staff-${hex(24)}`;
-const PUBLIC_BASE_URL = 'https://gw.bench.minutegate.test';
+const ID = runIdentity('mgbench');
+const { run: RUN, prefix: PREFIX, authToken: AUTH_TOKEN } = ID;
 const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
 const STATUS_URL = `${PUBLIC_BASE_URL}/twilio/status`;
 
@@ -110,8 +105,6 @@ const MONTHLY_MINUTES = 10_000_000;
 const DIAL_SECONDS = 95;
 const MINUTES_PER_CALL = 2; // 95 s → 2 minutes under the default billing rules (R4)
 
-const TW_ACCOUNT_SID = `AC${hex(16)}`;
-const TW_APP_SID = `AP${hex(16)}`;
 const SID_BASE = hex(8); // 16 hex digits + a 16-digit counter = a 32-hex-digit CallSid
 const DIAL_SID_BASE = hex(8);
 let sidCounter = 0;
@@ -119,8 +112,10 @@ let dialSidCounter = 0;
 const nextCallSid = () => `CA${SID_BASE}${(++sidCounter).toString(16).padStart(16, '0')}`;
 const nextDialSid = () => `CA${DIAL_SID_BASE}${(++dialSidCounter).toString(16).padStart(16, '0')}`;
 
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const log = createLog('bench');
+const api = adminApi(ID.adminKey);
+/** Set in main(); cleanup also runs when main() failed before connecting. */
+let redis: Redis | null = null;
 
 // ---------------------------------------------------------------- Twilio bodies
 
@@ -139,13 +134,7 @@ function encodeForm(params: Record<string, string>): string {
 function voiceBody(): SignedBody {
   const sid = nextCallSid();
   const params: Record<string, string> = {
-    AccountSid: TW_ACCOUNT_SID,
-    ApiVersion: '2010-04-01',
-    ApplicationSid: TW_APP_SID,
-    CallSid: sid,
-    CallStatus: 'ringing',
-    Called: '',
-    Caller: `client:${IDENTITY}`,
+    ...softphoneCallParams(ID, sid, 'ringing', IDENTITY),
     CallerId: NUMBER,
     Direction: 'inbound',
     From: `client:${IDENTITY}`,
@@ -163,13 +152,7 @@ function voiceBody(): SignedBody {
 /** The <Dial action> request of an answered call that talked 95 s. 14 params. */
 function dialActionBody(sid: string): SignedBody {
   const params: Record<string, string> = {
-    AccountSid: TW_ACCOUNT_SID,
-    ApiVersion: '2010-04-01',
-    ApplicationSid: TW_APP_SID,
-    CallSid: sid,
-    CallStatus: 'in-progress',
-    Called: '',
-    Caller: `client:${IDENTITY}`,
+    ...softphoneCallParams(ID, sid, 'in-progress', IDENTITY),
     Direction: 'inbound',
     From: `client:${IDENTITY}`,
     To: '+14155550100',
@@ -181,179 +164,9 @@ function dialActionBody(sid: string): SignedBody {
   return { sid, body: encodeForm(params), signature: computeTwilioSignature(AUTH_TOKEN, STATUS_URL, params) };
 }
 
-// ---------------------------------------------------------------- build
+// ---------------------------------------------------------------- CPU shares
 
-/** dist/ is stale when a compiled file is missing or older than its source. */
-function distIsStale(): string | null {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)],
-    );
-  const src = join(ROOT, 'src');
-  for (const file of walk(src)) {
-    const rel = relative(src, file);
-    let out: string;
-    if (file.endsWith('.lua')) out = join(ROOT, 'dist', rel);
-    else if (file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.endsWith('.d.ts')) {
-      out = join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
-    } else continue;
-    let outTime: number;
-    try {
-      outTime = statSync(out).mtimeMs;
-    } catch {
-      return `${relative(ROOT, out)} is missing`;
-    }
-    if (statSync(file).mtimeMs > outTime) return `${relative(ROOT, file)} is newer than ${relative(ROOT, out)}`;
-  }
-  return null;
-}
-
-function ensureBuilt(force: boolean): void {
-  const why = force ? '--build' : distIsStale();
-  if (!why) {
-    log('dist/ is up to date');
-    return;
-  }
-  log(`building dist/ (${why})`);
-  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal})`);
-}
-
-// ---------------------------------------------------------------- child processes
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  port: number;
-  tail: string[];
-  warnLines: number;
-  exited: Promise<void>;
-  alive: boolean;
-}
-
-const children: Child[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function startChild(name: string, script: string, env: Record<string, string>, readyPath: string): Promise<Child> {
-  const port = await freePort();
-  // A clean environment: in particular no NODE_OPTIONS / loader flags from tsx, so the
-  // child runs the compiled JS exactly as production does.
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', PORT: String(port), ...env };
-  const proc = spawn(process.execPath, [script], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { name, proc, port, tail: [], warnLines: 0, exited: Promise.resolve(), alive: true };
-  child.exited = new Promise((r) => proc.once('exit', () => { child.alive = false; r(); }));
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString('utf8').split('\n')) {
-      if (!line) continue;
-      if (/"level":"(warn|error)"/.test(line)) child.warnLines++;
-      child.tail.push(line);
-      if (child.tail.length > 40) child.tail.shift();
-    }
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  children.push(child);
-
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (!child.alive) break;
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}${readyPath}`);
-      if (res.ok) {
-        log(`${name} ready on port ${port} (pid ${proc.pid})`);
-        return child;
-      }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${name} did not become ready${child.alive ? ' within 20 s' : ` (exit code ${proc.exitCode})`}:\n  ${child.tail.join('\n  ')}`);
-}
-
-async function stopChild(child: Child): Promise<void> {
-  if (!child.alive) return;
-  child.proc.kill('SIGTERM');
-  const done = await Promise.race([child.exited.then(() => true), sleep(5_000).then(() => false)]);
-  if (!done && child.alive) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
-}
-
-// ---------------------------------------------------------------- CPU accounting (Linux /proc)
-// Where the cores went during a measured run, in % of one core: this process (the load
-// generator), the server under test, Redis, and everything else on the machine (on a
-// shared box: the other engineer's work). Without /proc the figures are null.
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-function procCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-function machineBusyMs(): number | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal
-    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
-    return (busy * 1000) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-async function redisCpuMs(): Promise<number | null> {
-  try {
-    const info = await redis!.info('cpu');
-    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-    const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
-    return Number.isFinite(sys + user) ? (sys + user) * 1000 : null;
-  } catch {
-    return null;
-  }
-}
-
-interface CpuSample {
-  wall: number;
-  gen: number;
-  server: number | null;
-  redis: number | null;
-  machine: number | null;
-}
-
-async function cpuSample(serverPid: number | undefined): Promise<CpuSample> {
-  const u = process.cpuUsage();
-  return {
-    wall: performance.now(),
-    gen: (u.user + u.system) / 1000,
-    server: procCpuMs(serverPid),
-    redis: await redisCpuMs(),
-    machine: machineBusyMs(),
-  };
-}
-
+/** This bench has no helper processes: the load generator is this process alone. */
 interface CpuShare {
   gen: number;
   server: number | null;
@@ -361,16 +174,7 @@ interface CpuShare {
   other: number | null;
 }
 
-function cpuShare(a: CpuSample, b: CpuSample): CpuShare {
-  const wall = b.wall - a.wall;
-  const pct = (x: number | null, y: number | null) => (x === null || y === null ? null : Math.round(((y - x) / wall) * 100));
-  const gen = pct(a.gen, b.gen)!;
-  const server = pct(a.server, b.server);
-  const redisPct = pct(a.redis, b.redis);
-  const machine = pct(a.machine, b.machine);
-  const other = machine === null ? null : Math.max(0, machine - gen - (server ?? 0) - (redisPct ?? 0));
-  return { gen, server, redis: redisPct, other };
-}
+const genShare = (s: LoadgenCpuShare): CpuShare => ({ gen: s.loadgen, server: s.server, redis: s.redis, other: s.other });
 
 // ---------------------------------------------------------------- load phases
 
@@ -411,9 +215,9 @@ interface PhaseResult {
 let currentInstance: autocannon.Instance | null = null;
 
 async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
-  const cpuBefore = await cpuSample(spec.pid);
+  const cpuBefore = await cpuSample(redis, spec.pid);
   const run = await runLoad(spec);
-  return { ...run, cpu: cpuShare(cpuBefore, await cpuSample(spec.pid)) };
+  return { ...run, cpu: genShare(cpuShare(cpuBefore, await cpuSample(redis, spec.pid))) };
 }
 
 function runLoad(spec: PhaseSpec): Promise<Omit<PhaseResult, 'cpu'>> {
@@ -484,97 +288,21 @@ function runLoad(spec: PhaseSpec): Promise<Omit<PhaseResult, 'cpu'>> {
 
 // ---------------------------------------------------------------- gateway API
 
-async function api(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${ADMIN_KEY}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = text;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // keep the text
-  }
-  return { status: res.status, json };
-}
-
 /** The state of each call as the gateway has it: 'active', 'ended' or 'none' (unknown or denied). */
 async function callStates(port: number, sids: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let i = 0;
-  const worker = async () => {
-    while (i < sids.length) {
-      const sid = sids[i++]!;
-      const r = await api(port, 'GET', `/v1/accounts/${ACCOUNT_ID}/calls/${sid}`);
-      if (r.status === 200) out.set(sid, String(r.json.state));
-      else if (r.status === 404) out.set(sid, 'none');
-      else throw new Error(`GET call ${sid}: ${r.status} ${JSON.stringify(r.json)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(16, sids.length) }, worker));
-  return out;
-}
-
-async function scrapeMetrics(port: number): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const out = new Map<string, number>();
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^(minutegate_[a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- Redis cleanup
-
-let redis: Redis | null = null;
-
-async function deleteBenchKeys(): Promise<number> {
-  const client = redis ?? new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  if (client.status === 'wait') await client.connect();
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-  } while (cursor !== '0');
-  if (client !== redis) client.disconnect();
-  return deleted;
-}
-
-let cleanupPromise: Promise<void> | null = null;
-
-function cleanup(): Promise<void> {
-  cleanupPromise ??= (async () => {
-    currentInstance?.stop();
-    await Promise.all(children.map((c) => stopChild(c).catch(() => {})));
-    try {
-      const n = await deleteBenchKeys();
-      log(`deleted ${n} Redis key(s) under ${PREFIX}:`);
-    } catch (err) {
-      log(`could not delete the keys under ${PREFIX}: (${(err as Error).message}); delete them by hand`);
-    }
-    redis?.disconnect();
-  })();
-  return cleanupPromise;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
+  await pool(sids, 16, async (sid) => {
+    const r = await api(port, 'GET', `/v1/accounts/${ACCOUNT_ID}/calls/${sid}`);
+    if (r.status === 200) out.set(sid, String(r.json.state));
+    else if (r.status === 404) out.set(sid, 'none');
+    else throw new Error(`GET call ${sid}: ${r.status} ${JSON.stringify(r.json)}`);
   });
+  return out;
 }
-// Last resort (e.g. process.exit elsewhere): never leave a server running.
-process.on('exit', () => {
-  for (const c of children) if (c.alive) c.proc.kill('SIGKILL');
-});
+
+// ---------------------------------------------------------------- cleanup
+
+const cleanup = installCleanup({ log, prefix: PREFIX, redis: () => redis, stopLoad: () => currentInstance?.stop() });
 
 // ---------------------------------------------------------------- report
 
@@ -594,10 +322,6 @@ interface Row {
   cpu: CpuShare;
 }
 
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');
-
 function row(phase: string, r: PhaseResult, badBody: number): Row {
   return {
     phase,
@@ -616,48 +340,20 @@ function row(phase: string, r: PhaseResult, badBody: number): Row {
   };
 }
 
-function gitRevision(): string | null {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  if (rev.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
-  return rev.stdout.trim() + (dirty.stdout.trim() ? '+dirty-src' : '');
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
-  const started = new Date();
-  const loadBefore = os.loadavg().map(r2);
-  ensureBuilt(opts.build);
-
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  await redis.connect();
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (redis = r));
 
   const C = opts.connections;
-  const gw = await startChild(
-    'gateway',
-    join(ROOT, 'dist', 'main.js'),
-    {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      REDIS_URL,
-      REDIS_PREFIX: PREFIX,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      ADMIN_API_KEY: ADMIN_KEY,
-      STAFF_TOKEN_SECRET: STAFF_SECRET,
-      PUBLIC_BASE_URL,
-    },
-    '/readyz',
-  );
-  const bare = await startChild(
-    'bare ceiling',
-    join(ROOT, 'scripts', 'bench', 'bare-ceiling.mjs'),
-    { REDIS_URL, REDIS_PREFIX: PREFIX, TWILIO_AUTH_TOKEN: AUTH_TOKEN, PUBLIC_BASE_URL },
-    '/healthz',
-  );
+  const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
+  const bare = await startServer({
+    name: 'bare ceiling',
+    script: join(ROOT, 'scripts', 'bench', 'bare-ceiling.mjs'),
+    env: { REDIS_URL, REDIS_PREFIX: PREFIX, TWILIO_AUTH_TOKEN: AUTH_TOKEN, PUBLIC_BASE_URL },
+    readyPath: '/healthz',
+    log,
+  });
 
   const created = await api(gw.port, 'POST', '/v1/accounts', {
     id: ACCOUNT_ID,
@@ -893,28 +589,15 @@ async function main(): Promise<number> {
   const cleanRuns = rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.badBody === 0);
   const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted;
 
-  const cpus = os.cpus();
-  const env = {
-    date: started.toISOString(),
-    node: process.version,
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? '?',
-    loadAvgBefore: loadBefore,
-    redis: redisVersion,
-    git: gitRevision(),
-  };
+  const env = benchEnv(start, redisVersion);
 
-  const out: string[] = [];
-  out.push('');
-  out.push(`minutegate webhook bench — ${env.date}`);
-  out.push(`node ${env.node}, ${env.cpus} CPU(s) (${env.cpuModel}), redis ${env.redis}, load avg before ${loadBefore.join(' ')}${env.git ? `, git ${env.git}` : ''}`);
-  out.push(
+  const out = reportHeader(
+    'webhook bench',
+    env,
     `${C} connections, warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; ` +
       'gateway = node dist/main.js (NODE_ENV=production, LOG_LEVEL=warn); bare = node scripts/bench/bare-ceiling.mjs',
   );
-  out.push('');
   const head1 = ['phase', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'requests', 'errors', 'timeouts', 'non-2xx', 'bad TwiML', 'server%', 'redis%', 'loadgen%', 'others%'];
-  const pctCell = (x: number | null) => (x === null ? '-' : String(x));
   const table = rows.map((r) => [
     r.phase,
     fmtInt(r.rps),
@@ -932,11 +615,7 @@ async function main(): Promise<number> {
     pctCell(r.cpu.gen),
     pctCell(r.cpu.other),
   ]);
-  const widths = head1.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  out.push(line(head1));
-  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of table) out.push(line(t));
+  out.push(...formatTable(head1, table, (i) => i > 0));
   out.push('(server% redis% loadgen% others% = CPU in % of one core during the measured run; others = the rest of the machine)');
   const saturated = rows.filter((r) => r.cpu.gen >= 90).map((r) => r.phase);
   if (saturated.length > 0) {
@@ -983,15 +662,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  process.stderr.write(`[bench] failed: ${(err as Error).stack ?? String(err)}\n`);
-  for (const c of children) {
-    if (c.tail.length > 0) process.stderr.write(`[bench] last output of ${c.name}:\n  ${c.tail.join('\n  ')}\n`);
-  }
-} finally {
-  await cleanup();
-}
-process.exit(exitCode);
+await runBench('bench', main, cleanup);

@@ -47,20 +47,50 @@
  * missed performance targets do not fail the run. Children are stopped and the bench's
  * Redis keys deleted (SCAN + UNLINK under its own prefix) on every exit path.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
-import os from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { accountKeys } from '../../src/redis/keys.js';
 import { computeTwilioSignature } from '../../src/twilio/signature.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import {
+  PUBLIC_BASE_URL,
+  ROOT,
+  adminApi,
+  benchEnv,
+  cpuSample,
+  cpuShare,
+  createLog,
+  failUsage,
+  fmtInt,
+  formatTable,
+  gatewayEnv,
+  hex,
+  hrMs,
+  installCleanup,
+  parseArgsOrExit,
+  pctCell,
+  pool,
+  prepareBench,
+  r1,
+  r2,
+  reportHeader,
+  runBench,
+  runIdentity,
+  scrapeMetrics,
+  sleep,
+  softphoneCallParams,
+  spawnNode,
+  startServer,
+  stopChild,
+  trackChild,
+  wholeNumber,
+  type Child,
+  type CpuSample,
+  type CpuShare,
+} from './common.js';
 
 // ---------------------------------------------------------------- options
 
@@ -83,46 +113,24 @@ const USAGE = `usage: npm run bench:ws -- [--duration S] [--warmup S] [--only au
   --streams N         media: concurrent streams at 50 frames/s (500)`;
 
 function parseOptions() {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        duration: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '2' },
-        only: { type: 'string' },
-        build: { type: 'boolean', default: false },
-        sockets: { type: 'string', default: '200' },
-        staff: { type: 'string', default: '10' },
-        'auth-accounts': { type: 'string', default: '1' },
-        inflight: { type: 'string', default: '1' },
-        'auth-rate': { type: 'string', default: '0' },
-        dashboards: { type: 'string', default: '10000' },
-        'fanout-procs': { type: 'string', default: '2' },
-        streams: { type: 'string', default: '500' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const int = (name: string, raw: string, min: number, max: number) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      process.stderr.write(`--${name}: must be a whole number from ${min} to ${max}, got ${raw}\n${USAGE}\n`);
-      process.exit(2);
-    }
-    return n;
-  };
+  const values = parseArgsOrExit(USAGE, {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    build: { type: 'boolean', default: false },
+    sockets: { type: 'string', default: '200' },
+    staff: { type: 'string', default: '10' },
+    'auth-accounts': { type: 'string', default: '1' },
+    inflight: { type: 'string', default: '1' },
+    'auth-rate': { type: 'string', default: '0' },
+    dashboards: { type: 'string', default: '10000' },
+    'fanout-procs': { type: 'string', default: '2' },
+    streams: { type: 'string', default: '500' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
   if (values.only !== undefined && !PHASES.includes(values.only as Phase)) {
-    process.stderr.write(`--only: must be one of ${PHASES.join(', ')}, got ${values.only}\n${USAGE}\n`);
-    process.exit(2);
+    failUsage(USAGE, `--only: must be one of ${PHASES.join(', ')}, got ${values.only}`);
   }
   const o = {
     duration: int('duration', values.duration, 1, 600),
@@ -149,30 +157,19 @@ const opts = parseOptions();
 
 // ---------------------------------------------------------------- run identity
 
-const hex = (bytes: number) => randomBytes(bytes).toString('hex');
-const RUN = hex(4);
-const PREFIX = `mgbench-ws-${RUN}`;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const AUTH_TOKEN = `bench-auth-${hex(16)}`;
-const ADMIN_KEY = `bench-admin-${hex(16)}`;
-const STAFF_SECRET = `bench-staff-${hex(24)}`;
-const PUBLIC_BASE_URL = 'https://gw.bench.minutegate.test';
+const ID = runIdentity('mgbench-ws');
+const { run: RUN, prefix: PREFIX, authToken: AUTH_TOKEN, adminKey: ADMIN_KEY, twAccountSid: TW_ACCOUNT_SID } = ID;
 const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
 const MEDIA_SIGNED_URL = `${PUBLIC_BASE_URL.replace(/^http/, 'ws')}/twilio/media`;
 /** The API caps monthlyMinutes at 10,000,000 (account-routes.ts). */
 const MONTHLY_MINUTES = 10_000_000;
 const AUTHORIZATION_TTL_SECONDS = 60;
 const WS_MAX_MESSAGES_PER_SECOND = 100_000;
-const TW_ACCOUNT_SID = `AC${hex(16)}`;
-const TW_APP_SID = `AP${hex(16)}`;
 
-const log = (msg: string) => process.stderr.write(`[bench:ws] ${msg}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Milliseconds on CLOCK_MONOTONIC: comparable between processes on this machine. */
-const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
-const r1 = (x: number) => Math.round(x * 10) / 10;
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');
+const log = createLog('bench:ws');
+const api = adminApi(ADMIN_KEY);
+/** Set in main(); cleanup also runs when main() failed before connecting. */
+let redis: Redis | null = null;
 
 // ---------------------------------------------------------------- histogram
 // µs values: 1 µs buckets below 1,024 µs, then 512 sub-buckets per power of two (≤ 0.2%
@@ -231,66 +228,7 @@ class Hist {
   }
 }
 
-// ---------------------------------------------------------------- build (as in webhooks.ts)
-
-/** dist/ is stale when a compiled file is missing or older than its source. */
-function distIsStale(): string | null {
-  const walk = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
-  const src = join(ROOT, 'src');
-  for (const file of walk(src)) {
-    const rel = relative(src, file);
-    let out: string;
-    if (file.endsWith('.lua')) out = join(ROOT, 'dist', rel);
-    else if (file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.endsWith('.d.ts')) {
-      out = join(ROOT, 'dist', rel.replace(/\.ts$/, '.js'));
-    } else continue;
-    let outTime: number;
-    try {
-      outTime = statSync(out).mtimeMs;
-    } catch {
-      return `${relative(ROOT, out)} is missing`;
-    }
-    if (statSync(file).mtimeMs > outTime) return `${relative(ROOT, file)} is newer than ${relative(ROOT, out)}`;
-  }
-  return null;
-}
-
-function ensureBuilt(force: boolean): void {
-  const why = force ? '--build' : distIsStale();
-  if (!why) {
-    log('dist/ is up to date');
-    return;
-  }
-  log(`building dist/ (${why})`);
-  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal})`);
-}
-
 // ---------------------------------------------------------------- child processes
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  port: number;
-  tail: string[];
-  warnLines: number;
-  exited: Promise<void>;
-  alive: boolean;
-}
-
-const children: Child[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** The open-files limits this process (and so its children) starts with. */
 function fileLimits(): { soft: number; hard: number } {
@@ -302,101 +240,23 @@ function fileLimits(): { soft: number; hard: number } {
   return { soft: q('-Sn'), hard: q('-Hn') };
 }
 
-/** Runs `node <args>` with the open-files soft limit raised to the hard limit; `exec`
- *  keeps the pid, so /proc/<pid> is node's own. */
-function spawnNode(args: string[], env: Record<string, string>, ipc = false): ChildProcess {
-  return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+/** A fresh gateway per phase, with the open-files limit raised for 10,000 sockets. */
+function startGateway(label: string): Promise<Child> {
+  return startServer({
+    name: `gateway (${label})`,
+    script: join(ROOT, 'dist', 'main.js'),
+    env: {
+      ...gatewayEnv(ID),
+      WS_MAX_MESSAGES_PER_SECOND: String(WS_MAX_MESSAGES_PER_SECOND),
+      AUTHORIZATION_TTL_SECONDS: String(AUTHORIZATION_TTL_SECONDS),
+    },
+    readyPath: '/readyz',
+    log,
+    raiseFileLimit: true,
   });
 }
 
-function track(name: string, proc: ChildProcess, port: number): Child {
-  const child: Child = { name, proc, port, tail: [], warnLines: 0, exited: Promise.resolve(), alive: true };
-  child.exited = new Promise((r) =>
-    proc.once('exit', () => {
-      child.alive = false;
-      r();
-    }),
-  );
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString('utf8').split('\n')) {
-      if (!line) continue;
-      if (/"level":"(warn|error)"/.test(line)) child.warnLines++;
-      child.tail.push(line);
-      if (child.tail.length > 40) child.tail.shift();
-    }
-  };
-  proc.stdout?.on('data', onData);
-  proc.stderr?.on('data', onData);
-  children.push(child);
-  return child;
-}
-
-async function startGateway(label: string): Promise<Child> {
-  const port = await freePort();
-  // A clean environment: no NODE_OPTIONS / loader flags from tsx.
-  const proc = spawnNode([join(ROOT, 'dist', 'main.js')], {
-    PATH: process.env.PATH ?? '',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    REDIS_URL,
-    REDIS_PREFIX: PREFIX,
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    ADMIN_API_KEY: ADMIN_KEY,
-    STAFF_TOKEN_SECRET: STAFF_SECRET,
-    PUBLIC_BASE_URL,
-    WS_MAX_MESSAGES_PER_SECOND: String(WS_MAX_MESSAGES_PER_SECOND),
-    AUTHORIZATION_TTL_SECONDS: String(AUTHORIZATION_TTL_SECONDS),
-  });
-  const child = track(`gateway (${label})`, proc, port);
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline && child.alive) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      if (res.ok) {
-        log(`${child.name} ready on port ${port} (pid ${proc.pid})`);
-        return child;
-      }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${child.name} did not become ready${child.alive ? ' within 20 s' : ` (exit code ${proc.exitCode})`}:\n  ${child.tail.join('\n  ')}`);
-}
-
-async function stopChild(child: Child): Promise<void> {
-  if (!child.alive) return;
-  child.proc.kill('SIGTERM');
-  const done = await Promise.race([child.exited.then(() => true), sleep(5_000).then(() => false)]);
-  if (!done && child.alive) {
-    child.proc.kill('SIGKILL');
-    await child.exited;
-  }
-}
-
-// ---------------------------------------------------------------- CPU and memory (Linux /proc)
-
-const CLK_TCK = (() => {
-  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-  const n = Number(r.stdout?.trim());
-  return Number.isFinite(n) && n > 0 ? n : 100;
-})();
-
-function procCpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
+// ---------------------------------------------------------------- memory (Linux /proc)
 
 function vmRssMb(pid: number | undefined): number | null {
   if (pid === undefined) return null;
@@ -408,91 +268,7 @@ function vmRssMb(pid: number | undefined): number | null {
   }
 }
 
-function machineBusyMs(): number | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!; // user nice system irq softirq steal
-    return (busy * 1000) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-async function redisCpuMs(): Promise<number | null> {
-  try {
-    const info = await redis!.info('cpu');
-    const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1]);
-    const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1]);
-    return Number.isFinite(sys + user) ? (sys + user) * 1000 : null;
-  } catch {
-    return null;
-  }
-}
-
-interface CpuSample {
-  wall: number;
-  self: number;
-  server: number | null;
-  helpers: number | null;
-  redis: number | null;
-  machine: number | null;
-}
-
-/** `helperPids`: load-generator processes of this bench (fan-out clients). */
-async function cpuSample(serverPid: number | undefined, helperPids: (number | undefined)[] = []): Promise<CpuSample> {
-  const u = process.cpuUsage();
-  const helpers = helperPids.map(procCpuMs);
-  return {
-    wall: hrMs(),
-    self: (u.user + u.system) / 1000,
-    server: procCpuMs(serverPid),
-    helpers: helpers.some((h) => h === null) ? null : helpers.reduce<number>((a, b) => a + b!, 0),
-    redis: await redisCpuMs(),
-    machine: machineBusyMs(),
-  };
-}
-
-interface CpuShare {
-  server: number | null;
-  redis: number | null;
-  /** This process plus its client processes. */
-  loadgen: number | null;
-  /** The largest single load-generator process (a saturated one makes figures floors). */
-  loadgenMaxProc: number | null;
-  other: number | null;
-}
-
-function cpuShare(a: CpuSample, b: CpuSample, helperCount = 0): CpuShare {
-  const wall = b.wall - a.wall;
-  const pct = (x: number | null, y: number | null) => (x === null || y === null ? null : Math.round(((y - x) / wall) * 100));
-  const self = pct(a.self, b.self)!;
-  const helpers = pct(a.helpers, b.helpers);
-  const loadgen = self + (helpers ?? 0);
-  const server = pct(a.server, b.server);
-  const redisPct = pct(a.redis, b.redis);
-  const machine = pct(a.machine, b.machine);
-  const other = machine === null ? null : Math.max(0, machine - loadgen - (server ?? 0) - (redisPct ?? 0));
-  const perHelper = helpers === null || helperCount === 0 ? 0 : helpers / helperCount;
-  return { server, redis: redisPct, loadgen, loadgenMaxProc: Math.round(Math.max(self, perHelper)), other };
-}
-
 // ---------------------------------------------------------------- gateway API
-
-async function api(port: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = text;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // keep the text
-  }
-  return { status: res.status, json };
-}
 
 async function mustApi(port: number, method: string, path: string, body: unknown, expect: number): Promise<any> {
   const r = await api(port, method, path, body);
@@ -518,30 +294,6 @@ async function createAccount(port: number, id: string, staff: { id: string; iden
 
 async function staffToken(port: number, accountId: string, staffId: string): Promise<string> {
   return (await mustApi(port, 'POST', `/v1/accounts/${accountId}/staff/${staffId}/token`, { ttlSeconds: 3600 }, 201)).token as string;
-}
-
-async function scrapeMetrics(port: number): Promise<Map<string, number>> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const out = new Map<string, number>();
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^(minutegate_[a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
-
-/** Runs `fn` over `items` with at most `n` at a time. */
-async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-  return out;
 }
 
 const wsBase = (port: number) => `ws://127.0.0.1:${port}`;
@@ -573,23 +325,7 @@ const BALANCE_PREFIX = Buffer.from('{"type":"balance"');
 const isBalance = (data: Buffer) =>
   data.length >= BALANCE_PREFIX.length && data.compare(BALANCE_PREFIX, 0, BALANCE_PREFIX.length, 0, BALANCE_PREFIX.length) === 0;
 
-// ---------------------------------------------------------------- Redis cleanup
-
-let redis: Redis | null = null;
-
-async function deleteBenchKeys(): Promise<number> {
-  const client = redis ?? new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  if (client.status === 'wait') await client.connect();
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-  } while (cursor !== '0');
-  if (client !== redis) client.disconnect();
-  return deleted;
-}
+// ---------------------------------------------------------------- cleanup
 
 /** Sockets of this process, terminated on cleanup. */
 const openSockets = new Set<WebSocket>();
@@ -599,31 +335,13 @@ const trackWs = (ws: WebSocket) => {
   return ws;
 };
 
-let cleanupPromise: Promise<void> | null = null;
-
-function cleanup(): Promise<void> {
-  cleanupPromise ??= (async () => {
+const cleanup = installCleanup({
+  log,
+  prefix: PREFIX,
+  redis: () => redis,
+  stopLoad: () => {
     for (const ws of openSockets) ws.terminate();
-    await Promise.all(children.map((c) => stopChild(c).catch(() => {})));
-    try {
-      const n = await deleteBenchKeys();
-      log(`deleted ${n} Redis key(s) under ${PREFIX}:`);
-    } catch (err) {
-      log(`could not delete the keys under ${PREFIX}: (${(err as Error).message}); delete them by hand`);
-    }
-    redis?.disconnect();
-  })();
-  return cleanupPromise;
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-process.on('exit', () => {
-  for (const c of children) if (c.alive) c.proc.kill('SIGKILL');
+  },
 });
 
 // ---------------------------------------------------------------- report rows
@@ -780,11 +498,11 @@ async function authPhase() {
   }
   log(`auth: warm-up ${opts.warmup} s, then measuring ${opts.duration} s`);
   await sleep(opts.warmup * 1000);
-  const cpuA = await cpuSample(gw.proc.pid);
+  const cpuA = await cpuSample(redis, gw.proc.pid);
   state.mStart = hrMs();
   await sleep(opts.duration * 1000);
   state.mEnd = hrMs();
-  const cpuB = await cpuSample(gw.proc.pid);
+  const cpuB = await cpuSample(redis, gw.proc.pid);
   state.running = false;
   if (ticker) clearInterval(ticker);
   const drainUntil = hrMs() + 5_000;
@@ -873,8 +591,8 @@ interface ClientProc {
 }
 
 function startClientProc(i: number): Promise<ClientProc> {
-  const proc = spawnNode([join(ROOT, 'scripts', 'bench', 'ws-fanout-clients.mjs')], { PATH: process.env.PATH ?? '' }, true);
-  const child = track(`fan-out clients ${i}`, proc, 0);
+  const proc = spawnNode([join(ROOT, 'scripts', 'bench', 'ws-fanout-clients.mjs')], { PATH: process.env.PATH ?? '' }, { raiseFileLimit: true, ipc: true });
+  const child = trackChild(`fan-out clients ${i}`, proc, 0);
   const cp: ClientProc = { child, count: 0, pending: [] };
   return new Promise((resolveProc, reject) => {
     const timer = setTimeout(() => reject(new Error(`${child.name} did not start: ${child.tail.join(' ')}`)), 10_000);
@@ -1021,7 +739,7 @@ async function fanoutPhase() {
     if (wait > 0) await sleep(wait);
     if (k === warm) {
       probe.take();
-      cpuA = await cpuSample(gw.proc.pid, helperPids);
+      cpuA = await cpuSample(redis, gw.proc.pid, helperPids);
     }
     const sentMs = hrMs();
     const measured = k >= warm;
@@ -1048,7 +766,7 @@ async function fanoutPhase() {
   // The window ends once the last broadcast has reached every socket (or 10 s passed).
   const lastBalance = b0 + total;
   const finals = await Promise.all(procs.map((p) => ask(p, { cmd: 'final', balance: lastBalance, timeoutMs: 10_000 })));
-  const cpuB = await cpuSample(gw.proc.pid, helperPids);
+  const cpuB = await cpuSample(redis, gw.proc.pid, helperPids);
   const busy = await probe.finish();
   const missingFinal = finals.reduce((a, f) => a + f.missing, 0);
 
@@ -1186,13 +904,7 @@ async function mediaPhase() {
   log(`media: placing ${S} calls through signed POST /twilio/voice`);
   const placed = await pool(callSids, 20, async (sid) => {
     const params: Record<string, string> = {
-      AccountSid: TW_ACCOUNT_SID,
-      ApiVersion: '2010-04-01',
-      ApplicationSid: TW_APP_SID,
-      CallSid: sid,
-      CallStatus: 'ringing',
-      Called: '',
-      Caller: `client:${identity}`,
+      ...softphoneCallParams(ID, sid, 'ringing', identity),
       Direction: 'inbound',
       From: `client:${identity}`,
       To: '+14155550100',
@@ -1285,12 +997,12 @@ async function mediaPhase() {
       const now = hrMs();
       if (!inWindow && !windowDone && now >= mStart) {
         inWindow = true;
-        void cpuSample(gw.proc.pid).then((c) => (cpuS.a = c));
+        void cpuSample(redis, gw.proc.pid).then((c) => (cpuS.a = c));
       }
       if (inWindow && now >= mEnd) {
         inWindow = false;
         windowDone = true;
-        void cpuSample(gw.proc.pid).then((c) => (cpuS.b = c));
+        void cpuSample(redis, gw.proc.pid).then((c) => (cpuS.b = c));
       }
       if (!sendDue() && cpuS.b !== undefined) {
         clearInterval(timer);
@@ -1372,22 +1084,8 @@ async function mediaPhase() {
 
 // ---------------------------------------------------------------- main
 
-function gitRevision(): string | null {
-  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
-  if (rev.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
-  return rev.stdout.trim() + (dirty.stdout.trim() ? '+dirty-src' : '');
-}
-
 async function main(): Promise<number> {
-  const started = new Date();
-  const loadBefore = os.loadavg().map(r2);
-  ensureBuilt(opts.build);
-
-  redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  await redis.connect();
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (redis = r));
   const limits = fileLimits();
 
   const results: Record<string, unknown> = {};
@@ -1398,42 +1096,28 @@ async function main(): Promise<number> {
     else results.media = await mediaPhase();
   }
 
-  const cpus = os.cpus();
-  const env = {
-    date: started.toISOString(),
-    node: process.version,
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? '?',
-    loadAvgBefore: loadBefore,
-    redis: redisVersion,
-    git: gitRevision(),
-    openFiles: { soft: limits.soft, hard: limits.hard },
-  };
-  const out: string[] = [];
-  out.push('');
-  out.push(`minutegate WebSocket bench — ${env.date}`);
-  out.push(`node ${env.node}, ${env.cpus} CPU(s) (${env.cpuModel}), redis ${env.redis}, load avg before ${loadBefore.join(' ')}${env.git ? `, git ${env.git}` : ''}`);
-  out.push(
+  const env = { ...benchEnv(start, redisVersion), openFiles: { soft: limits.soft, hard: limits.hard } };
+  const out = reportHeader(
+    'WebSocket bench',
+    env,
     `warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; gateway = node dist/main.js (NODE_ENV=production, LOG_LEVEL=warn, ` +
       `WS_MAX_MESSAGES_PER_SECOND=${WS_MAX_MESSAGES_PER_SECOND}, AUTHORIZATION_TTL_SECONDS=${AUTHORIZATION_TTL_SECONDS}), a fresh one per phase`,
   );
-  out.push('');
   const head = ['phase', 'figure', 'value', 'target', ''];
   const table = rows.map((r) => [r.phase, r.what, r.value, r.target, r.met === null ? '' : r.met ? 'ok' : 'MISSED']);
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  out.push(line(head));
-  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of table) out.push(line(t));
+  out.push(...formatTable(head, table, (i) => i === 2, true));
   out.push('');
   const cpuHead = ['phase', 'window', 'server%', 'redis%', 'loadgen%', 'max loadgen proc%', 'others%'];
-  const pc = (x: number | null) => (x === null ? '-' : String(x));
-  const cpuTable = cpuRows.map((c) => [c.phase, c.window, pc(c.cpu.server), pc(c.cpu.redis), pc(c.cpu.loadgen), pc(c.cpu.loadgenMaxProc), pc(c.cpu.other)]);
-  const cw = cpuHead.map((h, i) => Math.max(h.length, ...cpuTable.map((t) => t[i]!.length)));
-  const cline = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(cw[i]!) : c.padStart(cw[i]!))).join('  ');
-  out.push(cline(cpuHead));
-  out.push(cw.map((w) => '-'.repeat(w)).join('  '));
-  for (const t of cpuTable) out.push(cline(t));
+  const cpuTable = cpuRows.map((c) => [
+    c.phase,
+    c.window,
+    pctCell(c.cpu.server),
+    pctCell(c.cpu.redis),
+    pctCell(c.cpu.loadgen),
+    pctCell(c.cpu.loadgenMaxProc),
+    pctCell(c.cpu.other),
+  ]);
+  out.push(...formatTable(cpuHead, cpuTable, (i) => i >= 2));
   out.push('(CPU in % of one core over the measured window; loadgen = this process + its client processes; others = the rest of the machine)');
   const saturated = cpuRows.filter((c) => (c.cpu.loadgenMaxProc ?? 0) >= 90).map((c) => c.phase);
   if (saturated.length > 0) {
@@ -1465,15 +1149,4 @@ async function main(): Promise<number> {
   return ok ? 0 : 1;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} catch (err) {
-  process.stderr.write(`[bench:ws] failed: ${(err as Error).stack ?? String(err)}\n`);
-  for (const c of children) {
-    if (c.tail.length > 0) process.stderr.write(`[bench:ws] last output of ${c.name}:\n  ${c.tail.join('\n  ')}\n`);
-  }
-} finally {
-  await cleanup();
-}
-process.exit(exitCode);
+await runBench('bench:ws', main, cleanup);
