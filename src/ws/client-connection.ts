@@ -46,8 +46,9 @@ export class ClientConnection {
   alive = true;
   /** Operations in flight (authorize/cancel): shutdown waits for them. */
   inFlight = 0;
-  readonly accounts = new Set<string>();
-  private lastBalanceVersion = new Map<string, number>();
+  /** Accounts watched, with the last balance version sent for each. A plain array: nearly
+   *  every socket watches one account, and 10,000 sockets' Maps and Sets add up. */
+  private watched: { accountId: string; version: number }[] = [];
   /** Snapshots held back while the socket is congested: the newest per account. */
   private held: Map<string, Frame> | null = null;
   private drainArmed = false;
@@ -85,8 +86,8 @@ export class ClientConnection {
   /** Offers a balance snapshot; sends it unless this socket already has a newer one. */
   offerBalance(accountId: string, frame: Frame): void {
     if (!this.isOpen) return;
-    const last = this.lastBalanceVersion.get(accountId) ?? -1;
-    if (frame.version <= last) return;
+    const w = this.watched.find((x) => x.accountId === accountId);
+    if (!w || frame.version <= w.version) return;
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.limits.maxBufferBytes) {
       this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
@@ -100,7 +101,7 @@ export class ClientConnection {
       this.armDrain();
       return;
     }
-    this.lastBalanceVersion.set(accountId, frame.version);
+    w.version = frame.version;
     this.writeWire(frame.wire);
   }
 
@@ -133,8 +134,20 @@ export class ClientConnection {
     socket.write(wire);
   }
 
+  get accounts(): string[] {
+    return this.watched.map((w) => w.accountId);
+  }
+
+  watches(accountId: string): boolean {
+    return this.watched.some((w) => w.accountId === accountId);
+  }
+
+  watch(accountId: string): void {
+    if (!this.watches(accountId)) this.watched.push({ accountId, version: -1 });
+  }
+
   forget(accountId: string): void {
-    this.lastBalanceVersion.delete(accountId);
+    this.watched = this.watched.filter((w) => w.accountId !== accountId);
     this.held?.delete(accountId);
   }
 

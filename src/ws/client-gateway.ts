@@ -128,7 +128,7 @@ export class ClientGateway {
           return client.sendText(errorFrame('FORBIDDEN', 'this token belongs to another account', m.requestId));
         }
         if (m.type === 'unsubscribe') return this.hub.leave(m.accountId, client);
-        if (client.accounts.has(m.accountId)) return;
+        if (client.watches(m.accountId)) return;
         return this.watch(client, m.accountId, m.requestId);
       }
       case 'authorize': {

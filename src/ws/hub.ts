@@ -54,7 +54,7 @@ export class Hub {
 
   async join(accountId: string, client: ClientConnection): Promise<void> {
     let room = this.rooms.get(accountId);
-    client.accounts.add(accountId);
+    client.watch(accountId);
     if (room) {
       room.clients.add(client);
       return;
@@ -77,7 +77,6 @@ export class Hub {
 
   async leave(accountId: string, client: ClientConnection): Promise<void> {
     const room = this.rooms.get(accountId);
-    client.accounts.delete(accountId);
     client.forget(accountId);
     if (!room) return;
     room.clients.delete(client);
@@ -89,7 +88,7 @@ export class Hub {
   }
 
   async leaveAll(client: ClientConnection): Promise<void> {
-    await Promise.all([...client.accounts].map((a) => this.leave(a, client)));
+    await Promise.all(client.accounts.map((a) => this.leave(a, client)));
   }
 
   /** A snapshot read directly (on connect), offered like a broadcast one. */
