@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  for (const w of config.warnings) log.warn(`configuration: ${w}`);
   if (config.devMode) {
     const bar = '='.repeat(72);
     process.stderr.write(

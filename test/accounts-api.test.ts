@@ -139,3 +139,16 @@ it('exposes Prometheus metrics', async () => {
   const text = await (await fetch(`${gw.url}/metrics`)).text();
   expect(text).toContain('# TYPE minutegate_call_authorizations_total counter');
 });
+
+it('takes a billing anchor as an ISO instant, a date or epoch ms, and ignores unknown fields', async () => {
+  for (const [anchor, iso] of [
+    ['2026-03-31T08:30:00+02:00', '2026-03-31T06:30:00.000Z'],
+    ['2026-01-31', '2026-01-31T00:00:00.000Z'],
+    [Date.UTC(2025, 11, 15, 12), '2025-12-15T12:00:00.000Z'],
+  ] as const) {
+    const id = uid();
+    const r = await gw.admin('POST', '/v1/accounts', { id, name: 'Anchored', monthlyMinutes: 10, billingAnchor: anchor, plan: 'pro' });
+    expect(r.status).toBe(201);
+    expect(r.json.billingAnchor).toBe(iso);
+  }
+});

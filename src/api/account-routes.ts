@@ -11,25 +11,32 @@ import type { VoiceTokens } from '../twilio/voice-token.js';
 
 const MAX_MINUTES = 10_000_000;
 
-const staffSchema = z.strictObject({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
+const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
 
-const newAccountSchema = z.strictObject({
+// Unknown fields are ignored (a newer client may send more), known ones are strict.
+const newAccountSchema = z.object({
   id: accountIdSchema,
   name: z.string().trim().min(1).max(200),
   monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES),
-  billingAnchor: z.iso.datetime({ offset: true }).optional(),
+  billingAnchor: z
+    .union([
+      z.iso.datetime({ offset: true }),
+      z.iso.date(),
+      z.number().int().min(0).max(8.64e15),
+    ])
+    .optional(),
   inboundWhenExhausted: z.enum(['allow', 'reject']).optional(),
   staff: z.array(staffSchema).max(1000).optional(),
   phoneNumbers: z.array(e164Schema).max(1000).optional(),
 });
 
 const numbersSchema = z.union([
-  z.strictObject({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
-  z.strictObject({ phoneNumber: e164Schema }),
-  z.strictObject({ number: e164Schema }),
+  z.object({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
+  z.object({ phoneNumber: e164Schema }),
+  z.object({ number: e164Schema }),
 ]);
 
-const adjustmentSchema = z.strictObject({
+const adjustmentSchema = z.object({
   minutes: z
     .number()
     .int()
@@ -39,7 +46,7 @@ const adjustmentSchema = z.strictObject({
   reason: z.string().trim().min(1).max(500),
 });
 
-const tokenSchema = z.strictObject({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
+const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
 
 const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -75,7 +82,7 @@ export function accountRoutes(deps: {
     const body = await readJson(c, newAccountSchema);
     const account = await accounts.create({
       ...body,
-      billingAnchor: body.billingAnchor === undefined ? undefined : Date.parse(body.billingAnchor),
+      billingAnchor: anchorMs(body.billingAnchor),
     });
     return c.json(account, 201);
   });
@@ -171,4 +178,11 @@ export function accountRoutes(deps: {
   });
 
   return app;
+}
+
+/** An ISO instant, a date (midnight UTC) or epoch milliseconds. */
+function anchorMs(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number') return v;
+  return Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
 }

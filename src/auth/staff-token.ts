@@ -25,7 +25,8 @@ export function signStaffToken(
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ttlSeconds;
   const payload = Buffer.from(
-    JSON.stringify({ sub: claims.staffId, acc: claims.accountId, iat, exp, typ: 'staff' }),
+    // `sub`/`acc` are what verification reads; the long names are for humans decoding it.
+    JSON.stringify({ sub: claims.staffId, acc: claims.accountId, staffId: claims.staffId, accountId: claims.accountId, iat, exp, typ: 'staff' }),
   ).toString('base64url');
   const body = `${HEADER}.${payload}`;
   return { token: `${body}.${mac(secret, body).toString('base64url')}`, expiresAt: exp * 1000 };

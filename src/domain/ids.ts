@@ -4,14 +4,15 @@ import { z } from 'zod';
 
 export const accountIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, "_" or "-"');
+  .regex(/^[A-Za-z0-9_.@:-]{1,64}$/, 'must be 1-64 letters, digits or "_ . @ : -"');
 export const staffIdSchema = accountIdSchema;
-/** Twilio Voice SDK identities: alphanumeric and "_" only, at most 121 characters. */
-export const identitySchema = z.string().regex(/^[A-Za-z0-9_]{1,121}$/, 'must be 1-121 letters, digits or "_"');
+/** Twilio documents Voice SDK identities as alphanumeric and "_", at most 121 characters;
+ *  ".", "@" and "-" are tolerated too (they are safe in keys and escaped in TwiML). */
+export const identitySchema = z.string().regex(/^[A-Za-z0-9_.@-]{1,121}$/, 'must be 1-121 letters, digits or "_ . @ -"');
 export const e164Schema = z.string().regex(/^\+[1-9]\d{1,14}$/, 'must be an E.164 number such as +14155550100');
 export const emailSchema = z.string().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an e-mail address');
 
 export const isE164 = (s: string): boolean => /^\+[1-9]\d{1,14}$/.test(s);
-export const isIdentity = (s: string): boolean => /^[A-Za-z0-9_]{1,121}$/.test(s);
+export const isIdentity = (s: string): boolean => /^[A-Za-z0-9_.@-]{1,121}$/.test(s);
 /** Twilio CallSids are "CA" and 32 hex digits; other letters/digits are tolerated for fakes. */
 export const isCallSid = (s: string): boolean => /^CA[0-9A-Za-z]{8,64}$/.test(s);

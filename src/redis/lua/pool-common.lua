@@ -65,7 +65,8 @@ local function ledger(kind, minutes, ref, extra)
 end
 
 -- The R1 snapshot as JSON, written by hand: cheaper than building a table for cjson, and
--- every value is a whole number or the account id (letters, digits, "_" and "-" only).
+-- every value is a whole number or the account id (letters, digits and "_ . @ : -" only,
+-- as src/domain/ids.ts admits: nothing JSON would escape).
 local function snapshot()
   return '{"t":"balance","accountId":"' .. P.accountId .. '","balance":' .. str('balance') ..
     ',"reserved":' .. str('reserved') .. ',"available":' .. int(P.balance - P.reserved) ..
