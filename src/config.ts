@@ -78,6 +78,8 @@ export interface Config {
   warnings: string[];
   /** True when secrets were generated because none were configured (never in production). */
   devMode: boolean;
+  /** Which secrets were generated for this run (only those may be printed). */
+  generated: { adminApiKey: boolean; staffTokenSecret: boolean };
   port: number;
   host: string;
   redis: { url: string; clusterNodes: { host: string; port: number }[] | null; prefix: string; connectTimeoutMs: number };
@@ -166,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     production,
     warnings,
     devMode,
+    generated: { adminApiKey: e.ADMIN_API_KEY === undefined, staffTokenSecret: e.STAFF_TOKEN_SECRET === undefined },
     port,
     host: e.HOST ?? '0.0.0.0',
     redis: {

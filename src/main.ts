@@ -19,10 +19,13 @@ async function main(): Promise<void> {
   for (const w of config.warnings) log.warn(`configuration: ${w}`);
   if (config.devMode) {
     const bar = '='.repeat(72);
+    // Only a generated key is printed: a configured secret never reaches the logs.
     process.stderr.write(
       `${bar}\n  minutegate is running in DEV MODE: secrets were generated for this run only.\n` +
-        `  ADMIN_API_KEY=${config.adminApiKey}\n` +
-        '  Staff tokens are signed with a random STAFF_TOKEN_SECRET and die with the process.\n' +
+        (config.generated.adminApiKey ? `  ADMIN_API_KEY=${config.adminApiKey}\n` : '') +
+        (config.generated.staffTokenSecret
+          ? '  Staff tokens are signed with a random STAFF_TOKEN_SECRET and die with the process.\n'
+          : '') +
         (config.twilio.authToken ? '' : '  TWILIO_AUTH_TOKEN is not set: /twilio/* answers 503 (never unsigned).\n') +
         `  Set NODE_ENV=production and real secrets for anything but a local try-out.\n${bar}\n`,
     );

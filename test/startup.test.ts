@@ -47,10 +47,10 @@ describe('start-up', () => {
     }
   });
 
-  it('in dev mode, says so loudly and prints a generated admin key, never the staff secret', async () => {
-    const r = await new Promise<{ out: string }>((resolve) => {
+  const devRun = (extra: Record<string, string> = {}) =>
+    new Promise<{ out: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info' },
+        env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info', ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -63,8 +63,19 @@ describe('start-up', () => {
       setTimeout(() => child.kill('SIGKILL'), 15_000);
       child.on('exit', () => resolve({ out }));
     });
+
+  it('in dev mode, says so loudly and prints a generated admin key, never the staff secret', async () => {
+    const r = await devRun();
     expect(r.out).toContain('DEV MODE');
     expect(r.out).toMatch(/ADMIN_API_KEY=dev-\S{20,}/);
     expect(r.out).toContain('TWILIO_AUTH_TOKEN is not set');
+  });
+
+  it('never prints a configured secret, even in dev mode', async () => {
+    const key = 'configured-admin-key-never-printed';
+    const r = await devRun({ ADMIN_API_KEY: key });
+    expect(r.out).toContain('DEV MODE');
+    expect(r.out).not.toContain(key);
+    expect(r.out).not.toContain('ADMIN_API_KEY=');
   });
 });
