@@ -83,7 +83,9 @@ export interface Config {
   port: number;
   host: string;
   redis: { url: string; clusterNodes: { host: string; port: number }[] | null; prefix: string; connectTimeoutMs: number };
-  publicBaseUrl: string;
+  /** The URL Twilio calls, against which signatures are checked. Null when not configured
+   *  (never in production): each request's own Host header, over http, stands in. */
+  publicBaseUrl: string | null;
   twilio: {
     authToken: string | null;
     accountSid: string | null;
@@ -177,7 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefix: e.REDIS_PREFIX ?? 'mg',
       connectTimeoutMs: (e.REDIS_CONNECT_TIMEOUT_SECONDS ?? 5) * 1000,
     },
-    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicBaseUrl: e.PUBLIC_BASE_URL === undefined ? null : e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     twilio: {
       authToken: e.TWILIO_AUTH_TOKEN ?? null,
       accountSid: e.TWILIO_ACCOUNT_SID ?? null,

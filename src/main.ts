@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const gw = await startGateway({ config, redis, log });
   log.info('minutegate listening', {
     port: gw.port,
-    publicBaseUrl: config.publicBaseUrl,
+    publicBaseUrl: config.publicBaseUrl ?? "(unset: each request's Host header)",
     redis: config.redis.clusterNodes ? 'cluster' : redactUrl(config.redis.url),
     prefix: config.redis.prefix,
   });

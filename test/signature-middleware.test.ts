@@ -108,3 +108,30 @@ describe('the gateway refuses badly signed webhooks and changes nothing', () => 
     }
   });
 });
+
+describe('without PUBLIC_BASE_URL (development only)', () => {
+  it('checks signatures against the Host the request was sent to, and still refuses bad ones', async () => {
+    const { signForm } = await import('./support/twilio-sign.js');
+    const gw = await startTestGateway({ env: { PUBLIC_BASE_URL: '' } });
+    try {
+      const a = await createAccount(gw, { monthlyMinutes: 5 });
+      const params = { CallSid: 'CA0123456789abcdef0123456789abcd01', From: `client:${a.identity}`, To: '+14155550100' };
+      const post = (base: string, token = 'test-auth-token-0123456789abcdef') => {
+        const { body, signature } = signForm(token, `${base}/twilio/voice`, params);
+        return fetch(`${gw.url}/twilio/voice`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+          body,
+        });
+      };
+      const ok = await post(`http://127.0.0.1:${gw.port}`);
+      expect(ok.status).toBe(200);
+      const twiml = await ok.text();
+      expect(twiml).toContain(`action="http://127.0.0.1:${gw.port}/twilio/status"`);
+      expect((await post('https://elsewhere.example')).status).toBe(403);
+      expect((await post(`http://127.0.0.1:${gw.port}`, 'wrong')).status).toBe(403);
+    } finally {
+      await gw.stop();
+    }
+  });
+});

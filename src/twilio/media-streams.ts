@@ -11,6 +11,7 @@ import type { Directory } from '../metering/directory.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import { rejectUpgrade } from '../ws/upgrade.js';
 import { validateTwilioSignature } from './signature.js';
+import { requestBase } from './public-url.js';
 
 const MEDIA_PREFIX = Buffer.from('{"event":"media"');
 const MAX_FRAME_BYTES = 64 * 1024;
@@ -34,10 +35,6 @@ interface StreamState {
   stopped: boolean;
 }
 
-export function mediaStreamUrl(publicBaseUrl: string): string {
-  return `${publicBaseUrl.replace(/^http/, 'ws')}/twilio/media`;
-}
-
 export class MediaStreams {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
@@ -45,7 +42,7 @@ export class MediaStreams {
   private draining = false;
 
   constructor(
-    private readonly opts: { authToken: string | null; publicBaseUrl: string },
+    private readonly opts: { authToken: string | null; publicBaseUrl: string | null },
     private readonly store: PoolStore,
     private readonly directory: Directory,
     private readonly clock: () => number,
@@ -61,7 +58,8 @@ export class MediaStreams {
     }
     const sig = req.headers['x-twilio-signature'];
     const signature = Array.isArray(sig) ? sig[0] : sig;
-    const url = `${this.opts.publicBaseUrl.replace(/^http/, 'ws')}${req.url ?? ''}`;
+    const base = requestBase(this.opts.publicBaseUrl, req.headers.host);
+    const url = `${base.replace(/^http/, 'ws')}${req.url ?? ''}`;
     // Twilio's docs suggest also accepting the URL with a trailing slash.
     const ok =
       validateTwilioSignature(this.opts.authToken, signature, url, {}) ||

@@ -10,7 +10,7 @@ import type { CallMetering } from '../metering/calls.js';
 import type { VideoMetering } from '../metering/video.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
-import { mediaStreamUrl } from './media-streams.js';
+import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
 type TwilioEnv = { Variables: { params: Record<string, string> } };
@@ -24,7 +24,7 @@ const XML = { 'content-type': 'text/xml; charset=utf-8' };
  */
 export function verifyTwilio(opts: {
   authToken: string | null;
-  publicBaseUrl: string;
+  publicBaseUrl: string | null;
   metrics: GatewayMetrics;
 }): MiddlewareHandler<TwilioEnv> {
   return async (c, next) => {
@@ -33,7 +33,7 @@ export function verifyTwilio(opts: {
     }
     // The URL Twilio requested: the public base plus the path and query we received.
     const raw = c.req.url;
-    const url = opts.publicBaseUrl + raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
+    const url = requestBase(opts.publicBaseUrl, c.req.header('host')) + raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
     const signature = c.req.header('x-twilio-signature');
     let signed: TwilioParams = {};
     let valid: boolean;
@@ -70,14 +70,13 @@ export function twilioRoutes(deps: {
   calls: CallMetering;
   video: VideoMetering;
   authToken: string | null;
-  publicBaseUrl: string;
+  publicBaseUrl: string | null;
   metrics: GatewayMetrics;
   log: Logger;
   /** Add <Start><Stream> so Media Streams marks allowed calls live. */
   mediaStreams: boolean;
 }) {
   const app = new Hono<TwilioEnv>();
-  const statusUrl = `${deps.publicBaseUrl}/twilio/status`;
   const verify = verifyTwilio(deps);
 
   app.post('/voice', verify, async (c) => {
@@ -86,8 +85,10 @@ export function twilioRoutes(deps: {
       const d = await deps.calls.placeCall(p);
       deps.metrics.authorizations.inc({ decision: d.allow ? 'allowed' : d.reason });
       if (!d.allow) return c.body(rejectTwiml(), 200, XML);
+      const base = requestBase(deps.publicBaseUrl, c.req.header('host'));
+      const statusUrl = `${base}/twilio/status`;
       const stream = deps.mediaStreams
-        ? { url: mediaStreamUrl(deps.publicBaseUrl), parameters: { accountId: d.accountId, callSid: d.callSid } }
+        ? { url: mediaStreamUrl(base), parameters: { accountId: d.accountId, callSid: d.callSid } }
         : undefined;
       return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets, stream }), 200, XML);
     } catch (err) {
