@@ -235,3 +235,23 @@ describe('slow clients', () => {
     }
   });
 });
+
+describe('heartbeat', () => {
+  it('terminates a peer that stops answering pings, and keeps one that answers', async () => {
+    const hb = await startTestGateway({ env: { WS_HEARTBEAT_SECONDS: '1' } });
+    try {
+      const a = await createAccount(hb);
+      const tok = (await hb.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
+      const { default: WebSocket } = await import('ws');
+      const dead = new WebSocket(wsUrl(hb.url), { headers: { authorization: `Bearer ${tok}` }, autoPong: false });
+      const alive = await openSocket(wsUrl(hb.url), { authorization: `Bearer ${tok}` });
+      const deadClosed = new Promise<number>((r) => dead.on('close', (code) => r(code)));
+      const code = await deadClosed;
+      expect(code).toBe(1006); // terminated, no close handshake
+      expect(alive.ws.readyState).toBe(1);
+      alive.close();
+    } finally {
+      await hb.stop();
+    }
+  });
+});
