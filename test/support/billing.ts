@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { TEST_ADMIN_KEY, type TestGateway } from './gateway.js';
+import { apiRequest, TEST_ADMIN_KEY, type TestGateway } from './gateway.js';
 
 export interface ApiReply {
   status: number;
@@ -12,7 +12,7 @@ export interface ApiReply {
   headers: Headers;
 }
 
-export async function api(
+export function api(
   gw: TestGateway,
   bearer: string,
   method: string,
@@ -20,23 +20,7 @@ export async function api(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiReply> {
-  const res = await fetch(gw.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${bearer}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, headers: res.headers };
+  return apiRequest(gw.url, bearer, method, path, body, headers);
 }
 
 export const ADMIN = TEST_ADMIN_KEY;

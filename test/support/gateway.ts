@@ -83,30 +83,13 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   // Background jobs (reset scheduler, receipt mailer) run on the injected clock.
   await gw.built.start();
 
-  const request = async (method: string, path: string, body: unknown, headers: Record<string, string>) => {
-    const res = await fetch(gw.url + path, {
-      method,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = text;
-    }
-    return { status: res.status, json };
-  };
-
   return {
     ...gw,
     config,
     redis,
     clock: clock ?? { get now() { return Date.now(); } },
-    admin: (method, path, body, headers = {}) =>
-      request(method, path, body, { authorization: `Bearer ${TEST_ADMIN_KEY}`, ...headers }),
-    as: (token, method, path, body) => request(method, path, body, { authorization: `Bearer ${token}` }),
+    admin: (method, path, body, headers = {}) => apiRequest(gw.url, TEST_ADMIN_KEY, method, path, body, headers),
+    as: (token, method, path, body) => apiRequest(gw.url, token, method, path, body),
     async twilio(path, params, o = {}) {
       const signed = signForm(o.token ?? TEST_AUTH_TOKEN, PUBLIC_BASE_URL + path, params);
       const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -124,6 +107,34 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
       }
     },
   };
+}
+
+/** A JSON request with a bearer; the reply's body parsed when it is JSON. */
+export async function apiRequest(
+  baseUrl: string,
+  bearer: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: any; headers: Headers }> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, json, headers: res.headers };
 }
 
 let sidCounter = 0;
