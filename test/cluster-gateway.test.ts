@@ -1,0 +1,38 @@
+// The whole gateway, unchanged, on a 3-master Redis Cluster: webhooks, the API and the
+// socket fan-out (sharded pub/sub) — every script touches one slot.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
+import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
+import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { openSocket, wsUrl } from './support/ws-client.js';
+
+let cluster: RedisClusterHandle;
+let gw: TestGateway;
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+  gw = await startTestGateway({ clusterNodes: cluster.nodes });
+});
+afterAll(async () => {
+  await gw?.stop();
+  await cluster?.stop();
+});
+
+it('meters calls and streams the balance to sockets on Redis Cluster', async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 10 });
+  const b = await createAccount(gw, { monthlyMinutes: 10 });
+  const tok = (await gw.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
+  const dash = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${tok}` });
+  expect(await dash.next((m) => m.type === 'balance')).toMatchObject({ balance: 10 });
+  const call = await placeSoftphoneCall(gw, a.identity);
+  expect(call.allowed).toBe(true);
+  expect((await postAll(gw, answeredCallSignals(call.callSid, 125))).every((s) => s === 200)).toBe(true);
+  expect(await dash.next((m) => m.type === 'call' && m.event === 'ended')).toMatchObject({ billedMinutes: 3 });
+  expect(await dash.next((m) => m.type === 'balance' && m.balance === 7)).toMatchObject({ reserved: 0 });
+  // Another account (another slot, most likely) is metered independently.
+  const other = await placeSoftphoneCall(gw, b.identity);
+  await postAll(gw, answeredCallSignals(other.callSid, 61));
+  expect((await gw.admin('GET', `/v1/accounts/${b.id}/balance`)).json).toMatchObject({ balance: 8 });
+  expect((await gw.admin('GET', `/v1/accounts/${a.id}/ledger`)).json.entries.map((e: any) => e.kind)).toEqual(['cycle_reset', 'call_debit']);
+  expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+  dash.close();
+});
