@@ -12,9 +12,9 @@ import type { PoolSnapshot } from '../redis/pool-store.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 
 /** Longest a pass works before yielding to other work. */
-const SLICE_BUDGET_MS = 4;
+const SLICE_BUDGET_MS = 2;
 /** Check the clock every this many sockets (reading it is not free either). */
-const CLOCK_EVERY = 64;
+const CLOCK_EVERY = 32;
 /** At most ~40 balance passes per second per room. */
 const MIN_PASS_INTERVAL_MS = 25;
 
