@@ -255,3 +255,29 @@ describe('heartbeat', () => {
     }
   });
 });
+
+describe('subscriptions follow local listeners', () => {
+  it('subscribes an account channel with its first socket and drops it with its last', async () => {
+    const a = await createAccount(gw);
+    const tok = await staffToken(a.id);
+    const channel = gw.bus.channel(a.id);
+    expect(channel).toContain(`{${a.id}}`);
+    expect(gw.bus.subscribedChannels()).not.toContain(channel);
+    const s1 = await connect(tok);
+    const s2 = await connect(tok);
+    await s1.next((m) => m.type === 'balance');
+    await s2.next((m) => m.type === 'balance');
+    expect(gw.bus.subscribedChannels().filter((c) => c === channel)).toHaveLength(1);
+    s1.close();
+    await s1.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gw.bus.subscribedChannels()).toContain(channel);
+    s2.close();
+    await s2.closed;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gw.bus.subscribedChannels()).not.toContain(channel);
+    // Redis agrees: nobody on this instance listens to the channel any more.
+    const [, n] = (await gw.redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+    expect(Number(n)).toBe(0);
+  });
+});
