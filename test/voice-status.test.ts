@@ -165,3 +165,19 @@ describe('never cut off (R3)', () => {
     expect((await placeSoftphoneCall(gw, a.identity)).allowed).toBe(true);
   });
 });
+
+describe('lenient where Twilio fixtures are terse', () => {
+  it('takes short CallSids and a parent completion without CallDuration', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const sid = `CA${Date.now().toString(36)}`;
+    const v = await gw.twilio('/twilio/voice', { CallSid: sid, From: `client:${a.identity}`, To: '+14155550100' });
+    expect(v.text).toContain('<Dial');
+    const child = `CAc${Date.now().toString(36)}`;
+    const statuses = await postAll(gw, [
+      { CallSid: child, ParentCallSid: sid, CallStatus: 'completed', CallDuration: '90' },
+      { CallSid: sid, CallStatus: 'completed' },
+    ]);
+    expect(statuses).toEqual([200, 200]);
+    expect(await balance(a.id)).toMatchObject({ balance: 8, reserved: 0, activeCalls: 0 });
+  });
+});

@@ -14,5 +14,6 @@ export const emailSchema = z.string().max(254).regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$
 
 export const isE164 = (s: string): boolean => /^\+[1-9]\d{1,14}$/.test(s);
 export const isIdentity = (s: string): boolean => /^[A-Za-z0-9_.@-]{1,121}$/.test(s);
-/** Twilio CallSids are "CA" and 32 hex digits; other letters/digits are tolerated for fakes. */
-export const isCallSid = (s: string): boolean => /^CA[0-9A-Za-z]{8,64}$/.test(s);
+/** Twilio CallSids are "CA" and 32 hex digits; shorter and other letters/digits are
+ *  tolerated (test fixtures and simulators use them), anything else is refused. */
+export const isCallSid = (s: string): boolean => /^CA[0-9A-Za-z_-]{1,64}$/.test(s);

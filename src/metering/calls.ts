@@ -140,6 +140,10 @@ export class CallMetering {
       throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: not a whole number of seconds`);
     }
     const answered = status === 'completed' || status === 'answered';
+    // A dialled leg's or the <Dial action>'s talk time is what gets billed, so it must be
+    // there; the parent's own duration only matters for calls without a <Dial>, and its
+    // absence is taken as 0 s rather than refused.
+    if (answered && seconds === null && kind === 'parent') seconds = 0;
     if (answered && seconds === null) {
       throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: required when the status is ${status}`);
     }

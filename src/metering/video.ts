@@ -12,7 +12,7 @@ import type { Directory } from './directory.js';
 
 export type VideoOutcome = 'opened' | 'settled' | 'duplicate' | 'ignored' | 'unknown_account';
 
-const SID = /^[A-Z]{2}[0-9A-Za-z]{8,64}$/;
+const SID = /^[A-Z]{2}[0-9A-Za-z_-]{1,64}$/;
 
 export class VideoMetering {
   constructor(
