@@ -77,6 +77,9 @@ describe('authorizing over the socket', () => {
     s.send({ type: 'authorize', requestId: 'same', to: '+14155550100' });
     const again = await s.next((m) => m.type === 'authorized');
     expect(again.authorizationId).toBe(first.authorizationId);
+    // A numeric requestId comes back as the number it was.
+    s.send({ type: 'authorize', requestId: 7, to: '+14155550100' });
+    expect(await s.next((m) => m.type === 'denied')).toEqual({ type: 'denied', requestId: 7, reason: 'no_minutes' });
     s.send({ type: 'cancel', authorizationId: first.authorizationId });
     expect(await s.next((m) => m.type === 'balance' && m.reserved === 0)).toMatchObject({ available: 1 });
     s.send({ type: 'cancel', authorizationId: first.authorizationId });

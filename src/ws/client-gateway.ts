@@ -13,7 +13,7 @@ import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
 import { describeZodError } from '../http/json.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
-import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage } from './protocol.js';
+import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
@@ -71,7 +71,7 @@ export class ClientGateway {
     if (principal.kind === 'staff') void this.watch(client, principal.accountId);
   }
 
-  private async watch(client: ClientConnection, accountId: string, requestId?: string): Promise<void> {
+  private async watch(client: ClientConnection, accountId: string, requestId?: RequestId): Promise<void> {
     try {
       await this.hub.join(accountId, client);
       const snapshot = await this.store.readPool(accountId, this.clock());
@@ -96,7 +96,8 @@ export class ClientGateway {
     } catch {
       return client.sendText(errorFrame('INVALID_JSON', 'the frame is not valid JSON'));
     }
-    const requestId = typeof (raw as { requestId?: unknown })?.requestId === 'string' ? (raw as { requestId: string }).requestId : undefined;
+    const rid = (raw as { requestId?: unknown } | null)?.requestId;
+    const requestId = typeof rid === 'string' || typeof rid === 'number' ? rid : undefined;
     const type = (raw as { type?: unknown })?.type;
     if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
       return client.sendText(
@@ -120,7 +121,7 @@ export class ClientGateway {
     const p = client.principal;
     switch (m.type) {
       case 'ping':
-        client.sendText(JSON.stringify(m.requestId ? { type: 'pong', requestId: m.requestId } : { type: 'pong' }));
+        client.sendText(JSON.stringify(m.requestId === undefined ? { type: 'pong' } : { type: 'pong', requestId: m.requestId }));
         return;
       case 'subscribe':
       case 'unsubscribe': {
@@ -142,7 +143,7 @@ export class ClientGateway {
               accountId: p.accountId,
               authorizationId: `az_${randomUUID().replaceAll('-', '')}`,
               staffId: p.staffId,
-              requestId: m.requestId,
+              requestId: String(m.requestId),
               to: m.to,
               reserveMinutes: this.opts.reserveMinutes,
               ttlMs: this.opts.authorizationTtlMs,

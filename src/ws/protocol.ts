@@ -4,7 +4,9 @@
 import { z } from 'zod';
 import { accountIdSchema, isE164, isIdentity } from '../domain/ids.js';
 
-const requestId = z.string().min(1).max(128);
+/** Echoed back as sent; clients use strings or numbers alike. */
+const requestId = z.union([z.string().min(1).max(128), z.number().finite()]);
+export type RequestId = string | number;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({
@@ -37,6 +39,6 @@ export const CLOSE = {
   ACCOUNT_GONE: 4004,
 } as const;
 
-export function errorFrame(code: string, message: string, requestId?: string): string {
+export function errorFrame(code: string, message: string, requestId?: RequestId): string {
   return JSON.stringify(requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
 }
