@@ -87,4 +87,27 @@ describe('Media Streams', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
   });
+
+  it('accepts the wss:// form of a plain-http base (as the issue asks), and the ws:// one', async () => {
+    const plain = await startTestGateway({ env: { MEDIA_STREAMS: 'on', PUBLIC_BASE_URL: 'http://gw.example.test:8080' } });
+    try {
+      for (const signed of ['wss://gw.example.test:8080/twilio/media', 'ws://gw.example.test:8080/twilio/media']) {
+        const ws = await new Promise<WebSocket>((resolve, reject) => {
+          const w = new WebSocket(wsUrl(plain.url, '/twilio/media'), { headers: { 'x-twilio-signature': signature(signed) } });
+          w.on('open', () => resolve(w));
+          w.on('unexpected-response', (_q, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })));
+        });
+        ws.close();
+      }
+      await expect(
+        new Promise((resolve, reject) => {
+          const w = new WebSocket(wsUrl(plain.url, '/twilio/media'), { headers: { 'x-twilio-signature': signature('wss://other.example/twilio/media') } });
+          w.on('open', resolve);
+          w.on('unexpected-response', (_q, res) => reject(Object.assign(new Error('refused'), { status: res.statusCode })));
+        }),
+      ).rejects.toMatchObject({ status: 403 });
+    } finally {
+      await plain.stop();
+    }
+  });
 });

@@ -59,11 +59,18 @@ export class MediaStreams {
     const sig = req.headers['x-twilio-signature'];
     const signature = Array.isArray(sig) ? sig[0] : sig;
     const base = requestBase(this.opts.publicBaseUrl, req.headers.host);
-    const url = `${base.replace(/^http/, 'ws')}${req.url ?? ''}`;
-    // Twilio's docs suggest also accepting the URL with a trailing slash.
-    const ok =
-      validateTwilioSignature(this.opts.authToken, signature, url, {}) ||
-      (!url.endsWith('/') && validateTwilioSignature(this.opts.authToken, signature, `${url}/`, {}));
+    // Twilio signs the wss:// form of the URL (also for a plain-http base behind a proxy
+    // or in development, where the socket itself is ws://); its docs suggest also
+    // accepting the URL with a trailing slash.
+    const path = req.url ?? '';
+    const hostPart = base.replace(/^https?:\/\//, '');
+    const candidates = [`wss://${hostPart}${path}`];
+    if (base.startsWith('http:')) candidates.push(`ws://${hostPart}${path}`);
+    const ok = candidates.some(
+      (url) =>
+        validateTwilioSignature(this.opts.authToken!, signature, url, {}) ||
+        (!url.endsWith('/') && validateTwilioSignature(this.opts.authToken!, signature, `${url}/`, {})),
+    );
     if (!ok) return rejectUpgrade(socket, 403, 'BAD_SIGNATURE', signature ? 'X-Twilio-Signature does not match' : 'X-Twilio-Signature is missing');
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
   }

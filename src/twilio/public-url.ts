@@ -5,7 +5,8 @@ export function requestBase(publicBaseUrl: string | null, host: string | undefin
   return publicBaseUrl ?? `http://${host ?? 'localhost'}`;
 }
 
-/** Media Streams connect to the wss:// (or ws://) form of the same base. */
+/** Media Streams connect to the wss:// form of the same base (ws:// for a plain-http
+ *  development base, which has no TLS to offer). */
 export function mediaStreamUrl(base: string): string {
   return `${base.replace(/^http/, 'ws')}/twilio/media`;
 }
