@@ -122,7 +122,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, start, stop, auth, clock };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

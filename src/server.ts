@@ -55,7 +55,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
     twilioRest(config),
     {
       prefix: config.redis.prefix,
-      billing: { minBillableSeconds: config.metering.minBillableSeconds, billingIncrementSeconds: config.metering.billingIncrementSeconds },
+      billing: built.billingRules,
       pollMs: config.metering.reconcilePollSeconds * 1000,
       recheckMs: 15 * 60_000,
       // A failed look-up is retried after the grace period again.

@@ -320,21 +320,11 @@ const cleanup = installCleanup({ log, prefix: PREFIX, redis: () => redis, stopLo
 
 // ---------------------------------------------------------------- report
 
-interface Row {
+/** A printed (and JSON) row: a phase's figures, rounded, with its count of wrong answers. */
+type Row = Pick<PhaseResult, 'rps' | 'p50' | 'p90' | 'p99' | 'max' | 'requests' | 'errors' | 'timeouts' | 'non2xx' | 'durationS' | 'cpu'> & {
   phase: string;
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  requests: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
   badBody: number;
-  durationS: number;
-  cpu: CpuShare;
-}
+};
 
 function row(phase: string, r: PhaseResult, badBody: number): Row {
   return {

@@ -32,13 +32,17 @@ export interface ReceiptState {
   lastError?: string;
 }
 
-export interface PurchaseRecord {
-  purchaseId: string;
+/** What was ordered and its price: the part quotes, purchases and charge lines share. */
+export interface OrderLine {
   kind: PurchaseKind;
   bundles: number;
   minutes: number;
   amountCents: number;
   currency: string;
+}
+
+export interface PurchaseRecord extends OrderLine {
+  purchaseId: string;
   quoteId: string;
   staffId: string;
   createdAt: number;
@@ -50,13 +54,8 @@ export interface PurchaseRecord {
   receipt: ReceiptState;
 }
 
-export interface ChargeRecord {
+export interface ChargeRecord extends OrderLine {
   purchaseId: string;
-  kind: PurchaseKind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
   at: number;
   brand: string;
   last4: string;

@@ -7,7 +7,7 @@ import { AppError, notFound } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import { balanceView, type Accounts, type BalanceView } from '../metering/accounts.js';
 import { AccountNotFoundError } from '../redis/pool-store.js';
-import type { BillingStore, PurchaseKind, PurchaseRecord, PurchaseRefusal, StoredPaymentMethod } from './billing-store.js';
+import type { BillingStore, OrderLine, PurchaseKind, PurchaseRecord, PurchaseRefusal, StoredPaymentMethod } from './billing-store.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
 
 export const MINUTES_PER_BUNDLE = 100;
@@ -40,24 +40,14 @@ export interface PaymentMethodView {
   expired: boolean;
 }
 
-export interface QuoteView {
+export interface QuoteView extends OrderLine {
   quoteId: string;
-  kind: PurchaseKind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
   billedOn: string;
   expiresAt: string;
 }
 
-export interface PurchaseView {
+export interface PurchaseView extends OrderLine {
   purchaseId: string;
-  kind: PurchaseKind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
   paymentMethod: { brand: string; last4: string };
   orderedBy: string;
   createdAt: string;

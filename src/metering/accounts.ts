@@ -197,19 +197,11 @@ export class Accounts {
   }
 
   async cachedNumbers(accountId: string): Promise<string[]> {
-    const hit = this.numbersCache.get(accountId);
-    if (hit) return hit;
-    const v = await this.numbers(accountId);
-    this.numbersCache.set(accountId, v);
-    return v;
+    return (await this.numbersCache.getOrLoad(accountId, () => this.numbers(accountId)))!;
   }
 
   async cachedStaff(accountId: string): Promise<StaffMember[]> {
-    const hit = this.staffCache.get(accountId);
-    if (hit) return hit;
-    const v = await this.staffList(accountId);
-    this.staffCache.set(accountId, v);
-    return v;
+    return (await this.staffCache.getOrLoad(accountId, () => this.staffList(accountId)))!;
   }
 
   async addStaff(accountId: string, member: StaffMember): Promise<StaffMember> {

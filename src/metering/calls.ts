@@ -147,8 +147,6 @@ export class CallMetering {
     if (answered && seconds === null) {
       throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: required when the status is ${status}`);
     }
-    // Unanswered outcomes cost nothing, whatever duration they carry (R4).
-    if (!answered) seconds = seconds === null ? null : 0;
     const seqRaw = p.SequenceNumber;
     let sequenceNumber: number | null = null;
     if (seqRaw !== undefined && seqRaw !== '') {

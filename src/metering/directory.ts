@@ -14,7 +14,8 @@ const OWNER_CACHE_MS = 60_000;
 
 export class Directory {
   private readonly k;
-  private readonly callCache = new Map<string, string>();
+  // The CallSid map never changes once written: cached for as long as Redis keeps it.
+  private readonly callCache = new TtlCache<string>(CALL_MAP_TTL_SECONDS * 1000, CACHE_LIMIT);
   private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(OWNER_CACHE_MS);
   private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
@@ -55,45 +56,26 @@ export class Directory {
     }
   }
 
-  async lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
-    const hit = this.identityCache.get(identity);
-    if (hit) return hit;
-    const v = await this.redis.get(this.k.identity(identity));
-    if (!v) return null;
-    const i = v.indexOf(' ');
-    const who = { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
-    this.identityCache.set(identity, who);
-    return who;
+  lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
+    return this.identityCache.getOrLoad(identity, async () => {
+      const v = await this.redis.get(this.k.identity(identity));
+      if (!v) return null;
+      const i = v.indexOf(' ');
+      return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+    });
   }
 
-  async lookupNumber(e164: string): Promise<string | null> {
-    const hit = this.numberCache.get(e164);
-    if (hit) return hit;
-    const v = await this.redis.get(this.k.number(e164));
-    if (v) this.numberCache.set(e164, v);
-    return v;
+  lookupNumber(e164: string): Promise<string | null> {
+    return this.numberCache.getOrLoad(e164, () => this.redis.get(this.k.number(e164)));
   }
 
   async rememberCall(callSid: string, accountId: string): Promise<void> {
     await this.redis.set(this.k.call(callSid), accountId, 'EX', CALL_MAP_TTL_SECONDS);
-    this.cacheCall(callSid, accountId);
-  }
-
-  async lookupCall(callSid: string): Promise<string | null> {
-    const hit = this.callCache.get(callSid);
-    if (hit !== undefined) return hit;
-    const v = await this.redis.get(this.k.call(callSid));
-    if (v) this.cacheCall(callSid, v);
-    return v;
-  }
-
-  private cacheCall(callSid: string, accountId: string): void {
-    if (this.callCache.size >= CACHE_LIMIT) {
-      // Drop the oldest entry (Map keeps insertion order).
-      const first = this.callCache.keys().next();
-      if (!first.done) this.callCache.delete(first.value);
-    }
     this.callCache.set(callSid, accountId);
+  }
+
+  lookupCall(callSid: string): Promise<string | null> {
+    return this.callCache.getOrLoad(callSid, () => this.redis.get(this.k.call(callSid)));
   }
 
   /** A video room belongs to the account of the first staff member seen in it. */

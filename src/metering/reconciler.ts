@@ -103,8 +103,9 @@ export class Reconciler {
           legSid: leg.sid,
           sequenceNumber: null,
           status: leg.status,
-          seconds: leg.status === 'completed' ? (leg.duration ?? 0) : 0,
-          minutes: leg.status === 'completed' ? billableMinutes(leg.duration ?? 0, this.opts.billing) : 0,
+          // Only a completed leg's time is billed; record-call-event decides that.
+          seconds: leg.duration ?? 0,
+          minutes: billableMinutes(leg.duration ?? 0, this.opts.billing),
           dialCallSid: null,
         },
         now,

@@ -26,6 +26,15 @@ export class TtlCache<V> {
     this.map.set(key, { v, until: now + this.ttlMs });
   }
 
+  /** The cached value, or the loaded one (cached when it is not null). */
+  async getOrLoad(key: string, load: () => Promise<V | null>): Promise<V | null> {
+    const hit = this.get(key);
+    if (hit !== undefined) return hit;
+    const v = await load();
+    if (v !== null) this.set(key, v);
+    return v;
+  }
+
   delete(key: string): void {
     this.map.delete(key);
   }

@@ -101,35 +101,27 @@ export function twilioRoutes(deps: {
     }
   });
 
-  app.post('/status', verify, async (c) => {
-    const p = c.get('params');
-    try {
-      const r = await deps.calls.recordSignal(p);
-      deps.metrics.signals.inc({ outcome: r.outcome });
-      if (r.outcome === 'unknown_call') deps.log.debug('signal about an unknown call', { callSid: p.CallSid });
-      return c.body(EMPTY_RESPONSE, 200, XML);
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      deps.metrics.redisErrors.inc({ route: 'status' });
-      deps.log.error('status signal not recorded', { err, callSid: p.CallSid });
-      return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
-    }
-  });
+  /** A signal route: 200 <Response/> once recorded; 503 when it could not be recorded, so
+   *  Twilio (or reconciliation) tries again. Bad input stays a 4xx (AppError). */
+  const signalRoute = (route: string, record: (p: Record<string, string>) => Promise<string>) =>
+    app.post(`/${route}`, verify, async (c) => {
+      const p = c.get('params');
+      try {
+        const outcome = await record(p);
+        deps.metrics.signals.inc({ outcome });
+        if (outcome === 'unknown_call') deps.log.debug('signal about an unknown call', { callSid: p.CallSid });
+        return c.body(EMPTY_RESPONSE, 200, XML);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        deps.metrics.redisErrors.inc({ route });
+        deps.log.error('signal not recorded', { err, route, sid: p.CallSid ?? p.ParticipantSid });
+        return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
+      }
+    });
 
+  signalRoute('status', async (p) => (await deps.calls.recordSignal(p)).outcome);
   // R12: video participants draw from the same pool.
-  app.post('/video/status', verify, async (c) => {
-    const p = c.get('params');
-    try {
-      const outcome = await deps.video.record(p);
-      deps.metrics.signals.inc({ outcome: `video_${outcome}` });
-      return c.body(EMPTY_RESPONSE, 200, XML);
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      deps.metrics.redisErrors.inc({ route: 'video' });
-      deps.log.error('video signal not recorded', { err, participantSid: p.ParticipantSid });
-      return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
-    }
-  });
+  signalRoute('video/status', async (p) => `video_${await deps.video.record(p)}`);
 
   return app;
 }

@@ -85,15 +85,9 @@ export class ClientConnection {
 
   /** Offers a balance snapshot; sends it unless this socket already has a newer one. */
   offerBalance(accountId: string, frame: Frame): void {
-    if (!this.isOpen) return;
     const w = this.watched.find((x) => x.accountId === accountId);
-    if (!w || frame.version <= w.version) return;
-    const buffered = this.ws.bufferedAmount;
-    if (buffered > this.limits.maxBufferBytes) {
-      this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
-      return;
-    }
-    if (buffered > this.limits.softBufferBytes) {
+    if (!w || frame.version <= w.version || !this.mayWrite()) return;
+    if (this.ws.bufferedAmount > this.limits.softBufferBytes) {
       // Latest wins: keep only the newest snapshot of each account until the socket drains.
       this.held ??= new Map();
       const h = this.held.get(accountId);
@@ -107,22 +101,20 @@ export class ClientConnection {
 
   /** Sends a pre-framed event that is not coalesced (call events). */
   sendWire(wire: Buffer): void {
-    if (!this.isOpen) return;
-    if (this.ws.bufferedAmount > this.limits.maxBufferBytes) {
-      this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
-      return;
-    }
-    this.writeWire(wire);
+    if (this.mayWrite()) this.writeWire(wire);
   }
 
   /** A reply to this client alone. */
   sendText(text: string): void {
-    if (!this.isOpen) return;
-    if (this.ws.bufferedAmount > this.limits.maxBufferBytes) {
-      this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
-      return;
-    }
-    this.ws.send(text);
+    if (this.mayWrite()) this.ws.send(text);
+  }
+
+  /** Open and within its bound; a socket past the bound is closed (SLOW_CONSUMER). */
+  private mayWrite(): boolean {
+    if (!this.isOpen) return false;
+    if (this.ws.bufferedAmount <= this.limits.maxBufferBytes) return true;
+    this.close(CLOSE.SLOW_CONSUMER, 'SLOW_CONSUMER: unsent data passed the bound');
+    return false;
   }
 
   // Whole frames go straight to the TCP socket. Safe with ws because compression is off

@@ -13,6 +13,7 @@ import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
 import { describeZodError } from '../http/json.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
+import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
 
@@ -214,27 +215,15 @@ export class ClientGateway {
 
   /** Pings every socket, in time-boxed slices so 10,000 sockets never stall the loop. */
   private beat(): void {
-    const all = [...this.clients];
-    let i = 0;
-    const step = () => {
-      const until = performance.now() + 4;
-      while (i < all.length) {
-        const c = all[i++]!;
-        if (!c.alive) {
-          c.ws.terminate();
-        } else {
-          c.alive = false;
-          try {
-            c.ws.ping();
-          } catch {
-            c.ws.terminate();
-          }
-        }
-        if (i % 64 === 0 && performance.now() > until) break;
+    forEachSliced([...this.clients], (c) => {
+      if (!c.alive) return c.ws.terminate();
+      c.alive = false;
+      try {
+        c.ws.ping();
+      } catch {
+        c.ws.terminate();
       }
-      if (i < all.length) setImmediate(step);
-    };
-    step();
+    });
   }
 
   /** Graceful shutdown: refuse new sockets, let in-flight operations answer, then ask

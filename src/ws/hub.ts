@@ -10,11 +10,8 @@ import { balanceView } from '../metering/accounts.js';
 import type { Bus, BusListener, BusMessage } from '../redis/bus.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
+import { forEachSliced } from './sliced.js';
 
-/** Longest a pass works before yielding to other work. */
-const SLICE_BUDGET_MS = 2;
-/** Check the clock every this many sockets (reading it is not free either). */
-const CLOCK_EVERY = 32;
 /** At most ~40 balance passes per second per room. */
 const MIN_PASS_INTERVAL_MS = 25;
 
@@ -146,26 +143,24 @@ export class Hub {
     room.events = [];
     let frame = this.frameOf(room);
     const version = frame?.version ?? -1;
-    let i = 0;
-    const step = () => {
-      const sliceStart = performance.now();
-      // Each slice offers the newest snapshot there is by then.
-      if (room.pending) frame = this.frameOf(room);
-      while (i < clients.length) {
-        const c = clients[i++]!;
+    forEachSliced(
+      clients,
+      (c) => {
         for (const e of events) c.sendWire(e);
         if (frame) c.offerBalance(room.accountId, frame);
-        if (i % CLOCK_EVERY === 0 && performance.now() - sliceStart > SLICE_BUDGET_MS) break;
-      }
-      if (i < clients.length) {
-        setImmediate(step);
-        return;
-      }
-      room.running = false;
-      this.lastPassMs = performance.now() - started;
-      // Newer state or events arrived mid-pass: the sockets served early need them too.
-      if (room.events.length > 0 || this.newest(room) > version) this.schedule(room);
-    };
-    step();
+      },
+      {
+        // Each slice offers the newest snapshot there is by then.
+        beforeSlice: () => {
+          if (room.pending) frame = this.frameOf(room);
+        },
+        done: () => {
+          room.running = false;
+          this.lastPassMs = performance.now() - started;
+          // Newer state or events arrived mid-pass: the sockets served early need them too.
+          if (room.events.length > 0 || this.newest(room) > version) this.schedule(room);
+        },
+      },
+    );
   }
 }

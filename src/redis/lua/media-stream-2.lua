@@ -3,7 +3,7 @@
   marks the call live (one "call started" event per call, shared with the answer signal
   of record-call-event); a stop only notes the time. Neither ever debits: the debit stays
   with R5's signals.
-  KEYS[1] pool hash (read only, for the version carried by the event)   KEYS[2] call hash
+  KEYS[1] pool hash (read only: the account and version the event carries)   KEYS[2] call hash
   ARGV[1] now   ARGV[2] events channel   ARGV[3] unused ("")
   ARGV[4] "start" | "stop"   ARGV[5] StreamSid   ARGV[6] customParameters (JSON object)
   Returns: {1} recorded;  {2} repeated (this stream's start/stop was already recorded);
@@ -19,11 +19,9 @@ if ev == 'stop' then
   return { 1 }
 end
 redis.call('HSET', CALL, 'streamSid', streamSid, 'streamStartedAt', NOW)
-if state ~= 'ended' and redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 then
+if state ~= 'ended' and redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 and load_pool() then
   local c = redis.call('HMGET', CALL, 'callSid', 'direction', 'from', 'to', 'staffId')
-  local p = redis.call('HMGET', POOL, 'accountId', 'version')
-  redis.call('SPUBLISH', CHANNEL, cjson.encode({ t = 'call', event = 'started', accountId = p[1],
-    version = tonumber(p[2]), callSid = c[1], direction = c[2], from = c[3], to = c[4], staffId = c[5],
-    streamSid = streamSid, customParameters = cjson.decode(ARGV[6]), at = NOW }))
+  publish_call_event({ event = 'started', callSid = c[1], direction = c[2], from = c[3], to = c[4],
+    staffId = c[5], streamSid = streamSid, customParameters = cjson.decode(ARGV[6]), at = NOW })
 end
 return { 1 }
