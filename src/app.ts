@@ -41,6 +41,7 @@ export function buildApp(deps: AppDeps) {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
     deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+    finalGraceMs: config.metering.finalGraceSeconds * 1000,
   });
   const directory = new Directory(redis, config.redis.prefix);
   const accounts = new Accounts(redis, store, directory, clock);
@@ -57,6 +58,7 @@ export function buildApp(deps: AppDeps) {
       reserveMinutes: config.metering.reserveMinutes,
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
+      maxHoldMs: config.metering.maxCallHoldSeconds * 1000,
     },
     clock,
   );
@@ -83,7 +85,12 @@ export function buildApp(deps: AppDeps) {
       video: new VideoMetering(
         store,
         directory,
-        { billing: billingRules, reserveMinutes: config.metering.reserveMinutes },
+        {
+          billing: billingRules,
+          reserveMinutes: config.metering.reserveMinutes,
+          firstCheckMs: Math.min(config.metering.reconcileAfterSeconds, config.metering.maxCallHoldSeconds) * 1000,
+          finalGraceMs: config.metering.finalGraceSeconds * 1000,
+        },
         clock,
       ),
       authToken: config.twilio.authToken,

@@ -51,6 +51,7 @@ const schema = z.object({
   TWILIO_API_KEY_SECRET: optionalSecret,
   TWILIO_TWIML_APP_SID: z.string().trim().regex(/^AP\w+$/, 'must be a TwiML App SID (AP…)').optional(),
   TWILIO_API_BASE_URL: url(['http:', 'https:']).optional(),
+  TWILIO_VIDEO_API_BASE_URL: url(['http:', 'https:']).optional(),
   ADMIN_API_KEY: z.string().trim().min(1).optional(),
   STAFF_TOKEN_SECRET: z.string().trim().min(1).optional(),
   STAFF_TOKEN_TTL_SECONDS: intIn(60, 30 * 86400).optional(),
@@ -61,6 +62,8 @@ const schema = z.object({
   FINAL_GRACE_SECONDS: intIn(1, 86400).optional(),
   RECONCILE_AFTER_SECONDS: intIn(1, 7 * 86400).optional(),
   RECONCILE_POLL_SECONDS: intIn(1, 3600).optional(),
+  MAX_CALL_HOLD_SECONDS: intIn(1, 7 * 86400).optional(),
+  OVERAGE_PRICE_CENTS_PER_MINUTE: intIn(0, 1_000_000).optional(),
   BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
   RECEIPT_FROM: z.string().trim().min(3).optional(),
@@ -93,6 +96,8 @@ export interface Config {
     apiKeySecret: string | null;
     twimlAppSid: string | null;
     apiBaseUrl: string;
+    /** Twilio Video's REST API (participants), for reconciling video (R12, R15). */
+    videoApiBaseUrl: string;
   };
   adminApiKey: string;
   staffTokenSecret: string;
@@ -106,7 +111,12 @@ export interface Config {
     /** A call with no final signal by then is checked against Twilio's REST API (R15). */
     reconcileAfterSeconds: number;
     reconcilePollSeconds: number;
+    /** A call or participant still open this long after it was placed has its hold
+     *  released without a debit and is marked unsettled (R15's last safety net). */
+    maxCallHoldSeconds: number;
   };
+  /** Price of an overage minute on the charges statement (R6); 0 = not billed. */
+  overagePriceCentsPerMinute: number;
   bundlePriceCents: number;
   smtpUrl: string | null;
   receiptFrom: string;
@@ -129,8 +139,9 @@ export class ConfigError extends Error {
   }
 }
 
-/** Secrets a production deployment must set explicitly. */
-const PRODUCTION_SECRETS = ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL'] as const;
+/** Settings a production deployment must set explicitly. TWILIO_ACCOUNT_SID: without it
+ *  lost signals could never be reconciled from Twilio's REST API (R15). */
+const PRODUCTION_SECRETS = ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID'] as const;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset: docker-compose passes `VAR=` for unset optionals.
@@ -187,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       apiKeySecret: e.TWILIO_API_KEY_SECRET ?? null,
       twimlAppSid: e.TWILIO_TWIML_APP_SID ?? null,
       apiBaseUrl: (e.TWILIO_API_BASE_URL ?? 'https://api.twilio.com').replace(/\/+$/, ''),
+      videoApiBaseUrl: (e.TWILIO_VIDEO_API_BASE_URL ?? 'https://video.twilio.com').replace(/\/+$/, ''),
     },
     // Dev mode generates throwaway secrets so `npm start` works with nothing configured;
     // main.ts prints the admin key loudly. Production never gets here without them.
@@ -201,7 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       finalGraceSeconds: e.FINAL_GRACE_SECONDS ?? 120,
       reconcileAfterSeconds: e.RECONCILE_AFTER_SECONDS ?? 4 * 3600,
       reconcilePollSeconds: e.RECONCILE_POLL_SECONDS ?? 5,
+      // Twilio's default <Dial timeLimit> (4 h) plus a minute for its last callbacks.
+      maxCallHoldSeconds: e.MAX_CALL_HOLD_SECONDS ?? 4 * 3600 + 60,
     },
+    overagePriceCentsPerMinute: e.OVERAGE_PRICE_CENTS_PER_MINUTE ?? 0,
     bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
     smtpUrl: e.SMTP_URL ?? null,
     receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',

@@ -52,6 +52,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   const reconciler = new Reconciler(
     deps.redis,
     built.store,
+    built.directory,
     twilioRest(config),
     {
       prefix: config.redis.prefix,
@@ -60,6 +61,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       recheckMs: 15 * 60_000,
       // A failed look-up is retried after the grace period again.
       retryMs: config.metering.finalGraceSeconds * 1000,
+      maxHoldMs: config.metering.maxCallHoldSeconds * 1000,
     },
     built.clock,
     log,
@@ -71,6 +73,9 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
     built.directory,
     built.clock,
     log,
+  );
+  built.registry.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
+    set({}, reconciler.unsettledCalls),
   );
   built.registry.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
   built.registry.gauge('minutegate_media_frames', 'Media Streams frames by kind (counted, not parsed)', (set) => {
@@ -116,5 +121,5 @@ function twilioRest(config: Config): TwilioRest | null {
       : t.authToken
         ? { username: t.accountSid, password: t.authToken }
         : null;
-  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
+  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, videoBaseUrl: t.videoApiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
 }

@@ -100,19 +100,17 @@ describe('HTTP bodies', () => {
 });
 
 describe('Twilio bodies that are signed but malformed', () => {
+  // Missing durations and undocumented statuses are content, not malformation: they are
+  // acknowledged 200 (test/lost-signals.test.ts).
   it('400 naming the parameter, and nothing changes', async () => {
     const call = await placeSoftphoneCall(gw, acct.identity);
     const before = await snapshot();
     const cases: [Record<string, string>, string][] = [
       [{ CallStatus: 'completed', CallDuration: '40' }, 'CallSid'],
-      [{ CallSid: call.callSid, CallStatus: 'exploded' }, 'CallStatus'],
       [{ CallSid: call.callSid, CallStatus: 'completed', CallDuration: 'abc' }, 'CallDuration'],
       [{ CallSid: call.callSid, CallStatus: 'completed', CallDuration: '-5' }, 'CallDuration'],
-      [{ CallSid: callSid(), ParentCallSid: call.callSid, CallStatus: 'completed' }, 'CallDuration'],
-      [{ CallSid: call.callSid, DialCallStatus: 'completed' }, 'DialCallDuration'],
       [{ CallSid: call.callSid, CallStatus: 'ringing', SequenceNumber: 'x' }, 'SequenceNumber'],
       [{ CallSid: call.callSid, DialCallStatus: 'completed', DialCallDuration: '1.5' }, 'DialCallDuration'],
-      [{ CallSid: call.callSid, DialCallStatus: 'meh', DialCallDuration: '10' }, 'DialCallStatus'],
       [{ CallSid: callSid(), ParentCallSid: 'nope', CallStatus: 'completed', CallDuration: '10' }, 'ParentCallSid'],
     ];
     for (const [params, field] of cases) {

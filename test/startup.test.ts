@@ -31,7 +31,8 @@ describe('start-up', () => {
   it('in production, refuses to start without its secrets, one line per variable', async () => {
     const r = await run({ NODE_ENV: 'production', PORT: '0' });
     expect(r.code).toBe(2);
-    for (const v of ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL']) {
+    // TWILIO_ACCOUNT_SID too: without it lost signals could never be reconciled (R15).
+    for (const v of ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID']) {
       expect(r.out).toMatch(new RegExp(`^\\s+- ${v}: required when NODE_ENV=production$`, 'm'));
     }
   });

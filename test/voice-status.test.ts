@@ -108,6 +108,7 @@ describe('/twilio/status', () => {
       childLegEvent(call.callSid, child, 0, 'initiated'),
       childLegEvent(call.callSid, child, 1, 'ringing'),
       childLegEvent(call.callSid, child, 2, 'no-answer', 0),
+      dialAction(call.callSid, child, 'no-answer', 0),
       parentEvent(call.callSid, null, 'completed', 65),
     ]);
     expect(await balance(a.id)).toMatchObject({ balance: 10, reserved: 0, activeCalls: 0 });

@@ -67,7 +67,8 @@ export interface LedgerEntry {
 
 export interface CallView {
   callSid: string;
-  state: 'active' | 'ended';
+  /** unsettled: its hold was released before Twilio told how it ended (R15). */
+  state: 'active' | 'ended' | 'unsettled';
   direction: string;
   from: string;
   to: string;
@@ -82,6 +83,8 @@ export interface CallView {
   endedAt: string | null;
 }
 
+/** Ledger fields that hold an instant (ms) — shown as ISO 8601. */
+const INSTANT_FIELDS = new Set(['cycleStart', 'endedAt']);
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
 const numOrNull = (v: string | undefined) => (v === undefined ? null : Number(v));
 
@@ -274,7 +277,10 @@ export class Accounts {
         at: new Date(Number(o.at)).toISOString(),
       };
       for (const [f, v] of Object.entries(o)) {
-        if (!(f in entry)) entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
+        if (f in entry) continue;
+        // Instants are shown as ISO like `at`; other whole numbers as numbers.
+        if (INSTANT_FIELDS.has(f) && /^\d+$/.test(v)) entry[f] = new Date(Number(v)).toISOString();
+        else entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
       }
       return entry;
     });
@@ -322,7 +328,7 @@ function callView(h: Record<string, string>): CallView | null {
   if (!h.state || h.state === 'denied') return null;
   return {
     callSid: h.callSid ?? '',
-    state: h.state === 'ended' ? 'ended' : 'active',
+      state: h.state === 'ended' || h.state === 'unsettled' ? h.state : 'active',
     direction: h.direction ?? '',
     from: h.from ?? '',
     to: h.to ?? '',

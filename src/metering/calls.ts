@@ -2,6 +2,7 @@
 // every later signal about it (/twilio/status). Redis errors propagate: the webhook
 // layer turns them into <Reject> or a 5xx (R14), never into a guess.
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
 import { isCallSid, isE164, isIdentity } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
@@ -20,8 +21,6 @@ export type VoiceDecision =
   | { allow: false; reason: 'no_minutes' | 'unknown_caller' | 'unknown_number' | 'no_destination' | 'no_staff' };
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
-const CALL_STATUSES = new Set(['queued', 'initiated', 'ringing', 'in-progress', ...TERMINAL]);
-const DIAL_STATUSES = new Set(['completed', 'answered', 'busy', 'no-answer', 'failed', 'canceled']);
 /** Twilio rings at most 10 nouns of one <Dial> in parallel. */
 const MAX_PARALLEL_NOUNS = 10;
 
@@ -31,6 +30,8 @@ export interface CallMeteringOptions {
   finalGraceMs: number;
   /** Every placed call is checked against Twilio this long after, if still open (R15). */
   reconcileAfterMs: number;
+  /** ...and its hold released by then at the latest (R15's safety net). */
+  maxHoldMs: number;
 }
 
 export class CallMetering {
@@ -98,7 +99,7 @@ export class CallMetering {
       ),
       callerIdFrom,
       // Should every signal about the call be lost, Twilio's record settles it (R15).
-      this.directory.scheduleReconcile(accountId, callSid, now + this.opts.reconcileAfterMs),
+      this.directory.scheduleReconcile(accountId, callSid, now + Math.min(this.opts.reconcileAfterMs, this.opts.maxHoldMs)),
     ]);
     if (numbers) {
       const wanted = p.CallerId;
@@ -108,7 +109,10 @@ export class CallMetering {
     return { allow: true, accountId, callSid, targets, callerId };
   }
 
-  /** /twilio/status: a leg's status callback or the <Dial action> request (R4, R5). */
+  /** /twilio/status: a leg's status callback or the <Dial action> request (R4, R5).
+   *  Twilio never resends a signal, so only a forged or malformed one is refused (4xx):
+   *  a missing duration or an undocumented status is recorded and left for another
+   *  signal or reconciliation (R14). */
   async recordSignal(p: Record<string, string | undefined>): Promise<CallEventOutcome & { accountId?: string }> {
     const sid = p.CallSid ?? '';
     if (!isCallSid(sid)) throw new AppError(400, 'VALIDATION_FAILED', 'CallSid: missing or not a Twilio CallSid');
@@ -116,16 +120,14 @@ export class CallMetering {
     let callSid = sid;
     let status: string;
     let rawSeconds: string | undefined;
+    let durationField: string;
     if (p.DialCallStatus !== undefined) {
       kind = 'action';
       status = p.DialCallStatus;
-      if (!DIAL_STATUSES.has(status)) throw new AppError(400, 'VALIDATION_FAILED', `DialCallStatus: unknown value ${status}`);
       rawSeconds = p.DialCallDuration;
+      durationField = 'DialCallDuration';
     } else {
       status = p.CallStatus ?? '';
-      if (!CALL_STATUSES.has(status)) {
-        throw new AppError(400, 'VALIDATION_FAILED', `CallStatus: missing or unknown value ${status}`);
-      }
       if (p.ParentCallSid) {
         if (!isCallSid(p.ParentCallSid)) throw new AppError(400, 'VALIDATION_FAILED', 'ParentCallSid: not a Twilio CallSid');
         kind = 'child';
@@ -134,18 +136,14 @@ export class CallMetering {
         kind = 'parent';
       }
       rawSeconds = TERMINAL.has(status) ? p.CallDuration : undefined;
+      durationField = 'CallDuration';
     }
-    let seconds = parseSeconds(rawSeconds);
+    if (status === '' || status.length > 32) {
+      throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallStatus' : 'CallStatus'}: missing or malformed`);
+    }
+    const seconds = parseSeconds(rawSeconds);
     if (rawSeconds !== undefined && rawSeconds !== '' && seconds === null) {
-      throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: not a whole number of seconds`);
-    }
-    const answered = status === 'completed' || status === 'answered';
-    // A dialled leg's or the <Dial action>'s talk time is what gets billed, so it must be
-    // there; the parent's own duration only matters for calls without a <Dial>, and its
-    // absence is taken as 0 s rather than refused.
-    if (answered && seconds === null && kind === 'parent') seconds = 0;
-    if (answered && seconds === null) {
-      throw new AppError(400, 'VALIDATION_FAILED', `${kind === 'action' ? 'DialCallDuration' : 'CallDuration'}: required when the status is ${status}`);
+      throw new AppError(400, 'VALIDATION_FAILED', `${durationField}: not a whole number of seconds`);
     }
     const seqRaw = p.SequenceNumber;
     let sequenceNumber: number | null = null;
@@ -171,11 +169,14 @@ export class CallMetering {
         seconds,
         minutes: seconds === null ? null : billableMinutes(seconds, this.opts.billing),
         dialCallSid: p.DialCallSid ?? null,
+        eventAt: parseTwilioTimestamp(p.Timestamp),
       },
       now,
     );
-    if (outcome.outcome === 'pending') {
+    if (outcome.outcome === 'pending' || outcome.outcome === 'unexpected_status') {
       await this.directory.scheduleReconcile(accountId, callSid, now + this.opts.finalGraceMs);
+    } else if (outcome.outcome === 'finalized' && outcome.wasUnsettled) {
+      await this.directory.clearUnsettled(accountId, callSid);
     }
     return { ...outcome, accountId };
   }

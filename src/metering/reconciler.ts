@@ -1,17 +1,31 @@
-// R15: a call whose final signal never arrives is settled from Twilio's own records. Calls
-// enter a due-set when they are placed (checked after a long while) and when their parent
-// ends before a dialled leg reported (checked after the grace period). Every instance
-// polls; ZREM decides who takes an entry, so each check runs once. Twilio's answer is
-// metered through the same idempotent script as live signals; a failed look-up is tried
-// again later and nothing is ever charged on a guess.
+// R15: a call whose final signal never arrives is settled from Twilio's own records, and
+// nothing is ever held for ever. Calls and video participants enter a due-set when they
+// are placed (checked after a long while) and when their parent ends before a dialled leg
+// reported (checked after the final grace). Every instance polls; ZREM decides who takes
+// an entry, so each check runs once.
+//
+// A check, in order:
+//   1. Twilio's record (REST) when it is configured: settled only when the record is
+//      complete — a completed leg carries its duration, a call that dialled lists its legs
+//      (an empty list is "not yet"); it is fed in as ordinary signals through the same
+//      exactly-once script as live ones. Without REST, a parent that ended is settled on
+//      the legs that reported once the final grace has passed.
+//   2. Still open MAX_CALL_HOLD_SECONDS after it was placed: the hold is released without
+//      a debit and the call marked unsettled (release-hold-7.lua); its truth, when it comes,
+//      is still debited once.
+//   3. Otherwise checked again, with a back-off that grows with the call's age.
 import { billableMinutes, type BillingRules } from '../domain/billing.js';
 import type { Logger } from '../log.js';
 import type { Cluster, Redis } from 'ioredis';
 import { directoryKeys } from '../redis/keys.js';
-import type { PoolStore } from '../redis/pool-store.js';
+import type { CallEventInput, CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { TwilioRest } from '../twilio/rest-client.js';
+import { parseReconcileMember, type Directory } from './directory.js';
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
+/** Past this age an unsettled call is no longer looked up (Twilio keeps no call this long open). */
+const GIVE_UP_AFTER_MS = 7 * 86400_000;
+const MAX_BACKOFF_MS = 3600_000;
 
 export interface ReconcilerOptions {
   prefix: string;
@@ -19,20 +33,25 @@ export interface ReconcilerOptions {
   pollMs: number;
   /** A call still running at Twilio is looked at again after this long. */
   recheckMs: number;
-  /** Back-off after a failed look-up. */
+  /** Back-off after a failed or incomplete look-up (it grows with the call's age). */
   retryMs: number;
+  /** The safety net: the hold of a call open this long after it was placed is released. */
+  maxHoldMs: number;
 }
 
-export type ReconcileOutcome = 'settled' | 'already_final' | 'still_running' | 'unavailable' | 'unknown';
+export type ReconcileOutcome = 'settled' | 'already_final' | 'still_running' | 'incomplete' | 'unavailable' | 'unknown';
 
 export class Reconciler {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private readonly key: string;
+  /** Unsettled calls in the whole deployment, as of the last poll (for /metrics). */
+  unsettledCalls = 0;
 
   constructor(
     private readonly redis: Redis | Cluster,
     private readonly store: PoolStore,
+    private readonly directory: Directory,
     private readonly rest: TwilioRest | null,
     private readonly opts: ReconcilerOptions,
     private readonly clock: () => number,
@@ -58,16 +77,13 @@ export class Reconciler {
       for (const member of due) {
         // Whoever removes the entry owns this check.
         if ((await this.redis.zrem(this.key, member)) !== 1) continue;
-        const [accountId, callSid] = member.split(' ') as [string, string];
-        const outcome = await this.reconcile(accountId, callSid).catch((err: unknown) => {
-          this.log.warn('reconciliation failed', { err, callSid });
-          return 'unavailable' as const;
+        const next = await this.check(member).catch((err: unknown) => {
+          this.log.warn('reconciliation check failed', { err, member });
+          return this.clock() + this.opts.retryMs;
         });
-        if (outcome === 'still_running' || outcome === 'unavailable') {
-          const wait = outcome === 'still_running' ? this.opts.recheckMs : this.opts.retryMs;
-          await this.redis.zadd(this.key, this.clock() + wait, member);
-        }
+        if (next !== null) await this.redis.zadd(this.key, 'LT', next, member);
       }
+      this.unsettledCalls = await this.directory.countUnsettled();
     } catch (err) {
       this.log.warn('reconciliation poll failed', { err });
     } finally {
@@ -75,58 +91,131 @@ export class Reconciler {
     }
   }
 
-  async reconcile(accountId: string, callSid: string): Promise<ReconcileOutcome> {
-    const state = await this.redis.hget(this.store.keys(accountId).call(callSid), 'state');
-    if (!state || state === 'denied') return 'unknown';
-    if (state === 'ended') return 'already_final';
+  /** One due entry; returns when to look again, or null when the call needs no more. */
+  private async check(member: string): Promise<number | null> {
+    const { accountId, sid, roomSid } = parseReconcileMember(member);
+    const call = await this.store.callState(accountId, sid);
+    if (!call || call.state === 'denied' || call.state === 'ended') return null;
+
+    let outcome: ReconcileOutcome;
+    if (this.rest) {
+      outcome = await this.reconcile(accountId, sid, roomSid ?? undefined).catch((err: unknown) => {
+        this.log.warn('Twilio REST look-up failed; will retry', { err, callSid: sid });
+        return 'unavailable' as const;
+      });
+    } else {
+      outcome = call.parentEnded ? await this.settleAfterGrace(accountId, sid) : 'unavailable';
+    }
+    if (outcome === 'settled' || outcome === 'already_final' || outcome === 'unknown') return null;
+
+    const now = this.clock();
+    const age = now - call.createdAt;
+    let next = now + (outcome === 'still_running' ? this.opts.recheckMs : Math.min(MAX_BACKOFF_MS, Math.max(this.opts.retryMs, age / 8)));
+    let unsettled = call.state === 'unsettled';
+    if (call.state === 'active') {
+      const r = await this.store.releaseHold(accountId, sid, this.opts.maxHoldMs, now);
+      if (r.outcome === 'released') {
+        unsettled = true;
+        await this.directory.markUnsettled(accountId, sid, now);
+        this.log.warn('hold released: call open longer than any call can last; marked unsettled', {
+          callSid: sid,
+          accountId,
+          releasedMinutes: r.releasedMinutes,
+        });
+      } else if (r.outcome === 'not_yet') {
+        next = Math.min(next, r.dueAt);
+      }
+    }
+    // Without REST an unsettled call can only be settled by a late signal of its own.
+    if (unsettled && (!this.rest || age > GIVE_UP_AFTER_MS)) return null;
+    return next;
+  }
+
+  /** No REST: a parent that ended is settled on the legs that reported, once the final
+   *  grace has passed (the script checks the grace). */
+  private async settleAfterGrace(accountId: string, callSid: string): Promise<ReconcileOutcome> {
+    const r = await this.feed(accountId, { callSid, kind: 'grace', legSid: callSid, sequenceNumber: null, status: '', seconds: null, minutes: null, dialCallSid: null });
+    return r.outcome === 'finalized' ? 'settled' : r.outcome === 'late' ? 'already_final' : 'incomplete';
+  }
+
+  /** Settles a call (or, with roomSid, a video participant) from Twilio's record. */
+  async reconcile(accountId: string, callSid: string, roomSid?: string): Promise<ReconcileOutcome> {
+    const call = await this.store.callState(accountId, callSid);
+    if (!call || call.state === 'denied') return 'unknown';
+    if (call.state === 'ended') return 'already_final';
     if (!this.rest) {
       this.log.warn('a call needs reconciliation but the Twilio REST settings are missing', { callSid });
       return 'unavailable';
     }
-    const parent = await this.rest.fetchCall(callSid);
-    if (!TERMINAL.has(parent.status)) return 'still_running';
-    const legs = await this.rest.dialledLegs(callSid);
-    if (legs.some((l) => !TERMINAL.has(l.status))) return 'still_running';
-    // R4 on Twilio's record: the answered dialled legs' talk time, or the call's own
-    // duration when it dialled nobody.
-    const answered = legs.filter((l) => l.status === 'completed');
-    let seconds: number;
-    if (legs.length === 0) seconds = parent.status === 'completed' ? (parent.duration ?? 0) : 0;
-    else seconds = answered.reduce((s, l) => s + (l.duration ?? 0), 0);
-    const now = this.clock();
-    for (const leg of legs) {
-      await this.store.recordCallEvent(
-        accountId,
-        {
-          callSid,
-          kind: 'child',
-          legSid: leg.sid,
-          sequenceNumber: null,
-          status: leg.status,
-          // Only a completed leg's time is billed; record-call-event decides that.
-          seconds: leg.duration ?? 0,
-          minutes: billableMinutes(leg.duration ?? 0, this.opts.billing),
-          dialCallSid: null,
-        },
-        now,
-      );
-    }
-    // Twilio's record is final: settle as the <Dial action> would have.
-    const r = await this.store.recordCallEvent(
-      accountId,
-      {
-        callSid,
-        kind: 'action',
-        legSid: callSid,
-        sequenceNumber: null,
-        status: seconds > 0 || answered.length > 0 || (legs.length === 0 && parent.status === 'completed') ? 'completed' : 'no-answer',
-        seconds,
-        minutes: billableMinutes(seconds, this.opts.billing),
-        dialCallSid: answered[0]?.sid ?? null,
-      },
-      now,
-    );
-    this.log.info('call reconciled from Twilio', { callSid, seconds, outcome: r.outcome });
-    return 'settled';
+    return roomSid ? this.reconcileParticipant(accountId, callSid, roomSid) : this.reconcileCall(accountId, callSid, call.expectedLegs);
   }
+
+  private async reconcileParticipant(accountId: string, participantSid: string, roomSid: string): Promise<ReconcileOutcome> {
+    const p = await this.rest!.fetchParticipant(roomSid, participantSid);
+    if (p.status === 'connected') return 'still_running';
+    if (p.status !== 'disconnected' || p.duration === null) return 'incomplete';
+    const r = await this.feed(accountId, this.event(participantSid, 'parent', participantSid, 'completed', p.duration, p.endTime));
+    this.log.info('video participant reconciled from Twilio', { participantSid, seconds: p.duration, outcome: r.outcome });
+    return settledBy([r]);
+  }
+
+  private async reconcileCall(accountId: string, callSid: string, expectedLegs: number): Promise<ReconcileOutcome> {
+    const rest = this.rest!;
+    const parent = await rest.fetchCall(callSid);
+    if (!TERMINAL.has(parent.status)) return 'still_running';
+    if (expectedLegs === 0) {
+      // No <Dial>: the call's own duration is its talk time (R4).
+      if (parent.status === 'completed' && parent.duration === null) return 'incomplete';
+      return settledBy([await this.feed(accountId, this.event(callSid, 'parent', callSid, parent.status, parent.duration ?? 0, parent.endTime))]);
+    }
+    const legs = await rest.dialledLegs(callSid);
+    if (legs.length === 0) {
+      // Twilio's lists are eventually consistent: a call that dialled shows its legs later.
+      // Only a parent that never connected can have dialled nobody.
+      if (parent.status === 'completed') return 'incomplete';
+      return settledBy([await this.feed(accountId, this.event(callSid, 'parent', callSid, parent.status, 0, parent.endTime))]);
+    }
+    if (legs.some((l) => !TERMINAL.has(l.status))) return 'still_running';
+    if (legs.some((l) => l.status === 'completed' && l.duration === null)) return 'incomplete';
+    // R4 on Twilio's record: the answered leg's talk time; never the parent's duration
+    // (it includes ringing) for a call that dialled.
+    const replies: CallEventOutcome[] = [];
+    for (const leg of legs) {
+      replies.push(await this.feed(accountId, this.event(callSid, 'child', leg.sid, leg.status, leg.duration ?? 0, leg.endTime)));
+    }
+    const answered = legs.filter((l) => l.status === 'completed');
+    const seconds = answered.reduce((s, l) => s + (l.duration ?? 0), 0);
+    // Twilio's record is complete: settle as the <Dial action> would have.
+    const action = this.event(callSid, 'action', callSid, answered.length > 0 ? 'completed' : 'no-answer', seconds, null);
+    action.dialCallSid = answered[0]?.sid ?? null;
+    replies.push(await this.feed(accountId, action));
+    this.log.info('call reconciled from Twilio', { callSid, seconds });
+    return settledBy(replies);
+  }
+
+  private event(callSid: string, kind: 'parent' | 'child' | 'action', legSid: string, status: string, seconds: number, endTime: number | null): CallEventInput {
+    return {
+      callSid,
+      kind,
+      legSid,
+      sequenceNumber: null,
+      status,
+      seconds,
+      minutes: billableMinutes(seconds, this.opts.billing),
+      dialCallSid: null,
+      eventAt: endTime,
+    };
+  }
+
+  private async feed(accountId: string, e: CallEventInput): Promise<CallEventOutcome> {
+    const r = await this.store.recordCallEvent(accountId, e, this.clock());
+    if (r.outcome === 'finalized' && r.wasUnsettled) await this.directory.clearUnsettled(accountId, e.callSid);
+    return r;
+  }
+}
+
+function settledBy(replies: CallEventOutcome[]): ReconcileOutcome {
+  if (replies.some((r) => r.outcome === 'finalized')) return 'settled';
+  if (replies.some((r) => r.outcome === 'late')) return 'already_final';
+  return 'incomplete';
 }

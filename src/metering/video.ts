@@ -7,10 +7,11 @@
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
 import { AppError } from '../domain/errors.js';
 import { isIdentity } from '../domain/ids.js';
+import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import type { Directory } from './directory.js';
 
-export type VideoOutcome = 'opened' | 'settled' | 'duplicate' | 'ignored' | 'unknown_account';
+export type VideoOutcome = 'opened' | 'settled' | 'pending' | 'duplicate' | 'ignored' | 'unknown_account';
 
 const SID = /^[A-Z]{2}[0-9A-Za-z_-]{1,64}$/;
 
@@ -18,7 +19,14 @@ export class VideoMetering {
   constructor(
     private readonly store: PoolStore,
     private readonly directory: Directory,
-    private readonly opts: { billing: BillingRules; reserveMinutes: number },
+    private readonly opts: {
+      billing: BillingRules;
+      reserveMinutes: number;
+      /** When a participant is first checked against Twilio Video (R15). */
+      firstCheckMs: number;
+      /** When a disconnect without a duration is checked. */
+      finalGraceMs: number;
+    },
     private readonly clock: () => number,
   ) {}
 
@@ -32,7 +40,11 @@ export class VideoMetering {
     let seconds: number | null = null;
     if (event === 'participant-disconnected') {
       seconds = parseSeconds(p.ParticipantDuration);
-      if (seconds === null) throw new AppError(400, 'VALIDATION_FAILED', 'ParticipantDuration: required, a whole number of seconds');
+      // A missing duration is not refused (Twilio would never resend it): the participant
+      // is left for reconciliation. A present but malformed one is a malformed request.
+      if (seconds === null && p.ParticipantDuration !== undefined && p.ParticipantDuration !== '') {
+        throw new AppError(400, 'VALIDATION_FAILED', 'ParticipantDuration: not a whole number of seconds');
+      }
     }
     const identity = p.ParticipantIdentity ?? '';
 
@@ -59,7 +71,11 @@ export class VideoMetering {
       },
       now,
     );
-    if (seconds === null) return opened.decision === 'allowed' && opened.via === 'repeat' ? 'duplicate' : 'opened';
+    if (opened.decision === 'allowed' && opened.via !== 'repeat') {
+      // Should the disconnect be lost, Twilio Video's record settles it (R15).
+      await this.directory.scheduleReconcile(accountId, participantSid, now + this.opts.firstCheckMs, roomSid);
+    }
+    if (event === 'participant-connected') return opened.decision === 'allowed' && opened.via === 'repeat' ? 'duplicate' : 'opened';
     const r = await this.store.recordCallEvent(
       accountId,
       {
@@ -69,11 +85,18 @@ export class VideoMetering {
         sequenceNumber: null,
         status: 'completed',
         seconds,
-        minutes: billableMinutes(seconds, this.opts.billing),
+        minutes: seconds === null ? null : billableMinutes(seconds, this.opts.billing),
         dialCallSid: null,
+        eventAt: parseTwilioTimestamp(p.Timestamp),
       },
       now,
     );
-    return r.outcome === 'finalized' ? 'settled' : 'duplicate';
+    if (r.outcome === 'pending') {
+      await this.directory.scheduleReconcile(accountId, participantSid, now + this.opts.finalGraceMs, roomSid);
+      return 'pending';
+    }
+    if (r.outcome !== 'finalized') return 'duplicate';
+    if (r.wasUnsettled) await this.directory.clearUnsettled(accountId, participantSid);
+    return 'settled';
   }
 }

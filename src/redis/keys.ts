@@ -45,6 +45,8 @@ export function directoryKeys(prefix: string) {
     room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
     /** Sorted set: "accountId callSid" members due for reconciliation (R15), by due time. */
     reconcile: `${prefix}:reconcile`,
+    /** Sorted set: "accountId callSid" of calls whose hold was released unsettled (R15), by then. */
+    unsettled: `${prefix}:unsettled`,
   };
 }
 

@@ -43,18 +43,32 @@ export type CallEventOutcome =
       billableSeconds: number;
       debitedMinutes: number;
       overageMinutes: number;
+      /** The call's hold had been released (release-hold): it is no longer unsettled. */
+      wasUnsettled: boolean;
+      /** Start (ms) of the cycle the minutes were booked in (R16). */
+      cycleStart: number;
     }
-  | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' };
+  | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' | 'unexpected_status' };
+
+export type ReleaseHoldResult =
+  | { outcome: 'released'; releasedMinutes: number }
+  | { outcome: 'not_open'; state: string }
+  | { outcome: 'not_yet'; dueAt: number }
+  | { outcome: 'unknown_call' };
 
 export interface CallEventInput {
   callSid: string;
-  kind: 'parent' | 'child' | 'action';
+  /** "grace": not a signal — the final grace of a parent that ended before its legs is over. */
+  kind: 'parent' | 'child' | 'action' | 'grace';
   legSid: string;
   sequenceNumber: number | null;
   status: string;
   seconds: number | null;
   minutes: number | null;
   dialCallSid: string | null;
+  /** When the event fired at Twilio (its Timestamp, ms), if known: the call's end instant
+   *  for cycle attribution (R16). */
+  eventAt?: number | null;
 }
 
 export interface PoolStoreOptions {
@@ -63,9 +77,12 @@ export interface PoolStoreOptions {
   endedRetentionMs: number;
   /** How long a denied CallSid keeps its answer for repeated webhooks. */
   deniedMemoryMs: number;
+  /** A parent that ended before its dialled legs is settled on the legs that reported
+   *  once this has passed (record-call-event, kind "grace"). */
+  finalGraceMs: number;
 }
 
-const CALL_EVENT_OUTCOMES = { 2: 'recorded', 3: 'pending', 4: 'duplicate', 5: 'late', 6: 'denied_call' } as const;
+const CALL_EVENT_OUTCOMES = { 2: 'recorded', 3: 'pending', 4: 'duplicate', 5: 'late', 6: 'denied_call', 7: 'unexpected_status' } as const;
 
 export function parseSnapshot(json: string): PoolSnapshot {
   const o = JSON.parse(json) as PoolSnapshot & { t?: string };
@@ -251,7 +268,7 @@ export class PoolStore {
       accountId,
       [k.call(e.callSid), k.activeCalls, k.endedCalls],
       [e.callSid, e.kind, e.legSid, e.sequenceNumber ?? '', e.status, e.seconds ?? '', e.minutes ?? '',
-        this.opts.endedRetentionMs, e.dialCallSid ?? ''],
+        this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs],
       now,
     );
     const code = reply[0];
@@ -262,12 +279,48 @@ export class PoolStore {
         billableSeconds: Number(reply[2]),
         debitedMinutes: Number(reply[3]),
         overageMinutes: Number(reply[4]),
+        wasUnsettled: reply[6] === 1,
+        cycleStart: Number(reply[7]),
       };
     }
     if (code === -2) return { outcome: 'unknown_call' };
     const outcome = CALL_EVENT_OUTCOMES[code as keyof typeof CALL_EVENT_OUTCOMES];
     if (!outcome) throw new Error(`record-call-event returned unknown code ${String(code)}`);
     return { outcome };
+  }
+
+  /** What reconciliation needs to know of a call (null when there is no such call). */
+  async callState(
+    accountId: string,
+    callSid: string,
+  ): Promise<{ state: string; createdAt: number; expectedLegs: number; parentEnded: boolean } | null> {
+    const [state, createdAt, expectedLegs, parentTerminal] = await this.redis.hmget(
+      this.keys(accountId).call(callSid),
+      'state',
+      'createdAt',
+      'expectedLegs',
+      'parentTerminal',
+    );
+    if (!state) return null;
+    return { state, createdAt: Number(createdAt ?? 0), expectedLegs: Number(expectedLegs ?? 0), parentEnded: parentTerminal === '1' };
+  }
+
+  /** R15's safety net: releases the hold of a call open longer than any call can last. */
+  async releaseHold(accountId: string, callSid: string, maxHoldMs: number, now: number): Promise<ReleaseHoldResult> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool('release-hold', accountId, [k.call(callSid), k.activeCalls, k.endedCalls], [callSid, maxHoldMs], now);
+    switch (reply[0]) {
+      case 1:
+        return { outcome: 'released', releasedMinutes: Number(reply[1]) };
+      case 2:
+        return { outcome: 'not_open', state: String(reply[1]) };
+      case 3:
+        return { outcome: 'not_yet', dueAt: Number(reply[1]) };
+      case -2:
+        return { outcome: 'unknown_call' };
+      default:
+        throw new Error(`release-hold returned unknown code ${String(reply[0])}`);
+    }
   }
 
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */

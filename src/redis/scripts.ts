@@ -27,6 +27,7 @@ export const SCRIPT_NAMES = [
   'create-authorization',
   'cancel-authorization',
   'record-call-event',
+  'release-hold',
   'media-stream',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -1,4 +1,5 @@
-// The two Twilio REST reads reconciliation needs (R15): a call, and the calls it dialled.
+// The Twilio REST reads reconciliation needs (R15): a call, the calls it dialled, and a
+// Video participant.
 // Plain fetch with Basic auth and a timeout; the base URL is configurable so tests point
 // it at a local fake Twilio. A failed look-up is an error, never an answer.
 export interface TwilioCall {
@@ -7,10 +8,25 @@ export interface TwilioCall {
   status: string;
   /** Seconds; null while the call runs or when Twilio reports none (busy, no-answer…). */
   duration: number | null;
+  /** When it ended (ms), if Twilio says. */
+  endTime: number | null;
+}
+
+/** Twilio Video's Participant resource (GET /v1/Rooms/{RoomSid}/Participants/{Sid}). */
+export interface TwilioParticipant {
+  sid: string;
+  roomSid: string | null;
+  identity: string | null;
+  status: string;
+  /** Seconds; null while connected (or when Twilio has not filled it in yet). */
+  duration: number | null;
+  endTime: number | null;
 }
 
 export interface TwilioRestSettings {
   baseUrl: string;
+  /** Twilio Video's API (https://video.twilio.com). */
+  videoBaseUrl: string;
   accountSid: string;
   /** Basic-auth user and password: AccountSid + AuthToken, or API key SID + secret. */
   username: string;
@@ -30,12 +46,52 @@ interface RawCall {
   parent_call_sid?: unknown;
   status?: unknown;
   duration?: unknown;
+  end_time?: unknown;
+}
+
+interface RawParticipant {
+  sid?: unknown;
+  room_sid?: unknown;
+  identity?: unknown;
+  status?: unknown;
+  duration?: unknown;
+  end_time?: unknown;
+}
+
+/** Durations come as a string of digits (voice) or a number (video); anything else is none. */
+function seconds(v: unknown): number | null {
+  if (typeof v === 'string' && /^\d{1,9}$/.test(v)) return Number(v);
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  return null;
+}
+
+function instant(v: unknown): number | null {
+  if (typeof v !== 'string') return null;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) ? ms : null;
 }
 
 function toCall(r: RawCall): TwilioCall {
   if (typeof r.sid !== 'string' || typeof r.status !== 'string') throw new TwilioRestError('a call without sid or status');
-  const d = typeof r.duration === 'string' && /^\d+$/.test(r.duration) ? Number(r.duration) : typeof r.duration === 'number' ? r.duration : null;
-  return { sid: r.sid, parentCallSid: typeof r.parent_call_sid === 'string' ? r.parent_call_sid : null, status: r.status, duration: d };
+  return {
+    sid: r.sid,
+    parentCallSid: typeof r.parent_call_sid === 'string' ? r.parent_call_sid : null,
+    status: r.status,
+    duration: seconds(r.duration),
+    endTime: instant(r.end_time),
+  };
+}
+
+function toParticipant(r: RawParticipant): TwilioParticipant {
+  if (typeof r.sid !== 'string' || typeof r.status !== 'string') throw new TwilioRestError('a participant without sid or status');
+  return {
+    sid: r.sid,
+    roomSid: typeof r.room_sid === 'string' ? r.room_sid : null,
+    identity: typeof r.identity === 'string' ? r.identity : null,
+    status: r.status,
+    duration: seconds(r.duration),
+    endTime: instant(r.end_time),
+  };
 }
 
 export class TwilioRest {
@@ -46,9 +102,13 @@ export class TwilioRest {
   }
 
   private async get(path: string): Promise<unknown> {
+    return this.getUrl(`${this.s.baseUrl}/2010-04-01/Accounts/${this.s.accountSid}${path}`, path);
+  }
+
+  private async getUrl(url: string, path: string): Promise<unknown> {
     let res: Response;
     try {
-      res = await fetch(`${this.s.baseUrl}/2010-04-01/Accounts/${this.s.accountSid}${path}`, {
+      res = await fetch(url, {
         headers: { authorization: this.auth, accept: 'application/json' },
         signal: AbortSignal.timeout(this.s.timeoutMs ?? 5000),
       });
@@ -65,6 +125,11 @@ export class TwilioRest {
 
   async fetchCall(callSid: string): Promise<TwilioCall> {
     return toCall((await this.get(`/Calls/${encodeURIComponent(callSid)}.json`)) as RawCall);
+  }
+
+  async fetchParticipant(roomSid: string, participantSid: string): Promise<TwilioParticipant> {
+    const path = `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants/${encodeURIComponent(participantSid)}`;
+    return toParticipant((await this.getUrl(`${this.s.videoBaseUrl}${path}`, path)) as RawParticipant);
   }
 
   async dialledLegs(parentCallSid: string): Promise<TwilioCall[]> {

@@ -46,7 +46,8 @@ export async function placeInboundCall(gw: TestGateway, number: string, from = '
   return { callSid: sid, status: res.status, twiml: res.text, allowed: res.text.includes('<Dial') };
 }
 
-export function childLegEvent(parent: string, child: string, seq: number, status: string, seconds?: number) {
+/** `at`: the event's Timestamp (ms); real time unless a test moves its own clock. */
+export function childLegEvent(parent: string, child: string, seq: number, status: string, seconds?: number, at = Date.now()) {
   const p: Record<string, string> = {
     AccountSid: 'AC00000000000000000000000000000000',
     CallSid: child,
@@ -55,7 +56,7 @@ export function childLegEvent(parent: string, child: string, seq: number, status
     Direction: 'outbound-dial',
     SequenceNumber: String(seq),
     CallbackSource: 'call-progress-events',
-    Timestamp: new Date().toUTCString(),
+    Timestamp: new Date(at).toUTCString(),
   };
   if (seconds !== undefined) {
     p.CallDuration = String(seconds);

@@ -1,5 +1,6 @@
 // A small local HTTP server standing in for Twilio's REST API at the network boundary:
-// GET /2010-04-01/Accounts/:AC/Calls/:CA.json and /Calls.json?ParentCallSid=…, Basic auth.
+// GET /2010-04-01/Accounts/:AC/Calls/:CA.json and /Calls.json?ParentCallSid=…, and Twilio
+// Video's /v1/Rooms/:RM/Participants/:PA (tests point both base URLs here), Basic auth.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -8,11 +9,25 @@ export interface FakeCall {
   parent_call_sid: string | null;
   status: string;
   duration: string | null;
+  end_time?: string | null;
+}
+
+/** Twilio Video's Participant resource, as video.twilio.com serves it. */
+export interface FakeParticipant {
+  sid: string;
+  room_sid: string;
+  identity: string;
+  status: 'connected' | 'disconnected';
+  duration: number | null;
+  start_time?: string | null;
+  end_time?: string | null;
 }
 
 export interface FakeTwilioRest {
   url: string;
   calls: Map<string, FakeCall>;
+  /** Video participants by "<RoomSid>/<ParticipantSid>" (GET /v1/Rooms/:RM/Participants/:PA). */
+  participants: Map<string, FakeParticipant>;
   /** When set, every request gets this status (an outage). */
   failWith: number | null;
   requests: string[];
@@ -21,6 +36,7 @@ export interface FakeTwilioRest {
 
 export async function startFakeTwilioRest(accountSid: string, username: string, password: string): Promise<FakeTwilioRest> {
   const calls = new Map<string, FakeCall>();
+  const participants = new Map<string, FakeParticipant>();
   const state: { failWith: number | null; requests: string[] } = { failWith: null, requests: [] };
   const expectedAuth = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   const server: Server = createServer((req, res) => {
@@ -32,6 +48,11 @@ export async function startFakeTwilioRest(accountSid: string, username: string, 
     if (state.failWith) return send(state.failWith, { message: 'unavailable' });
     if (req.headers.authorization !== expectedAuth) return send(401, { code: 20003, message: 'Authenticate' });
     const url = new URL(req.url ?? '/', 'http://x');
+    const video = /^\/v1\/Rooms\/(RM\w+)\/Participants\/(PA\w+)$/.exec(url.pathname);
+    if (video) {
+      const p = participants.get(`${video[1]}/${video[2]}`);
+      return p ? send(200, p) : send(404, { code: 20404, message: 'not found' });
+    }
     const base = `/2010-04-01/Accounts/${accountSid}/Calls`;
     if (url.pathname === `${base}.json`) {
       const parent = url.searchParams.get('ParentCallSid');
@@ -47,6 +68,7 @@ export async function startFakeTwilioRest(accountSid: string, username: string, 
   return {
     url: `http://127.0.0.1:${port}`,
     calls,
+    participants,
     get failWith() {
       return state.failWith;
     },

@@ -1,28 +1,47 @@
 --[[
   record-call-event-7.lua — one Twilio signal about a metered call: a status callback of
-  the parent leg or of a dialled (child) leg, or the <Dial action> request. Records it
-  idempotently and, when the call is final (R5), releases the reservation, debits
-  min(billed, balance), books the rest as overage, appends the ledger entry, bumps
-  version and publishes — all in this one script, exactly once per call.
+  the parent leg or of a dialled (child) leg, the <Dial action> request, or the end of the
+  final grace period (kind "grace", from the reconciliation job). Records it idempotently
+  and, when the call is final (R5), releases the reservation, debits min(billed, balance),
+  books the rest as overage, appends the ledger entry, bumps version and publishes — all
+  in this one script, exactly once per call.
 
-  Final when: the <Dial action> arrived (billed: its answered leg), or the parent's
-  terminal status arrived and no dialled leg is unfinished — i.e. every known leg is
-  terminal and either one of them answered, or as many legs as the <Dial> had nouns
-  reported, or the parent never connected. A call with no <Dial> bills its own duration.
+  Final when (R5, and one identity may ring on several devices, so one <Client> noun may
+  produce several dialled legs — the number of legs is never assumed):
+    * the <Dial action> arrived with its talk time (billed: DialCallDuration if answered);
+    * the parent is terminal and a dialled leg answered and reported its completed
+      duration (only one leg of a <Dial> is ever bridged; the others count 0 s);
+    * the parent is terminal, every dialled leg that reported is terminal, and the final
+      grace has passed since the parent ended (kind "grace"): nobody answered;
+    * the parent never connected (busy, failed, no-answer, canceled);
+    * a call with no <Dial> (video): its own completed duration.
+  A completed leg or <Dial action> without a duration, or a signal with a status Twilio
+  does not document, is recorded and left for another signal or reconciliation (R14).
+
+  Cycle attribution (R16): the call's end instant is the Timestamp of its answered leg's
+  terminal callback, else its parent's, else now (clamped to [placed, now]). If that instant
+  lies in a cycle already reset, the minutes are booked against that cycle's closing record
+  (pool field "cycle:<start>", written by pool-common's reset): they consume what it had
+  left at its reset, the rest is its overage; the current balance and usage are untouched.
+
+  A call whose hold was released by release-hold-7.lua ("unsettled") has no reservation
+  and no activeCalls count left: settling it only debits.
 
   KEYS[1..4], ARGV[1..3]: see pool-common.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
-  ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action"
+  ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action" | "grace"
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
   computed by domain/billing.ts)  ARGV[11] retention of ended calls (ms)
-  ARGV[12] DialCallSid or ""
-  Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson}
-             the call became final now;
+  ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
+  ARGV[14] final grace (ms; used by kind "grace")
+  Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson|false,
+            wasUnsettled (0|1), bookedCycleStart}  the call became final now;
            {2} recorded, not final;   {3} parent ended, waiting for dialled legs (R15 next);
            {4} duplicate signal (already recorded);   {5} call already final, signal late;
-           {6} signal about a call that was denied;   {-2} no such call in this account;
+           {6} signal about a call that was denied;   {7} recorded, status not one Twilio
+           documents (left for reconciliation);   {-2} no such call in this account;
            -1 / -100 as in pool-common.lua.
 ]]
 local early = prologue()
@@ -30,24 +49,43 @@ if early then return early end
 local CALL, ACTIVE, ENDED = KEYS[5], KEYS[6], KEYS[7]
 local callSid, kind, legSid, seq, status = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local seconds, minutes = tonumber(ARGV[9]), tonumber(ARGV[10])
+local eventAt = tonumber(ARGV[13])
 local TERMINAL = { completed = true, busy = true, failed = true, ['no-answer'] = true, canceled = true }
+local CALL_STATUS = { queued = true, initiated = true, ringing = true, ['in-progress'] = true, completed = true,
+  busy = true, failed = true, ['no-answer'] = true, canceled = true }
+local DIAL_STATUS = { completed = true, answered = true, busy = true, failed = true, ['no-answer'] = true,
+  canceled = true }
 
 local state = redis.call('HGET', CALL, 'state')
 if not state then finish() return { -2 } end
 if state == 'denied' then finish() return { 6 } end
 
--- Idempotency on (CallSid, SequenceNumber); signals without one on their status.
-local seen
-if kind == 'action' then seen = 'seen:action'
-elseif seq ~= '' then seen = 'seen:' .. legSid .. ':' .. seq
-else seen = 'seen:' .. legSid .. ':' .. kind .. ':' .. status end
-if redis.call('HSETNX', CALL, seen, 1) == 0 then finish() return { 4 } end
+-- Idempotency on (CallSid, SequenceNumber); signals without one on their status. The
+-- grace check is not a signal: it may run any number of times.
+if kind ~= 'grace' then
+  local seen
+  if kind == 'action' then seen = 'seen:action:' .. status .. ':' .. (ARGV[9] or '')
+  elseif seq ~= '' then seen = 'seen:' .. legSid .. ':' .. seq
+  else seen = 'seen:' .. legSid .. ':' .. kind .. ':' .. status .. ':' .. (ARGV[9] or '') end
+  if redis.call('HSETNX', CALL, seen, 1) == 0 then finish() return { 4 } end
+end
 if state == 'ended' then finish() return { 5 } end
+
+if kind ~= 'grace' and not (kind == 'action' and DIAL_STATUS or CALL_STATUS)[status] then
+  redis.call('HSET', CALL, 'unexpected:' .. legSid, status)
+  finish()
+  return { 7 }
+end
 
 local answeredNow = false
 if kind == 'action' then
-  redis.call('HSET', CALL, 'actionStatus', status, 'actionSeconds', seconds or 0,
-    'actionMinutes', minutes or 0, 'dialCallSid', ARGV[12])
+  if (status == 'completed' or status == 'answered') and not seconds then
+    -- Talk time unknown: the legs' callbacks or Twilio's record will tell.
+    redis.call('HSET', CALL, 'actionIncomplete', status)
+  else
+    redis.call('HSET', CALL, 'actionStatus', status, 'actionSeconds', seconds or 0,
+      'actionMinutes', minutes or 0, 'dialCallSid', ARGV[12])
+  end
 elseif kind == 'child' then
   local field = 'leg:' .. legSid
   local raw = redis.call('HGET', CALL, field)
@@ -61,22 +99,35 @@ elseif kind == 'child' then
     redis.call('HSET', CALL, 'legList', (redis.call('HGET', CALL, 'legList') or '') .. legSid .. ',')
   end
   -- A leg's terminal status is final for that leg; an older progress event arriving
-  -- after it changes nothing (no resurrection).
+  -- after it changes nothing (no resurrection). A completed leg whose duration was
+  -- missing (i = 1) takes the first duration that arrives.
+  local write = false
   if leg.t == 0 then
     if TERMINAL[status] then
-      leg.t, leg.s, leg.d, leg.m = 1, status, seconds or 0, minutes or 0
+      leg.t, leg.s, leg.e = 1, status, eventAt
+      if status == 'completed' and not seconds then leg.i, leg.d, leg.m = 1, 0, 0
+      else leg.d, leg.m = seconds or 0, minutes or 0 end
       redis.call('HINCRBY', CALL, 'legsOpen', -1)
     else
       local q = tonumber(seq) or leg.q
       if q >= leg.q then leg.s, leg.q = status, q end
       if status == 'in-progress' then answeredNow = true end
     end
-    redis.call('HSET', CALL, field, cjson.encode(leg))
+    write = true
+  elseif leg.i == 1 and status == 'completed' and seconds then
+    leg.i, leg.d, leg.m = nil, seconds, minutes or 0
+    if eventAt then leg.e = eventAt end
+    write = true
   end
-else
+  if write then redis.call('HSET', CALL, field, cjson.encode(leg)) end
+elseif kind == 'parent' then
   if TERMINAL[status] then
-    redis.call('HSET', CALL, 'parentTerminal', 1, 'parentStatus', status,
-      'parentSeconds', seconds or 0, 'parentMinutes', minutes or 0)
+    if redis.call('HSETNX', CALL, 'parentTerminal', 1) == 1 or redis.call('HGET', CALL, 'parentIncomplete') then
+      redis.call('HSET', CALL, 'parentStatus', status, 'parentSeconds', seconds or 0, 'parentMinutes', minutes or 0,
+        'parentEndAt', eventAt or NOW)
+      if status == 'completed' and not seconds then redis.call('HSET', CALL, 'parentIncomplete', 1)
+      else redis.call('HDEL', CALL, 'parentIncomplete') end
+    end
   elseif status == 'in-progress' and redis.call('HGET', CALL, 'expectedLegs') == '0' then
     answeredNow = true
   end
@@ -84,7 +135,8 @@ end
 
 local c = redis.call('HMGET', CALL, 'actionStatus', 'actionSeconds', 'actionMinutes', 'parentTerminal',
   'parentStatus', 'parentSeconds', 'parentMinutes', 'expectedLegs', 'legsKnown', 'legsOpen', 'legList',
-  'reservedMinutes', 'answeredAt', 'direction', 'from', 'to', 'staffId')
+  'reservedMinutes', 'answeredAt', 'direction', 'from', 'to', 'staffId', 'parentIncomplete', 'parentEndAt',
+  'pendingSince', 'createdAt', 'dialCallSid')
 
 -- One "call started" event per call, whichever comes first: the answer, or a Media
 -- Stream start (media-stream-2.lua shares the liveAt flag).
@@ -97,25 +149,56 @@ local function publish_started()
   end
 end
 
+-- The dialled legs that completed (answered), and whether any of them lacks its duration.
+local function answered_legs()
+  local out, incomplete = {}, false
+  for sid in string.gmatch(c[11] or '', '([^,]+)') do
+    local leg = cjson.decode(redis.call('HGET', CALL, 'leg:' .. sid))
+    if leg.s == 'completed' and leg.t == 1 then
+      if leg.i == 1 then incomplete = true end
+      leg.sid = sid
+      out[#out + 1] = leg
+    end
+  end
+  return out, incomplete
+end
+
 local final, billSec, billMin = false, 0, 0
+local endAt = tonumber(c[19])
+local function bill_legs(legs)
+  for _, leg in ipairs(legs) do
+    billSec, billMin = billSec + leg.d, billMin + leg.m
+    if leg.e and leg.e ~= cjson.null then endAt = leg.e end
+  end
+end
 if c[1] then
   final = true
-  if c[1] == 'completed' or c[1] == 'answered' then billSec, billMin = tonumber(c[2]), tonumber(c[3]) end
-elseif c[4] then
-  local expected, known, open = tonumber(c[8]), tonumber(c[9]), tonumber(c[10])
-  if expected == 0 then
-    final = true
-    if c[5] == 'completed' then billSec, billMin = tonumber(c[6]), tonumber(c[7]) end
-  elseif open == 0 then
-    local answered = false
-    for sid in string.gmatch(c[11] or '', '([^,]+)') do
-      local leg = cjson.decode(redis.call('HGET', CALL, 'leg:' .. sid))
-      if leg.s == 'completed' then
-        answered = true
-        billSec, billMin = billSec + leg.d, billMin + leg.m
-      end
+  if c[1] == 'completed' or c[1] == 'answered' then
+    billSec, billMin = tonumber(c[2]), tonumber(c[3])
+    -- The bridged leg's end is the call's end (R16), when its callback told us.
+    local legs = answered_legs()
+    for _, leg in ipairs(legs) do
+      if leg.e and leg.e ~= cjson.null and (not c[22] or c[22] == '' or c[22] == leg.sid) then endAt = leg.e end
     end
-    final = answered or known >= expected or c[5] ~= 'completed'
+  end
+elseif c[4] then
+  local expected, open = tonumber(c[8]), tonumber(c[10])
+  if expected == 0 then
+    if not c[18] then
+      final = true
+      if c[5] == 'completed' then billSec, billMin = tonumber(c[6]), tonumber(c[7]) end
+    end
+  else
+    local legs, incomplete = answered_legs()
+    if #legs > 0 then
+      final = not incomplete
+      if final then bill_legs(legs) end
+    elseif c[5] ~= 'completed' then
+      -- The parent never connected: no leg can have talked.
+      final = true
+    elseif open == 0 and kind == 'grace' and c[20] and NOW >= tonumber(c[20]) + tonumber(ARGV[14]) then
+      final = true
+    end
   end
 end
 
@@ -129,16 +212,40 @@ if not final then
   return { 2 }
 end
 
-P.reserved = P.reserved - tonumber(c[12])
-P.active = P.active - 1
-local debit = math.min(billMin, P.balance)
-local over = billMin - debit
-P.balance = P.balance - debit
-P.overage = P.overage + over
-P.used = P.used + billMin
-ledger('call_debit', -debit, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec })
+-- R16: which cycle the minutes belong to.
+local created = tonumber(c[21]) or NOW
+if not endAt or endAt > NOW then endAt = NOW end
+if endAt < created then endAt = created end
+
+local held = state == 'unsettled'
+if not held then
+  P.reserved = P.reserved - tonumber(c[12])
+  P.active = P.active - 1
+end
+local debit, over, bookedIn = 0, 0, P.cycleStart
+-- Twilio's voice Timestamps name a whole second: an end in the second the cycle changed
+-- is taken to be in the new cycle.
+local late = endAt + 1000 <= P.cycleStart and closed_cycle_containing(endAt)
+if late then
+  debit = math.min(billMin, late.left)
+  over = billMin - debit
+  late.left, late.used, late.overage = late.left - debit, late.used + billMin, late.overage + over
+  save_closed_cycle(late)
+  bookedIn = late.start
+  ledger('call_debit', 0, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
+    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt, 'late', 1 })
+else
+  debit = math.min(billMin, P.balance)
+  over = billMin - debit
+  P.balance = P.balance - debit
+  P.overage = P.overage + over
+  P.used = P.used + billMin
+  ledger('call_debit', -debit, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
+    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt })
+end
 redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', billSec,
-  'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over)
+  'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over, 'cycleStart', bookedIn,
+  'callEndedAt', endAt)
 redis.call('ZREM', ACTIVE, callSid)
 local retention = tonumber(ARGV[11])
 redis.call('ZADD', ENDED, NOW, callSid)
@@ -150,5 +257,5 @@ local snap = finish()
 publish_started()
 publish_call_event({ event = 'ended', callSid = callSid, direction = c[14], from = c[15], to = c[16],
   staffId = c[17], billableSeconds = billSec, billedMinutes = billMin, debitedMinutes = debit,
-  overageMinutes = over, at = NOW })
-return { 1, billMin, billSec, debit, over, snap }
+  overageMinutes = over, cycleStart = bookedIn, at = NOW })
+return { 1, billMin, billSec, debit, over, snap, held and 1 or 0, bookedIn }
