@@ -205,6 +205,13 @@ export class BillingStore {
     return raw.map((s) => JSON.parse(s) as ChargeRecord);
   }
 
+  /** The closing record of a reset cycle (pool field "cycle:<start>", see pool-common.lua). */
+  async closedCycle(accountId: string, cycleStart: number): Promise<{ end: number; left: number; used: number; overage: number } | null> {
+    const v = await this.redis.hget(this.pool.keys(accountId).pool, `cycle:${cycleStart}`);
+    const m = v ? /^(-?\d+):(-?\d+):(-?\d+):(-?\d+)$/.exec(v) : null;
+    return m ? { end: Number(m[1]), left: Number(m[2]), used: Number(m[3]), overage: Number(m[4]) } : null;
+  }
+
   async anchor(accountId: string): Promise<number | null> {
     const v = await this.redis.hget(this.pool.keys(accountId).pool, 'anchor');
     return v === null ? null : Number(v);

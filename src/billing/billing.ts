@@ -14,6 +14,8 @@ export const MINUTES_PER_BUNDLE = 100;
 
 export interface BillingOptions {
   bundlePriceCents: number;
+  /** Price of an overage minute on the charges statement (0: shown, not billed). */
+  overagePriceCentsPerMinute: number;
   currency: string;
   /** A quote can be confirmed for this long (the issue: 15 minutes). */
   quoteTtlMs: number;
@@ -22,7 +24,7 @@ export interface BillingOptions {
   maxCardsPerAccount: number;
 }
 
-export const DEFAULT_BILLING_OPTIONS: Omit<BillingOptions, 'bundlePriceCents' | 'currency'> = {
+export const DEFAULT_BILLING_OPTIONS: Omit<BillingOptions, 'bundlePriceCents' | 'currency' | 'overagePriceCentsPerMinute'> = {
   quoteTtlMs: 15 * 60_000,
   idempotencyTtlMs: 24 * 3600_000,
   maxCardsPerAccount: 20,
@@ -254,6 +256,11 @@ export class Billing {
       const prev = cycleContaining(anchor, cycle.start - 1);
       cycle = { start: prev.start, end: prev.end };
     }
-    return chargeStatement(await this.store.chargeRecords(accountId, cycle.end), cycle, this.opts.currency);
+    // The current cycle's overage so far, or what a closed cycle ended with (late debits included, R16).
+    const overageMinutes = which === 'current' ? snap.overageThisCycle : ((await this.store.closedCycle(accountId, cycle.start))?.overage ?? 0);
+    return chargeStatement(await this.store.chargeRecords(accountId, cycle.end), cycle, this.opts.currency, {
+      minutes: overageMinutes,
+      priceCentsPerMinute: this.opts.overagePriceCentsPerMinute,
+    });
   }
 }

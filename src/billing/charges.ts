@@ -8,13 +8,22 @@
 import type { ChargeRecord } from './billing-store.js';
 
 export interface ChargeLine {
-  kind: 'addon' | 'one_time';
+  kind: 'addon' | 'one_time' | 'overage';
   recurring: boolean;
   description: string;
   minutes: number;
   amountCents: number;
   at: string;
-  purchaseId: string;
+  /** The purchase behind the line (none for overage). */
+  purchaseId?: string;
+  /** overage: the price of one minute. */
+  unitPriceCents?: number;
+}
+
+/** The cycle's overage minutes (R6) and what one is priced at (0: shown, not billed). */
+export interface Overage {
+  minutes: number;
+  priceCentsPerMinute: number;
 }
 
 export interface ChargeStatement {
@@ -36,7 +45,12 @@ export function describePurchase(kind: 'addon' | 'one_time', minutes: number, bu
     : `One-time minutes: ${minutes} for this cycle (${bundlesText(bundles)})`;
 }
 
-export function chargeStatement(records: ChargeRecord[], cycle: { start: number; end: number }, currency: string): ChargeStatement {
+export function chargeStatement(
+  records: ChargeRecord[],
+  cycle: { start: number; end: number },
+  currency: string,
+  overage: Overage = { minutes: 0, priceCentsPerMinute: 0 },
+): ChargeStatement {
   const lines: ChargeLine[] = [];
   for (const r of records) {
     if (r.at >= cycle.end) continue;
@@ -62,7 +76,20 @@ export function chargeStatement(records: ChargeRecord[], cycle: { start: number;
       });
     }
   }
-  lines.sort((a, b) => a.at.localeCompare(b.at) || a.purchaseId.localeCompare(b.purchaseId));
+  lines.sort((a, b) => a.at.localeCompare(b.at) || (a.purchaseId ?? '').localeCompare(b.purchaseId ?? ''));
+  // Overage is visible where money is (R6): one line, dated at the cycle's end, after the
+  // purchases; its price is the operator's choice (OVERAGE_PRICE_CENTS_PER_MINUTE).
+  if (overage.minutes > 0) {
+    lines.push({
+      kind: 'overage',
+      recurring: false,
+      description: `Overage: ${overage.minutes} minute${overage.minutes === 1 ? '' : 's'} beyond the cycle's minutes`,
+      minutes: overage.minutes,
+      amountCents: overage.minutes * overage.priceCentsPerMinute,
+      unitPriceCents: overage.priceCentsPerMinute,
+      at: iso(cycle.end),
+    });
+  }
   return {
     cycleStart: iso(cycle.start),
     cycleEnd: iso(cycle.end),

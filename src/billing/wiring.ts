@@ -30,7 +30,12 @@ export function buildBilling(deps: {
   const billing = new Billing(
     billingStore,
     deps.accounts,
-    { ...DEFAULT_BILLING_OPTIONS, bundlePriceCents: config.bundlePriceCents, currency: config.currency },
+    {
+      ...DEFAULT_BILLING_OPTIONS,
+      bundlePriceCents: config.bundlePriceCents,
+      currency: config.currency,
+      overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
+    },
     clock,
     log,
     () => mailer?.wake(),
