@@ -177,7 +177,16 @@ export class ClientGateway {
         const released = await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock());
         if (!released) {
           client.sendText(errorFrame('NOT_FOUND', `authorization ${m.authorizationId} is not open (unknown, expired, used or not yours)`, m.requestId));
+          return;
         }
+        // An acknowledgement, so a client can tell a cancel that worked from one still on its way.
+        client.sendText(
+          JSON.stringify(
+            m.requestId === undefined
+              ? { type: 'canceled', authorizationId: m.authorizationId }
+              : { type: 'canceled', authorizationId: m.authorizationId, requestId: m.requestId },
+          ),
+        );
         return;
       }
     }
