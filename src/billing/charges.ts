@@ -4,7 +4,9 @@
 // A one_time purchase is one line in the cycle it was bought in. An addon is recurring: a
 // line in the cycle it was bought in (the full bundle price, not prorated — its minutes
 // were credited in full at once), then, in every later cycle, a line with recurring: true
-// dated at that cycle's start, for as long as the add-on stays on the account.
+// dated at that cycle's start, for as long as the add-on stays on the account: an ended
+// add-on (endsAt, the reset its minutes leave the allowance at) recurs in no cycle that
+// starts at or after endsAt — the same rule the pool's reset applies to its minutes.
 import type { ChargeRecord } from './billing-store.js';
 
 export interface ChargeLine {
@@ -50,7 +52,7 @@ export function chargeStatement(records: ChargeRecord[], cycle: { start: number;
         at: iso(r.at),
         purchaseId: r.purchaseId,
       });
-    } else if (r.kind === 'addon') {
+    } else if (r.kind === 'addon' && (r.endsAt === undefined || cycle.start < r.endsAt)) {
       lines.push({
         kind: 'addon',
         recurring: true,
