@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cycleContaining } from '../src/domain/cycle.js';
 import { ADMIN, addCard, api, buy, staffToken } from './support/billing.js';
 import { createAccount, startTestGateway, type TestClock, type TestGateway } from './support/gateway.js';
+import { openSocket, wsUrl } from './support/ws-client.js';
 
 const DAY = 86_400_000;
 const clock: TestClock = { now: Date.UTC(2033, 6, 20, 12, 0, 0) };
@@ -68,6 +69,21 @@ describe('the allowance shows plan and add-ons apart', () => {
     expect(await balance(a.id)).toMatchObject({ planMinutes: 300, addonMinutes: 200, monthlyMinutes: 500, balance: 600 });
     const acc = (await gw.admin('GET', `/v1/accounts/${a.id}`)).json;
     expect(acc).toMatchObject({ planMinutes: 300, addonMinutes: 200, monthlyMinutes: 500, balance: { planMinutes: 300, addonMinutes: 200 } });
+  });
+
+  it('the WebSocket balance frames carry them, and an ended add-on as pending', async () => {
+    const a = await account(120);
+    const p = await buy(gw, ADMIN, a.id, a.card.id, 1, 'addon');
+    const s = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${await staffToken(gw, a.id)}` });
+    try {
+      expect(await s.next((m) => m.type === 'balance')).toMatchObject({ planMinutes: 120, addonMinutes: 100, monthlyMinutes: 220 });
+      await endAddon(a.id, p.purchaseId);
+      expect(await s.next((m) => m.type === 'balance' && m.pendingAddonMinutes !== undefined)).toMatchObject({
+        planMinutes: 120, addonMinutes: 100, monthlyMinutes: 220, pendingAddonMinutes: 0, pendingMonthlyMinutes: 120,
+      });
+    } finally {
+      s.close();
+    }
   });
 
   it('an account may be created with planMinutes (monthlyMinutes is the same figure); both differing is a 400', async () => {
