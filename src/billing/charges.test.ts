@@ -45,7 +45,9 @@ describe('chargeStatement', () => {
 
   it('an ended add-on recurs in no cycle starting at or after its endsAt, and keeps the lines before', () => {
     const ended = rec({ purchaseId: 'pur_ended', kind: 'addon', at: start - 40 * DAY, endedAt: start + DAY, endsAt: cycle.end });
-    expect(chargeStatement([ended], cycle, 'USD').lines.map((l) => [l.purchaseId, l.recurring])).toEqual([['pur_ended', true]]);
+    const last = chargeStatement([ended], cycle, 'USD').lines;
+    expect(last.map((l) => [l.purchaseId, l.recurring])).toEqual([['pur_ended', true]]);
+    expect(last[0]!.description).toBe('Add-on: 100 more minutes every month (1 bundle of 100), recurring since 2029-12-06; ended 2030-01-16, last billed this cycle');
     const next = { start: cycle.end, end: cycle.end + 30 * DAY };
     expect(chargeStatement([ended], next, 'USD')).toMatchObject({ lines: [], totalCents: 0 });
     // Ended in the cycle it was bought in: that one line, then nothing.

@@ -38,6 +38,9 @@ export function describePurchase(kind: 'addon' | 'one_time', minutes: number, bu
     : `One-time minutes: ${minutes} for this cycle (${bundlesText(bundles)})`;
 }
 
+/** Said on the last line an ended add-on gets, so the bill explains why it stops. */
+const endedText = (r: ChargeRecord) => (r.endedAt === undefined ? '' : `; ended ${iso(r.endedAt).slice(0, 10)}, last billed this cycle`);
+
 export function chargeStatement(records: ChargeRecord[], cycle: { start: number; end: number }, currency: string): ChargeStatement {
   const lines: ChargeLine[] = [];
   for (const r of records) {
@@ -46,7 +49,7 @@ export function chargeStatement(records: ChargeRecord[], cycle: { start: number;
       lines.push({
         kind: r.kind,
         recurring: false,
-        description: `${describePurchase(r.kind, r.minutes, r.bundles)}, card ${r.brand} ending ${r.last4}`,
+        description: `${describePurchase(r.kind, r.minutes, r.bundles)}, card ${r.brand} ending ${r.last4}${endedText(r)}`,
         minutes: r.minutes,
         amountCents: r.amountCents,
         at: iso(r.at),
@@ -56,7 +59,7 @@ export function chargeStatement(records: ChargeRecord[], cycle: { start: number;
       lines.push({
         kind: 'addon',
         recurring: true,
-        description: `${describePurchase('addon', r.minutes, r.bundles)}, recurring since ${iso(r.at).slice(0, 10)}`,
+        description: `${describePurchase('addon', r.minutes, r.bundles)}, recurring since ${iso(r.at).slice(0, 10)}${endedText(r)}`,
         minutes: r.minutes,
         amountCents: r.amountCents,
         at: iso(cycle.start),
