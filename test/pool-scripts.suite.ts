@@ -189,6 +189,21 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(got[2]).toMatchObject({ event: 'ended', billedMinutes: 3 });
     });
 
+    it('a pool written before plan and add-ons were kept apart counts its allowance as plan and its pending cut as a plan cut', async () => {
+      const id = await account(300);
+      const k = store.keys(id);
+      await redis.hdel(k.pool, 'plan', 'addon');
+      await redis.hset(k.pool, 'pendingMonthly', '120');
+      expect(await store.readPool(id, T0)).toMatchObject({
+        planMinutes: 300, addonMinutes: 0, monthlyMinutes: 300, pendingPlanMinutes: 120, pendingMonthlyMinutes: 120, pendingAddonMinutes: null,
+      });
+      const next = cycleContaining(T0 - 5 * DAY, T0).end;
+      expect(await store.readPool(id, next)).toMatchObject({
+        balance: 120, planMinutes: 120, addonMinutes: 0, monthlyMinutes: 120, pendingPlanMinutes: null, pendingMonthlyMinutes: null,
+      });
+      expect(await redis.hmget(k.pool, 'plan', 'addon', 'monthly', 'pendingMonthly', 'pendingPlan', 'addonEnding')).toEqual(['120', '0', '120', null, null, null]);
+    });
+
     it('keeps every key of an account in one hash slot', async () => {
       const k = store.keys('slotcheck');
       const names = [k.pool, k.ledger, k.auths, k.authExpiry, k.profile, k.staff, k.numbers, k.activeCalls, k.endedCalls, k.call('CA1'), k.events];

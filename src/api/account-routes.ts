@@ -14,10 +14,14 @@ const MAX_MINUTES = 10_000_000;
 const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
 
 // Unknown fields are ignored (a newer client may send more), known ones are strict.
+const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
+
 const newAccountSchema = z.object({
   id: accountIdSchema,
   name: z.string().trim().min(1).max(200),
-  monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES),
+  // The plan's minutes; a new account has no add-ons, so both names mean the same figure.
+  monthlyMinutes: minutesSchema.optional(),
+  planMinutes: minutesSchema.optional(),
   billingAnchor: z
     .union([
       z.iso.datetime({ offset: true }),
@@ -28,6 +32,12 @@ const newAccountSchema = z.object({
   inboundWhenExhausted: z.enum(['allow', 'reject']).optional(),
   staff: z.array(staffSchema).max(1000).optional(),
   phoneNumbers: z.array(e164Schema).max(1000).optional(),
+}).superRefine((b, ctx) => {
+  if (b.monthlyMinutes === undefined && b.planMinutes === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['monthlyMinutes'], message: "required: the plan's minutes per month (planMinutes is accepted too)" });
+  } else if (b.monthlyMinutes !== undefined && b.planMinutes !== undefined && b.monthlyMinutes !== b.planMinutes) {
+    ctx.addIssue({ code: 'custom', path: ['planMinutes'], message: 'differs from monthlyMinutes; a new account has no add-ons, so send one of them (or the same figure)' });
+  }
 });
 
 const numbersSchema = z.union([
@@ -79,9 +89,10 @@ export function accountRoutes(deps: {
 
   app.post('/', async (c) => {
     requireAdmin(c);
-    const body = await readJson(c, newAccountSchema);
+    const { planMinutes, ...body } = await readJson(c, newAccountSchema);
     const account = await accounts.create({
       ...body,
+      monthlyMinutes: (planMinutes ?? body.monthlyMinutes)!,
       billingAnchor: anchorMs(body.billingAnchor),
     });
     return c.json(account, 201);

@@ -15,6 +15,7 @@ export interface StaffMember {
 export interface NewAccount {
   id: string;
   name: string;
+  /** The plan's minutes: the first allowance (an account starts without add-ons). */
   monthlyMinutes: number;
   billingAnchor?: number;
   inboundWhenExhausted?: 'allow' | 'reject';
@@ -27,8 +28,12 @@ export interface BalanceView {
   balance: number;
   reserved: number;
   available: number;
+  planMinutes: number;
+  addonMinutes: number;
   monthlyMinutes: number;
   pendingMonthlyMinutes?: number;
+  pendingPlanMinutes?: number;
+  pendingAddonMinutes?: number;
   usedThisCycle: number;
   overageThisCycle: number;
   activeCalls: number;
@@ -43,6 +48,8 @@ export function balanceView(s: PoolSnapshot): BalanceView {
     balance: s.balance,
     reserved: s.reserved,
     available: s.available,
+    planMinutes: s.planMinutes,
+    addonMinutes: s.addonMinutes,
     monthlyMinutes: s.monthlyMinutes,
     usedThisCycle: s.usedThisCycle,
     overageThisCycle: s.overageThisCycle,
@@ -52,6 +59,8 @@ export function balanceView(s: PoolSnapshot): BalanceView {
     version: s.version,
   };
   if (s.pendingMonthlyMinutes !== null) v.pendingMonthlyMinutes = s.pendingMonthlyMinutes;
+  if (s.pendingPlanMinutes !== null) v.pendingPlanMinutes = s.pendingPlanMinutes;
+  if (s.pendingAddonMinutes !== null) v.pendingAddonMinutes = s.pendingAddonMinutes;
   return v;
 }
 
@@ -166,6 +175,8 @@ export class Accounts {
     return {
       id: accountId,
       name: profile.name ?? '',
+      planMinutes: balance.planMinutes,
+      addonMinutes: balance.addonMinutes,
       monthlyMinutes: balance.monthlyMinutes,
       billingAnchor: new Date(Number(anchorPolicy[0])).toISOString(),
       inboundWhenExhausted: anchorPolicy[1] ?? 'allow',

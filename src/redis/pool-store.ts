@@ -11,8 +11,15 @@ export interface PoolSnapshot {
   balance: number;
   reserved: number;
   available: number;
+  /** The plan's minutes and the recurring add-ons' (R9, R10); monthlyMinutes is their sum. */
+  planMinutes: number;
+  addonMinutes: number;
   monthlyMinutes: number;
+  /** The allowance the next reset applies, when a plan cut or an add-on end is pending. */
   pendingMonthlyMinutes: number | null;
+  /** Its parts: the plan after a pending cut; the add-ons left after pending ends. */
+  pendingPlanMinutes: number | null;
+  pendingAddonMinutes: number | null;
   usedThisCycle: number;
   overageThisCycle: number;
   activeCalls: number;
@@ -88,6 +95,13 @@ export function parseSnapshot(json: string): PoolSnapshot {
   const o = JSON.parse(json) as PoolSnapshot & { t?: string };
   delete o.t;
   if (o.pendingMonthlyMinutes === undefined) o.pendingMonthlyMinutes = null;
+  // Snapshots stored in purchase records before plan and add-ons were kept apart.
+  if (o.planMinutes === undefined) {
+    o.planMinutes = o.monthlyMinutes;
+    o.addonMinutes = 0;
+  }
+  if (o.pendingPlanMinutes === undefined) o.pendingPlanMinutes = null;
+  if (o.pendingAddonMinutes === undefined) o.pendingAddonMinutes = null;
   return o;
 }
 

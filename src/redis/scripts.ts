@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   'remove-payment-method',
   'create-quote',
   'purchase',
+  'end-addon',
   'claim-due',
   'claim-receipt',
   'receipt-sent',

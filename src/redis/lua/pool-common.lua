@@ -26,10 +26,11 @@ local O = nil        -- the pool's fields as loaded (strings): unchanged ones ar
 local changed = false
 
 local POOL_FIELDS = { 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly', 'cycleIndex',
-  'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy' }
--- Written back by finish(), when they changed (pendingMonthly is handled on its own).
+  'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy',
+  'plan', 'addon', 'pendingPlan', 'addonEnding' }
+-- Written back by finish(), when they changed (the pending fields are handled on their own).
 local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleStart', 'cycleEnd', 'used',
-  'overage', 'active', 'version' }
+  'overage', 'active', 'version', 'plan', 'addon' }
 
 local function load_pool()
   local v = redis.call('HMGET', POOL, unpack(POOL_FIELDS))
@@ -39,6 +40,8 @@ local function load_pool()
     O[f] = v[i]
     if f == 'accountId' or f == 'inboundPolicy' then P[f] = v[i] else P[f] = tonumber(v[i]) end
   end
+  -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
+  if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
   return true
 end
 
@@ -64,13 +67,63 @@ local function ledger(kind, minutes, ref, extra)
   redis.call(unpack(args))
 end
 
+-- Plan and add-ons (R9, R10). The pool keeps `plan` and `addon` (the recurring add-ons
+-- bought and not yet gone) apart; `monthly` is always their sum, for whatever reads it.
+-- Pending until the next reset: `pendingPlan` (a plan cut) and `addonEnding` (minutes of
+-- ended add-ons, which stay this cycle because they were paid for). Each exists in the
+-- hash only while something is pending.
+local PENDING_FIELDS = { 'pendingPlan', 'addonEnding' }
+
+-- The allowance the next reset applies, or nil when nothing is pending.
+local function next_allowance()
+  if P.pendingPlan == nil and P.addonEnding == nil then return nil end
+  return (P.pendingPlan or P.plan) + P.addon - (P.addonEnding or 0)
+end
+
+-- The snapshot's pending figures: the next cycle's allowance and its two parts, each
+-- null when it will not change.
+local function pending_allowance_json()
+  local nxt = next_allowance()
+  return ',"pendingMonthlyMinutes":' .. (nxt and int(nxt) or 'null') ..
+    ',"pendingPlanMinutes":' .. (P.pendingPlan and int(P.pendingPlan) or 'null') ..
+    ',"pendingAddonMinutes":' .. (P.addonEnding and int(P.addon - P.addonEnding) or 'null')
+end
+
+-- Called by apply_due_reset: the pending plan cut and the add-on ends leave the
+-- allowance together; clearing them in the same script makes that happen once.
+local function apply_pending_allowance()
+  if P.pendingPlan then P.plan = P.pendingPlan end
+  if P.addonEnding then P.addon = math.max(0, P.addon - P.addonEnding) end
+  P.pendingPlan, P.addonEnding = nil, nil
+  P.monthly = P.plan + P.addon
+end
+
+-- finish()'s part for the allowance: monthly re-derived, pending fields written while
+-- set and deleted once cleared (also a legacy pendingMonthly, now derived).
+local function persist_allowance(args)
+  P.monthly = P.plan + P.addon
+  local gone = {}
+  for _, f in ipairs(PENDING_FIELDS) do
+    local v = P[f]
+    if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
+      args[#args + 1] = f
+      args[#args + 1] = int(v)
+    elseif v == nil and O and O[f] then
+      gone[#gone + 1] = f
+    end
+  end
+  if O and O.pendingMonthly then gone[#gone + 1] = 'pendingMonthly' end
+  if #gone > 0 then redis.call('HDEL', POOL, unpack(gone)) end
+end
+
 -- The R1 snapshot as JSON, written by hand: cheaper than building a table for cjson, and
 -- every value is a whole number or the account id (letters, digits and "_ . @ : -" only,
 -- as src/domain/ids.ts admits: nothing JSON would escape).
 local function snapshot()
   return '{"t":"balance","accountId":"' .. P.accountId .. '","balance":' .. str('balance') ..
     ',"reserved":' .. str('reserved') .. ',"available":' .. int(P.balance - P.reserved) ..
-    ',"monthlyMinutes":' .. str('monthly') .. ',"pendingMonthlyMinutes":' .. (str('pendingMonthly') or 'null') ..
+    ',"planMinutes":' .. str('plan') .. ',"addonMinutes":' .. str('addon') ..
+    ',"monthlyMinutes":' .. str('monthly') .. pending_allowance_json() ..
     ',"usedThisCycle":' .. str('used') .. ',"overageThisCycle":' .. str('overage') ..
     ',"activeCalls":' .. str('active') .. ',"cycleStart":' .. str('cycleStart') ..
     ',"cycleEnd":' .. str('cycleEnd') .. ',"version":' .. str('version') .. '}'
@@ -130,11 +183,7 @@ local function apply_due_reset()
   if not idx or s > NOW or e <= NOW or s < P.cycleEnd then
     return { -100, P.anchor }
   end
-  if P.pendingMonthly then
-    P.monthly = P.pendingMonthly
-    P.pendingMonthly = nil
-    redis.call('HDEL', POOL, 'pendingMonthly')
-  end
+  apply_pending_allowance()
   local delta = P.monthly - P.balance
   close_cycle(s)
   local expired = P.balance
@@ -144,7 +193,7 @@ local function apply_due_reset()
   P.cycleIndex, P.cycleStart, P.cycleEnd = idx, s, e
   -- expiredMinutes: what the ended cycle had left (no rollover); late debits of that
   -- cycle draw on it (R16).
-  ledger('cycle_reset', delta, 'cycle:' .. idx, { 'expiredMinutes', expired })
+  ledger('cycle_reset', delta, 'cycle:' .. idx, { 'expiredMinutes', expired, 'planMinutes', int(P.plan), 'addonMinutes', int(P.addon) })
   changed = true
   return nil
 end
@@ -180,16 +229,13 @@ local function finish()
   if not changed then return false end
   P.version = P.version + 1
   local args = { 'HSET', POOL }
+  persist_allowance(args)
   for _, f in ipairs(STATE_FIELDS) do
     local v = P[f]
     if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
       args[#args + 1] = f
       args[#args + 1] = int(v)
     end
-  end
-  if P.pendingMonthly and not (O and O.pendingMonthly and tonumber(O.pendingMonthly) == P.pendingMonthly) then
-    args[#args + 1] = 'pendingMonthly'
-    args[#args + 1] = int(P.pendingMonthly)
   end
   redis.call(unpack(args))
   local snap = snapshot()
