@@ -29,6 +29,8 @@ export const SCRIPT_NAMES = [
   'cancel-authorization',
   'record-call-event',
   'release-hold',
+  'set-alerts',
+  'alert-delivered',
   'media-stream',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
