@@ -19,6 +19,7 @@ import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { registerScripts } from './redis/scripts.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
@@ -91,6 +92,7 @@ export function buildApp(deps: AppDeps) {
       metrics,
       log,
       mediaStreams: config.ws.mediaStreams,
+      mediaTokenKey: mediaTokenKey(config.staffTokenSecret),
     }),
   );
   app.route(

@@ -11,6 +11,7 @@ import { Reconciler } from './metering/reconciler.js';
 import { Bus } from './redis/bus.js';
 import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
@@ -66,9 +67,8 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   );
   reconciler.start();
   const media = new MediaStreams(
-    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
+    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey: mediaTokenKey(config.staffTokenSecret) },
     built.store,
-    built.directory,
     built.clock,
     log,
   );
@@ -83,7 +83,13 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   });
   routeUpgrades(server as Server, {
     '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
-    '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
+    ...(config.ws.mediaStreams
+      ? {
+          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
+        }
+      : {}),
   });
   const addr = server.address() as AddressInfo;
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
