@@ -8,6 +8,7 @@ import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
+import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -64,6 +65,7 @@ export function buildApp(deps: AppDeps) {
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
 
   const app = new Hono();
+  app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));

@@ -15,6 +15,7 @@ import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
+import { drainHttp } from './http/drain.js';
 
 export interface RunningGateway {
   port: number;
@@ -95,12 +96,13 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
   await built.start();
 
+  const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      // No new connections; requests in flight complete (server.close waits for them).
-      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // No new connections; requests in flight, and those arriving on open keep-alive
+      // connections during the grace, complete and answer with Connection: close.
+      const httpClosed = draining.start();
       reconciler.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);
