@@ -98,6 +98,28 @@ describe('authorization ids', () => {
   });
 });
 
+describe('authorization scripts', () => {
+  it('an index entry passed as an authorizationId makes no script fail, nor binds or releases anything', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const store = gw.built.store;
+    const now = Date.now();
+    const az = await store.createAuthorization(
+      { accountId: a.id, authorizationId: 'az_0123456789abcdef0123456789abcdef', staffId: 'alice', requestId: 'r1', to: '+14155550100', reserveMinutes: 1, ttlMs: 60_000 },
+      now,
+    );
+    expect(az.decision).toBe('authorized');
+    expect(await store.cancelAuthorization(a.id, 'req:alice:r1', 'alice', now)).toBeNull();
+    expect(await store.cancelAuthorization(a.id, 'req:alice:r1', '', now)).toBeNull();
+    const call = await store.authorizeCall(
+      { accountId: a.id, callSid: 'CAcrafted000000000000000000000001', direction: 'outbound', from: `client:${a.identity}`, to: '+14155550100', staffId: 'alice', reserveMinutes: 1, authorizationId: 'req:alice:r1', expectedLegs: 1 },
+      now,
+    );
+    // A fresh reservation: the open authorization is left as it was.
+    expect(call).toMatchObject({ decision: 'allowed', via: 'reserved' });
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json.reserved).toBe(2);
+  });
+});
+
 describe('paging cursors', () => {
   it('a malformed or out-of-range ledger cursor is 400 VALIDATION_FAILED, never 500', async () => {
     const a = await createAccount(gw);
