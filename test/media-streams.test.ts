@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { accountKeys } from '../src/redis/keys.js';
 import { mediaTokenKey, mintMediaToken, verifyMediaToken } from '../src/twilio/media-token.js';
 import { computeTwilioSignature } from '../src/twilio/signature.js';
@@ -193,7 +193,7 @@ describe('Media Streams', () => {
     const first = await openStream(url);
     const firstSid = newStreamSid();
     first.send(JSON.stringify(startFrame(call.callSid, firstSid)));
-    await settle();
+    await vi.waitFor(async () => expect((await callHash(gw, a.id, call.callSid)).streamOpen).toBeDefined(), { timeout: 5000 });
     expect((await callHash(gw, a.id, call.callSid)).streamSid).toBe(firstSid);
 
     // A second socket with the same token on the same instance.
@@ -219,13 +219,12 @@ describe('Media Streams', () => {
       const firstClosed = closeCode(first);
       first.close();
       await firstClosed;
-      await settle();
+      await vi.waitFor(async () => expect((await callHash(gw, a.id, call.callSid)).streamOpen).toBeUndefined(), { timeout: 5000 });
       const again = await openStream(url, other);
       const againSid = newStreamSid();
       again.send(JSON.stringify(startFrame(call.callSid, againSid)));
-      await settle();
+      await vi.waitFor(async () => expect((await callHash(gw, a.id, call.callSid)).streamSid).toBe(againSid), { timeout: 5000 });
       expect(again.readyState).toBe(WebSocket.OPEN);
-      expect((await callHash(gw, a.id, call.callSid)).streamSid).toBe(againSid);
       again.close();
     } finally {
       await other.stop();

@@ -101,7 +101,8 @@ export class MediaStreams {
     const st: StreamState = { ws, binding, connectionId: `${this.instanceId}:${this.connections}`, streamSid: null, stopped: false };
     const callKey = `${binding.accountId} ${binding.callSid}`;
     const holder = this.openCalls.get(callKey);
-    if (holder) this.refuse(st, 'a stream of this call is already open');
+    // A holder already closing has let go: its stop is on its way.
+    if (holder && holder.readyState === holder.OPEN) this.refuse(st, 'a stream of this call is already open');
     else this.openCalls.set(callKey, ws);
     const startTimer = setTimeout(() => {
       if (!st.streamSid) ws.close(POLICY_VIOLATION, 'no start frame');
