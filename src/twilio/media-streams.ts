@@ -121,7 +121,7 @@ export class MediaStreams {
   /** Closes the socket 1008 before (or instead of) anything is recorded for it. */
   private refuse(st: StreamState, reason: string): void {
     this.stats.refusedStreams += 1;
-    st.stopped = st.streamSid === null; // nothing of it was recorded: no stop to note
+    if (st.streamSid === null) st.stopped = true; // nothing of it was recorded: no stop to note
     st.ws.close(POLICY_VIOLATION, reason);
   }
 
