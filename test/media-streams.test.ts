@@ -231,6 +231,27 @@ describe('Media Streams', () => {
     }
   });
 
+  it("however many streams a call sees one after another, its record does not grow", async () => {
+    const a = await createAccount(gw);
+    const call = await placeSoftphoneCall(gw, a.identity);
+    const url = streamUrlOf(call.twiml);
+    const sizes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const ws = await openStream(url);
+      const sid = newStreamSid();
+      ws.send(JSON.stringify(startFrame(call.callSid, sid)));
+      await vi.waitFor(async () => expect((await callHash(gw, a.id, call.callSid)).streamSid).toBe(sid), { timeout: 5000 });
+      const closed = closeCode(ws);
+      ws.send(JSON.stringify({ event: 'stop', sequenceNumber: '9', streamSid: sid, stop: { accountSid: 'AC0', callSid: call.callSid } }));
+      ws.close();
+      await closed;
+      await vi.waitFor(async () => expect((await callHash(gw, a.id, call.callSid)).streamOpen).toBeUndefined(), { timeout: 5000 });
+      sizes.push(Object.keys(await callHash(gw, a.id, call.callSid)).length);
+    }
+    expect(new Set(sizes.slice(1)).size).toBe(1);
+    expect(sizes[5]).toBe(sizes[0]);
+  });
+
   it('closes 1008 a start whose streamSid is not one, storing and publishing nothing', async () => {
     const a = await createAccount(gw);
     const dash = await dashboard(a.id);
