@@ -8,6 +8,7 @@ import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
+import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -19,6 +20,7 @@ import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { registerScripts } from './redis/scripts.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
@@ -65,6 +67,7 @@ export function buildApp(deps: AppDeps) {
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
 
   const app = new Hono();
+  app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -98,6 +101,7 @@ export function buildApp(deps: AppDeps) {
       metrics,
       log,
       mediaStreams: config.ws.mediaStreams,
+      mediaTokenKey: mediaTokenKey(config.staffTokenSecret),
     }),
   );
   app.route(

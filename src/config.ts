@@ -73,6 +73,7 @@ const schema = z.object({
   WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
   WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
   WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
+  SHUTDOWN_IDLE_GRACE_MS: intIn(0, 30_000).optional(),
 });
 
 export interface Config {
@@ -130,6 +131,9 @@ export interface Config {
     maxBufferedBytes: number;
     heartbeatMs: number;
   };
+  /** On shutdown, idle keep-alive connections are closed only after this long, so a
+   *  request already on its way over one is answered (with Connection: close), not reset. */
+  shutdownIdleGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -228,5 +232,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES ?? 1024 * 1024,
       heartbeatMs: (e.WS_HEARTBEAT_SECONDS ?? 30) * 1000,
     },
+    shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS ?? 1000,
   });
 }

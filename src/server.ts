@@ -11,9 +11,11 @@ import { Reconciler } from './metering/reconciler.js';
 import { Bus } from './redis/bus.js';
 import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
+import { drainHttp } from './http/drain.js';
 
 export interface RunningGateway {
   port: number;
@@ -68,9 +70,8 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   );
   reconciler.start();
   const media = new MediaStreams(
-    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
+    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey: mediaTokenKey(config.staffTokenSecret) },
     built.store,
-    built.directory,
     built.clock,
     log,
   );
@@ -88,18 +89,25 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   });
   routeUpgrades(server as Server, {
     '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
-    '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
+    ...(config.ws.mediaStreams
+      ? {
+          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
+        }
+      : {}),
   });
   const addr = server.address() as AddressInfo;
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
   await built.start();
 
+  const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      // No new connections; requests in flight complete (server.close waits for them).
-      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // No new connections; requests in flight, and those arriving on open keep-alive
+      // connections during the grace, complete and answer with Connection: close.
+      const httpClosed = draining.start();
       reconciler.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);

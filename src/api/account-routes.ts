@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { signStaffToken } from '../auth/staff-token.js';
+import { ledgerCursorSchema } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -60,10 +61,7 @@ const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 864
 
 const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z
-    .string()
-    .regex(/^\d+-\d+$/, 'not a cursor this endpoint returned')
-    .optional(),
+  cursor: ledgerCursorSchema.optional(),
   order: z.enum(['asc', 'desc']).default('asc'),
 });
 

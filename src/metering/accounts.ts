@@ -1,6 +1,7 @@
 // Account use cases: create, read, staff, numbers, adjustments, history. Routes parse and
 // delegate here; state changes go through the pool scripts.
 import type { Cluster, Redis } from 'ioredis';
+import { ledgerCursorAtEnd, parseCallsCursor } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
 import { Directory } from './directory.js';
@@ -271,6 +272,8 @@ export class Accounts {
   async ledger(accountId: string, opts: { limit: number; cursor?: string; order: 'asc' | 'desc' }) {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const key = this.store.keys(accountId).ledger;
+    // Nothing lies beyond either end of the id space (and Redis refuses such a range).
+    if (opts.cursor && ledgerCursorAtEnd(opts.cursor, opts.order)) return { entries: [], nextCursor: null };
     const rows =
       opts.order === 'asc'
         ? await this.redis.xrange(key, opts.cursor ? `(${opts.cursor}` : '-', '+', 'COUNT', opts.limit + 1)
@@ -312,9 +315,7 @@ export class Accounts {
     let max = '+inf';
     let after: { score: number; sid: string } | null = null;
     if (opts.cursor) {
-      const m = /^(\d+):(.+)$/.exec(opts.cursor);
-      if (!m) throw new AppError(400, 'VALIDATION_FAILED', 'cursor: not a cursor this endpoint returned');
-      after = { score: Number(m[1]), sid: m[2]! };
+      after = parseCallsCursor(opts.cursor);
       max = String(after.score);
     }
     // Members sharing the cursor's score are re-read and skipped up to the cursor.

@@ -4,7 +4,7 @@
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
-import { isCallSid, isE164, isIdentity } from '../domain/ids.js';
+import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from './accounts.js';
 import type { Directory } from './directory.js';
@@ -92,7 +92,8 @@ export class CallMetering {
           to,
           staffId,
           reserveMinutes: this.opts.reserveMinutes,
-          authorizationId: p.authorizationId ?? '',
+          // Only an id the gateway issued is looked up; anything else is a fresh check.
+          authorizationId: isAuthorizationId(p.authorizationId) ? p.authorizationId : '',
           expectedLegs: targets.length,
         },
         now,

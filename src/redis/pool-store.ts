@@ -345,7 +345,9 @@ export class PoolStore {
     streamSid: string,
     customParameters: Record<string, string>,
     now: number,
-  ): Promise<'recorded' | 'repeated' | 'unknown_call'> {
+    /** The socket the stream arrived on: one open stream per call (R18). */
+    connectionId = '',
+  ): Promise<'recorded' | 'repeated' | 'unknown_call' | 'busy'> {
     const k = this.keys(accountId);
     const reply = await this.scripts.run('media-stream', [k.pool, k.call(callSid)], [
       now,
@@ -354,7 +356,8 @@ export class PoolStore {
       event,
       streamSid,
       JSON.stringify(customParameters),
+      connectionId,
     ]);
-    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : 'unknown_call';
+    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : reply[0] === -3 ? 'busy' : 'unknown_call';
   }
 }

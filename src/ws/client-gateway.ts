@@ -11,10 +11,11 @@ import { bearerToken, type Authenticator, type Principal } from '../http/auth.js
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
 import { describeZodError } from '../http/json.js';
+import { indexSafeRequestId, isAuthorizationId, newAuthorizationId } from '../domain/ids.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
 import { forEachSliced } from './sliced.js';
-import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
+import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
@@ -102,7 +103,7 @@ export class ClientGateway {
     const type = (raw as { type?: unknown })?.type;
     if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
       return client.sendText(
-        errorFrame('UNKNOWN_TYPE', `type: must be one of ${CLIENT_TYPES.join(', ')}${typeof type === 'string' ? `, not ${type}` : ''}`, requestId),
+        errorFrame('UNKNOWN_TYPE', `type: must be one of ${CLIENT_TYPES.join(', ')}${typeof type === 'string' ? `, not ${quote(type)}` : ''}`, requestId),
       );
     }
     const parsed = clientMessageSchema.safeParse(raw);
@@ -142,9 +143,9 @@ export class ClientGateway {
           .createAuthorization(
             {
               accountId: p.accountId,
-              authorizationId: `az_${randomUUID().replaceAll('-', '')}`,
+              authorizationId: newAuthorizationId(randomUUID()),
               staffId: p.staffId,
-              requestId: String(m.requestId),
+              requestId: indexSafeRequestId(String(m.requestId)),
               to: m.to,
               reserveMinutes: this.opts.reserveMinutes,
               ttlMs: this.opts.authorizationTtlMs,
@@ -174,9 +175,12 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'only the staff member who asked can cancel', m.requestId));
         }
-        const released = await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock());
+        // An id the gateway never issued names nothing: it is not looked up at all.
+        const released =
+          isAuthorizationId(m.authorizationId) &&
+          (await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock()));
         if (!released) {
-          client.sendText(errorFrame('NOT_FOUND', `authorization ${m.authorizationId} is not open (unknown, expired, used or not yours)`, m.requestId));
+          client.sendText(errorFrame('NOT_FOUND', `authorization ${quote(m.authorizationId)} is not open (unknown, expired, used or not yours)`, m.requestId));
           return;
         }
         // An acknowledgement, so a client can tell a cancel that worked from one still on its way.

@@ -42,3 +42,9 @@ export const CLOSE = {
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {
   return JSON.stringify(requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
 }
+
+/** A client's value as an error message quotes it: at most 64 characters, so a 16 KiB
+ *  frame cannot be echoed back (or logged) whole. */
+export function quote(value: string, max = 64): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}…` : JSON.stringify(value);
+}

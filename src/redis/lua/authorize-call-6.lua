@@ -38,7 +38,7 @@ end
 local authId = ARGV[10]
 if authId ~= '' then
   local raw = redis.call('HGET', AUTHS, authId)
-  if raw then
+  if raw and string.sub(raw, 1, 1) == '{' then -- a "req:…" index entry is no authorization
     local a = cjson.decode(raw)
     if a.s == staffId then
       -- The reservation moves from the authorization to the call: nothing is reserved twice.

@@ -8,7 +8,8 @@
 local early = prologue()
 if early then return early end
 local raw = redis.call('HGET', AUTHS, ARGV[4])
-if not raw then
+-- Only authorization records are JSON objects; a "req:…" index entry is no authorization.
+if not raw or string.sub(raw, 1, 1) ~= '{' then
   finish()
   return { 0 }
 end
