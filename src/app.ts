@@ -23,6 +23,9 @@ import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
 
 export interface AppDeps {
   config: Config;
@@ -40,7 +43,7 @@ export function buildApp(deps: AppDeps) {
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
-    deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+    deniedMemoryMs: DENIED_MEMORY_MS,
   });
   const directory = new Directory(redis, config.redis.prefix);
   const accounts = new Accounts(redis, store, directory, clock);
