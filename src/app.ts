@@ -60,6 +60,7 @@ export function buildApp(deps: AppDeps) {
       reserveMinutes: config.metering.reserveMinutes,
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
+      dialPolicy: config.dialling,
     },
     clock,
   );

@@ -44,6 +44,8 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
       reserveMinutes: config.metering.reserveMinutes,
       authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+      dialPolicy: config.dialling,
+      maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
     },
     built.clock,
     log,

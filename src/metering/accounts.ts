@@ -62,7 +62,7 @@ export interface LedgerEntry {
   balanceAfter: number;
   ref: string;
   at: string;
-  [extra: string]: string | number;
+  [extra: string]: string | number | boolean;
 }
 
 export interface CallView {
@@ -274,7 +274,7 @@ export class Accounts {
         at: new Date(Number(o.at)).toISOString(),
       };
       for (const [f, v] of Object.entries(o)) {
-        if (!(f in entry)) entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
+        if (!(f in entry)) entry[f] = /^-?\d+$/.test(v) ? Number(v) : f === 'emergency' ? v === 'true' : v;
       }
       return entry;
     });

@@ -30,11 +30,11 @@ export class AccountNotFoundError extends Error {
 
 export type AuthorizeCallResult =
   | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }
-  | { decision: 'denied'; reason: 'no_minutes' };
+  | { decision: 'denied'; reason: 'no_minutes' | 'destination_not_allowed' };
 
 export type CreateAuthorizationResult =
   | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean }
-  | { decision: 'denied'; reason: 'no_minutes' };
+  | { decision: 'denied'; reason: 'no_minutes' | 'too_many_open_authorizations' };
 
 export type CallEventOutcome =
   | {
@@ -188,6 +188,9 @@ export class PoolStore {
       reserveMinutes: number;
       authorizationId: string;
       expectedLegs: number;
+      /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused
+       *  destination) or "" (the usual check). */
+      policy?: 'emergency' | 'deny' | '';
     },
     now: number,
   ): Promise<AuthorizeCallResult> {
@@ -197,12 +200,12 @@ export class PoolStore {
       input.accountId,
       [k.call(input.callSid), k.activeCalls],
       [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
-        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs],
+        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? ''],
       now,
     );
     switch (reply[0]) {
       case 0:
-        return { decision: 'denied', reason: 'no_minutes' };
+        return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
       case 1:
       case 3:
         // The new snapshot reaches clients through the bus; the webhook needs only the decision.
@@ -215,17 +218,32 @@ export class PoolStore {
   }
 
   async createAuthorization(
-    input: { accountId: string; authorizationId: string; staffId: string; requestId: string; to: string; reserveMinutes: number; ttlMs: number },
+    input: {
+      accountId: string;
+      authorizationId: string;
+      staffId: string;
+      requestId: string;
+      to: string;
+      reserveMinutes: number;
+      ttlMs: number;
+      /** At most this many open authorizations per staff member (none: no cap). */
+      maxOpenPerStaff?: number;
+      /** R17: an emergency number — authorized without reserving, outside the cap. */
+      emergency?: boolean;
+    },
     now: number,
   ): Promise<CreateAuthorizationResult> {
     const reply = await this.runPool(
       'create-authorization',
       input.accountId,
       [],
-      [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs],
+      [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs,
+        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : ''],
       now,
     );
-    if (reply[0] === 0) return { decision: 'denied', reason: 'no_minutes' };
+    if (reply[0] === 0) {
+      return { decision: 'denied', reason: reply[1] === 'too_many_open_authorizations' ? 'too_many_open_authorizations' : 'no_minutes' };
+    }
     return {
       decision: 'authorized',
       authorizationId: String(reply[1]),

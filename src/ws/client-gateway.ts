@@ -10,6 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from '../metering/dial-policy.js';
 import { describeZodError } from '../http/json.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
@@ -23,6 +24,10 @@ export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
   reserveMinutes: number;
   authorizationTtlMs: number;
+  /** R17: emergency numbers and refused prefixes (default: the documented defaults). */
+  dialPolicy?: DialPolicy;
+  /** Open authorizations per staff member (issue #8; none: no cap). */
+  maxOpenAuthorizationsPerStaff?: number;
 }
 
 export class ClientGateway {
@@ -137,6 +142,11 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'calls are authorized for a staff member: connect with a staff token', m.requestId));
         }
+        // R17: a refused destination is denied before anything is reserved.
+        const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, m.to);
+        if (destination === 'denied') {
+          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: 'destination_not_allowed' }));
+        }
         const now = this.clock();
         const r = await this.store
           .createAuthorization(
@@ -148,6 +158,8 @@ export class ClientGateway {
               to: m.to,
               reserveMinutes: this.opts.reserveMinutes,
               ttlMs: this.opts.authorizationTtlMs,
+              maxOpenPerStaff: this.opts.maxOpenAuthorizationsPerStaff,
+              emergency: destination === 'emergency',
             },
             now,
           )

@@ -6,6 +6,8 @@
   KEYS[1..4], ARGV[1..3]: see pool-common.lua
   ARGV[4] new authorizationId   ARGV[5] staffId   ARGV[6] requestId   ARGV[7] to
   ARGV[8] reserve minutes       ARGV[9] ttl (ms)
+  ARGV[10] max open authorizations per staff member ("" = no cap)
+  ARGV[11] "emergency" (R17: authorized without reserving, outside the cap) or ""
   Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
            {2, authorizationId, expiresAt} repeated request, same answer;
            {0, "no_minutes"} denied; -1 / -100 as in pool-common.lua.
@@ -22,8 +24,11 @@ if existing then
     return { 2, existing, a.e }
   end
 end
+-- R17 (issue #8): an emergency number is authorized whatever the pool holds, reserving nothing.
+local emergency = ARGV[11] == 'emergency'
 local reserve = tonumber(ARGV[8])
-if P.balance - P.reserved < reserve then
+if emergency then reserve = 0 end
+if not emergency and P.balance - P.reserved < reserve then
   finish()
   return { 0, 'no_minutes' }
 end

@@ -129,6 +129,9 @@ if not final then
   return { 2 }
 end
 
+-- R17: an emergency call is never debited (issue #8); its ledger entry says so.
+local emergency = redis.call('HGET', CALL, 'emergency') == 'true'
+if emergency then billMin = 0 end
 P.reserved = P.reserved - tonumber(c[12])
 P.active = P.active - 1
 local debit = math.min(billMin, P.balance)
@@ -136,7 +139,9 @@ local over = billMin - debit
 P.balance = P.balance - debit
 P.overage = P.overage + over
 P.used = P.used + billMin
-ledger('call_debit', -debit, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec })
+local extra = { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec }
+if emergency then extra[#extra + 1] = 'emergency'; extra[#extra + 1] = 'true' end
+ledger('call_debit', -debit, callSid, extra)
 redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', billSec,
   'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over)
 redis.call('ZREM', ACTIVE, callSid)
