@@ -46,6 +46,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
       dialPolicy: config.dialling,
       maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
+      authorizationReleaseGraceMs: config.authorizationReleaseGraceMs,
     },
     built.clock,
     log,

@@ -26,6 +26,9 @@ export function accountKeys(prefix: string, accountId: string) {
     endedCalls: `${base}:calls:ended`,
     /** Hash per call. */
     call: (callSid: string) => `${base}:call:${callSid}`,
+    /** Sorted set per staff member: instance ids holding a socket of theirs, scored by
+     *  lease expiry (wall-clock ms) — issue #8's release of a gone staff member's authorizations. */
+    presence: (staffId: string) => `${base}:presence:${staffId}`,
     /** Pub/sub channel (sharded) carrying balance snapshots and call events. */
     events: `${base}:events`,
   };

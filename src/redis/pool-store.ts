@@ -288,6 +288,14 @@ export class PoolStore {
     return { outcome };
   }
 
+  /** Releases a staff member's open authorizations unless a socket of theirs is open on
+   *  some instance (release-staff-authorizations-5.lua). Null when one still is. */
+  async releaseStaffAuthorizations(accountId: string, staffId: string, wallNow: number, now: number): Promise<number | null> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool('release-staff-authorizations', accountId, [k.presence(staffId)], [staffId, wallNow], now);
+    return reply[0] === 1 ? Number(reply[1]) : null;
+  }
+
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */
   async recordMediaStream(
     accountId: string,

@@ -28,6 +28,8 @@ export const SCRIPT_NAMES = [
   'cancel-authorization',
   'record-call-event',
   'media-stream',
+  // Issue #8: staff members' open authorizations and access.
+  'release-staff-authorizations',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

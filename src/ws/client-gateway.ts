@@ -17,6 +17,7 @@ import { Hub } from './hub.js';
 import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
+import { StaffPresence } from './staff-presence.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
 
@@ -28,6 +29,9 @@ export interface ClientGatewayOptions extends FlowLimits {
   dialPolicy?: DialPolicy;
   /** Open authorizations per staff member (issue #8; none: no cap). */
   maxOpenAuthorizationsPerStaff?: number;
+  /** A staff member's open authorizations are released this long after their last socket
+   *  on any instance closed (issue #8; none: only at their TTL). */
+  authorizationReleaseGraceMs?: number;
 }
 
 export class ClientGateway {
@@ -36,6 +40,7 @@ export class ClientGateway {
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private draining = false;
+  private readonly presence: StaffPresence | null;
 
   constructor(
     private readonly hub: Hub,
@@ -46,9 +51,14 @@ export class ClientGateway {
     private readonly log: Logger,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.presence =
+      opts.authorizationReleaseGraceMs === undefined
+        ? null
+        : new StaffPresence(store.redis, store, opts.authorizationReleaseGraceMs, clock, log);
   }
 
   start(): void {
+    this.presence?.start();
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -73,8 +83,12 @@ export class ClientGateway {
     ws.on('close', () => {
       this.clients.delete(client);
       void this.hub.leaveAll(client).catch(() => {});
+      if (principal.kind === 'staff') this.presence?.closed(principal.accountId, principal.staffId);
     });
-    if (principal.kind === 'staff') void this.watch(client, principal.accountId);
+    if (principal.kind === 'staff') {
+      this.presence?.opened(principal.accountId, principal.staffId);
+      void this.watch(client, principal.accountId);
+    }
   }
 
   private async watch(client: ClientConnection, accountId: string, requestId?: RequestId): Promise<void> {
@@ -242,6 +256,7 @@ export class ClientGateway {
    *  every client to reconnect elsewhere (1012). */
   async drain(timeoutMs = 10_000): Promise<void> {
     this.draining = true;
+    this.presence?.stop();
     if (this.heartbeat) clearInterval(this.heartbeat);
     const until = Date.now() + timeoutMs;
     while ([...this.clients].some((c) => c.inFlight > 0) && Date.now() < until) {

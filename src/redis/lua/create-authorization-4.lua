@@ -10,7 +10,8 @@
   ARGV[11] "emergency" (R17: authorized without reserving, outside the cap) or ""
   Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
            {2, authorizationId, expiresAt} repeated request, same answer;
-           {0, "no_minutes"} denied; -1 / -100 as in pool-common.lua.
+           {0, "no_minutes" | "too_many_open_authorizations"} denied, nothing reserved;
+           -1 / -100 as in pool-common.lua.
 ]]
 local early = prologue()
 if early then return early end
@@ -28,6 +29,18 @@ end
 local emergency = ARGV[11] == 'emergency'
 local reserve = tonumber(ARGV[8])
 if emergency then reserve = 0 end
+-- Issue #8: no staff member can drain the shared pool. Counted and decided here, in the
+-- same script that reserves, so concurrent requests on any instance cannot overshoot.
+local mine, mineField
+if not emergency then
+  mine, mineField = staff_open_auths(ARGV[5], false)
+  local cap = tonumber(ARGV[10])
+  if cap and #mine >= cap then
+    save_staff_auths(mineField, mine)
+    finish()
+    return { 0, 'too_many_open_authorizations' }
+  end
+end
 if not emergency and P.balance - P.reserved < reserve then
   finish()
   return { 0, 'no_minutes' }
@@ -37,5 +50,9 @@ P.reserved = P.reserved + reserve
 redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7] }),
   reqField, ARGV[4])
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
+if mine then
+  mine[#mine + 1] = ARGV[4]
+  save_staff_auths(mineField, mine)
+end
 changed = true
 return { 1, ARGV[4], expiresAt, finish() }

@@ -154,3 +154,47 @@ local function publish_call_event(fields)
   fields.version = P.version
   redis.call('SPUBLISH', CHANNEL, cjson.encode(fields))
 end
+
+-- Issue #8: each staff member's open authorizations, listed under "req:#<staffId>" in the
+-- auths hash (a JSON array of ids; "#" never occurs in a staffId, so this never meets a
+-- "req:<staffId>:<requestId>" field). Only create-authorization adds to it; ids bound,
+-- cancelled or swept since are dropped whenever the list is read, so nothing else has to
+-- keep it up to date. `includeExpired` keeps ids past their expiry but not yet swept.
+local function staff_open_auths(staffId, includeExpired)
+  local field = 'req:#' .. staffId
+  local raw = redis.call('HGET', AUTHS, field)
+  local live = {}
+  if raw then
+    for _, id in ipairs(cjson.decode(raw)) do
+      local a = redis.call('HGET', AUTHS, id)
+      if a then
+        local d = cjson.decode(a)
+        if d.s == staffId and (includeExpired or d.e > NOW) then live[#live + 1] = id end
+      end
+    end
+  end
+  return live, field
+end
+
+local function save_staff_auths(field, ids)
+  if #ids == 0 then
+    redis.call('HDEL', AUTHS, field)
+  else
+    redis.call('HSET', AUTHS, field, cjson.encode(ids))
+  end
+end
+
+-- Releases every open authorization of a staff member (sockets all gone, or removed).
+-- Returns how many were released.
+local function release_staff_auths(staffId)
+  local ids, field = staff_open_auths(staffId, true)
+  for _, id in ipairs(ids) do
+    local a = cjson.decode(redis.call('HGET', AUTHS, id))
+    P.reserved = P.reserved - a.r
+    redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+    redis.call('ZREM', AUTHEXP, id)
+    changed = true
+  end
+  redis.call('HDEL', AUTHS, field)
+  return #ids
+end
