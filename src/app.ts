@@ -7,6 +7,7 @@ import { accountRoutes } from './api/account-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
+import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
@@ -46,7 +47,8 @@ export function buildApp(deps: AppDeps) {
     deniedMemoryMs: DENIED_MEMORY_MS,
   });
   const directory = new Directory(redis, config.redis.prefix);
-  const accounts = new Accounts(redis, store, directory, clock);
+  const staffAccess = new StaffAccess(redis, config.redis.prefix);
+  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
   const billingRules = {
     minBillableSeconds: config.metering.minBillableSeconds,
     billingIncrementSeconds: config.metering.billingIncrementSeconds,
@@ -64,7 +66,7 @@ export function buildApp(deps: AppDeps) {
     },
     clock,
   );
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
   const app = new Hono();
   app.use('*', limitBody(MAX_BODY_BYTES));

@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { AppError, notFound } from '../domain/errors.js';
 import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
 import { Directory } from './directory.js';
+import type { StaffAccess } from '../auth/staff-access.js';
 import { TtlCache } from './ttl-cache.js';
 
 export interface StaffMember {
@@ -98,6 +99,7 @@ export class Accounts {
     private readonly store: PoolStore,
     private readonly directory: Directory,
     private readonly clock: () => number,
+    private readonly access: StaffAccess | null = null,
   ) {}
 
   async create(input: NewAccount) {
@@ -217,6 +219,42 @@ export class Accounts {
     }
     this.staffCache.delete(accountId);
     return member;
+  }
+
+  /** Issue #8: removes a staff member at once — staff hash, token generation, open
+   *  authorizations (one script), then their softphone identity. False when unknown. */
+  async removeStaff(accountId: string, staffId: string): Promise<boolean> {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    let removed;
+    try {
+      removed = await this.store.removeStaff(accountId, staffId, this.clock());
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
+      throw err;
+    }
+    this.staffCache.delete(accountId);
+    this.access?.forget(accountId, staffId);
+    if (!removed) return false;
+    const member = JSON.parse(removed.memberJson) as StaffMember;
+    // Released only while it still points at this member; other instances stop trusting
+    // their cached copy within the directory's identity cache time.
+    await this.directory.release('identity', [member.identity], [
+      { name: member.identity, value: Directory.identityValue(accountId, staffId) },
+    ]);
+    return true;
+  }
+
+  /** Issue #8: every token issued to the member so far stops working. False when unknown. */
+  async revokeTokens(accountId: string, staffId: string): Promise<boolean> {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const ok = await this.store.revokeStaffTokens(accountId, staffId);
+    this.access?.forget(accountId, staffId);
+    return ok;
+  }
+
+  /** The generation a new token of the member carries (issue #8). */
+  async tokenGeneration(accountId: string, staffId: string): Promise<number> {
+    return this.access ? this.access.current(accountId, staffId) : 0;
   }
 
   async addNumbers(accountId: string, numbers: string[]): Promise<string[]> {

@@ -11,12 +11,15 @@ const CACHE_LIMIT = 200_000;
 /** Owners of identities and numbers change only through this API (claims are never
  *  moved), so a positive answer may be reused for a while. */
 const OWNER_CACHE_MS = 60_000;
+/** Identities are released when a staff member is removed (issue #8), which must reach
+ *  every instance within seconds: they are reused only briefly. */
+const IDENTITY_CACHE_MS = 2_000;
 
 export class Directory {
   private readonly k;
   // The CallSid map never changes once written: cached for as long as Redis keeps it.
   private readonly callCache = new TtlCache<string>(CALL_MAP_TTL_SECONDS * 1000, CACHE_LIMIT);
-  private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(OWNER_CACHE_MS);
+  private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(IDENTITY_CACHE_MS);
   private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
   constructor(
@@ -53,6 +56,8 @@ export class Directory {
       const key = this.k[kind](name);
       // Only delete what still points at us.
       if (value !== undefined && (await this.redis.get(key)) === value) await this.redis.del(key);
+      if (kind === 'identity') this.identityCache.delete(name);
+      else this.numberCache.delete(name);
     }
   }
 

@@ -26,6 +26,8 @@ export function accountKeys(prefix: string, accountId: string) {
     endedCalls: `${base}:calls:ended`,
     /** Hash per call. */
     call: (callSid: string) => `${base}:call:${callSid}`,
+    /** Hash: staffId → token generation (issue #8); tokens of an older one are refused. */
+    tokenGen: `${base}:tokengen`,
     /** Sorted set per staff member: instance ids holding a socket of theirs, scored by
      *  lease expiry (wall-clock ms) — issue #8's release of a gone staff member's authorizations. */
     presence: (staffId: string) => `${base}:presence:${staffId}`,

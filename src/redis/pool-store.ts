@@ -296,6 +296,21 @@ export class PoolStore {
     return reply[0] === 1 ? Number(reply[1]) : null;
   }
 
+  /** Removes a staff member (remove-staff-6.lua): null when there is no such member. */
+  async removeStaff(accountId: string, staffId: string, now: number): Promise<{ memberJson: string; released: number } | null> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool('remove-staff', accountId, [k.staff, k.tokenGen], [staffId], now);
+    return reply[0] === 1 ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
+  }
+
+  /** Moves a staff member's token generation on (revoke-staff-tokens-2.lua); false when
+   *  there is no such member. */
+  async revokeStaffTokens(accountId: string, staffId: string): Promise<boolean> {
+    const k = this.keys(accountId);
+    const reply = await this.scripts.run('revoke-staff-tokens', [k.staff, k.tokenGen], [Date.now(), '', '', staffId]);
+    return reply[0] === 1;
+  }
+
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */
   async recordMediaStream(
     accountId: string,

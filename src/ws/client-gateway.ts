@@ -18,8 +18,11 @@ import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
 import { StaffPresence } from './staff-presence.js';
+import { recheckStaffAccess } from './access-recheck.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
+/** How often each instance re-checks its staff sockets' tokens (issue #8: within 5 s). */
+const ACCESS_RECHECK_MS = 2_000;
 
 export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
@@ -41,6 +44,7 @@ export class ClientGateway {
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private draining = false;
   private readonly presence: StaffPresence | null;
+  private accessTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -59,6 +63,15 @@ export class ClientGateway {
 
   start(): void {
     this.presence?.start();
+    // Issue #8: a removed staff member's (or a revoked token's) sockets are closed on
+    // every instance within ACCESS_RECHECK_MS plus one Redis read.
+    const access = this.auth.access;
+    if (access) {
+      this.accessTimer = setInterval(() => {
+        recheckStaffAccess(this.clients, access).catch((err: unknown) => this.log.warn('staff access re-check failed', { err }));
+      }, ACCESS_RECHECK_MS);
+      this.accessTimer.unref();
+    }
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -71,7 +84,14 @@ export class ClientGateway {
     if (!principal) {
       return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <staff token> or ?token=<staff token>');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
+    // A revoked token or a removed staff member is refused before the upgrade (issue #8).
+    this.auth.admits(principal).then(
+      (ok) => {
+        if (!ok) return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'this token was revoked or its staff member removed');
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
+      },
+      () => rejectUpgrade(socket, 503, 'UNAVAILABLE', 'the token could not be checked; retry'),
+    );
   }
 
   private onConnection(ws: WebSocket, principal: Principal): void {
@@ -257,6 +277,7 @@ export class ClientGateway {
   async drain(timeoutMs = 10_000): Promise<void> {
     this.draining = true;
     this.presence?.stop();
+    if (this.accessTimer) clearInterval(this.accessTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     const until = Date.now() + timeoutMs;
     while ([...this.clients].some((c) => c.inFlight > 0) && Date.now() < until) {
