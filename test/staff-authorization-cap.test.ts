@@ -78,6 +78,26 @@ describe('per-staff cap on open authorizations', () => {
     for (const s of sockets) s.close();
   });
 
+  it('expired authorizations leave the count, and emergency ones never enter it', async () => {
+    const clock = { now: Date.now() };
+    const other = await startTestGateway({ clock });
+    try {
+      const a = await createAccount(other, { monthlyMinutes: 100 });
+      const s = await connect(other, await tokenOf(other, a.id));
+      for (let i = 0; i < 5; i++) expect((await authorize(s, `e${i}`)).type).toBe('authorized');
+      expect((await authorize(s, 'e5')).reason).toBe('too_many_open_authorizations');
+      // Emergency numbers always connect: authorized at the cap, and not counted.
+      expect(await authorize(s, 'sos', '911')).toMatchObject({ type: 'authorized' });
+      clock.now += 61_000; // past AUTHORIZATION_TTL_SECONDS: swept by the next script
+      for (let i = 0; i < 5; i++) expect((await authorize(s, `f${i}`)).type).toBe('authorized');
+      expect((await authorize(s, 'f5')).reason).toBe('too_many_open_authorizations');
+      expect(await balance(other, a.id)).toMatchObject({ reserved: 5 });
+      s.close();
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('MAX_OPEN_AUTHORIZATIONS_PER_STAFF sets the cap', async () => {
     const other = await startTestGateway({ env: { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '2' } });
     try {

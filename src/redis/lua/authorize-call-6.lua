@@ -57,6 +57,7 @@ if policy == 'emergency' then
     if a.s == staffId then
       P.reserved = P.reserved - a.r
       redis.call('HDEL', AUTHS, eid, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a)
       redis.call('ZREM', AUTHEXP, eid)
     end
   end
@@ -73,6 +74,7 @@ if authId ~= '' then
     if a.s == staffId then
       -- The reservation moves from the authorization to the call: nothing is reserved twice.
       redis.call('HDEL', AUTHS, authId, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a) -- issue #8: the staff member's open count
       redis.call('ZREM', AUTHEXP, authId)
       open_call(a.r, authId)
       return { 3, a.r, finish() }

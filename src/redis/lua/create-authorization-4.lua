@@ -31,15 +31,10 @@ local reserve = tonumber(ARGV[8])
 if emergency then reserve = 0 end
 -- Issue #8: no staff member can drain the shared pool. Counted and decided here, in the
 -- same script that reserves, so concurrent requests on any instance cannot overshoot.
-local mine, mineField
-if not emergency then
-  mine, mineField = staff_open_auths(ARGV[5], false)
-  local cap = tonumber(ARGV[10])
-  if cap and #mine >= cap then
-    save_staff_auths(mineField, mine)
-    finish()
-    return { 0, 'too_many_open_authorizations' }
-  end
+local cap = tonumber(ARGV[10])
+if not emergency and cap and tonumber(redis.call('HGET', AUTHS, 'req:#' .. ARGV[5]) or '0') >= cap then
+  finish()
+  return { 0, 'too_many_open_authorizations' }
 end
 if not emergency and P.balance - P.reserved < reserve then
   finish()
@@ -47,12 +42,9 @@ if not emergency and P.balance - P.reserved < reserve then
 end
 local expiresAt = NOW + tonumber(ARGV[9])
 P.reserved = P.reserved + reserve
-redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7] }),
-  reqField, ARGV[4])
+redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7],
+  em = emergency and 1 or nil }), reqField, ARGV[4])
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
-if mine then
-  mine[#mine + 1] = ARGV[4]
-  save_staff_auths(mineField, mine)
-end
+if not emergency then redis.call('HINCRBY', AUTHS, 'req:#' .. ARGV[5], 1) end
 changed = true
 return { 1, ARGV[4], expiresAt, finish() }
