@@ -88,6 +88,7 @@ export class ClientGateway {
     this.auth.admits(principal).then(
       (ok) => {
         if (!ok) return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'this token was revoked or its staff member removed');
+        if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
         this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
       },
       () => rejectUpgrade(socket, 503, 'UNAVAILABLE', 'the token could not be checked; retry'),
