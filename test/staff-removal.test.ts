@@ -109,6 +109,16 @@ describe('DELETE /v1/accounts/:id/staff/:staffId', () => {
     bobOnB.close();
   });
 
+  it('an authorize sent right after the removal reserves nothing and closes the socket', async () => {
+    const a = await accountWithBob();
+    const s = await connect(A, await tokenOf(a.id));
+    expect((await A.admin('DELETE', `/v1/accounts/${a.id}/staff/alice`)).status).toBe(204);
+    s.send({ type: 'authorize', requestId: 'late', to: '+14155550100' });
+    expect((await s.closed).code).toBe(4003);
+    expect(s.messages.filter((m) => m.type === 'authorized')).toEqual([]);
+    expect((await A.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ reserved: 0 });
+  });
+
   it('a member re-added under the same id does not revive the old tokens', async () => {
     const a = await accountWithBob();
     const old = await tokenOf(a.id);

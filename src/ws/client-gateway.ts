@@ -177,6 +177,11 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'calls are authorized for a staff member: connect with a staff token', m.requestId));
         }
+        // Issue #8: a staff member removed (or a token revoked) moments ago reserves nothing,
+        // even before the periodic re-check reaches this socket.
+        if (!(await this.auth.admits(p))) {
+          return client.close(CLOSE.ACCESS_REVOKED, 'ACCESS_REVOKED: staff member removed or token revoked');
+        }
         // R17: a refused destination is denied before anything is reserved.
         const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, m.to);
         if (destination === 'denied') {
