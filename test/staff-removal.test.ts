@@ -69,14 +69,15 @@ describe('DELETE /v1/accounts/:id/staff/:staffId', () => {
     expect((await placeSoftphoneCall(B, a.identity)).allowed).toBe(true);
     expect((await placeInboundCall(B, a.number)).twiml).toContain(`>${a.identity}</Client>`);
     expect((await B.as(alice, 'GET', `/v1/accounts/${a.id}/balance`)).status).toBe(200);
+    expect((await placeSoftphoneCall(A, `${a.id}_bob`, `client:${a.identity}`)).allowed).toBe(true);
     const before = (await A.admin('GET', `/v1/accounts/${a.id}/balance`)).json;
-    expect(before).toMatchObject({ reserved: 4, activeCalls: 2 }); // 2 open authorizations + 2 calls
+    expect(before).toMatchObject({ reserved: 5, activeCalls: 3 }); // 2 open authorizations + 3 calls
 
     const del = await A.admin('DELETE', `/v1/accounts/${a.id}/staff/alice`);
     expect(del.status).toBe(204);
 
     // Open authorizations released at once (the calls in progress keep their minutes).
-    expect((await A.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ reserved: 2, activeCalls: 2 });
+    expect((await A.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ reserved: 3, activeCalls: 3 });
     // Sockets on both instances closed with 4003 within 5 s.
     const started = Date.now();
     const [cA, cB] = await Promise.all([onA.closed, onB.closed]);
@@ -95,13 +96,17 @@ describe('DELETE /v1/accounts/:id/staff/:staffId', () => {
     await within(5000, async () => !(await placeSoftphoneCall(B, a.identity)).allowed);
     await within(5000, async () => !(await placeInboundCall(B, a.number)).twiml.includes(`>${a.identity}</Client>`));
     expect((await placeInboundCall(A, a.number)).twiml).toContain(`>${a.id}_bob</Client>`);
+    // Nor does another softphone reach them (their Voice SDK token may still be valid).
+    for (const g of [A, B]) expect((await placeSoftphoneCall(g, `${a.id}_bob`, `client:${a.identity}`)).allowed).toBe(false);
+    expect((await placeSoftphoneCall(A, `${a.id}_bob`, a.identity)).allowed).toBe(false);
     // Bob is untouched.
     expect(bobOnB.ws.readyState).toBe(1);
     expect((await B.as(bob, 'GET', `/v1/accounts/${a.id}/balance`)).status).toBe(200);
     const list = (await A.admin('GET', `/v1/accounts/${a.id}/staff`)).json.staff.map((s: any) => s.id);
     expect(list).toEqual(['bob']);
-    // The identity is free again: another member may take it.
+    // The identity is free again: another member may take it, and be called.
     expect((await A.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'carol', email: 'c@x.example', identity: a.identity })).status).toBe(201);
+    expect((await placeSoftphoneCall(B, `${a.id}_bob`, `client:${a.identity}`)).allowed).toBe(true);
     // A second delete, an unknown member or account: 404; a staff token may not remove.
     expect((await A.admin('DELETE', `/v1/accounts/${a.id}/staff/alice`)).status).toBe(404);
     expect((await A.admin('DELETE', `/v1/accounts/nosuchaccount/staff/alice`)).status).toBe(404);

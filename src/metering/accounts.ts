@@ -238,6 +238,7 @@ export class Accounts {
     const member = JSON.parse(removed.memberJson) as StaffMember;
     // Released only while it still points at this member; other instances stop trusting
     // their cached copy within the directory's identity cache time.
+    await this.directory.markIdentityRemoved(member.identity);
     await this.directory.release('identity', [member.identity], [
       { name: member.identity, value: Directory.identityValue(accountId, staffId) },
     ]);

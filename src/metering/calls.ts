@@ -74,6 +74,10 @@ export class CallMetering {
       const emergency = emergencyNumber(dialPolicy, to);
       const target: DialTarget | null = emergency !== null ? { kind: 'number', value: emergency } : dialTarget(to);
       if (!target) return { allow: false, reason: 'no_destination' };
+      // Issue #8: a removed staff member's softphone is not rung (its Voice token may live on).
+      if (target.kind === 'client' && (await this.directory.isIdentityRemoved(target.value))) {
+        return { allow: false, reason: 'no_destination' };
+      }
       targets = [target];
       if (target.kind === 'number') callerIdFrom = this.accounts.cachedNumbers(accountId);
     } else {

@@ -14,6 +14,8 @@ const OWNER_CACHE_MS = 60_000;
 /** Identities are released when a staff member is removed (issue #8), which must reach
  *  every instance within seconds: they are reused only briefly. */
 const IDENTITY_CACHE_MS = 2_000;
+/** A removed identity stays undiallable longer than any Voice SDK token we mint lives. */
+const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
   private readonly k;
@@ -46,6 +48,7 @@ export class Directory {
         return { ok: false, taken: e.name };
       }
       claimed.push(e.name);
+      if (kind === 'identity') await this.redis.del(this.k.removedIdentity(e.name));
     }
     return { ok: true };
   }
@@ -68,6 +71,15 @@ export class Directory {
       const i = v.indexOf(' ');
       return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
     });
+  }
+
+  /** Issue #8: a removed staff member's softphone must not be reached by other softphones. */
+  async markIdentityRemoved(identity: string): Promise<void> {
+    await this.redis.set(this.k.removedIdentity(identity), '1', 'EX', REMOVED_IDENTITY_SECONDS);
+  }
+
+  async isIdentityRemoved(identity: string): Promise<boolean> {
+    return (await this.redis.exists(this.k.removedIdentity(identity))) === 1;
   }
 
   lookupNumber(e164: string): Promise<string | null> {
