@@ -7,6 +7,7 @@ import { accountRoutes } from './api/account-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
+import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
@@ -25,6 +26,9 @@ import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
 
 export interface AppDeps {
   config: Config;
@@ -42,11 +46,12 @@ export function buildApp(deps: AppDeps) {
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
-    deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+    deniedMemoryMs: DENIED_MEMORY_MS,
     finalGraceMs: config.metering.finalGraceSeconds * 1000,
   });
   const directory = new Directory(redis, config.redis.prefix);
-  const accounts = new Accounts(redis, store, directory, clock);
+  const staffAccess = new StaffAccess(redis, config.redis.prefix);
+  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
   const billingRules = {
     minBillableSeconds: config.metering.minBillableSeconds,
     billingIncrementSeconds: config.metering.billingIncrementSeconds,
@@ -61,10 +66,11 @@ export function buildApp(deps: AppDeps) {
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
       maxHoldMs: config.metering.maxCallHoldSeconds * 1000,
+      dialPolicy: config.dialling,
     },
     clock,
   );
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
   const app = new Hono();
   app.use('*', securityHeaders());

@@ -74,6 +74,19 @@ const schema = z.object({
   WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
   WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
   SHUTDOWN_IDLE_GRACE_MS: intIn(0, 30_000).optional(),
+  // R17 dialling policy and the per-staff limits on authorizations (issue #8).
+  EMERGENCY_NUMBERS: z
+    .string()
+    .trim()
+    .regex(/^\+?\d{2,15}(\s*,\s*\+?\d{2,15})*$/, 'must be comma-separated numbers such as 911,112')
+    .optional(),
+  DIAL_DENY_PREFIXES: z
+    .string()
+    .trim()
+    .regex(/^\+\d{1,15}(\s*,\s*\+\d{1,15})*$/, 'must be comma-separated E.164 prefixes such as +1900,+882')
+    .optional(),
+  MAX_OPEN_AUTHORIZATIONS_PER_STAFF: intIn(1, 100_000).optional(),
+  AUTHORIZATION_RELEASE_GRACE_SECONDS: intIn(0, 3600).optional(),
 });
 
 export interface Config {
@@ -118,6 +131,18 @@ export interface Config {
   };
   /** Price of an overage minute on the charges statement (R6); 0 = not billed. */
   overagePriceCentsPerMinute: number;
+  /** R17: who may be dialled (issue #8). */
+  dialling: {
+    /** Emergency numbers as bare digits ("911"); a leading "+" in a To is ignored. */
+    emergencyNumbers: string[];
+    /** E.164 prefixes refused by default (premium rate). */
+    denyPrefixes: string[];
+  };
+  /** Per staff member: at most this many open (unbound, unexpired) authorizations. */
+  maxOpenAuthorizationsPerStaff: number;
+  /** A staff member's open authorizations are released this long after their last
+   *  socket (on any instance) closed. */
+  authorizationReleaseGraceMs: number;
   bundlePriceCents: number;
   smtpUrl: string | null;
   receiptFrom: string;
@@ -135,6 +160,10 @@ export interface Config {
    *  request already on its way over one is answered (with Connection: close), not reset. */
   shutdownIdleGraceMs: number;
 }
+
+export const DEFAULT_EMERGENCY_NUMBERS = '911,112,999,000,110,119,100,101,102,108';
+export const DEFAULT_DIAL_DENY_PREFIXES = '+1900,+1976,+882,+883';
+const listOf = (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -221,6 +250,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCallHoldSeconds: e.MAX_CALL_HOLD_SECONDS ?? 4 * 3600 + 60,
     },
     overagePriceCentsPerMinute: e.OVERAGE_PRICE_CENTS_PER_MINUTE ?? 0,
+    dialling: {
+      emergencyNumbers: listOf(e.EMERGENCY_NUMBERS ?? DEFAULT_EMERGENCY_NUMBERS).map((n) => n.replace(/^\+/, '')),
+      denyPrefixes: listOf(e.DIAL_DENY_PREFIXES ?? DEFAULT_DIAL_DENY_PREFIXES),
+    },
+    maxOpenAuthorizationsPerStaff: e.MAX_OPEN_AUTHORIZATIONS_PER_STAFF ?? 5,
+    authorizationReleaseGraceMs: (e.AUTHORIZATION_RELEASE_GRACE_SECONDS ?? 10) * 1000,
     bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
     smtpUrl: e.SMTP_URL ?? null,
     receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',

@@ -170,11 +170,29 @@ export function accountRoutes(deps: {
     if (!(await accounts.staffMember(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
     const t = signStaffToken(
       deps.staffTokenSecret,
-      { accountId: id, staffId },
+      { accountId: id, staffId, gen: await accounts.tokenGeneration(id, staffId) },
       deps.clock(),
       body.ttlSeconds ?? deps.staffTokenTtlSeconds,
     );
     return c.json({ token: t.token, expiresAt: new Date(t.expiresAt).toISOString() }, 201);
+  });
+
+  // Issue #8: removal and revocation take effect at once (on other instances within the
+  // staff-access cache time; sockets are closed with 4003 by each instance's re-check).
+  app.delete('/:id/staff/:staffId', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.removeStaff(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/staff/:staffId/revoke-tokens', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.revokeTokens(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
   });
 
   app.post('/:id/voice-token', async (c) => {

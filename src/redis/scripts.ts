@@ -32,6 +32,10 @@ export const SCRIPT_NAMES = [
   'set-alerts',
   'alert-delivered',
   'media-stream',
+  // Issue #8: staff members' open authorizations and access.
+  'release-staff-authorizations',
+  'remove-staff',
+  'revoke-staff-tokens',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

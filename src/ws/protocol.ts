@@ -37,6 +37,8 @@ export const CLOSE = {
   SLOW_CONSUMER: 4008,
   RATE_LIMITED: 4029,
   ACCOUNT_GONE: 4004,
+  /** The staff member was removed or their tokens revoked (issue #8). */
+  ACCESS_REVOKED: 4003,
 } as const;
 
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {

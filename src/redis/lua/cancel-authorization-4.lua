@@ -20,6 +20,7 @@ if ARGV[5] ~= '' and a.s ~= ARGV[5] then
 end
 P.reserved = P.reserved - a.r
 redis.call('HDEL', AUTHS, ARGV[4], 'req:' .. a.s .. ':' .. a.q)
+staff_auth_gone(a) -- issue #8: the staff member's open count
 redis.call('ZREM', AUTHEXP, ARGV[4])
 changed = true
 return { 1, finish() }

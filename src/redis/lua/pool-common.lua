@@ -5,7 +5,8 @@
   Shared conventions of every pool script:
     KEYS[1] pool hash       <prefix>:{acc}:pool
     KEYS[2] ledger stream   <prefix>:{acc}:ledger
-    KEYS[3] auths hash      <prefix>:{acc}:auths      (authorizationId -> JSON; "req:<staff>:<request>" -> authorizationId)
+    KEYS[3] auths hash      <prefix>:{acc}:auths      (authorizationId -> JSON; "req:<staff>:<request>" -> authorizationId;
+                                                     "req:#<staff>" -> open count, issue #8)
     KEYS[4] auth expiry     <prefix>:{acc}:authexp    (zset authorizationId by expiry ms)
     ARGV[1] now (ms since epoch; the caller's clock, so tests control time)
     ARGV[2] events channel  <prefix>:{acc}:events     (sharded pub/sub, same slot as the keys)
@@ -199,6 +200,16 @@ local function apply_due_reset()
   return nil
 end
 
+-- Issue #8: how many open authorizations each staff member holds, kept in the auths hash
+-- under "req:#<staffId>" ("#" never occurs in a staffId, so it never meets a
+-- "req:<staffId>:<requestId>" field). create-authorization counts up; every script that
+-- removes an authorization calls this. Emergency ones (em) are not counted (R17).
+local function staff_auth_gone(a)
+  if a.em then return end
+  local f = 'req:#' .. a.s
+  if redis.call('HINCRBY', AUTHS, f, -1) <= 0 then redis.call('HDEL', AUTHS, f) end
+end
+
 -- Releases the reservations of authorizations that were never bound to a call (R2).
 local function sweep_expired_auths()
   -- Bounded so one script never blocks Redis for long; the rest go in the next script.
@@ -209,6 +220,7 @@ local function sweep_expired_auths()
       local a = cjson.decode(raw)
       P.reserved = P.reserved - a.r
       redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a)
       changed = true
     end
     redis.call('ZREM', AUTHEXP, id)
@@ -312,4 +324,29 @@ local function publish_call_event(fields)
   fields.accountId = P.accountId
   fields.version = P.version
   redis.call('SPUBLISH', CHANNEL, cjson.encode(fields))
+end
+
+
+-- Issue #8: releases every open authorization of a staff member (their sockets are all
+-- gone, or they were removed). Nothing to look through when their count is 0 (the usual
+-- case); otherwise the account's open authorizations are. Returns how many were released.
+local function release_staff_auths(staffId)
+  local f = 'req:#' .. staffId
+  if not redis.call('HGET', AUTHS, f) then return 0 end
+  local n = 0
+  for _, id in ipairs(redis.call('ZRANGE', AUTHEXP, 0, -1)) do
+    local raw = redis.call('HGET', AUTHS, id)
+    if raw then
+      local a = cjson.decode(raw)
+      if a.s == staffId then
+        P.reserved = P.reserved - a.r
+        redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+        redis.call('ZREM', AUTHEXP, id)
+        n = n + 1
+        changed = true
+      end
+    end
+  end
+  redis.call('HDEL', AUTHS, f)
+  return n
 end
