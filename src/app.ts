@@ -4,7 +4,9 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Cluster, Redis } from 'ioredis';
 import { accountRoutes } from './api/account-routes.js';
+import { alertRoutes } from './api/alert-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
+import { AlertStore } from './alerts/alert-store.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { StaffAccess } from './auth/staff-access.js';
@@ -124,6 +126,8 @@ export function buildApp(deps: AppDeps) {
 
   const billing = buildBilling({ config, redis, scripts, store, accounts, log, clock });
   app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
+  const alerts = new AlertStore(redis, scripts, store, config.redis.prefix);
+  app.route('/v1/accounts', alertRoutes({ alerts, auth, clock }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
@@ -139,7 +143,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

@@ -63,6 +63,8 @@ const schema = z.object({
   RECONCILE_AFTER_SECONDS: intIn(1, 7 * 86400).optional(),
   RECONCILE_POLL_SECONDS: intIn(1, 3600).optional(),
   MAX_CALL_HOLD_SECONDS: intIn(1, 7 * 86400).optional(),
+  ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   OVERAGE_PRICE_CENTS_PER_MINUTE: intIn(0, 1_000_000).optional(),
   BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
@@ -131,6 +133,8 @@ export interface Config {
   };
   /** Price of an overage minute on the charges statement (R6); 0 = not billed. */
   overagePriceCentsPerMinute: number;
+  /** Low-balance alerts are also POSTed here, signed with the secret (null: no webhook). */
+  alertWebhook: { url: string; secret: string } | null;
   /** R17: who may be dialled (issue #8). */
   dialling: {
     /** Emergency numbers as bare digits ("911"); a leading "+" in a To is ignored. */
@@ -191,6 +195,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  // A webhook nobody can verify is worse than none.
+  if (e.ALERT_WEBHOOK_URL !== undefined && e.ALERT_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError(['ALERT_WEBHOOK_SECRET: required when ALERT_WEBHOOK_URL is set (it signs every alert webhook)']);
+  }
   if (production) {
     const missing = PRODUCTION_SECRETS.filter((k) => e[k] === undefined);
     if (missing.length > 0) {
@@ -250,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCallHoldSeconds: e.MAX_CALL_HOLD_SECONDS ?? 4 * 3600 + 60,
     },
     overagePriceCentsPerMinute: e.OVERAGE_PRICE_CENTS_PER_MINUTE ?? 0,
+    alertWebhook: e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET } : null,
     dialling: {
       emergencyNumbers: listOf(e.EMERGENCY_NUMBERS ?? DEFAULT_EMERGENCY_NUMBERS).map((n) => n.replace(/^\+/, '')),
       denyPrefixes: listOf(e.DIAL_DENY_PREFIXES ?? DEFAULT_DIAL_DENY_PREFIXES),

@@ -16,6 +16,9 @@ import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
 import { drainHttp } from './http/drain.js';
+import { AlertDispatcher } from './alerts/alert-dispatcher.js';
+import { smtpTransport } from './billing/receipt-mailer.js';
+import { connectRedis, createRedis } from './redis/client.js';
 
 export interface RunningGateway {
   port: number;
@@ -26,6 +29,7 @@ export interface RunningGateway {
   media: MediaStreams;
   bus: Bus;
   reconciler: Reconciler;
+  alerts: AlertDispatcher;
   close(): Promise<void>;
 }
 
@@ -103,6 +107,23 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   const addr = server.address() as AddressInfo;
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
   await built.start();
+  // Low-balance alerts: e-mail and webhook deliveries, from a subscriber of its own.
+  const alertSubscriber = createRedis(config.redis, 'minutegate-alerts');
+  await connectRedis(alertSubscriber, config.redis);
+  const alerts = new AlertDispatcher({
+    store: built.alerts,
+    subscriber: alertSubscriber,
+    recipients: async (accountId) => {
+      const a = await built.accounts.get(accountId);
+      return { name: a.name || accountId, emails: a.staff.map((m) => m.email) };
+    },
+    transport: config.smtpUrl ? smtpTransport(config.smtpUrl) : null,
+    from: config.receiptFrom,
+    webhook: config.alertWebhook,
+    clock: built.clock,
+    log,
+  });
+  await alerts.start();
 
   const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
@@ -112,13 +133,14 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       // connections during the grace, complete and answer with Connection: close.
       const httpClosed = draining.start();
       reconciler.stop();
+      await alerts.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, alerts, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with
