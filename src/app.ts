@@ -13,6 +13,7 @@ import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
+import { requestContext, type LogEnv } from './http/access-log.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -44,7 +45,7 @@ export function buildApp(deps: AppDeps) {
   const clock = deps.clock ?? Date.now;
   const registry = new Metrics();
   const metrics = gatewayMetrics(registry);
-  const scripts = registerScripts(redis);
+  const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
@@ -74,7 +75,8 @@ export function buildApp(deps: AppDeps) {
   );
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
-  const app = new Hono();
+  const app = new Hono<LogEnv>();
+  app.use('*', ...requestContext({ log, metrics }));
   app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
 
@@ -87,7 +89,7 @@ export function buildApp(deps: AppDeps) {
       return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
     }
   });
-  app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
 
   app.route(
     '/twilio',
@@ -137,7 +139,7 @@ export function buildApp(deps: AppDeps) {
       metrics.redisErrors.inc({ route: 'api' });
       return c.json(errorBody('UNAVAILABLE', 'storage is unreachable; retry'), 503);
     }
-    log.error('unhandled error', { err, path: c.req.path });
+    (c.get('log') ?? log).error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
