@@ -14,6 +14,7 @@ import { limitBody } from './http/body-limit.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { requestContext, type LogEnv } from './http/access-log.js';
+import { docsRoutes } from './http/docs-routes.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -89,6 +90,7 @@ export function buildApp(deps: AppDeps) {
       return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
     }
   });
+  app.route('/', docsRoutes());
   app.get('/metrics', async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
 
   app.route(
