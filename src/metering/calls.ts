@@ -1,7 +1,7 @@
 // Call metering use cases behind the Twilio webhooks: placing a call (/twilio/voice) and
 // every later signal about it (/twilio/status). Redis errors propagate: the webhook
 // layer turns them into <Reject> or a 5xx (R14), never into a guess.
-import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
 import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';

@@ -14,7 +14,7 @@
 //      a debit and the call marked unsettled (release-hold-7.lua); its truth, when it comes,
 //      is still debited once.
 //   3. Otherwise checked again, with a back-off that grows with the call's age.
-import { billableMinutes, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, type BillingRules } from '../domain/billable-minutes.js';
 import type { Logger } from '../log.js';
 import type { Cluster, Redis } from 'ioredis';
 import { directoryKeys } from '../redis/keys.js';

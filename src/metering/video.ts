@@ -4,7 +4,7 @@
 // settles it on its ParticipantDuration through the same exactly-once script. Video
 // callbacks carry no usable order (their SequenceNumber is internal), so each event is
 // idempotent on its own and a disconnect that overtakes its connect is still metered.
-import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { AppError } from '../domain/errors.js';
 import { isIdentity } from '../domain/ids.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';

@@ -33,7 +33,7 @@
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
-  computed by domain/billing.ts)  ARGV[11] retention of ended calls (ms)
+  computed by domain/billable-minutes.ts)  ARGV[11] retention of ended calls (ms)
   ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
   ARGV[14] final grace (ms; used by kind "grace")
   Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson|false,
