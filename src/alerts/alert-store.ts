@@ -5,6 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
 import type { ScriptRunner } from '../redis/scripts.js';
+import { outcome } from '../redis/script-codes.js';
 
 export interface AlertSettings {
   thresholdsMinutes: number[];
@@ -65,7 +66,7 @@ export class AlertStore {
   /** One way of delivering is done; true when nothing is left to deliver. */
   async delivered(accountId: string, alertId: string, way: 'email' | 'webhook'): Promise<boolean> {
     const reply = await this.scripts.run('alert-delivered', [this.pool.keys(accountId).pool], [alertId, way]);
-    return reply[0] !== 0;
+    return outcome('alert-delivered', reply) !== 'pending';
   }
 
   async hint(accountId: string, alertId: string, at: number): Promise<void> {

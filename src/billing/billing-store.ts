@@ -7,6 +7,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { billingGlobalKeys, billingKeys } from '../redis/keys.js';
 import { parseSnapshot, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
 import type { ScriptRunner } from '../redis/scripts.js';
+import { outcome } from '../redis/script-codes.js';
 
 export type PurchaseKind = 'addon' | 'one_time';
 
@@ -81,14 +82,7 @@ export type PurchaseRefusal =
 
 export type PurchaseOutcome = { ok: true; replay: boolean; purchase: PurchaseRecord } | { ok: false; reason: PurchaseRefusal };
 
-const PURCHASE_REFUSALS: Record<number, PurchaseRefusal> = {
-  [-20]: 'idempotency_mismatch',
-  [-21]: 'quote_not_found',
-  [-22]: 'quote_used',
-  [-23]: 'quote_expired',
-  [-24]: 'payment_method_not_found',
-  [-25]: 'card_expired',
-};
+
 
 /** A pre-hint for a receipt comes due this long after the purchase: long after the
  *  purchase script has either written the receipt or failed. It only matters when the
@@ -138,12 +132,12 @@ export class BillingStore {
       [pm.id, JSON.stringify(pm), maxCards],
       now,
     );
-    return reply[0] === 1 ? 'stored' : 'too_many';
+    return outcome('add-payment-method', reply) === 'stored' ? 'stored' : 'too_many';
   }
 
   async removePaymentMethod(accountId: string, pmId: string, now: number): Promise<boolean> {
     const reply = await this.pool.runPool('remove-payment-method', accountId, [this.keys(accountId).paymentMethods], [pmId], now);
-    return reply[0] === 1;
+    return outcome('remove-payment-method', reply) === 'removed';
   }
 
   async paymentMethods(accountId: string): Promise<StoredPaymentMethod[]> {
@@ -166,7 +160,7 @@ export class BillingStore {
       [q.quoteId, q.kind, q.bundles, q.minutes, q.amountCents, q.currency, q.expiresAt, q.keepUntil, q.createdBy],
       now,
     );
-    return reply[0] === 1 ? Number(reply[1]) : null;
+    return outcome('create-quote', reply) === 'created' ? Number(reply[1]) : null;
   }
 
   async purchase(
@@ -194,31 +188,21 @@ export class BillingStore {
       [input.purchaseId, input.fingerprint, input.idempotencyTtlMs, input.quoteId, input.paymentMethodId, input.staffId, input.receiptTo],
       now,
     );
-    const code = Number(reply[0]);
-    if (code === 1 || code === 2) {
-      if (code === 1) await this.hintReceipt(accountId, input.purchaseId, now);
-      return { ok: true, replay: code === 2, purchase: parsePurchase(String(reply[1])) };
+    const o = outcome('purchase', reply);
+    if (o === 'bought' || o === 'replayed') {
+      if (o === 'bought') await this.hintReceipt(accountId, input.purchaseId, now);
+      return { ok: true, replay: o === 'replayed', purchase: parsePurchase(String(reply[1])) };
     }
-    const reason = PURCHASE_REFUSALS[code];
-    if (!reason) throw new Error(`purchase returned unknown code ${String(reply[0])}`);
-    return { ok: false, reason };
+    return { ok: false, reason: o };
   }
 
   /** Ends a recurring add-on (end-addon-6.lua); a repeat answers the record as it was. */
   async endAddon(accountId: string, purchaseId: string, now: number): Promise<EndAddonOutcome> {
     const b = this.keys(accountId);
     const reply = await this.pool.runPool('end-addon', accountId, [b.purchases, b.charges], [purchaseId], now);
-    switch (reply[0]) {
-      case 1:
-      case 2:
-        return { ok: true, repeat: reply[0] === 2, purchase: parsePurchase(String(reply[1])) };
-      case -30:
-        return { ok: false, reason: 'not_found' };
-      case -31:
-        return { ok: false, reason: 'not_addon' };
-      default:
-        throw new Error(`end-addon returned unknown code ${String(reply[0])}`);
-    }
+    const o = outcome('end-addon', reply);
+    if (o === 'ended' || o === 'ended_before') return { ok: true, repeat: o === 'ended_before', purchase: parsePurchase(String(reply[1])) };
+    return { ok: false, reason: o };
   }
 
   async purchaseRecord(accountId: string, purchaseId: string): Promise<PurchaseRecord | null> {
@@ -284,9 +268,10 @@ export class BillingStore {
   ): Promise<{ state: 'claimed'; purchase: PurchaseRecord; attempts: number } | { state: 'none' } | { state: 'later'; dueAt: number }> {
     const b = this.keys(accountId);
     const reply = await this.scripts.run('claim-receipt', [b.receiptOutbox, b.purchases], [now, purchaseId, leaseMs]);
-    if (reply[0] === 1) return { state: 'claimed', purchase: parsePurchase(String(reply[1])), attempts: Number(reply[2]) };
-    if (reply[0] === 2) return { state: 'later', dueAt: Number(reply[1]) };
-    return { state: 'none' };
+    const o = outcome('claim-receipt', reply);
+    if (o === 'claimed') return { state: o, purchase: parsePurchase(String(reply[1])), attempts: Number(reply[2]) };
+    if (o === 'later') return { state: o, dueAt: Number(reply[1]) };
+    return { state: o };
   }
 
   async receiptSent(accountId: string, purchaseId: string, now: number): Promise<void> {

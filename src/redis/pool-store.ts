@@ -4,6 +4,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { cycleContaining } from '../domain/cycle.js';
 import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from './keys.js';
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
+import { outcome, PROLOGUE_CODES } from './script-codes.js';
 
 /** The R1 snapshot as the scripts publish it (instants in ms). */
 export interface PoolSnapshot {
@@ -89,7 +90,11 @@ export interface PoolStoreOptions {
   finalGraceMs: number;
 }
 
-const CALL_EVENT_OUTCOMES = { 2: 'recorded', 3: 'pending', 4: 'duplicate', 5: 'late', 6: 'denied_call', 7: 'unexpected_status' } as const;
+
+/** The pool prologue's answer, if the script stopped there (lua/lib/prologue.lua). */
+function prologueOutcome(reply: ScriptReply): (typeof PROLOGUE_CODES)[keyof typeof PROLOGUE_CODES] | null {
+  return PROLOGUE_CODES[Number(reply[0]) as keyof typeof PROLOGUE_CODES] ?? null;
+}
 
 export function parseSnapshot(json: string): PoolSnapshot {
   const o = JSON.parse(json) as PoolSnapshot & { t?: string };
@@ -146,12 +151,13 @@ export class PoolStore {
     const k = this.keys(accountId);
     const keys = [...poolScriptKeys(k), ...extraKeys];
     let reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
-    if (reply[0] === -100) {
+    if (prologueOutcome(reply) === 'cycle_due') {
       this.rememberAnchor(accountId, Number(reply[1]));
       reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
     }
-    if (reply[0] === -1) throw new AccountNotFoundError(accountId);
-    if (reply[0] === -100) throw new Error(`cycle reset for ${accountId} could not be applied`);
+    const early = prologueOutcome(reply);
+    if (early === 'no_account') throw new AccountNotFoundError(accountId);
+    if (early === 'cycle_due') throw new Error(`cycle reset for ${accountId} could not be applied`);
     return reply;
   }
 
@@ -186,7 +192,7 @@ export class PoolStore {
         input.inboundWhenExhausted, input.name, input.staff.length,
         ...input.staff.flatMap((s) => [s.id, s.json]), ...input.phoneNumbers],
     );
-    if (reply[0] !== 1) return null;
+    if (outcome('create-account', reply) !== 'created') return null;
     this.rememberAnchor(input.accountId, input.anchor);
     return parseSnapshot(String(reply[1]));
   }
@@ -204,7 +210,7 @@ export class PoolStore {
     now: number,
   ): Promise<{ ok: true; snapshot: PoolSnapshot } | { ok: false; balance: number }> {
     const reply = await this.runPool('adjust', accountId, [], [minutes, reason, ref], now);
-    if (reply[0] === -3) return { ok: false, balance: Number(reply[1]) };
+    if (outcome('adjust', reply) === 'insufficient_balance') return { ok: false, balance: Number(reply[1]) };
     return { ok: true, snapshot: parseSnapshot(String(reply[1])) };
   }
 
@@ -234,18 +240,12 @@ export class PoolStore {
         input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? ''],
       now,
     );
-    switch (reply[0]) {
-      case 0:
-        return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
-      case 1:
-      case 3:
-        // The new snapshot reaches clients through the bus; the webhook needs only the decision.
-        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: reply[0] === 1 ? 'reserved' : 'authorization' };
-      case 2:
-        return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: 'repeat' };
-      default:
-        throw new Error(`authorize-call returned unknown code ${String(reply[0])}`);
+    const o = outcome('authorize-call', reply);
+    if (o === 'denied') {
+      return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
     }
+    // The new snapshot reaches clients through the bus; the webhook needs only the decision.
+    return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: o };
   }
 
   async createAuthorization(
@@ -272,14 +272,15 @@ export class PoolStore {
         input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : ''],
       now,
     );
-    if (reply[0] === 0) {
+    const o = outcome('create-authorization', reply);
+    if (o === 'denied') {
       return { decision: 'denied', reason: reply[1] === 'too_many_open_authorizations' ? 'too_many_open_authorizations' : 'no_minutes' };
     }
     return {
       decision: 'authorized',
       authorizationId: String(reply[1]),
       expiresAt: Number(reply[2]),
-      repeat: reply[0] === 2,
+      repeat: o === 'repeat',
     };
   }
 
@@ -290,7 +291,7 @@ export class PoolStore {
     now: number,
   ): Promise<PoolSnapshot | null> {
     const reply = await this.runPool('cancel-authorization', accountId, [], [authorizationId, staffId], now);
-    return reply[0] === 1 ? parseSnapshot(String(reply[1])) : null;
+    return outcome('cancel-authorization', reply) === 'released' ? parseSnapshot(String(reply[1])) : null;
   }
 
   async recordCallEvent(accountId: string, e: CallEventInput, now: number): Promise<CallEventOutcome> {
@@ -303,8 +304,8 @@ export class PoolStore {
         this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs],
       now,
     );
-    const code = reply[0];
-    if (code === 1) {
+    const o = outcome('record-call-event', reply);
+    if (o === 'finalized') {
       return {
         outcome: 'finalized',
         billedMinutes: Number(reply[1]),
@@ -315,10 +316,7 @@ export class PoolStore {
         cycleStart: Number(reply[7]),
       };
     }
-    if (code === -2) return { outcome: 'unknown_call' };
-    const outcome = CALL_EVENT_OUTCOMES[code as keyof typeof CALL_EVENT_OUTCOMES];
-    if (!outcome) throw new Error(`record-call-event returned unknown code ${String(code)}`);
-    return { outcome };
+    return { outcome: o };
   }
 
   /** What reconciliation needs to know of a call (null when there is no such call). */
@@ -341,17 +339,16 @@ export class PoolStore {
   async releaseHold(accountId: string, callSid: string, maxHoldMs: number, now: number): Promise<ReleaseHoldResult> {
     const k = this.keys(accountId);
     const reply = await this.runPool('release-hold', accountId, [k.call(callSid), k.activeCalls, k.endedCalls], [callSid, maxHoldMs], now);
-    switch (reply[0]) {
-      case 1:
-        return { outcome: 'released', releasedMinutes: Number(reply[1]) };
-      case 2:
-        return { outcome: 'not_open', state: String(reply[1]) };
-      case 3:
-        return { outcome: 'not_yet', dueAt: Number(reply[1]) };
-      case -2:
-        return { outcome: 'unknown_call' };
-      default:
-        throw new Error(`release-hold returned unknown code ${String(reply[0])}`);
+    const o = outcome('release-hold', reply);
+    switch (o) {
+      case 'released':
+        return { outcome: o, releasedMinutes: Number(reply[1]) };
+      case 'not_open':
+        return { outcome: o, state: String(reply[1]) };
+      case 'not_yet':
+        return { outcome: o, dueAt: Number(reply[1]) };
+      case 'unknown_call':
+        return { outcome: o };
     }
   }
 
@@ -360,14 +357,14 @@ export class PoolStore {
   async releaseStaffAuthorizations(accountId: string, staffId: string, wallNow: number, now: number): Promise<number | null> {
     const k = this.keys(accountId);
     const reply = await this.runPool('release-staff-authorizations', accountId, [k.presence(staffId)], [staffId, wallNow], now);
-    return reply[0] === 1 ? Number(reply[1]) : null;
+    return outcome('release-staff-authorizations', reply) === 'released' ? Number(reply[1]) : null;
   }
 
   /** Removes a staff member (remove-staff-6.lua): null when there is no such member. */
   async removeStaff(accountId: string, staffId: string, now: number): Promise<{ memberJson: string; released: number } | null> {
     const k = this.keys(accountId);
     const reply = await this.runPool('remove-staff', accountId, [k.staff, k.tokenGen], [staffId], now);
-    return reply[0] === 1 ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
+    return outcome('remove-staff', reply) === 'removed' ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
   }
 
   /** Moves a staff member's token generation on (revoke-staff-tokens-2.lua); false when
@@ -375,7 +372,7 @@ export class PoolStore {
   async revokeStaffTokens(accountId: string, staffId: string): Promise<boolean> {
     const k = this.keys(accountId);
     const reply = await this.scripts.run('revoke-staff-tokens', [k.staff, k.tokenGen], [Date.now(), '', '', staffId]);
-    return reply[0] === 1;
+    return outcome('revoke-staff-tokens', reply) === 'revoked';
   }
 
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */
@@ -399,6 +396,6 @@ export class PoolStore {
       JSON.stringify(customParameters),
       connectionId,
     ]);
-    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : reply[0] === -3 ? 'busy' : 'unknown_call';
+    return outcome('media-stream', reply);
   }
 }

@@ -5,7 +5,7 @@
   KEYS[1] pool hash (read: the account exists)   KEYS[2..4] unused   ARGV[1..3] unused   KEYS[5] payment methods hash (pmId → JSON)
   ARGV[4] paymentMethodId   ARGV[5] payment method JSON   ARGV[6] most cards an account keeps
   Returns: {1} stored; {-30} the account already keeps ARGV[6] cards (nothing written);
-           -1 no such account.
+           {-1} no such account.
 ]]
 --!include pool
 if not load_pool() then return { -1 } end

@@ -3,7 +3,7 @@
   own copy of brand and last 4, so receipts and bills stay readable.
   KEYS[1] pool hash (read: the account exists)   KEYS[2..4] unused   ARGV[1..3] unused   KEYS[5] payment methods hash
   ARGV[4] paymentMethodId
-  Returns: {1} removed; {0} no such card on this account; -1 no such account.
+  Returns: {1} removed; {0} no such card on this account; {-1} no such account.
 ]]
 --!include pool
 if not load_pool() then return { -1 } end
