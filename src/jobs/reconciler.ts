@@ -176,19 +176,16 @@ export class Reconciler {
     }
     if (legs.some((l) => !TERMINAL.has(l.status))) return 'still_running';
     if (legs.some((l) => l.status === 'completed' && l.duration === null)) return 'incomplete';
-    // R4 on Twilio's record: the answered leg's talk time; never the parent's duration
-    // (it includes ringing) for a call that dialled.
+    // The record is complete: its legs and the parent go in as ordinary signals, and
+    // record-call-event decides what is billed (R4: the answered leg's talk time, never the
+    // parent's duration for a call that dialled).
     const replies: CallEventOutcome[] = [];
     for (const leg of legs) {
       replies.push(await this.feed(accountId, this.event(callSid, 'child', leg.sid, leg.status, leg.duration ?? 0, leg.endTime)));
     }
-    const answered = legs.filter((l) => l.status === 'completed');
-    const seconds = answered.reduce((s, l) => s + (l.duration ?? 0), 0);
-    // Twilio's record is complete: settle as the <Dial action> would have.
-    const action = this.event(callSid, 'action', callSid, answered.length > 0 ? 'completed' : 'no-answer', seconds, null);
-    action.dialCallSid = answered[0]?.sid ?? null;
-    replies.push(await this.feed(accountId, action));
-    this.log.info('call reconciled from Twilio', { callSid, seconds });
+    replies.push(await this.feed(accountId, this.event(callSid, 'parent', callSid, parent.status, parent.duration ?? 0, parent.endTime)));
+    replies.push(await this.feed(accountId, { callSid, kind: 'complete', legSid: callSid, sequenceNumber: null, status: '', seconds: null, minutes: null, dialCallSid: null }));
+    this.log.info('call reconciled from Twilio', { callSid, legs: legs.length });
     return settledBy(replies);
   }
 

@@ -66,8 +66,9 @@ export type ReleaseHoldResult =
 
 export interface CallEventInput {
   callSid: string;
-  /** "grace": not a signal — the final grace of a parent that ended before its legs is over. */
-  kind: 'parent' | 'child' | 'action' | 'grace';
+  /** Not signals: "grace" — the final grace of a parent that ended before its legs is over;
+   *  "complete" — Twilio's record of the call, fed in before, listed every leg. */
+  kind: 'parent' | 'child' | 'action' | 'grace' | 'complete';
   legSid: string;
   sequenceNumber: number | null;
   status: string;

@@ -1,7 +1,8 @@
 --[[
   record-call-event-7.lua — one Twilio signal about a metered call: a status callback of
   the parent leg or of a dialled (child) leg, the <Dial action> request, or the end of the
-  final grace period (kind "grace", from the reconciliation job). Records it idempotently
+  final grace period (kind "grace"), or the word that Twilio's record of the call, fed in as
+  ordinary signals, is complete (kind "complete"); both from the reconciliation job. Records it idempotently
   and, when the call is final (R5), releases the reservation, debits min(billed, balance),
   books the rest as overage, appends the ledger entry, bumps version and publishes — all
   in this one script, exactly once per call.
@@ -12,7 +13,8 @@
     * the parent is terminal and a dialled leg answered and reported its completed
       duration (only one leg of a <Dial> is ever bridged; the others count 0 s);
     * the parent is terminal, every dialled leg that reported is terminal, and the final
-      grace has passed since the parent ended (kind "grace"): nobody answered;
+      grace has passed since the parent ended (kind "grace") or Twilio's complete record
+      listed every leg (kind "complete"): nobody answered;
     * the parent never connected (busy, failed, no-answer, canceled);
     * a call with no <Dial> (video): its own completed duration.
   A completed leg or <Dial action> without a duration, or a signal with a status Twilio
@@ -29,7 +31,7 @@
 
   KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
-  ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action" | "grace"
+  ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action" | "grace" | "complete"
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
@@ -62,8 +64,9 @@ if not state then finish() return { -2 } end
 if state == 'denied' then finish() return { 6 } end
 
 -- Idempotency on (CallSid, SequenceNumber); signals without one on their status. The
--- grace check is not a signal: it may run any number of times.
-if kind ~= 'grace' then
+-- grace and completeness checks are not signals: they may run any number of times.
+local check = kind == 'grace' or kind == 'complete'
+if not check then
   local seen
   if kind == 'action' then seen = 'seen:action:' .. status .. ':' .. (ARGV[9] or '')
   elseif seq ~= '' then seen = 'seen:' .. legSid .. ':' .. seq
@@ -72,7 +75,7 @@ if kind ~= 'grace' then
 end
 if state == 'ended' then finish() return { 5 } end
 
-if kind ~= 'grace' and not (kind == 'action' and DIAL_STATUS or CALL_STATUS)[status] then
+if not check and not (kind == 'action' and DIAL_STATUS or CALL_STATUS)[status] then
   redis.call('HSET', CALL, 'unexpected:' .. legSid, status)
   finish()
   return { 7 }
@@ -197,7 +200,9 @@ elseif c[4] then
     elseif c[5] ~= 'completed' then
       -- The parent never connected: no leg can have talked.
       final = true
-    elseif open == 0 and kind == 'grace' and c[20] and NOW >= tonumber(c[20]) + tonumber(ARGV[14]) then
+    elseif open == 0 and (kind == 'complete' or (kind == 'grace' and c[20] and NOW >= tonumber(c[20]) + tonumber(ARGV[14]))) then
+      -- Every leg that reported is terminal and none answered: after the grace, or at
+      -- once when Twilio's record is complete (every leg is known).
       final = true
     end
   end
