@@ -8,6 +8,9 @@ import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
+import { apiCors } from './http/cors.js';
+import { metricsAccess } from './http/metrics-auth.js';
+import { Readiness } from './http/readiness.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -66,17 +69,15 @@ export function buildApp(deps: AppDeps) {
 
   const app = new Hono();
   app.use('*', limitBody(MAX_BODY_BYTES));
+  // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
+  if (config.corsOrigins.length > 0) app.use('/v1/*', apiCors(config.corsOrigins));
+  // startGateway adds the bus subscriber's check and starts the drain on close().
+  const readiness = new Readiness();
+  readiness.check('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    try {
-      await redis.ping();
-      return c.json({ status: 'ready', redis: 'ok' });
-    } catch {
-      return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
-    }
-  });
-  app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/readyz', readiness.route());
+  app.get('/metrics', metricsAccess(config.metricsToken), (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
   app.route(
     '/twilio',
@@ -129,7 +130,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, readiness };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

@@ -249,7 +249,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
     metricsToken: e.METRICS_TOKEN ?? null,
-    drainDelayMs: (e.DRAIN_DELAY_SECONDS ?? 5) * 1000,
+    // Behind a load balancer (production) by default; a laptop has none to wait for.
+    drainDelayMs: (e.DRAIN_DELAY_SECONDS ?? (production ? 5 : 0)) * 1000,
     publicBaseUrl: e.PUBLIC_BASE_URL === undefined ? null : e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     twilio: {
       authToken: e.TWILIO_AUTH_TOKEN ?? null,

@@ -54,6 +54,10 @@ async function main(): Promise<void> {
     // Stop taking requests, let in-flight ones finish, then drop Redis.
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
+    // Not ready at once; on SIGTERM keep serving DRAIN_DELAY_SECONDS more so balancers that
+    // poll /readyz stop sending work before the listener closes (Ctrl-C skips the wait).
+    gw.built.readiness.startDraining();
+    if (signal === 'SIGTERM' && config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
     await gw.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);

@@ -32,6 +32,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   const built = buildApp(deps);
   const bus = new Bus(config.redis, config.redis.prefix, log);
   await bus.start();
+  built.readiness.check('subscriber', () => bus.connected);
   const hub = new Hub(bus);
   const clients = new ClientGateway(
     hub,
@@ -44,6 +45,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
       reserveMinutes: config.metering.reserveMinutes,
       authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+      allowedOrigins: config.corsOrigins,
     },
     built.clock,
     log,
@@ -97,6 +99,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      built.readiness.startDraining(); // /readyz answers 503 from here on
       // No new connections; requests in flight complete (server.close waits for them).
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
