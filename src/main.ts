@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { connectRedis, createRedis, redactUrl } from './redis/client.js';
 import { startGateway } from './server.js';
+import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 
 async function main(): Promise<void> {
   let config;
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
+  await warnIfRedisCanEvict(redis, log);
   const gw = await startGateway({ config, redis, log });
   log.info('minutegate listening', {
     port: gw.port,
