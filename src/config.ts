@@ -89,6 +89,9 @@ const schema = z.object({
   DRAIN_DELAY_SECONDS: intIn(0, 10).optional(),
 });
 
+/** Every variable the gateway reads (for the deploy-file and README checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 function isOrigin(v: string): boolean {
   try {
     const u = new URL(v);
