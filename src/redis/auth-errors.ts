@@ -1,5 +1,6 @@
-// Start-up messages for Redis refusing our credentials. They name the settings to fix
-// (REDIS_PASSWORD / REDIS_USERNAME) and the user, never the password itself.
+// Start-up messages for Redis refusing our credentials or certificate. They name the
+// settings to fix (REDIS_PASSWORD / REDIS_USERNAME / REDIS_TLS_CA_FILE) and the user,
+// never the password itself.
 import type { RedisSettings } from './client.js';
 
 const AUTH_ERROR = /NOAUTH|WRONGPASS|invalid password|invalid username-password|Authentication required|NOPERM/i;
@@ -19,6 +20,14 @@ export function describeAuthFailure(err: Error, s: RedisSettings, where: string)
     return `Redis at ${where} requires a password and ${pw}: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user).`;
   }
   return `Redis at ${where} refused the credentials of ${user} (${pw}): check REDIS_USERNAME and REDIS_PASSWORD.`;
+}
+
+/** A certificate the client could not verify: say which setting supplies the CA. */
+export function tlsHint(err: Error): string {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code) || /certificate/i.test(err.message)
+    ? '; set REDIS_TLS_CA_FILE to the CA bundle that signed the Redis certificate'
+    : '';
 }
 
 function passwordInUrl(url: string): boolean {

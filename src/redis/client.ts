@@ -2,7 +2,7 @@
 // queue while Redis is away (they fail at once, R14), reconnection goes on forever, and
 // start-up waits a bounded time before giving up with a message that says what to do.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { describeAuthFailure, isAuthError } from './auth-errors.js';
+import { describeAuthFailure, isAuthError, tlsHint } from './auth-errors.js';
 
 export interface RedisSettings {
   url: string;
@@ -71,8 +71,11 @@ export async function connectRedis(client: Redis | Cluster, s: RedisSettings): P
   // Errors while reconnecting are expected; they are reported by the caller, not thrown.
   // Refused credentials are not: retrying cannot help, so start-up stops at once.
   let authError: Error | null = null;
+  // The emitted error says why (refused, TLS, DNS); connect() itself only "closed".
+  let emitted: unknown;
   client.on('error', (err: unknown) => {
     if (isAuthError(err)) authError = err;
+    else emitted = err;
   });
   while (Date.now() < deadline && !authError) {
     try {
@@ -93,7 +96,8 @@ export async function connectRedis(client: Redis | Cluster, s: RedisSettings): P
     ? `REDIS_CLUSTER_NODES=${s.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
     : `REDIS_URL=${redactUrl(s.url)}`;
   if (authError) throw new Error(describeAuthFailure(authError, s, where));
-  const why = lastError instanceof Error ? ` (${lastError.message})` : '';
+  const reason = emitted ?? lastError;
+  const why = reason instanceof Error ? ` (${reason.message}${tlsHint(reason)})` : '';
   throw new Error(
     `cannot reach Redis at ${where} after ${Math.round(s.connectTimeoutMs / 1000)}s${why}. ` +
       'Start one with `redis-server --daemonize yes` (or `docker compose up -d redis`), or point REDIS_URL at yours.',

@@ -1,0 +1,62 @@
+// A private redis-server that also listens with TLS (Debian's redis-server is built with
+// it), on a certificate made here with openssl: `ca` is the PEM file to trust. The plain
+// port stays open for the test's own set-up; the gateway is pointed at `tlsPort` only.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { launchRedis, makeTempDir, pickFreePort, removeTempDir, type RedisProcess } from './redis-server.js';
+
+export interface TlsRedis {
+  port: number;
+  tlsPort: number;
+  ca: string;
+  stop(): Promise<void>;
+}
+
+/** Null when openssl or a TLS-capable redis-server is missing (the test says so). */
+export function tlsToolsAvailable(): string | null {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+  } catch {
+    return 'openssl is not installed';
+  }
+  return null;
+}
+
+/** A self-signed certificate for 127.0.0.1 / localhost (it is its own CA). */
+export function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = join(dir, 'redis.crt');
+  const key = join(dir, 'redis.key');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+export async function startTlsRedis(): Promise<TlsRedis> {
+  const dir = makeTempDir('minutegate-tls-redis-');
+  const { cert, key } = makeCertificate(dir);
+  const port = await pickFreePort();
+  const tlsPort = await pickFreePort({ exclude: new Set([port]) });
+  let proc: RedisProcess;
+  try {
+    proc = await launchRedis({
+      port,
+      dir,
+      extraArgs: ['--tls-port', String(tlsPort), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no'],
+    });
+  } catch (err) {
+    removeTempDir(dir);
+    throw err;
+  }
+  return {
+    port,
+    tlsPort,
+    ca: cert,
+    async stop() {
+      await proc.kill();
+      removeTempDir(dir);
+    },
+  };
+}
