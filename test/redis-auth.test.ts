@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayProcess } from './support/gateway-process.js';
 import { createAccount, startTestGateway, uniquePrefix } from './support/gateway.js';
 import { runMain } from './support/run-main.js';
-import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
+import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { redisCommand, startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 import { openSocket, wsUrl } from './support/ws-client.js';
 
 const PASSWORD = 'pw-Very$ecret-9f3a7c';
@@ -107,5 +108,47 @@ describe('password-protected Redis', () => {
     const r = await runMain({ PORT: '0', REDIS_URL: srv.url });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/requires a password.*set REDIS_PASSWORD/);
+  });
+});
+
+describe('password-protected Redis Cluster', () => {
+  let cluster: RedisClusterHandle;
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    for (const n of cluster.nodes) await redisCommand(n.port, ['CONFIG', 'SET', 'requirepass', PASSWORD]);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('REDIS_PASSWORD reaches every node: commands and the sharded subscribers', async () => {
+    const gw = await startTestGateway({ clusterNodes: cluster.nodes, env: { REDIS_PASSWORD: PASSWORD } });
+    try {
+      const a = await createAccount(gw, { monthlyMinutes: 5 });
+      expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
+      const token = (await gw.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
+      const sock = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${token}` });
+      try {
+        await sock.next((m) => m.type === 'balance');
+        await gw.admin('POST', `/v1/accounts/${a.id}/adjustments`, { minutes: 2, reason: 'cluster auth test' });
+        expect((await sock.next((m) => m.type === 'balance' && m.balance === 7)).balance).toBe(7);
+      } finally {
+        sock.close();
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('a wrong password stops start-up naming REDIS_PASSWORD', async () => {
+    const r = await runMain({
+      PORT: '0',
+      REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      REDIS_PASSWORD: WRONG,
+      REDIS_CONNECT_TIMEOUT_SECONDS: '5',
+    });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('REDIS_PASSWORD');
+    expect(r.out).not.toContain(WRONG);
   });
 });

@@ -73,10 +73,14 @@ export async function connectRedis(client: Redis | Cluster, s: RedisSettings): P
   let authError: Error | null = null;
   // The emitted error says why (refused, TLS, DNS); connect() itself only "closed".
   let emitted: unknown;
-  client.on('error', (err: unknown) => {
+  const onError = (e: unknown) => {
+    // A cluster wraps the node's own error ("Failed to refresh slots cache").
+    const err = (e as { lastNodeError?: unknown } | null)?.lastNodeError ?? e;
     if (isAuthError(err)) authError = err;
     else emitted = err;
-  });
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
   while (Date.now() < deadline && !authError) {
     try {
       if (client.status === 'wait' || client.status === 'end') await client.connect();
