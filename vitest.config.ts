@@ -1,6 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // `minutegate/client` resolves to its TypeScript source in tests (package.json
+  // "exports" condition "minutegate-source"); built code uses dist/.
+  resolve: { conditions: ['minutegate-source', 'module', 'browser', 'development|production'] },
+  ssr: { resolve: { conditions: ['minutegate-source', 'module', 'node', 'development|production'], externalConditions: ['minutegate-source'] } },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,

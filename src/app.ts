@@ -4,13 +4,17 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Cluster, Redis } from 'ioredis';
 import { accountRoutes } from './api/account-routes.js';
+import { alertRoutes } from './api/alert-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
+import { AlertStore } from './alerts/alert-store.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
+import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
 import { apiCors } from './http/cors.js';
 import { metricsAccess } from './http/metrics-auth.js';
 import { Readiness } from './http/readiness.js';
+import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -22,10 +26,14 @@ import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { registerScripts } from './redis/scripts.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
 
 export interface AppDeps {
   config: Config;
@@ -43,11 +51,12 @@ export function buildApp(deps: AppDeps) {
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
-    deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+    deniedMemoryMs: DENIED_MEMORY_MS,
     finalGraceMs: config.metering.finalGraceSeconds * 1000,
   });
   const directory = new Directory(redis, config.redis.prefix);
-  const accounts = new Accounts(redis, store, directory, clock);
+  const staffAccess = new StaffAccess(redis, config.redis.prefix);
+  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
   const billingRules = {
     minBillableSeconds: config.metering.minBillableSeconds,
     billingIncrementSeconds: config.metering.billingIncrementSeconds,
@@ -62,12 +71,14 @@ export function buildApp(deps: AppDeps) {
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
       maxHoldMs: config.metering.maxCallHoldSeconds * 1000,
+      dialPolicy: config.dialling,
     },
     clock,
   );
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
   const app = new Hono();
+  app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
   // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
   if (config.corsOrigins.length > 0) app.use('/v1/*', apiCors(config.corsOrigins));
@@ -99,6 +110,7 @@ export function buildApp(deps: AppDeps) {
       metrics,
       log,
       mediaStreams: config.ws.mediaStreams,
+      mediaTokenKey: mediaTokenKey(config.staffTokenSecret),
     }),
   );
   app.route(
@@ -115,6 +127,8 @@ export function buildApp(deps: AppDeps) {
 
   const billing = buildBilling({ config, redis, scripts, store, accounts, log, clock });
   app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
+  const alerts = new AlertStore(redis, scripts, store, config.redis.prefix);
+  app.route('/v1/accounts', alertRoutes({ alerts, auth, clock }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
@@ -130,7 +144,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, readiness };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts, readiness };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

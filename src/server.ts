@@ -11,9 +11,14 @@ import { Reconciler } from './metering/reconciler.js';
 import { Bus } from './redis/bus.js';
 import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
+import { drainHttp } from './http/drain.js';
+import { AlertDispatcher } from './alerts/alert-dispatcher.js';
+import { smtpTransport } from './billing/receipt-mailer.js';
+import { connectRedis, createRedis } from './redis/client.js';
 
 export interface RunningGateway {
   port: number;
@@ -24,6 +29,7 @@ export interface RunningGateway {
   media: MediaStreams;
   bus: Bus;
   reconciler: Reconciler;
+  alerts: AlertDispatcher;
   close(): Promise<void>;
 }
 
@@ -45,6 +51,9 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
       reserveMinutes: config.metering.reserveMinutes,
       authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+      dialPolicy: config.dialling,
+      maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
+      authorizationReleaseGraceMs: config.authorizationReleaseGraceMs,
       allowedOrigins: config.corsOrigins,
     },
     built.clock,
@@ -70,9 +79,8 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   );
   reconciler.start();
   const media = new MediaStreams(
-    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
+    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey: mediaTokenKey(config.staffTokenSecret) },
     built.store,
-    built.directory,
     built.clock,
     log,
   );
@@ -90,27 +98,52 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   });
   routeUpgrades(server as Server, {
     '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
-    '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
+    ...(config.ws.mediaStreams
+      ? {
+          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
+        }
+      : {}),
   });
   const addr = server.address() as AddressInfo;
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
   await built.start();
+  // Low-balance alerts: e-mail and webhook deliveries, from a subscriber of its own.
+  const alertSubscriber = createRedis(config.redis, 'minutegate-alerts');
+  await connectRedis(alertSubscriber, config.redis);
+  const alerts = new AlertDispatcher({
+    store: built.alerts,
+    subscriber: alertSubscriber,
+    recipients: async (accountId) => {
+      const a = await built.accounts.get(accountId);
+      return { name: a.name || accountId, emails: a.staff.map((m) => m.email) };
+    },
+    transport: config.smtpUrl ? smtpTransport(config.smtpUrl) : null,
+    from: config.receiptFrom,
+    webhook: config.alertWebhook,
+    clock: built.clock,
+    log,
+  });
+  await alerts.start();
 
+  const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       built.readiness.startDraining(); // /readyz answers 503 from here on
-      // No new connections; requests in flight complete (server.close waits for them).
-      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // No new connections; requests in flight, and those arriving on open keep-alive
+      // connections during the grace, complete and answer with Connection: close.
+      const httpClosed = draining.start();
       reconciler.stop();
+      await alerts.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, alerts, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with

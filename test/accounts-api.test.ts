@@ -76,6 +76,8 @@ describe('accounts', () => {
       balance: 60,
       reserved: 0,
       available: 60,
+      planMinutes: 60,
+      addonMinutes: 0,
       monthlyMinutes: 60,
       usedThisCycle: 0,
       overageThisCycle: 0,

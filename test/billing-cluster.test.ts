@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('billing on Redis Cluster', () => {
-  it('plan, card, quote, purchase (and its replay), receipt, charges and a scheduled reset', async () => {
+  it('plan, card, quote, purchase (and its replay), receipt, add-ons (one ended), charges and a scheduled reset', async () => {
     const anchor = clock.now - 2 * 86400_000;
     const a = await createAccount(gw, { monthlyMinutes: 100, billingAnchor: new Date(anchor).toISOString() });
     const token = await staffToken(gw, a.id);
@@ -36,20 +36,33 @@ describe('billing on Redis Cluster', () => {
     expect(first.status).toBe(201);
     expect(again.json).toEqual(first.json);
     expect(first.json.balance).toMatchObject({ balance: 250, monthlyMinutes: 150 });
-    await buy(gw, token, a.id, card.id, 1, 'addon');
+    const kept = await buy(gw, token, a.id, card.id, 1, 'addon');
+    const ended = await buy(gw, token, a.id, card.id, 1, 'addon');
+    const end = await gw.as(token, 'DELETE', `/v1/accounts/${a.id}/addons/${ended.purchaseId}`);
+    expect(end.status).toBe(200);
+    expect((await gw.as(token, 'GET', `/v1/accounts/${a.id}/addons`)).json).toMatchObject({
+      addons: [{ purchaseId: kept.purchaseId }],
+      ending: [{ purchaseId: ended.purchaseId }],
+    });
 
     const mail = await waitFor(async () => smtp.mails.find((m) => m.raw.includes(first.json.purchaseId)));
     expect(decodeMail(mail.raw)).toContain('Balance after purchase: 250 minutes');
-    expect((await gw.admin('GET', `/v1/accounts/${a.id}/charges`)).json.totalCents).toBe(3000);
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/charges`)).json.totalCents).toBe(4500);
 
-    // The scheduler resets the account on its own and schedules the next cycle end.
-    const end = cycleContaining(anchor, clock.now).end;
+    // The scheduler resets the account on its own and schedules the next cycle end; the
+    // ended add-on leaves the allowance and the bill there.
+    const cycleEnd = cycleContaining(anchor, clock.now).end;
     const dueKey = `${gw.config.redis.prefix}:cycles:due`;
-    expect(Number(await gw.redis.zscore(dueKey, a.id))).toBe(end);
-    clock.now = end;
-    const next = cycleContaining(anchor, end).end;
+    expect(Number(await gw.redis.zscore(dueKey, a.id))).toBe(cycleEnd);
+    clock.now = cycleEnd;
+    const next = cycleContaining(anchor, cycleEnd).end;
     await waitFor(async () => Number(await gw.redis.zscore(dueKey, a.id)) === next);
-    expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ balance: 250, monthlyMinutes: 250, usedThisCycle: 0 });
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({
+      balance: 250, planMinutes: 150, addonMinutes: 100, monthlyMinutes: 250, usedThisCycle: 0,
+    });
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/charges`)).json.lines).toEqual([
+      expect.objectContaining({ purchaseId: kept.purchaseId, recurring: true }),
+    ]);
     const resets = (await gw.admin('GET', `/v1/accounts/${a.id}/ledger?limit=100`)).json.entries.filter((e: any) => e.kind === 'cycle_reset');
     expect(resets).toHaveLength(2);
   });

@@ -366,7 +366,7 @@ describe('bad input: 400 naming the field, never a 500, nothing written', () => 
       ['PATCH', 'plan', { monthlyMinutes: -1 }, /^monthlyMinutes:/],
       ['PATCH', 'plan', { monthlyMinutes: 1.5 }, /^monthlyMinutes:/],
       ['PATCH', 'plan', { monthlyMinutes: '100' }, /^monthlyMinutes:/],
-      ['PATCH', 'plan', {}, /^monthlyMinutes:/],
+      ['PATCH', 'plan', {}, /^planMinutes:/],
     ];
     for (const [method, path, body, field] of cases) {
       const r = await api(gw, ADMIN, method, `/v1/accounts/${a.id}/${path}`, body, path === 'purchases' ? { 'idempotency-key': randomUUID() } : {});

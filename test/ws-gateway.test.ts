@@ -32,7 +32,7 @@ describe('connecting', () => {
     const snap = await s.next((m) => m.type === 'balance');
     expect(snap).toMatchObject({ type: 'balance', accountId: a.id, balance: 42, reserved: 0, available: 42, activeCalls: 0, version: 1 });
     expect(Object.keys(snap).sort()).toEqual(
-      ['type', 'accountId', 'balance', 'reserved', 'available', 'monthlyMinutes', 'usedThisCycle', 'overageThisCycle', 'activeCalls', 'cycleStart', 'cycleEnd', 'version'].sort(),
+      ['type', 'accountId', 'balance', 'reserved', 'available', 'planMinutes', 'addonMinutes', 'monthlyMinutes', 'usedThisCycle', 'overageThisCycle', 'activeCalls', 'cycleStart', 'cycleEnd', 'version'].sort(),
     );
     s.send({ type: 'ping' });
     expect(await s.next((m) => m.type === 'pong')).toEqual({ type: 'pong' });

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { signStaffToken } from '../auth/staff-token.js';
+import { ledgerCursorSchema } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -14,10 +15,14 @@ const MAX_MINUTES = 10_000_000;
 const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
 
 // Unknown fields are ignored (a newer client may send more), known ones are strict.
+const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
+
 const newAccountSchema = z.object({
   id: accountIdSchema,
   name: z.string().trim().min(1).max(200),
-  monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES),
+  // The plan's minutes; a new account has no add-ons, so both names mean the same figure.
+  monthlyMinutes: minutesSchema.optional(),
+  planMinutes: minutesSchema.optional(),
   billingAnchor: z
     .union([
       z.iso.datetime({ offset: true }),
@@ -28,6 +33,12 @@ const newAccountSchema = z.object({
   inboundWhenExhausted: z.enum(['allow', 'reject']).optional(),
   staff: z.array(staffSchema).max(1000).optional(),
   phoneNumbers: z.array(e164Schema).max(1000).optional(),
+}).superRefine((b, ctx) => {
+  if (b.monthlyMinutes === undefined && b.planMinutes === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['monthlyMinutes'], message: "required: the plan's minutes per month (planMinutes is accepted too)" });
+  } else if (b.monthlyMinutes !== undefined && b.planMinutes !== undefined && b.monthlyMinutes !== b.planMinutes) {
+    ctx.addIssue({ code: 'custom', path: ['planMinutes'], message: 'differs from monthlyMinutes; a new account has no add-ons, so send one of them (or the same figure)' });
+  }
 });
 
 const numbersSchema = z.union([
@@ -50,10 +61,7 @@ const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 864
 
 const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z
-    .string()
-    .regex(/^\d+-\d+$/, 'not a cursor this endpoint returned')
-    .optional(),
+  cursor: ledgerCursorSchema.optional(),
   order: z.enum(['asc', 'desc']).default('asc'),
 });
 
@@ -79,9 +87,10 @@ export function accountRoutes(deps: {
 
   app.post('/', async (c) => {
     requireAdmin(c);
-    const body = await readJson(c, newAccountSchema);
+    const { planMinutes, ...body } = await readJson(c, newAccountSchema);
     const account = await accounts.create({
       ...body,
+      monthlyMinutes: (planMinutes ?? body.monthlyMinutes)!,
       billingAnchor: anchorMs(body.billingAnchor),
     });
     return c.json(account, 201);
@@ -161,11 +170,29 @@ export function accountRoutes(deps: {
     if (!(await accounts.staffMember(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
     const t = signStaffToken(
       deps.staffTokenSecret,
-      { accountId: id, staffId },
+      { accountId: id, staffId, gen: await accounts.tokenGeneration(id, staffId) },
       deps.clock(),
       body.ttlSeconds ?? deps.staffTokenTtlSeconds,
     );
     return c.json({ token: t.token, expiresAt: new Date(t.expiresAt).toISOString() }, 201);
+  });
+
+  // Issue #8: removal and revocation take effect at once (on other instances within the
+  // staff-access cache time; sockets are closed with 4003 by each instance's re-check).
+  app.delete('/:id/staff/:staffId', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.removeStaff(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/staff/:staffId/revoke-tokens', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.revokeTokens(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
   });
 
   app.post('/:id/voice-token', async (c) => {

@@ -1,5 +1,5 @@
 // REST routes for billing: plan changes (admin), cards on file, quotes and purchases of
-// 100-minute bundles, the bill's charge lines. Parse, authorize, delegate to Billing.
+// 100-minute bundles, recurring add-ons (list, end), the bill's charge lines. Parse, authorize, delegate to Billing.
 //
 // Every body here is screened for raw card numbers before it is parsed or validated, so a
 // card number is refused (400 RAW_CARD_NUMBER) before it can reach Redis, a log line or an
@@ -20,7 +20,20 @@ const MAX_MINUTES = 10_000_000;
 /** Ids this API hands out: a prefix, "_" and base64url. */
 const objectIdSchema = z.string().regex(/^[a-z]{2,4}_[A-Za-z0-9_-]{8,64}$/, 'not an id this API returned');
 
-const planSchema = z.strictObject({ monthlyMinutes: z.number().int().min(0).max(MAX_MINUTES) });
+const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
+
+/** The plan's minutes (R9); monthlyMinutes is accepted as an older name for the same figure
+ *  (the plan, never plan + add-ons). */
+const planSchema = z
+  .strictObject({ planMinutes: minutesSchema.optional(), monthlyMinutes: minutesSchema.optional() })
+  .superRefine((b, ctx) => {
+    if (b.planMinutes === undefined && b.monthlyMinutes === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['planMinutes'], message: "required: the plan's minutes per month, add-ons not included (monthlyMinutes is accepted as its alias)" });
+    } else if (b.planMinutes !== undefined && b.monthlyMinutes !== undefined && b.planMinutes !== b.monthlyMinutes) {
+      ctx.addIssue({ code: 'custom', path: ['planMinutes'], message: 'differs from monthlyMinutes, which is its alias; send one of them' });
+    }
+  })
+  .transform((b) => (b.planMinutes ?? b.monthlyMinutes)!);
 
 const BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'diners', 'jcb', 'unionpay', 'other'] as const;
 
@@ -92,8 +105,22 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
   app.patch('/:id/plan', async (c) => {
     requireAdmin(c);
     const id = accountId(c.req.param('id'));
-    const body = await readBody(c, planSchema);
-    return c.json(await billing.changePlan(id, body.monthlyMinutes));
+    const planMinutes = await readBody(c, planSchema);
+    return c.json(await billing.changePlan(id, planMinutes));
+  });
+
+  app.get('/:id/addons', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    return c.json(await billing.listAddons(id));
+  });
+
+  // 200 with the add-on record (endedAt, endsAt), also when it had been ended before.
+  app.delete('/:id/addons/:purchaseId', async (c) => {
+    const id = accountId(c.req.param('id'));
+    requireAccount(c, id);
+    const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
+    return c.json(await billing.endAddon(id, purchaseId));
   });
 
   app.post('/:id/payment-methods', async (c) => {

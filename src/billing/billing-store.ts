@@ -52,6 +52,9 @@ export interface PurchaseRecord extends OrderLine {
   /** The pool right after the purchase. */
   balance: PoolSnapshot;
   receipt: ReceiptState;
+  /** An add-on that was ended (end-addon-6.lua): when, and the reset its minutes leave at. */
+  endedAt?: number;
+  endsAt?: number;
 }
 
 export interface ChargeRecord extends OrderLine {
@@ -59,7 +62,14 @@ export interface ChargeRecord extends OrderLine {
   at: number;
   brand: string;
   last4: string;
+  /** Set on an ended add-on's line: it recurs in no cycle starting at or after endsAt. */
+  endedAt?: number;
+  endsAt?: number;
 }
+
+export type EndAddonOutcome =
+  | { ok: true; repeat: boolean; purchase: PurchaseRecord }
+  | { ok: false; reason: 'not_found' | 'not_addon' };
 
 export type PurchaseRefusal =
   | 'idempotency_mismatch'
@@ -109,8 +119,8 @@ export class BillingStore {
 
   // ── Plans (R9) ──────────────────────────────────────────────────────────────
 
-  async changePlan(accountId: string, monthlyMinutes: number, ref: string, now: number) {
-    const reply = await this.pool.runPool('change-plan', accountId, [], [monthlyMinutes, ref], now);
+  async changePlan(accountId: string, planMinutes: number, ref: string, now: number) {
+    const reply = await this.pool.runPool('change-plan', accountId, [], [planMinutes, ref], now);
     return {
       effect: String(reply[1]) as 'raised' | 'cut_next_cycle' | 'unchanged',
       creditedMinutes: Number(reply[2]),
@@ -194,9 +204,32 @@ export class BillingStore {
     return { ok: false, reason };
   }
 
+  /** Ends a recurring add-on (end-addon-6.lua); a repeat answers the record as it was. */
+  async endAddon(accountId: string, purchaseId: string, now: number): Promise<EndAddonOutcome> {
+    const b = this.keys(accountId);
+    const reply = await this.pool.runPool('end-addon', accountId, [b.purchases, b.charges], [purchaseId], now);
+    switch (reply[0]) {
+      case 1:
+      case 2:
+        return { ok: true, repeat: reply[0] === 2, purchase: parsePurchase(String(reply[1])) };
+      case -30:
+        return { ok: false, reason: 'not_found' };
+      case -31:
+        return { ok: false, reason: 'not_addon' };
+      default:
+        throw new Error(`end-addon returned unknown code ${String(reply[0])}`);
+    }
+  }
+
   async purchaseRecord(accountId: string, purchaseId: string): Promise<PurchaseRecord | null> {
     const raw = await this.redis.hget(this.keys(accountId).purchases, purchaseId);
     return raw ? parsePurchase(raw) : null;
+  }
+
+  /** Every charge line of the account, oldest first. */
+  async allChargeRecords(accountId: string): Promise<ChargeRecord[]> {
+    const raw = await this.redis.zrange(this.keys(accountId).charges, '0', '-1');
+    return raw.map((s) => JSON.parse(s) as ChargeRecord);
   }
 
   /** Charge lines bought before `until` (ms, exclusive), oldest first. */

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { balanceView, type Accounts, type BalanceView } from '../metering/accounts.js';
 import { AccountNotFoundError } from '../redis/pool-store.js';
 import type { BillingStore, OrderLine, PurchaseKind, PurchaseRecord, PurchaseRefusal, StoredPaymentMethod } from './billing-store.js';
+import { addonFromPurchase, addonList, type AddonList, type AddonView } from './addons.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
 
 export const MINUTES_PER_BUNDLE = 100;
@@ -56,6 +57,9 @@ export interface PurchaseView extends OrderLine {
   billedOn: string;
   balance: BalanceView;
   receipt: { to: string; status: 'queued' | 'sent'; attempts: number; sentAt?: string; nextAttemptAt?: string };
+  /** Only on an add-on that was ended (see AddonView). */
+  endedAt?: string;
+  endsAt?: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -66,7 +70,7 @@ export function purchaseView(p: PurchaseRecord): PurchaseView {
   const receipt: PurchaseView['receipt'] = { to: p.receipt.to, status: p.receipt.status, attempts: p.receipt.attempts };
   if (p.receipt.sentAt !== undefined) receipt.sentAt = iso(p.receipt.sentAt);
   if (p.receipt.nextAttemptAt !== undefined) receipt.nextAttemptAt = iso(p.receipt.nextAttemptAt);
-  return {
+  const v: PurchaseView = {
     purchaseId: p.purchaseId,
     kind: p.kind,
     bundles: p.bundles,
@@ -80,6 +84,9 @@ export function purchaseView(p: PurchaseRecord): PurchaseView {
     balance: balanceView(p.balance),
     receipt,
   };
+  if (p.endedAt !== undefined) v.endedAt = iso(p.endedAt);
+  if (p.endsAt !== undefined) v.endsAt = iso(p.endsAt);
+  return v;
 }
 
 /** The first instant at which a card expiring in (month, year) is expired: cards are good
@@ -125,11 +132,35 @@ export class Billing {
 
   // ── Plans (R9) ──────────────────────────────────────────────────────────────
 
-  async changePlan(accountId: string, monthlyMinutes: number) {
+  /** Sets the plan's minutes; add-ons are never touched (R9). */
+  async changePlan(accountId: string, planMinutes: number) {
     const now = this.clock();
     const ref = `plan:${now.toString(36)}:${randomBytes(3).toString('hex')}`;
-    const r = await this.onAccount(accountId, () => this.store.changePlan(accountId, monthlyMinutes, ref, now));
+    const r = await this.onAccount(accountId, () => this.store.changePlan(accountId, planMinutes, ref, now));
     return { effect: r.effect, creditedMinutes: r.creditedMinutes, balance: balanceView(r.snapshot) };
+  }
+
+  // ── Add-ons (R10) ───────────────────────────────────────────────────────────
+
+  async listAddons(accountId: string): Promise<AddonList> {
+    // Reading the pool applies a due reset first, so "ending" never shows a stale cycle.
+    await this.onAccount(accountId, () => this.accounts.balance(accountId));
+    return addonList(await this.store.allChargeRecords(accountId), this.clock());
+  }
+
+  /** Ends a recurring add-on: its minutes stay this cycle and leave at the next reset,
+   *  with its charge line. Ending it again answers the same record. */
+  async endAddon(accountId: string, purchaseId: string): Promise<AddonView> {
+    const r = await this.onAccount(accountId, () => this.store.endAddon(accountId, purchaseId, this.clock()));
+    if (!r.ok) {
+      throw r.reason === 'not_found'
+        ? new AppError(404, 'ADDON_NOT_FOUND', `purchase ${purchaseId} does not exist in account ${accountId}`)
+        : new AppError(404, 'ADDON_NOT_FOUND', `purchase ${purchaseId} is a one_time purchase, not a recurring add-on: there is nothing to end`);
+    }
+    if (!r.repeat) {
+      this.log.info('add-on ended', { accountId, purchaseId, minutes: r.purchase.minutes, endsAt: r.purchase.endsAt });
+    }
+    return addonFromPurchase(r.purchase);
   }
 
   // ── Cards on file ───────────────────────────────────────────────────────────

@@ -43,6 +43,19 @@ describe('chargeStatement', () => {
     expect(s.lines[1]!.description).toBe('One-time minutes: 100 for this cycle (1 bundle of 100), card visa ending 4242');
   });
 
+  it('an ended add-on recurs in no cycle starting at or after its endsAt, and keeps the lines before', () => {
+    const ended = rec({ purchaseId: 'pur_ended', kind: 'addon', at: start - 40 * DAY, endedAt: start + DAY, endsAt: cycle.end });
+    const last = chargeStatement([ended], cycle, 'USD').lines;
+    expect(last.map((l) => [l.purchaseId, l.recurring])).toEqual([['pur_ended', true]]);
+    expect(last[0]!.description).toBe('Add-on: 100 more minutes every month (1 bundle of 100), recurring since 2029-12-06; ended 2030-01-16, last billed this cycle');
+    const next = { start: cycle.end, end: cycle.end + 30 * DAY };
+    expect(chargeStatement([ended], next, 'USD')).toMatchObject({ lines: [], totalCents: 0 });
+    // Ended in the cycle it was bought in: that one line, then nothing.
+    const short = rec({ purchaseId: 'pur_short', kind: 'addon', at: start + DAY, endedAt: start + 2 * DAY, endsAt: cycle.end });
+    expect(chargeStatement([short], cycle, 'USD').lines.map((l) => [l.purchaseId, l.recurring])).toEqual([['pur_short', false]]);
+    expect(chargeStatement([short], next, 'USD').lines).toEqual([]);
+  });
+
   it('is empty for a cycle without purchases', () => {
     expect(chargeStatement([], cycle, 'EUR')).toMatchObject({ lines: [], totalCents: 0, currency: 'EUR' });
   });

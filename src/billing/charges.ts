@@ -4,7 +4,9 @@
 // A one_time purchase is one line in the cycle it was bought in. An addon is recurring: a
 // line in the cycle it was bought in (the full bundle price, not prorated — its minutes
 // were credited in full at once), then, in every later cycle, a line with recurring: true
-// dated at that cycle's start, for as long as the add-on stays on the account.
+// dated at that cycle's start, for as long as the add-on stays on the account: an ended
+// add-on (endsAt, the reset its minutes leave the allowance at) recurs in no cycle that
+// starts at or after endsAt — the same rule the pool's reset applies to its minutes.
 import type { ChargeRecord } from './billing-store.js';
 
 export interface ChargeLine {
@@ -45,6 +47,9 @@ export function describePurchase(kind: 'addon' | 'one_time', minutes: number, bu
     : `One-time minutes: ${minutes} for this cycle (${bundlesText(bundles)})`;
 }
 
+/** Said on the last line an ended add-on gets, so the bill explains why it stops. */
+const endedText = (r: ChargeRecord) => (r.endedAt === undefined ? '' : `; ended ${iso(r.endedAt).slice(0, 10)}, last billed this cycle`);
+
 export function chargeStatement(
   records: ChargeRecord[],
   cycle: { start: number; end: number },
@@ -58,17 +63,17 @@ export function chargeStatement(
       lines.push({
         kind: r.kind,
         recurring: false,
-        description: `${describePurchase(r.kind, r.minutes, r.bundles)}, card ${r.brand} ending ${r.last4}`,
+        description: `${describePurchase(r.kind, r.minutes, r.bundles)}, card ${r.brand} ending ${r.last4}${endedText(r)}`,
         minutes: r.minutes,
         amountCents: r.amountCents,
         at: iso(r.at),
         purchaseId: r.purchaseId,
       });
-    } else if (r.kind === 'addon') {
+    } else if (r.kind === 'addon' && (r.endsAt === undefined || cycle.start < r.endsAt)) {
       lines.push({
         kind: 'addon',
         recurring: true,
-        description: `${describePurchase('addon', r.minutes, r.bundles)}, recurring since ${iso(r.at).slice(0, 10)}`,
+        description: `${describePurchase('addon', r.minutes, r.bundles)}, recurring since ${iso(r.at).slice(0, 10)}${endedText(r)}`,
         minutes: r.minutes,
         amountCents: r.amountCents,
         at: iso(cycle.start),

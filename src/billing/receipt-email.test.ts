@@ -28,7 +28,8 @@ describe('renderReceipt', () => {
     billedOn: Date.UTC(2030, 2, 31),
     paymentMethod: { id: 'pm_1', brand: 'amex', last4: '0005' },
     balance: {
-      accountId: 'a<b>', balance: 420, reserved: 0, available: 420, monthlyMinutes: 500, pendingMonthlyMinutes: null,
+      accountId: 'a<b>', balance: 420, reserved: 0, available: 420, planMinutes: 400, addonMinutes: 100, monthlyMinutes: 500, pendingMonthlyMinutes: null,
+      pendingPlanMinutes: null, pendingAddonMinutes: null,
       usedThisCycle: 0, overageThisCycle: 0, activeCalls: 0, cycleStart: 0, cycleEnd: 0, version: 3,
     },
     receipt: { to: 'alice@example.test', status: 'queued', attempts: 0 },

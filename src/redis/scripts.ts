@@ -18,6 +18,7 @@ export const SCRIPT_NAMES = [
   'remove-payment-method',
   'create-quote',
   'purchase',
+  'end-addon',
   'claim-due',
   'claim-receipt',
   'receipt-sent',
@@ -28,7 +29,13 @@ export const SCRIPT_NAMES = [
   'cancel-authorization',
   'record-call-event',
   'release-hold',
+  'set-alerts',
+  'alert-delivered',
   'media-stream',
+  // Issue #8: staff members' open authorizations and access.
+  'release-staff-authorizations',
+  'remove-staff',
+  'revoke-staff-tokens',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -10,6 +10,7 @@ import type { CallMetering } from '../metering/calls.js';
 import type { VideoMetering } from '../metering/video.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
+import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
@@ -75,6 +76,8 @@ export function twilioRoutes(deps: {
   log: Logger;
   /** Add <Start><Stream> so Media Streams marks allowed calls live. */
   mediaStreams: boolean;
+  /** Signs each call's stream URL (media-token.ts). */
+  mediaTokenKey: Buffer;
 }) {
   const app = new Hono<TwilioEnv>();
   const verify = verifyTwilio(deps);
@@ -88,7 +91,7 @@ export function twilioRoutes(deps: {
       const base = requestBase(deps.publicBaseUrl, c.req.header('host'));
       const statusUrl = `${base}/twilio/status`;
       const stream = deps.mediaStreams
-        ? { url: mediaStreamUrl(base), parameters: { accountId: d.accountId, callSid: d.callSid } }
+        ? { url: mediaStreamUrl(base, mintMediaToken(deps.mediaTokenKey, d.accountId, d.callSid)), parameters: { accountId: d.accountId, callSid: d.callSid } }
         : undefined;
       return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets, stream }), 200, XML);
     } catch (err) {

@@ -44,6 +44,8 @@ export interface StartOptions {
   keepKeys?: boolean;
   /** Receives every log line of the gateway (at debug level); default: silent. */
   log?: (line: string) => void;
+  /** Listen on this port (a restarted instance keeps its address); default: any free one. */
+  port?: number;
 }
 
 /** Removes a run's keys (its prefix only: the shared server is never flushed). */
@@ -78,7 +80,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   const clock = opts.clock ?? null;
   const gw = await startGateway(
     { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('silent'), clock: clock ? () => clock.now : Date.now },
-    0,
+    opts.port ?? 0,
     '127.0.0.1',
   );
   // Background jobs (reset scheduler, receipt mailer) run on the injected clock.

@@ -5,7 +5,7 @@
   KEYS[1..4] pool, ledger, auths, auth expiry (see pool-common.lua)
   KEYS[5] profile hash   KEYS[6] staff hash   KEYS[7] numbers set
   ARGV[1..3] now, events channel, cycle "index:start:end" containing now (required here)
-  ARGV[4] accountId   ARGV[5] monthlyMinutes   ARGV[6] billing anchor (ms)
+  ARGV[4] accountId   ARGV[5] planMinutes (the first allowance: no add-ons yet)   ARGV[6] billing anchor (ms)
   ARGV[7] inboundWhenExhausted ("allow"|"reject")   ARGV[8] name
   ARGV[9] staff count n, then n pairs (staffId, staff JSON), then the phone numbers
   Returns: {1, snapshotJson} created; {0} an account with this id exists (nothing written).
@@ -14,7 +14,7 @@ if redis.call('EXISTS', POOL) == 1 then return { 0 } end
 local idx, s, e = string.match(ARGV[3], '^(%-?%d+):(%-?%d+):(%-?%d+)$')
 local monthly = tonumber(ARGV[5])
 P = {
-  accountId = ARGV[4], balance = monthly, reserved = 0, monthly = monthly, pendingMonthly = nil,
+  accountId = ARGV[4], balance = monthly, reserved = 0, monthly = monthly, plan = monthly, addon = 0,
   cycleIndex = tonumber(idx), cycleStart = tonumber(s), cycleEnd = tonumber(e), used = 0,
   overage = 0, active = 0, version = 0, anchor = tonumber(ARGV[6]), inboundPolicy = ARGV[7],
 }

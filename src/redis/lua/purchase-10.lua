@@ -2,7 +2,7 @@
   purchase-10.lua — R10 confirmation: buys the minutes of a quote with a card on file,
   all or nothing, in the account's slot:
     idempotency check → quote check and use → card check → credit (an addon also raises
-    the allowance, and a pending cut by as much) → ledger "purchase" → snapshot published
+    the add-on part of the allowance) → ledger "purchase" → snapshot published
     → charge line for the monthly bill → purchase record → receipt outbox entry →
     idempotency record holding the first answer.
   A due cycle reset is applied first, so bought minutes always land in the cycle that is
@@ -55,9 +55,10 @@ local purchaseId = ARGV[4]
 local minutes, bundles, amount = tonumber(q.minutes), tonumber(q.bundles), tonumber(q.amountCents)
 P.balance = P.balance + minutes
 if q.kind == 'addon' then
-  -- Recurring: the allowance grows from now on, including a cut already scheduled.
-  P.monthly = P.monthly + minutes
-  if P.pendingMonthly then P.pendingMonthly = P.pendingMonthly + minutes end
+  -- Recurring: the add-on part of the allowance grows from now on (also the next cycle's,
+  -- which is plan + add-ons whatever plan change is pending).
+  P.addon = P.addon + minutes
+  P.monthly = P.plan + P.addon
 end
 ledger('purchase', minutes, purchaseId, { 'purchaseKind', q.kind, 'bundles', bundles, 'amountCents', amount })
 changed = true
