@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createAccount, startTestGateway } from './support/gateway.js';
 import { runMain } from './support/run-main.js';
-import { startTlsRedis, tlsToolsAvailable, type TlsRedis } from './support/tls-redis.js';
+import { startTlsRedis, startTlsRedisCluster, tlsToolsAvailable, type TlsRedis, type TlsRedisCluster } from './support/tls-redis.js';
+import { openSocket, wsUrl } from './support/ws-client.js';
 
 const missing = tlsToolsAvailable();
 const PASSWORD = 'tls-redis-pw-71b2c9';
@@ -59,6 +60,35 @@ describe.skipIf(missing !== null)('Redis over TLS', () => {
     expect(r.out).toMatch(/self[- ]signed certificate/i);
     expect(r.out).toContain('set REDIS_TLS_CA_FILE');
     expect(r.out).not.toContain(PASSWORD);
+  });
+});
+
+describe.skipIf(missing !== null)('Redis Cluster over TLS (REDIS_TLS=on)', () => {
+  let cluster: TlsRedisCluster;
+  beforeAll(async () => {
+    cluster = await startTlsRedisCluster();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('meters and fans out over TLS to every node, the sharded subscribers included', async () => {
+    const gw = await startTestGateway({ clusterNodes: cluster.nodes, env: { REDIS_TLS: 'on', REDIS_TLS_CA_FILE: cluster.ca } });
+    try {
+      const a = await createAccount(gw, { monthlyMinutes: 6 });
+      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+      const token = (await gw.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
+      const sock = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${token}` });
+      try {
+        await sock.next((m) => m.type === 'balance');
+        await gw.admin('POST', `/v1/accounts/${a.id}/adjustments`, { minutes: 1, reason: 'tls cluster test' });
+        expect((await sock.next((m) => m.type === 'balance' && m.balance === 7)).balance).toBe(7);
+      } finally {
+        sock.close();
+      }
+    } finally {
+      await gw.stop();
+    }
   });
 });
 

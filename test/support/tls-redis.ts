@@ -1,7 +1,8 @@
 // A private redis-server that also listens with TLS (Debian's redis-server is built with
 // it), on a certificate made here with openssl: `ca` is the PEM file to trust. The plain
 // port stays open for the test's own set-up; the gateway is pointed at `tlsPort` only.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { launchRedis, makeTempDir, pickFreePort, removeTempDir, type RedisProcess } from './redis-server.js';
 
@@ -59,4 +60,55 @@ export async function startTlsRedis(): Promise<TlsRedis> {
       removeTempDir(dir);
     },
   };
+}
+
+export interface TlsRedisCluster {
+  /** TLS ports of the three masters (what the gateway is given). */
+  nodes: { host: string; port: number }[];
+  ca: string;
+  stop(): Promise<void>;
+}
+
+/** Three masters with `tls-cluster yes`: TLS clients are told the nodes' TLS ports. */
+export async function startTlsRedisCluster(): Promise<TlsRedisCluster> {
+  const dir = makeTempDir('minutegate-tls-cluster-');
+  const { cert, key } = makeCertificate(dir);
+  const procs: RedisProcess[] = [];
+  const stop = async () => {
+    await Promise.all(procs.map((p) => p.kill()));
+    removeTempDir(dir);
+  };
+  try {
+    const taken = new Set<number>();
+    const tlsPorts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await pickFreePort({ min: 15_000, max: 22_000, exclude: taken });
+      taken.add(port);
+      // The cluster bus listens on the TLS port + 10000 when tls-cluster is on.
+      const tlsPort = await pickFreePort({ min: 15_000, max: 22_000, alsoFree: [10_000], exclude: taken });
+      taken.add(tlsPort);
+      taken.add(tlsPort + 10_000);
+      tlsPorts.push(tlsPort);
+      procs.push(
+        await launchRedis({
+          port,
+          dir,
+          extraArgs: [
+            '--tls-port', String(tlsPort), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert,
+            '--tls-auth-clients', 'no', '--tls-cluster', 'yes',
+            '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
+          ],
+        }),
+      );
+    }
+    await promisify(execFile)(
+      'redis-cli',
+      ['--tls', '--cacert', cert, '--cluster', 'create', ...tlsPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+      { timeout: 30_000 },
+    );
+    return { nodes: tlsPorts.map((port) => ({ host: '127.0.0.1', port })), ca: cert, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
