@@ -2,8 +2,10 @@
 // and nobody else; without CORS_ORIGINS no CORS header is ever sent. The socket refuses a
 // browser upgrade from another origin with 403 before the handshake, and still lets
 // non-browser clients (no Origin header) in.
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { CORS_ALLOW_METHODS } from '../src/http/cors.js';
 import { createAccount, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from './support/gateway.js';
 import { rawRequest } from './support/raw-http.js';
 import { openSocket, wsUrl } from './support/ws-client.js';
@@ -32,7 +34,7 @@ describe('with CORS_ORIGINS', () => {
     });
     expect(r.status).toBe(204);
     expect(r.headers['access-control-allow-origin']).toBe(APP);
-    expect(list(r.headers['access-control-allow-methods'])).toEqual(expect.arrayContaining(['get', 'post', 'patch', 'delete']));
+    expect(list(r.headers['access-control-allow-methods'])).toEqual(expect.arrayContaining(['get', 'post', 'put', 'patch', 'delete']));
     expect(list(r.headers['access-control-allow-headers'])).toEqual(
       expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'x-request-id']),
     );
@@ -125,4 +127,14 @@ it('CORS_ORIGINS must be origins: a path, a wildcard or a bare host is named as 
       expect((err as ConfigError).problems.join('\n')).toContain('CORS_ORIGINS');
     }
   }
+});
+
+it('every method a /v1 route uses is allowed by the preflight', () => {
+  const dir = new URL('../src/api/', import.meta.url);
+  const used = new Set<string>();
+  for (const f of readdirSync(dir)) {
+    for (const m of readFileSync(new URL(f, dir), 'utf8').matchAll(/\bapp\.(get|post|put|patch|delete)\(/g)) used.add(m[1]!.toUpperCase());
+  }
+  expect(used.size).toBeGreaterThanOrEqual(4);
+  expect(CORS_ALLOW_METHODS).toEqual(expect.arrayContaining([...used]));
 });

@@ -13,6 +13,7 @@ import { startTlsRedis, startTlsRedisCluster, tlsToolsAvailable, type TlsRedis, 
 import { openSocket, wsUrl } from './support/ws-client.js';
 
 const missing = tlsToolsAvailable();
+if (missing) console.warn(`Redis TLS tests skipped: ${missing}`);
 const PASSWORD = 'tls-redis-pw-71b2c9';
 
 describe.skipIf(missing !== null)('Redis over TLS', () => {

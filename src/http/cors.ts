@@ -4,7 +4,7 @@
 // cookies, so credentials mode stays off.
 import { cors } from 'hono/cors';
 
-export const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'];
+export const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
 // Response headers a browser client may read besides the simple ones; none carries a secret.
 export const CORS_EXPOSE_HEADERS = ['Idempotent-Replayed', 'Retry-After', 'X-Request-Id'];

@@ -1,10 +1,10 @@
 // A private redis-server that also listens with TLS (Debian's redis-server is built with
 // it), on a certificate made here with openssl: `ca` is the PEM file to trust. The plain
 // port stays open for the test's own set-up; the gateway is pointed at `tlsPort` only.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { launchRedis, makeTempDir, pickFreePort, removeTempDir, type RedisProcess } from './redis-server.js';
+import { launchRedis, makeTempDir, pickFreePort, redisCommand, removeTempDir, type RedisProcess } from './redis-server.js';
 
 export interface TlsRedis {
   port: number;
@@ -13,13 +13,19 @@ export interface TlsRedis {
   stop(): Promise<void>;
 }
 
-/** Null when openssl or a TLS-capable redis-server is missing (the test says so). */
+/** Null when openssl and a TLS-capable redis-server are here; else why not (the test is
+ *  skipped, saying so). */
 export function tlsToolsAvailable(): string | null {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
   } catch {
     return 'openssl is not installed';
   }
+  // A build without TLS refuses the tls-port directive at once; one with TLS would start
+  // (listening nowhere) and is stopped by the timeout.
+  const probe = spawnSync('redis-server', ['--port', '0', '--tls-port', '0', '--save', '', '--appendonly', 'no'], { timeout: 1_000, encoding: 'utf8' });
+  if (probe.error && (probe.error as NodeJS.ErrnoException).code === 'ENOENT') return 'redis-server is not installed';
+  if (/Bad directive|FATAL/i.test(`${probe.stdout}${probe.stderr}`)) return 'redis-server was built without TLS';
   return null;
 }
 
@@ -106,6 +112,16 @@ export async function startTlsRedisCluster(): Promise<TlsRedisCluster> {
       ['--tls', '--cacert', cert, '--cluster', 'create', ...tlsPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
       { timeout: 30_000 },
     );
+    // Every node must agree before clients connect (slots assigned, all nodes known).
+    const deadline = Date.now() + 30_000;
+    for (const p of procs) {
+      for (;;) {
+        const info = (await redisCommand(p.port, ['CLUSTER', 'INFO']).catch(() => '')) ?? '';
+        if (/^cluster_state:ok\r?$/m.test(info) && /^cluster_known_nodes:3\r?$/m.test(info)) break;
+        if (Date.now() > deadline) throw new Error(`TLS cluster node ${p.port} not ready: ${info}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     return { nodes: tlsPorts.map((port) => ({ host: '127.0.0.1', port })), ca: cert, stop };
   } catch (err) {
     await stop();
