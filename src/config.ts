@@ -270,6 +270,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError([`REDIS_TLS_CA_FILE: ${e.REDIS_TLS_CA_FILE} holds no PEM certificate`]);
     }
   }
+  if (tlsCa !== null && e.REDIS_TLS !== 'on' && !(e.REDIS_URL ?? '').startsWith('rediss:')) {
+    warnings.push('REDIS_TLS_CA_FILE is set but TLS is off: use a rediss:// URL or REDIS_TLS=on');
+  }
   if (e.ADMIN_API_KEY !== undefined && e.ADMIN_API_KEY.length < 16) warnings.push('ADMIN_API_KEY is shorter than 16 characters');
   if (e.STAFF_TOKEN_SECRET !== undefined && e.STAFF_TOKEN_SECRET.length < 32) {
     warnings.push('STAFF_TOKEN_SECRET is shorter than 32 characters');

@@ -94,6 +94,18 @@ describe.skipIf(missing !== null)('Redis Cluster over TLS (REDIS_TLS=on)', () =>
 });
 
 describe('REDIS_TLS_CA_FILE', () => {
+  it('is read at start-up into the settings; set without TLS it draws a warning', () => {
+    const pem = join(tmpdir(), `mg-ca-${process.pid}.pem`);
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const withTls = loadConfig({ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_CA_FILE: pem });
+    expect(withTls.redis).toMatchObject({ tls: true, tlsCa: expect.stringContaining('BEGIN CERTIFICATE') });
+    expect(withTls.warnings).toEqual([]);
+    const without = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_TLS_CA_FILE: pem });
+    expect(without.redis.tls).toBe(false);
+    expect(without.warnings.join('\n')).toMatch(/REDIS_TLS_CA_FILE is set but TLS is off/);
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_TLS: 'on', REDIS_TLS_CA_FILE: pem }).warnings).toEqual([]);
+  });
+
   it('an unreadable file or one without a PEM certificate is named at start-up', () => {
     const notPem = join(tmpdir(), `mg-not-a-ca-${process.pid}.txt`);
     writeFileSync(notPem, 'hello');
