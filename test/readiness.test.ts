@@ -1,6 +1,7 @@
 // /readyz (issue #11): 503 from the moment draining starts — a real SIGTERM of a gateway
 // process — and while either Redis connection is down (commands, or the bus's subscriber);
 // /healthz answers 200 all along while the process runs.
+import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayProcess } from './support/gateway-process.js';
@@ -39,6 +40,46 @@ it('a real SIGTERM: /readyz is 503 at once while the process keeps serving for D
     await p.stop('SIGKILL');
   }
 });
+
+it('a real SIGTERM without a drain delay: a keep-alive connection already open gets 503 draining (Connection: close)', async () => {
+  const p = await startGatewayProcess(uniquePrefix('ready0'), { DRAIN_DELAY_SECONDS: '0', SHUTDOWN_IDLE_GRACE_MS: '3000' });
+  const { port } = new URL(p.url);
+  const s = connect(Number(port), '127.0.0.1');
+  try {
+    await new Promise((r) => s.once('connect', r));
+    s.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect((await readAnswer(s)).head).toMatch(/^HTTP\/1\.1 200/);
+    p.child.kill('SIGTERM');
+    await waitFor(async () => p.output(), (out) => out.includes('shutting down'), 5_000);
+    s.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const during = await readAnswer(s);
+    expect(during.head).toMatch(/^HTTP\/1\.1 503/);
+    expect(during.head).toMatch(/^connection: close$/im);
+    expect(JSON.parse(during.body)).toEqual({ status: 'draining' });
+    expect(await p.exited).toBe(0);
+  } finally {
+    s.destroy();
+    await p.stop('SIGKILL');
+  }
+});
+
+function readAnswer(sock: Socket): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buf.subarray(0, end).toString();
+      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      sock.off('data', onData);
+      resolve({ head, body: buf.subarray(end + 4, end + 4 + len).toString() });
+    };
+    sock.on('data', onData);
+    sock.once('error', reject);
+  });
+}
 
 it('close() (SIGINT, tests) marks the instance draining before anything else', async () => {
   const gw = await startTestGateway();
