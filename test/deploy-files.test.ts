@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { CONFIG_VARIABLES } from '../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 
 const read = (p: string) => readFileSync(new URL(`../${p}`, import.meta.url), 'utf8');
 const composeText = read('docker-compose.yml');
@@ -53,6 +53,38 @@ describe('docker-compose.yml', () => {
     }
     expect(services.gateway.profiles).toEqual(['prod']);
     expect(services.gateway.environment.NODE_ENV).toBe('production');
+  });
+
+  // Compose's own `${VAR:-default}` interpolation, for the host environment given.
+  const interpolate = (env: Record<string, string>, host: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):-([^}]*)\}/g, (_m, name: string, def: string) => host[name] ?? def)]),
+    );
+
+  it('the prod gateway refuses to start without its secrets, naming each, and starts with them', () => {
+    const env = services.gateway.environment;
+    try {
+      loadConfig(interpolate(env, {}));
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems).toEqual(
+        ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID'].map((k) => `${k}: required when NODE_ENV=production`),
+      );
+    }
+    const host = {
+      ADMIN_API_KEY: 'a'.repeat(24),
+      STAFF_TOKEN_SECRET: 's'.repeat(40),
+      TWILIO_AUTH_TOKEN: 't'.repeat(32),
+      PUBLIC_BASE_URL: 'https://gw.example.com',
+      TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+    };
+    expect(loadConfig(interpolate(env, host))).toMatchObject({ production: true, redis: { url: 'redis://redis:6379' } });
+  });
+
+  it('the dev gateway starts with nothing set on the host', () => {
+    const config = loadConfig(interpolate(services['gateway-dev'].environment, {}));
+    expect(config).toMatchObject({ production: false, devMode: true });
   });
 
   it('the dev profile starts a development gateway with no secret set', () => {
@@ -124,6 +156,17 @@ describe('deploy/k8s', () => {
     // Redis is a managed service reached over TLS, not a pod of this example.
     expect(secret.stringData.REDIS_URL).toMatch(/^rediss:\/\//);
     expect(kind('StatefulSet')).toEqual([]);
+  });
+
+  it("the Deployment's settings and the Secret's keys together pass the gateway's own production validation", () => {
+    const [dep] = kind('Deployment');
+    const [secret] = kind('Secret');
+    const env: Record<string, string> = { ...secret.stringData };
+    for (const e of dep.spec.template.spec.containers[0].env) env[e.name] = e.value;
+    const config = loadConfig(env);
+    expect(config.production).toBe(true);
+    expect(config.redis.tls).toBe(true);
+    expect(config.drainDelayMs).toBe(Number(env.DRAIN_DELAY_SECONDS) * 1000);
   });
 
   it('PodDisruptionBudget and Service select the Deployment\'s pods; the Service targets its port', () => {
