@@ -16,6 +16,8 @@ import { metricsAccess } from './http/metrics-auth.js';
 import { Readiness } from './http/readiness.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
+import { requestContext, type LogEnv } from './http/access-log.js';
+import { docsRoutes } from './http/docs-routes.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -47,7 +49,7 @@ export function buildApp(deps: AppDeps) {
   const clock = deps.clock ?? Date.now;
   const registry = new Metrics();
   const metrics = gatewayMetrics(registry);
-  const scripts = registerScripts(redis);
+  const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
@@ -77,7 +79,8 @@ export function buildApp(deps: AppDeps) {
   );
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
-  const app = new Hono();
+  const app = new Hono<LogEnv>();
+  app.use('*', ...requestContext({ log, metrics }));
   app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
   // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
@@ -88,7 +91,8 @@ export function buildApp(deps: AppDeps) {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', readiness.route());
-  app.get('/metrics', metricsAccess(config.metricsToken), (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.route('/', docsRoutes());
+  app.get('/metrics', metricsAccess(config.metricsToken), async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
 
   app.route(
     '/twilio',
@@ -138,7 +142,7 @@ export function buildApp(deps: AppDeps) {
       metrics.redisErrors.inc({ route: 'api' });
       return c.json(errorBody('UNAVAILABLE', 'storage is unreachable; retry'), 503);
     }
-    log.error('unhandled error', { err, path: c.req.path });
+    (c.get('log') ?? log).error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
   // Background work of this instance (reset scheduler, receipt mailer): startGateway

@@ -84,14 +84,29 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
     built.clock,
     log,
   );
-  built.registry.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
+  // Read at scrape time: figures this instance keeps anyway.
+  const r = built.registry;
+  r.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
     set({}, reconciler.unsettledCalls),
   );
-  built.registry.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
-  built.registry.gauge('minutegate_media_frames', 'Media Streams frames by kind (counted, not parsed)', (set) => {
+  r.gauge('minutegate_reconcile_backlog', 'Reconciliation entries due and not yet checked (R15), as of the last poll', (set) => set({}, reconciler.backlog));
+  r.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
+  r.gauge('minutegate_media_streams_open', 'Media Streams sockets open on this instance (calls live here)', (set) => set({}, media.openSockets));
+  r.counterFrom('minutegate_media_frames_total', 'Media Streams frames by kind (counted, not parsed)', (set) => {
     set({ kind: 'media' }, media.stats.mediaFrames);
     set({ kind: 'malformed' }, media.stats.malformedFrames);
-  });
+  }, ['kind']);
+  r.counterFrom('minutegate_media_streams_total', 'Media Streams by outcome', (set) => {
+    set({ outcome: 'started' }, media.stats.streams);
+    set({ outcome: 'refused' }, media.stats.refusedStreams);
+    set({ outcome: 'unknown_call' }, media.stats.unknownCalls);
+  }, ['outcome']);
+  r.counterFrom('minutegate_bus_messages_dropped_total', 'Pub/sub messages dropped as malformed', (set) => set({}, bus.dropped));
+  r.counterFrom('minutegate_alerts_delivered_total', 'Low-balance alert deliveries by way', (set) => {
+    set({ way: 'email' }, alerts.delivered.email);
+    set({ way: 'webhook' }, alerts.delivered.webhook);
+    set({ way: 'failed' }, alerts.delivered.failed);
+  }, ['way']);
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: built.app.fetch, port, hostname: host }, () => resolve(s));

@@ -12,12 +12,12 @@ import type { VoiceTokens } from '../twilio/voice-token.js';
 
 const MAX_MINUTES = 10_000_000;
 
-const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
+export const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
 
 // Unknown fields are ignored (a newer client may send more), known ones are strict.
 const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
 
-const newAccountSchema = z.object({
+export const newAccountSchema = z.object({
   id: accountIdSchema,
   name: z.string().trim().min(1).max(200),
   // The plan's minutes; a new account has no add-ons, so both names mean the same figure.
@@ -41,13 +41,13 @@ const newAccountSchema = z.object({
   }
 });
 
-const numbersSchema = z.union([
+export const numbersSchema = z.union([
   z.object({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
   z.object({ phoneNumber: e164Schema }),
   z.object({ number: e164Schema }),
 ]);
 
-const adjustmentSchema = z.object({
+export const adjustmentSchema = z.object({
   minutes: z
     .number()
     .int()
@@ -57,15 +57,15 @@ const adjustmentSchema = z.object({
   reason: z.string().trim().min(1).max(500),
 });
 
-const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
+export const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
 
-const ledgerQuery = z.object({
+export const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: ledgerCursorSchema.optional(),
   order: z.enum(['asc', 'desc']).default('asc'),
 });
 
-const callsQuery = z.object({
+export const callsQuery = z.object({
   state: z.enum(['active', 'ended']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),

@@ -9,7 +9,7 @@ import { accountIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, type AuthEnv, type Authenticator } from '../http/auth.js';
 import { parseWith, readJson } from '../http/json.js';
 
-const settingsSchema = z.object({
+export const settingsSchema = z.object({
   thresholdsMinutes: z
     .array(z.number().int().min(0).max(10_000_000))
     .min(1)

@@ -48,6 +48,11 @@ interface StreamState {
 export class MediaStreams {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
+
+  /** Media Streams sockets open on this instance now. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
   /** "<accountId> <CallSid>" → its open socket on this instance (Redis holds it across them). */
   private readonly openCalls = new Map<string, WebSocket>();
   private readonly instanceId = randomBytes(8).toString('hex');

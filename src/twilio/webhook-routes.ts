@@ -14,7 +14,11 @@ import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
-type TwilioEnv = { Variables: { params: Record<string, string> } };
+type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger } };
+
+/** The request's logger (with its request id), bound to the call the signal is about. */
+const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid: string | undefined) =>
+  (c.get('log') ?? fallback).child({ callSid: sid });
 
 const XML = { 'content-type': 'text/xml; charset=utf-8' };
 
@@ -99,7 +103,7 @@ export function twilioRoutes(deps: {
       // Fail closed: a call we cannot meter is not placed (R14). <Reject> costs nothing.
       deps.metrics.redisErrors.inc({ route: 'voice' });
       deps.metrics.authorizations.inc({ decision: 'unavailable' });
-      deps.log.error('voice webhook failed closed', { err, callSid: p.CallSid });
+      callLog(c, deps.log, p.CallSid).error('voice webhook failed closed', { err });
       return c.body(rejectTwiml(), 200, XML);
     }
   });
@@ -112,12 +116,12 @@ export function twilioRoutes(deps: {
       try {
         const outcome = await record(p);
         deps.metrics.signals.inc({ outcome });
-        if (outcome === 'unknown_call') deps.log.debug('signal about an unknown call', { callSid: p.CallSid });
+        if (outcome === 'unknown_call') callLog(c, deps.log, p.CallSid).debug('signal about an unknown call');
         return c.body(EMPTY_RESPONSE, 200, XML);
       } catch (err) {
         if (err instanceof AppError) throw err;
         deps.metrics.redisErrors.inc({ route });
-        deps.log.error('signal not recorded', { err, route, sid: p.CallSid ?? p.ParticipantSid });
+        callLog(c, deps.log, p.CallSid ?? p.ParticipantSid).error('signal not recorded', { err, route });
         return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
       }
     });
