@@ -39,7 +39,7 @@ describe('docker-compose.yml', () => {
     expect(cmd).toContain('--appendonly yes');
     expect(cmd).toMatch(/--appendfsync (everysec|always)/);
     expect(cmd).toContain('--maxmemory-policy noeviction');
-    expect(r.ports).toContain('127.0.0.1:6379:6379');
+    expect(r.ports).toContain('127.0.0.1:${REDIS_HOST_PORT:-6379}:6379');
     expect(r.volumes[0]).toMatch(/:\/data$/);
   });
 
