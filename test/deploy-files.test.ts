@@ -2,7 +2,9 @@
 // here: compose profiles (Redis alone needs no secrets), durability and eviction settings,
 // grace periods longer than the gateway's drain, the cluster profile, the Kubernetes
 // probes / preStop / PDB / Service / Secret wiring, and the Dockerfile's Node LTS.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
@@ -20,6 +22,34 @@ const seconds = (v: string) => {
 // production) then at most 20 s before main.ts forces the exit.
 const DRAIN_S = 5 + 20;
 const mainTs = read('src/main.ts');
+
+// Compose's own validation where a Compose CLI is installed (it needs no daemon for
+// `config`): v2 as `docker compose`, else v1 as `docker-compose`.
+function composeCli(): string[] | null {
+  for (const cmd of [['docker', 'compose'], ['docker-compose']]) {
+    const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'version'], { encoding: 'utf8' });
+    if (r.status === 0) return cmd;
+  }
+  return null;
+}
+const cli = composeCli();
+
+describe.skipIf(cli === null)('docker compose config (the Compose CLI itself)', () => {
+  const run = (args: string[]) =>
+    spawnSync(cli![0]!, [...cli!.slice(1), ...args], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      // Nothing but PATH: no secret is set.
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+
+  it('accepts the file with no secret set, in every profile', () => {
+    for (const profiles of [[], ['dev'], ['prod'], ['cluster']]) {
+      const r = run([...profiles.flatMap((p) => ['--profile', p]), 'config', '-q']);
+      expect(r.status, `${profiles.join(',')}: ${r.stderr}`).toBe(0);
+    }
+  });
+});
 
 describe('docker-compose.yml', () => {
   it('the force-exit bound it relies on is still 20 s in main.ts', () => {
