@@ -40,8 +40,8 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
     const onData = (d: Buffer) => {
       out += d;
       if (started) return;
-      // One JSON line per event; the field order is the logger's business.
-      const m = /^(?=.*"msg":"minutegate listening").*"port":(\d+)/m.exec(out);
+      // pino writes the message after the fields.
+      const m = /^\{.*"port":(\d+).*"msg":"minutegate listening"/m.exec(out);
       if (m) {
         started = true;
         clearTimeout(timer);
