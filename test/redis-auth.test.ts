@@ -70,6 +70,17 @@ describe('password-protected Redis', () => {
     }
   });
 
+  it('REDIS_PASSWORD wins over a password written in REDIS_URL', async () => {
+    const url = new URL(srv.url);
+    url.password = WRONG;
+    const gw = await startTestGateway({ redisUrl: url.toString(), env: { REDIS_PASSWORD: PASSWORD } });
+    try {
+      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('a process with the right password starts and never prints it', async () => {
     const p = await startGatewayProcess(uniquePrefix('auth'), { REDIS_URL: srv.url, REDIS_PASSWORD: PASSWORD, LOG_LEVEL: 'debug' });
     try {
