@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# minutegate: multi-stage build. `docker build -t minutegate .`
+# minutegate: multi-stage build on the current Node LTS (24), major tag pinned.
+# `docker build -t minutegate .`
 
 # ---- build: compile TypeScript (tsc) and copy the Lua scripts into dist/ ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Dependencies first so this layer is cached until the lockfile changes.
@@ -18,7 +19,7 @@ RUN npm run build \
  && ls dist/redis/lua/*.lua > /dev/null
 
 # ---- runtime: production dependencies + dist/ only, non-root ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 

@@ -9,6 +9,9 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Starts a private redis-server when none answers on TEST_REDIS_URL (default
+    // 127.0.0.1:6379), so `npm test` needs only the redis-server binary.
+    globalSetup: ['test/support/global-redis.ts'],
     // Integration suites start servers and private Redis instances; files run in
     // parallel workers but each uses its own key prefix and its own ports.
     pool: 'forks',

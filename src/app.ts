@@ -11,6 +11,9 @@ import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
+import { apiCors } from './http/cors.js';
+import { metricsAccess } from './http/metrics-auth.js';
+import { Readiness } from './http/readiness.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { requestContext, type LogEnv } from './http/access-log.js';
@@ -83,18 +86,16 @@ export function buildApp(deps: AppDeps) {
   app.use('*', ...requestContext({ log, metrics }));
   app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
+  // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
+  if (config.corsOrigins.length > 0) app.use('/v1/*', apiCors(config.corsOrigins));
+  // startGateway adds the bus subscriber's check and starts the drain on close().
+  const readiness = new Readiness();
+  readiness.check('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
-    try {
-      await redis.ping();
-      return c.json({ status: 'ready', redis: 'ok' });
-    } catch {
-      return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
-    }
-  });
+  app.get('/readyz', readiness.route());
   app.route('/', docsRoutes());
-  app.get('/metrics', async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
+  app.get('/metrics', metricsAccess(config.metricsToken), async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
 
   app.route(
     '/twilio',
@@ -151,7 +152,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts, reconcileQueue };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts, reconcileQueue, readiness };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

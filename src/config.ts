@@ -1,6 +1,7 @@
 // The only reader of process.env. Every setting is validated once, at start-up, with one
 // clear line per bad variable; the rest of the code receives a typed, frozen Config.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const intIn = (min: number, max: number) =>
@@ -89,7 +90,32 @@ const schema = z.object({
     .optional(),
   MAX_OPEN_AUTHORIZATIONS_PER_STAFF: intIn(1, 100_000).optional(),
   AUTHORIZATION_RELEASE_GRACE_SECONDS: intIn(0, 3600).optional(),
+  // Operator surface: CORS, metrics access, Redis credentials and TLS, shutdown drain.
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .refine((v) => v.split(',').every((o) => isOrigin(o.trim())), 'must be comma-separated origins such as https://app.example.com (scheme://host[:port], no path)')
+    .optional(),
+  METRICS_TOKEN: optionalSecret,
+  REDIS_USERNAME: z.string().trim().min(1).optional(),
+  // Not trimmed: a password is taken exactly as given.
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: z.enum(['on', 'off']).optional(),
+  REDIS_TLS_CA_FILE: z.string().trim().min(1).optional(),
+  DRAIN_DELAY_SECONDS: intIn(0, 10).optional(),
 });
+
+/** Every variable the gateway reads (for the deploy-file and README checks). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+function isOrigin(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === v.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
 
 export interface Config {
   production: boolean;
@@ -101,7 +127,26 @@ export interface Config {
   generated: { adminApiKey: boolean; staffTokenSecret: boolean };
   port: number;
   host: string;
-  redis: { url: string; clusterNodes: { host: string; port: number }[] | null; prefix: string; connectTimeoutMs: number };
+  redis: {
+    url: string;
+    clusterNodes: { host: string; port: number }[] | null;
+    prefix: string;
+    connectTimeoutMs: number;
+    /** REDIS_USERNAME / REDIS_PASSWORD (ACL user and password); override the URL's. */
+    username: string | null;
+    password: string | null;
+    /** TLS: a rediss:// URL, or REDIS_TLS=on (needed for cluster nodes). */
+    tls: boolean;
+    /** PEM CA bundle read from REDIS_TLS_CA_FILE at start-up; null = the system CAs. */
+    tlsCa: string | null;
+  };
+  /** Browser origins allowed to call /v1/* (CORS) and open /v1/ws; empty = no CORS. */
+  corsOrigins: string[];
+  /** When set, /metrics requires Authorization: Bearer <token>. */
+  metricsToken: string | null;
+  /** On SIGTERM, /readyz answers 503 this long before the listener closes, so load
+   *  balancers that poll it stop sending new work first. */
+  drainDelayMs: number;
   /** The URL Twilio calls, against which signatures are checked. Null when not configured
    *  (never in production): each request's own Host header, over http, stands in. */
   publicBaseUrl: string | null;
@@ -214,6 +259,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       })
     : null;
   const warnings: string[] = [];
+  let tlsCa: string | null = null;
+  if (e.REDIS_TLS_CA_FILE !== undefined) {
+    try {
+      tlsCa = readFileSync(e.REDIS_TLS_CA_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`REDIS_TLS_CA_FILE: cannot read ${e.REDIS_TLS_CA_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    }
+    if (!tlsCa.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new ConfigError([`REDIS_TLS_CA_FILE: ${e.REDIS_TLS_CA_FILE} holds no PEM certificate`]);
+    }
+  }
+  if (tlsCa !== null && e.REDIS_TLS !== 'on' && !(e.REDIS_URL ?? '').startsWith('rediss:')) {
+    warnings.push('REDIS_TLS_CA_FILE is set but TLS is off: use a rediss:// URL or REDIS_TLS=on');
+  }
   if (e.ADMIN_API_KEY !== undefined && e.ADMIN_API_KEY.length < 16) warnings.push('ADMIN_API_KEY is shorter than 16 characters');
   if (e.STAFF_TOKEN_SECRET !== undefined && e.STAFF_TOKEN_SECRET.length < 32) {
     warnings.push('STAFF_TOKEN_SECRET is shorter than 32 characters');
@@ -230,7 +289,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clusterNodes,
       prefix: e.REDIS_PREFIX ?? 'mg',
       connectTimeoutMs: (e.REDIS_CONNECT_TIMEOUT_SECONDS ?? 5) * 1000,
+      username: e.REDIS_USERNAME ?? null,
+      password: e.REDIS_PASSWORD ?? null,
+      tls: e.REDIS_TLS === 'on' || (e.REDIS_URL ?? '').startsWith('rediss:'),
+      tlsCa,
     },
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
+    metricsToken: e.METRICS_TOKEN ?? null,
+    // Behind a load balancer (production) by default; a laptop has none to wait for.
+    drainDelayMs: (e.DRAIN_DELAY_SECONDS ?? (production ? 5 : 0)) * 1000,
     publicBaseUrl: e.PUBLIC_BASE_URL === undefined ? null : e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     twilio: {
       authToken: e.TWILIO_AUTH_TOKEN ?? null,

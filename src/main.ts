@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { connectRedis, createRedis, redactUrl } from './redis/client.js';
 import { startGateway } from './server.js';
+import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 
 async function main(): Promise<void> {
   let config;
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
+  await warnIfRedisCanEvict(redis, log);
   const gw = await startGateway({ config, redis, log });
   log.info('minutegate listening', {
     port: gw.port,
@@ -54,6 +56,10 @@ async function main(): Promise<void> {
     // Stop taking requests, let in-flight ones finish, then drop Redis.
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
+    // Not ready at once; on SIGTERM keep serving DRAIN_DELAY_SECONDS more so balancers that
+    // poll /readyz stop sending work before the listener closes (Ctrl-C skips the wait).
+    gw.built.readiness.startDraining();
+    if (signal === 'SIGTERM' && config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
     await gw.close();
     await redis.quit().catch(() => redis.disconnect());
     process.exit(0);

@@ -38,6 +38,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   const built = buildApp(deps);
   const bus = new Bus(config.redis, config.redis.prefix, log);
   await bus.start();
+  built.readiness.check('subscriber', () => bus.connected);
   const hub = new Hub(bus);
   const clients = new ClientGateway(
     hub,
@@ -53,6 +54,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       dialPolicy: config.dialling,
       maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
       authorizationReleaseGraceMs: config.authorizationReleaseGraceMs,
+      allowedOrigins: config.corsOrigins,
     },
     built.clock,
     log,
@@ -142,6 +144,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      built.readiness.startDraining(); // /readyz answers 503 from here on
       // No new connections; requests in flight, and those arriving on open keep-alive
       // connections during the grace, complete and answer with Connection: close.
       const httpClosed = draining.start();

@@ -9,6 +9,7 @@ import { accountKeys } from '../src/redis/keys.js';
 import { ADMIN, addCard, buy, staffToken } from './support/billing.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { createAccount, startTestGateway, uniquePrefix, type TestClock, type TestGateway } from './support/gateway.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 
 const balanceOf = async (gw: TestGateway, id: string) => (await gw.admin('GET', `/v1/accounts/${id}/balance`)).json;
 const ledgerOf = async (gw: TestGateway, id: string) =>
@@ -74,7 +75,7 @@ describe('the scheduler, on the real clock', () => {
   let sub: Redis;
   beforeAll(async () => {
     gw = await startTestGateway();
-    sub = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+    sub = new Redis(TEST_REDIS_URL, { lazyConnect: true });
     await sub.connect();
   });
   afterAll(async () => {

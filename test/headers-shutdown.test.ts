@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { callSid, createAccount, deleteKeys, PUBLIC_BASE_URL, startTestGateway, TEST_AUTH_TOKEN, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { startGatewayProcess } from './support/gateway-process.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 import { parentEvent } from './support/calls.js';
 import { signForm } from './support/twilio-sign.js';
 import { wsUrl } from './support/ws-client.js';
@@ -111,7 +112,7 @@ describe('SIGTERM and keep-alive connections', () => {
 
 
   const prefix = uniquePrefix('term');
-  const redis = new Redis('redis://127.0.0.1:6379');
+  const redis = new Redis(TEST_REDIS_URL);
   afterAll(async () => {
     await deleteKeys(redis, prefix);
     redis.disconnect();

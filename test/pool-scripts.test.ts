@@ -2,10 +2,11 @@ import { Cluster, Redis } from 'ioredis';
 import { poolScriptSuite } from './pool-scripts.suite.js';
 import { connectRedis, createRedis } from '../src/redis/client.js';
 import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 
 poolScriptSuite('standalone Redis', () => {
   const clients: (Redis | Cluster)[] = [];
-  const settings = { url: 'redis://127.0.0.1:6379', clusterNodes: null, connectTimeoutMs: 3000 };
+  const settings = { url: TEST_REDIS_URL, clusterNodes: null, connectTimeoutMs: 3000 };
   return {
     async connect() {
       const r = createRedis(settings);

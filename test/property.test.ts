@@ -7,12 +7,13 @@ import { billableMinutes } from '../src/domain/billable-minutes.js';
 import { accountKeys } from '../src/redis/keys.js';
 import { callSid, startTestGateway, type TestGateway } from './support/gateway.js';
 import { childLegEvent, dialAction, parentEvent } from './support/calls.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 
 let gw: TestGateway;
 let sub: Redis;
 beforeAll(async () => {
   gw = await startTestGateway();
-  sub = new Redis('redis://127.0.0.1:6379');
+  sub = new Redis(TEST_REDIS_URL);
 });
 afterAll(async () => {
   sub.disconnect();

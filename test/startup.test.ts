@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../src/config.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 
 function run(env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -51,7 +52,7 @@ describe('start-up', () => {
   const devRun = (extra: Record<string, string> = {}) =>
     new Promise<{ out: string }>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info', ...extra },
+        env: { PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info', ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

@@ -7,11 +7,12 @@ import { startGatewayProcess, type GatewayProcess } from './support/gateway-proc
 import { answeredCallSignals } from './support/calls.js';
 import { signForm } from './support/twilio-sign.js';
 import { openSocket, wsUrl, type TestSocket } from './support/ws-client.js';
+import { TEST_REDIS_URL } from './support/redis-url.js';
 
 const prefix = uniquePrefix('multi');
 let A: GatewayProcess;
 let B: GatewayProcess;
-const redis = new Redis('redis://127.0.0.1:6379');
+const redis = new Redis(TEST_REDIS_URL);
 
 beforeAll(async () => {
   // The storm below is one staff member on 50 sockets: the per-staff cap (issue #8) is lifted.

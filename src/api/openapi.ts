@@ -27,8 +27,8 @@ const twilioForm = z.record(z.string(), z.string()).describe('Twilio webhook par
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', tag: 'ops', auth: 'public', responses: { 200: R.healthResponse } },
-  { method: 'get', path: '/readyz', summary: 'Readiness: Redis reachable, not draining', tag: 'ops', auth: 'public', responses: { 200: R.readyResponse, 503: R.readyResponse } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', tag: 'ops', auth: 'public', responses: { 200: 'text' } },
+  { method: 'get', path: '/readyz', summary: 'Readiness: not draining, Redis command and subscriber connections up', tag: 'ops', auth: 'public', responses: { 200: R.readyResponse, 503: R.readyResponse } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (Authorization: Bearer METRICS_TOKEN when that is set)', tag: 'ops', auth: 'public', responses: { 200: 'text', 401: R.errorResponse } },
   { method: 'get', path: '/openapi.json', summary: 'This document', tag: 'ops', auth: 'public', responses: { 200: z.looseObject({ openapi: z.string() }) } },
   { method: 'get', path: '/docs', summary: 'API documentation page (bundled Swagger UI)', tag: 'ops', auth: 'public', responses: { 200: 'html' } },
 
@@ -36,7 +36,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/twilio/status', summary: 'Call status callbacks and the <Dial action> (R4, R5)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'post', path: '/twilio/video/status', summary: 'Video room and participant callbacks (R12)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'get', path: '/twilio/media/{token}', summary: 'Media Streams WebSocket, bound to one call by its token (R18)', tag: 'twilio', auth: 'twilio', responses: { 101: 'upgrade', 403: 'text', 404: R.errorResponse } },
-  { method: 'get', path: '/v1/ws', summary: 'Client WebSocket: balance, calls, alerts, authorize/cancel (token in Authorization or ?token=)', tag: 'sockets', auth: 'account', responses: { 101: 'upgrade', 401: 'text' } },
+  { method: 'get', path: '/v1/ws', summary: 'Client WebSocket: balance, calls, alerts, authorize/cancel (token in Authorization or ?token=)', tag: 'sockets', auth: 'account', responses: { 101: 'upgrade', 401: 'text', 403: 'text' } },
 
   { method: 'post', path: '/v1/accounts', summary: 'Create an account', tag: 'accounts', auth: 'admin', body: newAccountSchema, responses: { 201: R.accountResponse, 409: R.errorResponse } },
   { method: 'get', path: '/v1/accounts/{id}', summary: 'An account with its balance', tag: 'accounts', auth: 'account', responses: { 200: R.accountResponse } },

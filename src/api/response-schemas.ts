@@ -148,4 +148,9 @@ export const alertSettingsResponse = z.object({
 });
 
 export const healthResponse = z.object({ status: z.literal('ok') });
-export const readyResponse = z.looseObject({ status: z.string() });
+export const readyResponse = z.looseObject({
+  status: z.enum(['ready', 'unavailable', 'draining']),
+  // Each dependency of readiness (absent while draining).
+  redis: z.enum(['ok', 'down']).optional(),
+  subscriber: z.enum(['ok', 'down']).optional(),
+});

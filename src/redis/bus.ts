@@ -5,7 +5,7 @@
 // Malformed messages are counted and dropped, never thrown.
 import { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import type { RedisSettings } from './client.js';
+import { connectionOptions, connectionUrl, type RedisSettings } from './client.js';
 import { accountKeys } from './keys.js';
 
 export type BusMessage =
@@ -27,10 +27,16 @@ export class Bus {
     private readonly log: Logger,
   ) {
     this.sub = settings.clusterNodes
-      ? new Cluster(settings.clusterNodes, { shardedSubscribers: true, lazyConnect: true })
-      : new Redis(settings.url, { lazyConnect: true, connectionName: 'minutegate-bus', maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1000) });
+      ? new Cluster(settings.clusterNodes, { shardedSubscribers: true, lazyConnect: true, redisOptions: connectionOptions(settings) })
+      : new Redis(connectionUrl(settings), { lazyConnect: true, connectionName: 'minutegate-bus', maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1000), ...connectionOptions(settings) });
     this.sub.on('error', (err: Error) => this.log.warn('bus connection error', { err }));
     this.sub.on('smessage', (channel: string, raw: string) => this.dispatch(channel, raw));
+  }
+
+  /** False while the subscriber connection is down: this instance's sockets would miss
+   *  balance pushes, so /readyz reports not ready. */
+  get connected(): boolean {
+    return this.sub.status === 'ready';
   }
 
   async start(): Promise<void> {

@@ -2,11 +2,37 @@
 // queue while Redis is away (they fail at once, R14), reconnection goes on forever, and
 // start-up waits a bounded time before giving up with a message that says what to do.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { describeAuthFailure, isAuthError, tlsHint } from './auth-errors.js';
 
 export interface RedisSettings {
   url: string;
   clusterNodes: { host: string; port: number }[] | null;
   connectTimeoutMs: number;
+  /** ACL user / password (REDIS_USERNAME / REDIS_PASSWORD); they override the URL's. */
+  username?: string | null;
+  password?: string | null;
+  /** TLS (rediss:// or REDIS_TLS=on), with an optional PEM CA bundle. */
+  tls?: boolean;
+  tlsCa?: string | null;
+}
+
+/** Credentials and TLS for every connection: commands, the bus subscriber, cluster nodes. */
+export function connectionOptions(s: RedisSettings): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  return {
+    ...(s.username ? { username: s.username } : {}),
+    ...(s.password ? { password: s.password } : {}),
+    ...(s.tls ? { tls: s.tlsCa ? { ca: s.tlsCa } : {} } : {}),
+  };
+}
+
+/** The URL a standalone client connects to: REDIS_USERNAME / REDIS_PASSWORD, when set,
+ *  replace credentials written in the URL (ioredis would let the URL's win). */
+export function connectionUrl(s: RedisSettings): string {
+  if (!s.username && !s.password) return s.url;
+  const u = new URL(s.url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 // A hung (not disconnected) Redis must not hang webhooks past Twilio's 15 s cap. Long
@@ -23,6 +49,7 @@ export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Clus
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(50 * times, 1_000),
     enableAutoPipelining: true,
+    ...connectionOptions(s),
   };
   if (s.clusterNodes) {
     return new Cluster(s.clusterNodes, {
@@ -34,7 +61,7 @@ export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Clus
       redisOptions: { ...common, lazyConnect: undefined, enableAutoPipelining: undefined },
     });
   }
-  return new Redis(s.url, common);
+  return new Redis(connectionUrl(s), common);
 }
 
 /** Connects, retrying until `connectTimeoutMs`; rejects with an actionable message. */
@@ -42,8 +69,19 @@ export async function connectRedis(client: Redis | Cluster, s: RedisSettings): P
   const deadline = Date.now() + s.connectTimeoutMs;
   let lastError: unknown;
   // Errors while reconnecting are expected; they are reported by the caller, not thrown.
-  client.on('error', () => {});
-  while (Date.now() < deadline) {
+  // Refused credentials are not: retrying cannot help, so start-up stops at once.
+  let authError: Error | null = null;
+  // The emitted error says why (refused, TLS, DNS); connect() itself only "closed".
+  let emitted: unknown;
+  const onError = (e: unknown) => {
+    // A cluster wraps the node's own error ("Failed to refresh slots cache").
+    const err = (e as { lastNodeError?: unknown } | null)?.lastNodeError ?? e;
+    if (isAuthError(err)) authError = err;
+    else emitted = err;
+  };
+  client.on('error', onError);
+  if (client instanceof Cluster) client.on('node error', onError);
+  while (Date.now() < deadline && !authError) {
     try {
       if (client.status === 'wait' || client.status === 'end') await client.connect();
       else if (client.status !== 'ready') await new Promise((r) => setTimeout(r, 100));
@@ -53,14 +91,17 @@ export async function connectRedis(client: Redis | Cluster, s: RedisSettings): P
       }
     } catch (err) {
       lastError = err;
-      await new Promise((r) => setTimeout(r, 250));
+      if (isAuthError(err)) authError = err;
+      else await new Promise((r) => setTimeout(r, 250));
     }
   }
   client.disconnect();
   const where = s.clusterNodes
     ? `REDIS_CLUSTER_NODES=${s.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
     : `REDIS_URL=${redactUrl(s.url)}`;
-  const why = lastError instanceof Error ? ` (${lastError.message})` : '';
+  if (authError) throw new Error(describeAuthFailure(authError, s, where));
+  const reason = emitted ?? lastError;
+  const why = reason instanceof Error ? ` (${reason.message}${tlsHint(reason)})` : '';
   throw new Error(
     `cannot reach Redis at ${where} after ${Math.round(s.connectTimeoutMs / 1000)}s${why}. ` +
       'Start one with `redis-server --daemonize yes` (or `docker compose up -d redis`), or point REDIS_URL at yours.',

@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
+import { originAllowed } from '../http/cors.js';
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
 import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from '../metering/dial-policy.js';
@@ -36,6 +37,8 @@ export interface ClientGatewayOptions extends FlowLimits {
   /** A staff member's open authorizations are released this long after their last socket
    *  on any instance closed (issue #8; none: only at their TTL). */
   authorizationReleaseGraceMs?: number;
+  /** CORS_ORIGINS: a browser upgrade from any other origin is refused (none = any). */
+  allowedOrigins?: readonly string[];
 }
 
 export class ClientGateway {
@@ -79,6 +82,9 @@ export class ClientGateway {
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
+    if (!originAllowed(req.headers.origin, this.opts.allowedOrigins ?? [])) {
+      return rejectUpgrade(socket, 403, 'FORBIDDEN', `origin ${req.headers.origin} is not in CORS_ORIGINS`);
+    }
     const url = new URL(req.url ?? '/', 'http://x');
     const token = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
     const principal = this.auth(token);

@@ -2,6 +2,7 @@
 // tests that need several instances or a SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PUBLIC_BASE_URL, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, TEST_STAFF_SECRET } from './gateway.js';
+import { TEST_REDIS_URL } from './redis-url.js';
 
 export interface GatewayProcess {
   child: ChildProcess;
@@ -18,6 +19,7 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
         PATH: process.env.PATH ?? '',
         PORT: '0',
         HOST: '127.0.0.1',
+        REDIS_URL: TEST_REDIS_URL,
         REDIS_PREFIX: prefix,
         TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
         ADMIN_API_KEY: TEST_ADMIN_KEY,

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
 import { startGateway, type RunningGateway } from '../../src/server.js';
+import { TEST_REDIS_URL } from './redis-url.js';
 import { signForm } from './twilio-sign.js';
 
 export const TEST_AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
@@ -64,7 +65,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   const prefix = opts.prefix ?? uniquePrefix('gw');
   const config = loadConfig({
     REDIS_PREFIX: prefix,
-    REDIS_URL: opts.redisUrl ?? 'redis://127.0.0.1:6379',
+    REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL,
     ...(opts.clusterNodes ? { REDIS_CLUSTER_NODES: opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') } : {}),
     TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
     ADMIN_API_KEY: TEST_ADMIN_KEY,
