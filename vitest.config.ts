@@ -12,5 +12,7 @@ export default defineConfig({
     // Integration suites start servers and private Redis instances; files run in
     // parallel workers but each uses its own key prefix and its own ports.
     pool: 'forks',
+    // The web app is bundled into dist/web/ once, before the files run (test/browser/).
+    globalSetup: ['test/support/global-setup.ts'],
   },
 });

@@ -8,6 +8,7 @@ import { billingRoutes } from './api/billing-routes.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
+import { staticRoutes } from './http/static.js';
 import { errorBody } from './http/json.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
@@ -114,6 +115,9 @@ export function buildApp(deps: AppDeps) {
 
   const billing = buildBilling({ config, redis, scripts, store, accounts, log, clock });
   app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
+
+  // The web app (dist/web/, built by `npm run build`) at /app.
+  app.route('/', staticRoutes({ devMode: config.devMode }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

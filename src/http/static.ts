@@ -1,0 +1,64 @@
+// Serves the web app (web/, bundled by scripts/build-web.mjs into dist/web/) at /app.
+// Hashed assets (/app/assets/<name>-<hash>.<ext>) never change, so browsers keep them a
+// year; the HTML pages name the current hashes and are revalidated on every load.
+// dist/web/ is found relative to this file: src/http/ (tsx, tests) and dist/http/
+// (production) are both two levels below the project root.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Hono } from 'hono';
+import { errorBody } from './json.js';
+
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+
+const TYPES: Record<string, string> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  map: 'application/json; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  woff2: 'font/woff2',
+};
+
+/** Asset names as the build writes them: no slashes, no dot-dot, one extension we know. */
+const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|woff2)$/;
+
+/** The app's pages: each path and the file that answers it. */
+const PAGES: Record<string, string> = { '/app': 'index.html', '/app/': 'index.html', '/app/phone': 'phone.html' };
+
+export interface StaticOptions {
+  /** Folder with index.html, phone.html and assets/ (default: dist/web of this checkout). */
+  dir?: string;
+  /** What the app may know about the gateway: dev mode offers a test card. */
+  devMode: boolean;
+}
+
+export function staticRoutes(opts: StaticOptions) {
+  const dir = opts.dir ?? DEFAULT_WEB_DIR;
+  const app = new Hono();
+
+  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode }, 200, { 'cache-control': 'no-cache' }));
+
+  app.get('/app/assets/:name', async (c) => {
+    const name = c.req.param('name');
+    const m = ASSET_NAME.exec(name);
+    if (!m || name.includes('..')) return c.json(errorBody('NOT_FOUND', `no asset named ${name}`), 404);
+    const body = await readFile(join(dir, 'assets', name)).catch(() => null);
+    if (!body) return c.json(errorBody('NOT_FOUND', `no asset named ${name}`), 404);
+    return c.body(body, 200, {
+      'content-type': TYPES[m[1]!]!,
+      'cache-control': 'public, max-age=31536000, immutable',
+    });
+  });
+
+  for (const [path, file] of Object.entries(PAGES)) {
+    app.get(path, async (c) => {
+      const html = await readFile(join(dir, file), 'utf8').catch(() => null);
+      if (html === null) {
+        return c.json(errorBody('NOT_BUILT', 'the web app is not built: run `npm run build` (it bundles web/ into dist/web/)'), 503);
+      }
+      return c.html(html, 200, { 'cache-control': 'no-cache' });
+    });
+  }
+  return app;
+}
