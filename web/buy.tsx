@@ -155,7 +155,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   const q = order?.quote;
 
   return (
-    <section id="minutes-panel" class="card panel" aria-label="Minutes">
+    <section id="minutes-panel" class="card panel" aria-label="Buy minutes">
       {step === 'menu' && (
         <button type="button" class="primary" onClick={restart}>
           Add More Minutes
