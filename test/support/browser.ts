@@ -9,7 +9,12 @@ export const PHONE = { width: 390, height: 844 };
 export async function launchBrowser(): Promise<Browser> {
   // --single-process (meant for one-shot serverless runs) takes the whole browser down
   // with the first closed context; tests open one context per test.
-  const args = chromium.args.filter((a) => a !== '--single-process');
+  // A fake microphone, granted without a prompt, for the softphone's WebRTC offer.
+  const args = [
+    ...chromium.args.filter((a) => a !== '--single-process'),
+    '--use-fake-ui-for-media-stream',
+    '--use-fake-device-for-media-stream',
+  ];
   return playwright.launch({ executablePath: await chromium.executablePath(), args, headless: true });
 }
 
