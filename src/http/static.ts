@@ -43,12 +43,21 @@ export function staticRoutes(opts: StaticOptions) {
     const name = c.req.param('name');
     const m = ASSET_NAME.exec(name);
     if (!m || name.includes('..')) return c.json(errorBody('NOT_FOUND', `no asset named ${name}`), 404);
-    const body = await readFile(join(dir, 'assets', name)).catch(() => null);
-    if (!body) return c.json(errorBody('NOT_FOUND', `no asset named ${name}`), 404);
-    return c.body(body, 200, {
+    const headers: Record<string, string> = {
       'content-type': TYPES[m[1]!]!,
       'cache-control': 'public, max-age=31536000, immutable',
-    });
+      vary: 'accept-encoding',
+    };
+    // The build leaves .br and .gz copies of scripts and styles beside them.
+    const accepts = c.req.header('accept-encoding') ?? '';
+    for (const [enc, ext] of [['br', '.br'], ['gzip', '.gz']] as const) {
+      if (!new RegExp(`\\b${enc}\\b`).test(accepts)) continue;
+      const packed = await readFile(join(dir, 'assets', name + ext)).catch(() => null);
+      if (packed) return c.body(packed, 200, { ...headers, 'content-encoding': enc });
+    }
+    const body = await readFile(join(dir, 'assets', name)).catch(() => null);
+    if (!body) return c.json(errorBody('NOT_FOUND', `no asset named ${name}`), 404);
+    return c.body(body, 200, headers);
   });
 
   for (const [path, file] of Object.entries(PAGES)) {

@@ -43,6 +43,14 @@ describe('the web app', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+    // Precompressed by the build: the same bytes, a fraction of the size on the wire.
+    const plain = await (await fetch(gw.url + js, { headers: { 'accept-encoding': 'identity' } })).arrayBuffer();
+    for (const enc of ['br', 'gzip']) {
+      const packed = await fetch(gw.url + js, { headers: { 'accept-encoding': enc } });
+      expect(packed.headers.get('content-encoding')).toBe(enc);
+      expect(Number(packed.headers.get('content-length'))).toBeLessThan(plain.byteLength / 2);
+      expect(Buffer.from(await packed.arrayBuffer()).equals(Buffer.from(plain))).toBe(true);
+    }
     expect((await fetch(`${gw.url}/app/assets/..%2F..%2Fpackage.json`)).status).toBe(404);
     expect((await fetch(`${gw.url}/app/assets/nope-123.js`)).status).toBe(404);
   });
