@@ -7,6 +7,7 @@ import { MinutesPanel } from './buy.js';
 import { ActiveCalls, RecentCalls } from './calls.js';
 import { Counter, CycleFigures } from './counter.js';
 import { useLive } from './live.js';
+import { Usage } from './usage.js';
 import type { Claims } from './session.js';
 
 export function App({ token, claims, devMode }: { token: string; claims: Claims; devMode: boolean }) {
@@ -40,6 +41,7 @@ export function App({ token, claims, devMode }: { token: string; claims: Claims;
       <main>
         <ActiveCalls calls={live.active} />
         <RecentCalls calls={live.recent} />
+        <Usage api={api} accountId={claims.accountId} balance={live.balance} />
       </main>
     </div>
   );

@@ -10,6 +10,11 @@ export function day(iso: string): string {
   return new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: 'numeric' });
 }
 
+/** "Nov 30": for tight spots where the year is obvious. */
+export function shortDay(iso: string): string {
+  return new Date(iso).toLocaleDateString('en-US', { month: 'short', day: 'numeric' });
+}
+
 /** 0:07, 2:05, 1:02:03 */
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));

@@ -23,8 +23,8 @@ afterAll(async () => {
   await r.stop(); // removes the run's keys
 });
 
-async function signedIn(monthlyMinutes = 100) {
-  const a = await createAccount(gw, { monthlyMinutes });
+async function signedIn(monthlyMinutes = 100, billingAnchor?: string) {
+  const a = await createAccount(gw, { monthlyMinutes, ...(billingAnchor ? { billingAnchor } : {}) });
   const token = await staffToken(gw, a.id);
   const { context, page, errors } = await phonePage(browser);
   await page.goto(`${gw.url}/app#token=${token}`);
@@ -109,6 +109,10 @@ describe('the web app', () => {
     const recent = s.page.getByRole('region', { name: 'Recent calls' });
     await expect.poll(() => recent.innerText()).toMatch(/\+14155550123[\s\S]*2:05[\s\S]*3 min/);
     await expect.poll(() => active.innerText()).toContain('No calls right now');
+    // The usage chart follows the ledger's debits.
+    const usage = s.page.getByRole('region', { name: 'Usage' });
+    await expect.poll(() => usage.innerText()).toMatch(/^3 minutes used since /m);
+    expect(await usage.getByRole('img').getAttribute('aria-label')).toMatch(/^Minutes used this cycle: 3 minutes used/);
 
     // A short call (30 s or less) is free.
     const short = await placeSoftphoneCall(gw, s.identity, '+14155550124');
@@ -135,7 +139,8 @@ describe('the web app', () => {
   });
 
   it('on a phone (390×844): a screenshot for the README', async () => {
-    const s = await signedIn(500);
+    // Twelve days into the cycle, so the usage chart has a past to show.
+    const s = await signedIn(500, new Date(Date.now() - 12 * 86400_000).toISOString());
     const call = await placeSoftphoneCall(gw, s.identity, '+14155550188');
     await postAll(gw, answeredCallSignals(call.callSid, 60).slice(0, 3));
     const done = await placeSoftphoneCall(gw, s.identity, '+14155550177');
