@@ -23,8 +23,18 @@ const TYPES: Record<string, string> = {
 /** Asset names as the build writes them: no slashes, no dot-dot, one extension we know. */
 const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|woff2)$/;
 
-/** The app's pages: each path and the file that answers it. */
-const PAGES: Record<string, string> = { '/app': 'index.html', '/app/': 'index.html', '/app/phone': 'phone.html' };
+// What the pages may load: only this origin (scripts, styles, the API and /v1/ws); the
+// softphone also talks to Twilio (signalling, call quality events, ringtones). A card
+// processor's hosted field (README "Web app") adds its own hosts here.
+const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
+
+/** The app's pages: each path, the file that answers it and its Content-Security-Policy. */
+const PAGES: Record<string, { file: string; csp: string }> = {
+  '/app': { file: 'index.html', csp: BASE_CSP },
+  '/app/': { file: 'index.html', csp: BASE_CSP },
+  '/app/phone': { file: 'phone.html', csp: `${BASE_CSP}; connect-src 'self' ${TWILIO}; media-src 'self' blob: https://sdk.twilio.com` },
+};
 
 export interface StaticOptions {
   /** Folder with index.html, phone.html and assets/ (default: dist/web of this checkout). */
@@ -60,13 +70,13 @@ export function staticRoutes(opts: StaticOptions) {
     return c.body(body, 200, headers);
   });
 
-  for (const [path, file] of Object.entries(PAGES)) {
+  for (const [path, { file, csp }] of Object.entries(PAGES)) {
     app.get(path, async (c) => {
       const html = await readFile(join(dir, file), 'utf8').catch(() => null);
       if (html === null) {
         return c.json(errorBody('NOT_BUILT', 'the web app is not built: run `npm run build` (it bundles web/ into dist/web/)'), 503);
       }
-      return c.html(html, 200, { 'cache-control': 'no-cache' });
+      return c.html(html, 200, { 'cache-control': 'no-cache', 'content-security-policy': csp });
     });
   }
   return app;

@@ -36,6 +36,8 @@ describe('the web app', () => {
     const page = await fetch(`${gw.url}/app`);
     expect(page.status).toBe(200);
     expect(page.headers.get('cache-control')).toBe('no-cache');
+    // Everything the app loads comes from the gateway itself (the browser tests run under it).
+    expect(page.headers.get('content-security-policy')).toMatch(/^default-src 'self';/);
     const html = await page.text();
     const js = /src="(\/app\/assets\/index-[A-Z0-9]+\.js)"/.exec(html)?.[1];
     expect(js).toBeTruthy();
