@@ -12,6 +12,7 @@ import type { Balance } from './live.js';
 export const MIN_MINUTES = 100;
 export const MAX_MINUTES = 10_000;
 export const STEP = 100;
+const RECEIPT_POLLS = 120;
 
 type Kind = 'addon' | 'one_time';
 
@@ -121,18 +122,30 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
       const r = await api('POST', `${base}/purchases`, { quoteId: order.quote.quoteId, paymentMethodId: choice }, { 'idempotency-key': order.key });
       setResult(r);
       setReceipt(r.receipt ?? null);
-      if (r.balance) props.offer({ ...r.balance, available: r.balance.available ?? r.balance.balance - (r.balance.reserved ?? 0) });
+      // The purchase's own snapshot: the new balance shows at once, the socket's frame may follow.
+      if (r.balance) props.offer({ type: 'balance', ...r.balance });
       setStep('done');
     });
 
-  // The receipt's status, asked every second until the mail is out.
+  // The receipt's status, asked every second until the mail is out (for two minutes at
+  // most: without a mail server it stays queued, and the app says it will follow).
+  const [gaveUp, setGaveUp] = useState(false);
   useEffect(() => {
     if (step !== 'done' || !result || receipt?.status === 'sent') return;
     let stop = false;
+    let asked = 0;
+    setGaveUp(false);
     const t = setInterval(async () => {
+      if (++asked > RECEIPT_POLLS) {
+        clearInterval(t);
+        setGaveUp(true);
+        return;
+      }
       try {
         const p = await api('GET', `${base}/purchases/${encodeURIComponent(result.purchaseId)}`);
-        if (!stop && p.receipt) setReceipt(p.receipt);
+        if (stop || !p.receipt) return;
+        setReceipt(p.receipt);
+        if (p.receipt.status === 'sent') clearInterval(t);
       } catch {
         // Asked again in a second.
       }
@@ -141,7 +154,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
       stop = true;
       clearInterval(t);
     };
-  }, [step, result, receipt?.status]);
+  }, [step, result]);
 
   const restart = () => {
     setOrder(null);
@@ -289,7 +302,15 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
             {fmtMinutes(result.minutes)} minutes added. You now have{' '}
             <strong>{fmtMinutes(result.balance?.available ?? result.balance?.balance ?? 0)} minutes</strong>.
           </p>
-          {receipt && <p>{receipt.status === 'sent' ? `Receipt sent to ${receipt.to}` : `Sending the receipt to ${receipt.to}…`}</p>}
+          {receipt && (
+            <p>
+              {receipt.status === 'sent'
+                ? `Receipt sent to ${receipt.to}`
+                : gaveUp
+                  ? `The receipt will be e-mailed to ${receipt.to}.`
+                  : `Sending the receipt to ${receipt.to}…`}
+            </p>
+          )}
           <button type="button" onClick={() => setStep('menu')}>
             Done
           </button>
