@@ -23,7 +23,7 @@ export function App({ token, claims, devMode }: { token: string; claims: Claims;
         <div class="title">
           <h1>Calls</h1>
           <p class="who-am-i">
-            {claims.staffId} · {claims.accountId}
+            {claims.staffId} · {claims.accountId} · <a href="/app/phone">Softphone</a>
           </p>
         </div>
         <Counter balance={live.balance} open={panel} onToggle={() => setPanel((p) => !p)} />
