@@ -4,12 +4,18 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { Cluster, Redis } from 'ioredis';
 import { accountRoutes } from './api/account-routes.js';
+import { alertRoutes } from './api/alert-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
+import { AlertStore } from './alerts/alert-store.js';
 import { buildBilling } from './billing/wiring.js';
 import { makeAuthenticator } from './http/auth.js';
+import { StaffAccess } from './auth/staff-access.js';
 import { limitBody } from './http/body-limit.js';
 import { staticRoutes } from './http/static.js';
+import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
+import { requestContext, type LogEnv } from './http/access-log.js';
+import { docsRoutes } from './http/docs-routes.js';
 import { AppError } from './domain/errors.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -20,10 +26,14 @@ import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { registerScripts } from './redis/scripts.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
 
 export interface AppDeps {
   config: Config;
@@ -37,15 +47,16 @@ export function buildApp(deps: AppDeps) {
   const clock = deps.clock ?? Date.now;
   const registry = new Metrics();
   const metrics = gatewayMetrics(registry);
-  const scripts = registerScripts(redis);
+  const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const store = new PoolStore(redis, scripts, {
     prefix: config.redis.prefix,
     endedRetentionMs: 90 * 86400_000,
-    deniedMemoryMs: config.metering.authorizationTtlSeconds * 1000,
+    deniedMemoryMs: DENIED_MEMORY_MS,
     finalGraceMs: config.metering.finalGraceSeconds * 1000,
   });
   const directory = new Directory(redis, config.redis.prefix);
-  const accounts = new Accounts(redis, store, directory, clock);
+  const staffAccess = new StaffAccess(redis, config.redis.prefix);
+  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
   const billingRules = {
     minBillableSeconds: config.metering.minBillableSeconds,
     billingIncrementSeconds: config.metering.billingIncrementSeconds,
@@ -60,12 +71,15 @@ export function buildApp(deps: AppDeps) {
       finalGraceMs: config.metering.finalGraceSeconds * 1000,
       reconcileAfterMs: config.metering.reconcileAfterSeconds * 1000,
       maxHoldMs: config.metering.maxCallHoldSeconds * 1000,
+      dialPolicy: config.dialling,
     },
     clock,
   );
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock });
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
-  const app = new Hono();
+  const app = new Hono<LogEnv>();
+  app.use('*', ...requestContext({ log, metrics }));
+  app.use('*', securityHeaders());
   app.use('*', limitBody(MAX_BODY_BYTES));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
@@ -77,7 +91,8 @@ export function buildApp(deps: AppDeps) {
       return c.json({ status: 'unavailable', redis: 'unreachable' }, 503);
     }
   });
-  app.get('/metrics', (c) => c.text(registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.route('/', docsRoutes());
+  app.get('/metrics', async (c) => c.text(await registry.render(), 200, { 'content-type': registry.contentType }));
 
   app.route(
     '/twilio',
@@ -99,6 +114,7 @@ export function buildApp(deps: AppDeps) {
       metrics,
       log,
       mediaStreams: config.ws.mediaStreams,
+      mediaTokenKey: mediaTokenKey(config.staffTokenSecret),
     }),
   );
   app.route(
@@ -115,6 +131,8 @@ export function buildApp(deps: AppDeps) {
 
   const billing = buildBilling({ config, redis, scripts, store, accounts, log, clock });
   app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
+  const alerts = new AlertStore(redis, scripts, store, config.redis.prefix);
+  app.route('/v1/accounts', alertRoutes({ alerts, auth, clock }));
 
   // The web app (dist/web/, built by `npm run build`) at /app.
   app.route('/', staticRoutes({ devMode: config.devMode }));
@@ -127,13 +145,13 @@ export function buildApp(deps: AppDeps) {
       metrics.redisErrors.inc({ route: 'api' });
       return c.json(errorBody('UNAVAILABLE', 'storage is unreachable; retry'), 503);
     }
-    log.error('unhandled error', { err, path: c.req.path });
+    (c.get('log') ?? log).error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);
   });
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

@@ -63,6 +63,8 @@ const schema = z.object({
   RECONCILE_AFTER_SECONDS: intIn(1, 7 * 86400).optional(),
   RECONCILE_POLL_SECONDS: intIn(1, 3600).optional(),
   MAX_CALL_HOLD_SECONDS: intIn(1, 7 * 86400).optional(),
+  ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  ALERT_WEBHOOK_SECRET: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   OVERAGE_PRICE_CENTS_PER_MINUTE: intIn(0, 1_000_000).optional(),
   BUNDLE_PRICE_CENTS: intIn(0, 10_000_000).optional(),
   SMTP_URL: url(['smtp:', 'smtps:']).optional(),
@@ -73,6 +75,20 @@ const schema = z.object({
   WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
   WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
   WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
+  SHUTDOWN_IDLE_GRACE_MS: intIn(0, 30_000).optional(),
+  // R17 dialling policy and the per-staff limits on authorizations (issue #8).
+  EMERGENCY_NUMBERS: z
+    .string()
+    .trim()
+    .regex(/^\+?\d{2,15}(\s*,\s*\+?\d{2,15})*$/, 'must be comma-separated numbers such as 911,112')
+    .optional(),
+  DIAL_DENY_PREFIXES: z
+    .string()
+    .trim()
+    .regex(/^\+\d{1,15}(\s*,\s*\+\d{1,15})*$/, 'must be comma-separated E.164 prefixes such as +1900,+882')
+    .optional(),
+  MAX_OPEN_AUTHORIZATIONS_PER_STAFF: intIn(1, 100_000).optional(),
+  AUTHORIZATION_RELEASE_GRACE_SECONDS: intIn(0, 3600).optional(),
 });
 
 export interface Config {
@@ -117,6 +133,20 @@ export interface Config {
   };
   /** Price of an overage minute on the charges statement (R6); 0 = not billed. */
   overagePriceCentsPerMinute: number;
+  /** Low-balance alerts are also POSTed here, signed with the secret (null: no webhook). */
+  alertWebhook: { url: string; secret: string } | null;
+  /** R17: who may be dialled (issue #8). */
+  dialling: {
+    /** Emergency numbers as bare digits ("911"); a leading "+" in a To is ignored. */
+    emergencyNumbers: string[];
+    /** E.164 prefixes refused by default (premium rate). */
+    denyPrefixes: string[];
+  };
+  /** Per staff member: at most this many open (unbound, unexpired) authorizations. */
+  maxOpenAuthorizationsPerStaff: number;
+  /** A staff member's open authorizations are released this long after their last
+   *  socket (on any instance) closed. */
+  authorizationReleaseGraceMs: number;
   bundlePriceCents: number;
   smtpUrl: string | null;
   receiptFrom: string;
@@ -130,7 +160,14 @@ export interface Config {
     maxBufferedBytes: number;
     heartbeatMs: number;
   };
+  /** On shutdown, idle keep-alive connections are closed only after this long, so a
+   *  request already on its way over one is answered (with Connection: close), not reset. */
+  shutdownIdleGraceMs: number;
 }
+
+export const DEFAULT_EMERGENCY_NUMBERS = '911,112,999,000,110,119,100,101,102,108';
+export const DEFAULT_DIAL_DENY_PREFIXES = '+1900,+1976,+882,+883';
+const listOf = (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -158,6 +195,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  // A webhook nobody can verify is worse than none.
+  if (e.ALERT_WEBHOOK_URL !== undefined && e.ALERT_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError(['ALERT_WEBHOOK_SECRET: required when ALERT_WEBHOOK_URL is set (it signs every alert webhook)']);
+  }
   if (production) {
     const missing = PRODUCTION_SECRETS.filter((k) => e[k] === undefined);
     if (missing.length > 0) {
@@ -217,6 +258,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxCallHoldSeconds: e.MAX_CALL_HOLD_SECONDS ?? 4 * 3600 + 60,
     },
     overagePriceCentsPerMinute: e.OVERAGE_PRICE_CENTS_PER_MINUTE ?? 0,
+    alertWebhook: e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET } : null,
+    dialling: {
+      emergencyNumbers: listOf(e.EMERGENCY_NUMBERS ?? DEFAULT_EMERGENCY_NUMBERS).map((n) => n.replace(/^\+/, '')),
+      denyPrefixes: listOf(e.DIAL_DENY_PREFIXES ?? DEFAULT_DIAL_DENY_PREFIXES),
+    },
+    maxOpenAuthorizationsPerStaff: e.MAX_OPEN_AUTHORIZATIONS_PER_STAFF ?? 5,
+    authorizationReleaseGraceMs: (e.AUTHORIZATION_RELEASE_GRACE_SECONDS ?? 10) * 1000,
     bundlePriceCents: e.BUNDLE_PRICE_CENTS ?? 1500,
     smtpUrl: e.SMTP_URL ?? null,
     receiptFrom: e.RECEIPT_FROM ?? 'minutegate <receipts@localhost>',
@@ -228,5 +276,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES ?? 1024 * 1024,
       heartbeatMs: (e.WS_HEARTBEAT_SECONDS ?? 30) * 1000,
     },
+    shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS ?? 1000,
   });
 }

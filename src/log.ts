@@ -1,27 +1,89 @@
-// One JSON line per event on stdout. Callers pass facts, never secrets: tokens, keys and
-// raw bodies are not logged anywhere in the gateway.
+// JSON lines through pino. Callers pass facts as fields and a message; a caller's field can
+// never overwrite `msg`, `level` or `time` (they are pino's own), errors keep their stack,
+// and child loggers bind what a request or a call is about (`requestId`, `callSid`,
+// `accountId`). Secrets never belong in a log line: tokens, keys, card data and
+// passwords are redacted by pino's `redact` whatever a caller passes.
+import { pino, stdSerializers, type Logger as Pino } from 'pino';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose every line also carries `bindings`. */
+  child(bindings: Record<string, unknown>): Logger;
 }
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l)): Logger {
-  const min = ORDER[level];
-  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < min) return;
-    const rec: Record<string, unknown> = { t: new Date().toISOString(), level: lvl, msg, ...fields };
-    if (fields?.err instanceof Error) rec.err = { name: fields.err.name, message: fields.err.message };
-    write(`${JSON.stringify(rec)}\n`);
-  };
+/** Field names whose values are never written, at any depth the paths name. */
+export const REDACTED_FIELDS = [
+  'token',
+  'authorization',
+  'password',
+  'secret',
+  'adminApiKey',
+  'staffTokenSecret',
+  'authToken',
+  'apiKeySecret',
+  'processorToken',
+  'cardNumber',
+  'number',
+  'cvc',
+];
+const REDACT_PATHS = [
+  ...REDACTED_FIELDS,
+  ...REDACTED_FIELDS.map((f) => `*.${f}`),
+  'headers.authorization',
+  'headers.cookie',
+  'headers["x-twilio-signature"]',
+  'req.headers.authorization',
+];
+
+/** pino's own keys: a caller's field of the same name is kept as `_<name>` instead. */
+const RESERVED = new Set(['level', 'time', 'msg']);
+
+function safe(fields: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const k of Object.keys(fields)) {
+    if (!RESERVED.has(k)) continue;
+    out ??= { ...fields };
+    out[`_${k}`] = out[k];
+    delete out[k];
+  }
+  return out ?? fields;
+}
+
+function wrap(p: Pino): Logger {
+  const at =
+    (lvl: 'debug' | 'info' | 'warn' | 'error') =>
+    (msg: string, fields?: Record<string, unknown>): void => {
+      if (!p.isLevelEnabled(lvl)) return;
+      if (fields) p[lvl](safe(fields), msg);
+      else p[lvl](msg);
+    };
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (bindings) => wrap(p.child(safe(bindings))),
   };
+}
+
+/** A logger at `level`, writing one JSON line per event to `write` (stdout by default). */
+export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
+  const destination = write ? { write: (s: string) => write(s) } : pino.destination({ fd: 1, sync: true });
+  const p = pino(
+    {
+      level,
+      base: undefined, // no pid/hostname on every line: the platform adds them
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: stdSerializers.err },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    },
+    destination,
+  );
+  return wrap(p);
 }

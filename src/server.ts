@@ -11,9 +11,14 @@ import { Reconciler } from './metering/reconciler.js';
 import { Bus } from './redis/bus.js';
 import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
+import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
+import { drainHttp } from './http/drain.js';
+import { AlertDispatcher } from './alerts/alert-dispatcher.js';
+import { smtpTransport } from './billing/receipt-mailer.js';
+import { connectRedis, createRedis } from './redis/client.js';
 
 export interface RunningGateway {
   port: number;
@@ -24,6 +29,7 @@ export interface RunningGateway {
   media: MediaStreams;
   bus: Bus;
   reconciler: Reconciler;
+  alerts: AlertDispatcher;
   close(): Promise<void>;
 }
 
@@ -44,6 +50,9 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
       reserveMinutes: config.metering.reserveMinutes,
       authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+      dialPolicy: config.dialling,
+      maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
+      authorizationReleaseGraceMs: config.authorizationReleaseGraceMs,
     },
     built.clock,
     log,
@@ -68,46 +77,85 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   );
   reconciler.start();
   const media = new MediaStreams(
-    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl },
+    { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey: mediaTokenKey(config.staffTokenSecret) },
     built.store,
-    built.directory,
     built.clock,
     log,
   );
-  built.registry.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
+  // Read at scrape time: figures this instance keeps anyway.
+  const r = built.registry;
+  r.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
     set({}, reconciler.unsettledCalls),
   );
-  built.registry.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
-  built.registry.gauge('minutegate_media_frames', 'Media Streams frames by kind (counted, not parsed)', (set) => {
+  r.gauge('minutegate_reconcile_backlog', 'Reconciliation entries due and not yet checked (R15), as of the last poll', (set) => set({}, reconciler.backlog));
+  r.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, clients.clients.size));
+  r.gauge('minutegate_media_streams_open', 'Media Streams sockets open on this instance (calls live here)', (set) => set({}, media.openSockets));
+  r.counterFrom('minutegate_media_frames_total', 'Media Streams frames by kind (counted, not parsed)', (set) => {
     set({ kind: 'media' }, media.stats.mediaFrames);
     set({ kind: 'malformed' }, media.stats.malformedFrames);
-  });
+  }, ['kind']);
+  r.counterFrom('minutegate_media_streams_total', 'Media Streams by outcome', (set) => {
+    set({ outcome: 'started' }, media.stats.streams);
+    set({ outcome: 'refused' }, media.stats.refusedStreams);
+    set({ outcome: 'unknown_call' }, media.stats.unknownCalls);
+  }, ['outcome']);
+  r.counterFrom('minutegate_bus_messages_dropped_total', 'Pub/sub messages dropped as malformed', (set) => set({}, bus.dropped));
+  r.counterFrom('minutegate_alerts_delivered_total', 'Low-balance alert deliveries by way', (set) => {
+    set({ way: 'email' }, alerts.delivered.email);
+    set({ way: 'webhook' }, alerts.delivered.webhook);
+    set({ way: 'failed' }, alerts.delivered.failed);
+  }, ['way']);
 
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: built.app.fetch, port, hostname: host }, () => resolve(s));
   });
   routeUpgrades(server as Server, {
     '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
-    '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
+    ...(config.ws.mediaStreams
+      ? {
+          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
+        }
+      : {}),
   });
   const addr = server.address() as AddressInfo;
   // Background jobs of the app (billing-cycle scheduler, receipt mailer).
   await built.start();
+  // Low-balance alerts: e-mail and webhook deliveries, from a subscriber of its own.
+  const alertSubscriber = createRedis(config.redis, 'minutegate-alerts');
+  await connectRedis(alertSubscriber, config.redis);
+  const alerts = new AlertDispatcher({
+    store: built.alerts,
+    subscriber: alertSubscriber,
+    recipients: async (accountId) => {
+      const a = await built.accounts.get(accountId);
+      return { name: a.name || accountId, emails: a.staff.map((m) => m.email) };
+    },
+    transport: config.smtpUrl ? smtpTransport(config.smtpUrl) : null,
+    from: config.receiptFrom,
+    webhook: config.alertWebhook,
+    clock: built.clock,
+    log,
+  });
+  await alerts.start();
 
+  const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      // No new connections; requests in flight complete (server.close waits for them).
-      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // No new connections; requests in flight, and those arriving on open keep-alive
+      // connections during the grace, complete and answer with Connection: close.
+      const httpClosed = draining.start();
       reconciler.stop();
+      await alerts.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, built, hub, clients, media, bus, reconciler, alerts, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with

@@ -140,6 +140,40 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await store.cancelAuthorization(id, 'auc', 's1', T0)).toBeNull();
     });
 
+    it('issue #8: caps open authorizations per staff member, releases them, removes a member and revokes tokens', async () => {
+      n += 1;
+      const id = `acc${n}x${randomBytes(3).toString('hex')}`;
+      await store.createAccount(
+        { accountId: id, name: id, monthlyMinutes: 10, anchor: T0 - 5 * DAY, inboundWhenExhausted: 'allow',
+          staff: [{ id: 's1', json: '{"id":"s1"}' }, { id: 's2', json: '{"id":"s2"}' }], phoneNumbers: [] },
+        T0,
+      );
+      const auth = (staffId: string, q: string, extra = {}) =>
+        store.createAuthorization({ accountId: id, authorizationId: `${staffId}-${q}`, staffId, requestId: q, to: '+1', reserveMinutes: 1, ttlMs: 60_000, maxOpenPerStaff: 2, ...extra }, T0);
+      expect((await auth('s1', 'a')).decision).toBe('authorized');
+      expect((await auth('s1', 'b')).decision).toBe('authorized');
+      expect(await auth('s1', 'c')).toEqual({ decision: 'denied', reason: 'too_many_open_authorizations' });
+      expect((await auth('s1', 'sos', { emergency: true })).decision).toBe('authorized');
+      expect((await auth('s2', 'a')).decision).toBe('authorized');
+      expect(await store.readPool(id, T0)).toMatchObject({ reserved: 3 });
+      // A live lease of some instance keeps them; without one they are released.
+      const presence = store.keys(id).presence('s1');
+      await redis.zadd(presence, Date.now() + 10_000, 'other-instance');
+      expect(await store.releaseStaffAuthorizations(id, 's1', Date.now(), T0)).toBeNull();
+      await redis.zrem(presence, 'other-instance');
+      expect(await store.releaseStaffAuthorizations(id, 's1', Date.now(), T0)).toBe(3);
+      expect(await store.readPool(id, T0)).toMatchObject({ reserved: 1 });
+      expect((await auth('s1', 'd')).decision).toBe('authorized');
+      // Removing s2 releases theirs and moves their token generation on.
+      expect(await store.removeStaff(id, 's2', T0)).toEqual({ memberJson: '{"id":"s2"}', released: 1 });
+      expect(await store.removeStaff(id, 's2', T0)).toBeNull();
+      expect(await redis.hget(store.keys(id).tokenGen, 's2')).toBe('1');
+      expect(await store.revokeStaffTokens(id, 's1')).toBe(true);
+      expect(await store.revokeStaffTokens(id, 's2')).toBe(false);
+      expect(await redis.hget(store.keys(id).tokenGen, 's1')).toBe('1');
+      expect(await store.readPool(id, T0)).toMatchObject({ reserved: 1 });
+    });
+
     it('adjusts with a ledger entry and never below zero', async () => {
       const id = await account(5);
       expect(await store.adjust(id, 10, 'credit', 'r1', T0)).toMatchObject({ ok: true, snapshot: { balance: 15 } });

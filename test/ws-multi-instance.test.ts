@@ -14,7 +14,9 @@ let B: GatewayProcess;
 const redis = new Redis('redis://127.0.0.1:6379');
 
 beforeAll(async () => {
-  [A, B] = await Promise.all([startGatewayProcess(prefix), startGatewayProcess(prefix)]);
+  // The storm below is one staff member on 50 sockets: the per-staff cap (issue #8) is lifted.
+  const env = { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000' };
+  [A, B] = await Promise.all([startGatewayProcess(prefix, env), startGatewayProcess(prefix, env)]);
 });
 afterAll(async () => {
   await Promise.all([A?.stop(), B?.stop()]);
@@ -79,6 +81,20 @@ describe('two gateway processes on one Redis', () => {
     expect(balAt - sent).toBeLessThan(200);
     expect(endedAt - sent).toBeLessThan(200);
     dash.close();
+  });
+
+  it('removing a staff member on A closes their socket on B with 4003 within 5 s (issue #8)', async () => {
+    const acct = await account(A.url, 10);
+    const onB = await openSocket(wsUrl(B.url), { authorization: `Bearer ${acct.token}` });
+    await onB.next((m) => m.type === 'balance');
+    const res = await fetch(`${A.url}/v1/accounts/${acct.id}/staff/alice`, { method: 'DELETE', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(res.status).toBe(204);
+    const at = performance.now();
+    const closed = await onB.closed;
+    expect(closed.code).toBe(4003);
+    expect(performance.now() - at).toBeLessThan(5000);
+    const rest = await fetch(`${B.url}/v1/accounts/${acct.id}/balance`, { headers: { authorization: `Bearer ${acct.token}` } });
+    expect(rest.status).toBe(401);
   });
 
   it('SIGTERM mid-storm loses no authorization and leaves reserved = the sum of live reservations', async () => {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { signStaffToken } from '../auth/staff-token.js';
+import { ledgerCursorSchema } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -11,12 +12,12 @@ import type { VoiceTokens } from '../twilio/voice-token.js';
 
 const MAX_MINUTES = 10_000_000;
 
-const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
+export const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
 
 // Unknown fields are ignored (a newer client may send more), known ones are strict.
 const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
 
-const newAccountSchema = z.object({
+export const newAccountSchema = z.object({
   id: accountIdSchema,
   name: z.string().trim().min(1).max(200),
   // The plan's minutes; a new account has no add-ons, so both names mean the same figure.
@@ -40,13 +41,13 @@ const newAccountSchema = z.object({
   }
 });
 
-const numbersSchema = z.union([
+export const numbersSchema = z.union([
   z.object({ phoneNumbers: z.array(e164Schema).min(1).max(1000) }),
   z.object({ phoneNumber: e164Schema }),
   z.object({ number: e164Schema }),
 ]);
 
-const adjustmentSchema = z.object({
+export const adjustmentSchema = z.object({
   minutes: z
     .number()
     .int()
@@ -56,18 +57,15 @@ const adjustmentSchema = z.object({
   reason: z.string().trim().min(1).max(500),
 });
 
-const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
+export const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
 
-const ledgerQuery = z.object({
+export const ledgerQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z
-    .string()
-    .regex(/^\d+-\d+$/, 'not a cursor this endpoint returned')
-    .optional(),
+  cursor: ledgerCursorSchema.optional(),
   order: z.enum(['asc', 'desc']).default('asc'),
 });
 
-const callsQuery = z.object({
+export const callsQuery = z.object({
   state: z.enum(['active', 'ended']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
@@ -172,11 +170,29 @@ export function accountRoutes(deps: {
     if (!(await accounts.staffMember(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
     const t = signStaffToken(
       deps.staffTokenSecret,
-      { accountId: id, staffId },
+      { accountId: id, staffId, gen: await accounts.tokenGeneration(id, staffId) },
       deps.clock(),
       body.ttlSeconds ?? deps.staffTokenTtlSeconds,
     );
     return c.json({ token: t.token, expiresAt: new Date(t.expiresAt).toISOString() }, 201);
+  });
+
+  // Issue #8: removal and revocation take effect at once (on other instances within the
+  // staff-access cache time; sockets are closed with 4003 by each instance's re-check).
+  app.delete('/:id/staff/:staffId', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.removeStaff(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
+  });
+
+  app.post('/:id/staff/:staffId/revoke-tokens', async (c) => {
+    requireAdmin(c);
+    const id = accountId(c.req.param('id'));
+    const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
+    if (!(await accounts.revokeTokens(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
+    return c.body(null, 204);
   });
 
   app.post('/:id/voice-token', async (c) => {

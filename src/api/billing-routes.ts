@@ -24,7 +24,7 @@ const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);
 
 /** The plan's minutes (R9); monthlyMinutes is accepted as an older name for the same figure
  *  (the plan, never plan + add-ons). */
-const planSchema = z
+export const planSchema = z
   .strictObject({ planMinutes: minutesSchema.optional(), monthlyMinutes: minutesSchema.optional() })
   .superRefine((b, ctx) => {
     if (b.planMinutes === undefined && b.monthlyMinutes === undefined) {
@@ -37,7 +37,7 @@ const planSchema = z
 
 const BRANDS = ['visa', 'mastercard', 'amex', 'discover', 'diners', 'jcb', 'unionpay', 'other'] as const;
 
-const paymentMethodSchema = z.strictObject({
+export const paymentMethodSchema = z.strictObject({
   processorToken: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{4,255}$/, "must be the payment processor's token (4-255 letters, digits, '_', '.', ':' or '-')"),
@@ -51,19 +51,19 @@ const paymentMethodSchema = z.strictObject({
   expYear: z.number().int().min(2000).max(2100),
 });
 
-const quoteSchema = z.strictObject({
+export const quoteSchema = z.strictObject({
   bundles: z.number().int().min(1).max(100),
   kind: z.enum(['addon', 'one_time']),
 });
 
-const purchaseSchema = z.strictObject({
+export const purchaseSchema = z.strictObject({
   quoteId: objectIdSchema,
   paymentMethodId: objectIdSchema,
   /** Who orders (and gets the receipt): required from the admin, implied by a staff token. */
   staffId: staffIdSchema.optional(),
 });
 
-const chargesQuery = z.object({ cycle: z.enum(['current', 'previous']).default('current') });
+export const chargesQuery = z.object({ cycle: z.enum(['current', 'previous']).default('current') });
 
 /** Idempotency keys are the client's: UUIDs usually; any visible ASCII is accepted. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;

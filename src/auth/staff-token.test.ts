@@ -24,3 +24,24 @@ describe('staff tokens', () => {
     for (const junk of ['', 'a.b', 'a.b.c', '...', 'x'.repeat(5000)]) expect(verifyStaffToken(secret, junk, now)).toBeNull();
   });
 });
+
+describe('staff tokens: one spelling (issue #8)', () => {
+  const now = 1_800_000_000_000;
+  it('refuses padding, the standard alphabet, extra characters and non-canonical trailing bits', () => {
+    const { token } = signStaffToken(secret, { accountId: 'acme', staffId: 's1' }, now, 60);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = s.slice(0, -1) + B64[B64.indexOf(s[s.length - 1]!) ^ 1];
+    // The respelled signature decodes to the same bytes: only the spelling differs.
+    expect(Buffer.from(respelled, 'base64url').equals(Buffer.from(s, 'base64url'))).toBe(true);
+    for (const v of [`${h}.${p}.${respelled}`, `${h}.${p}.${s}=`, `${h}==.${p}.${s}`, ` ${token}`, `${token} `, `${h}.${p}.${s}.`]) {
+      expect(verifyStaffToken(secret, v, now)).toBeNull();
+    }
+    expect(verifyStaffToken(secret, token, now)).toMatchObject({ gen: 0 });
+  });
+
+  it('carries the generation it was issued with', () => {
+    const { token } = signStaffToken(secret, { accountId: 'acme', staffId: 's1', gen: 7 }, now, 60);
+    expect(verifyStaffToken(secret, token, now)).toMatchObject({ accountId: 'acme', staffId: 's1', gen: 7 });
+  });
+});

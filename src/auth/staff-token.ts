@@ -8,6 +8,9 @@ export interface StaffClaims {
   staffId: string;
   /** Expiry, seconds since epoch. */
   exp: number;
+  /** The staff member's token generation when it was issued (issue #8): revoking their
+   *  tokens, or removing them, moves the generation on and every older token stops working. */
+  gen: number;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
@@ -18,7 +21,7 @@ function mac(secret: string, data: string): Buffer {
 
 export function signStaffToken(
   secret: string,
-  claims: { accountId: string; staffId: string },
+  claims: { accountId: string; staffId: string; gen?: number },
   nowMs: number,
   ttlSeconds: number,
 ): { token: string; expiresAt: number } {
@@ -26,10 +29,14 @@ export function signStaffToken(
   const exp = iat + ttlSeconds;
   const payload = Buffer.from(
     // `sub`/`acc` are what verification reads; the long names are for humans decoding it.
-    JSON.stringify({ sub: claims.staffId, acc: claims.accountId, staffId: claims.staffId, accountId: claims.accountId, iat, exp, typ: 'staff' }),
+    JSON.stringify({ sub: claims.staffId, acc: claims.accountId, staffId: claims.staffId, accountId: claims.accountId, iat, exp, typ: 'staff', gen: claims.gen ?? 0 }),
   ).toString('base64url');
   const body = `${HEADER}.${payload}`;
   return { token: `${body}.${mac(secret, body).toString('base64url')}`, expiresAt: exp * 1000 };
+}
+
+function canonical(part: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part;
 }
 
 /** Returns the claims of a valid, unexpired staff token, or null for anything else. */
@@ -38,6 +45,10 @@ export function verifyStaffToken(secret: string, token: string, nowMs: number): 
   const parts = token.split('.');
   if (parts.length !== 3) return null;
   const [h, p, sig] = parts as [string, string, string];
+  // One token, one spelling: base64url decoding forgives padding, the other alphabet and
+  // stray trailing bits, so several strings would carry the same signature. Only the
+  // canonical encoding (what signStaffToken writes) is accepted.
+  if (!canonical(h) || !canonical(p) || !canonical(sig)) return null;
   const expected = mac(secret, `${h}.${p}`);
   const given = Buffer.from(sig, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
@@ -49,7 +60,10 @@ export function verifyStaffToken(secret: string, token: string, nowMs: number): 
       return null;
     }
     if (c.exp * 1000 <= nowMs) return null;
-    return { accountId: c.acc, staffId: c.sub, exp: c.exp };
+    // Tokens issued before generations existed count as generation 0.
+    const gen = c.gen === undefined ? 0 : c.gen;
+    if (typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) return null;
+    return { accountId: c.acc, staffId: c.sub, exp: c.exp, gen };
   } catch {
     return null;
   }

@@ -17,3 +17,14 @@ export const isIdentity = (s: string): boolean => /^[A-Za-z0-9_.@-]{1,121}$/.tes
 /** Twilio CallSids are "CA" and 32 hex digits; shorter and other letters/digits are
  *  tolerated (test fixtures and simulators use them), anything else is refused. */
 export const isCallSid = (s: string): boolean => /^CA[0-9A-Za-z_-]{1,64}$/.test(s);
+
+/** Authorization ids are minted here and nowhere else: "az_" and 32 hex digits. Anything
+ *  else a client sends as one (an internal index name such as "req:…" included) is not
+ *  ours and never reaches a script. */
+export const newAuthorizationId = (uuid: string): string => `az_${uuid.replaceAll('-', '').toLowerCase()}`;
+export const isAuthorizationId = (s: unknown): s is string => typeof s === 'string' && /^az_[0-9a-f]{32}$/.test(s);
+
+/** A client's requestId as stored in the authorization index "req:<staffId>:<requestId>".
+ *  Staff ids may contain ":", so the requestId part must not: with "%" and ":" escaped the
+ *  last ":" always splits the name, and no member's requestId can spell another's index. */
+export const indexSafeRequestId = (requestId: string): string => requestId.replace(/[%:]/g, (ch) => (ch === '%' ? '%25' : '%3A'));

@@ -2,10 +2,14 @@
 // (Bearer <staff JWT>). A staff token only ever reaches its own account.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { StaffAccess } from '../auth/staff-access.js';
 import { verifyStaffToken } from '../auth/staff-token.js';
 import { AppError } from '../domain/errors.js';
 
-export type Principal = { kind: 'admin' } | { kind: 'staff'; accountId: string; staffId: string };
+export type Principal =
+  | { kind: 'admin' }
+  // gen: the token's generation (issue #8), checked against the member's current one.
+  | { kind: 'staff'; accountId: string; staffId: string; gen?: number };
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
@@ -17,23 +21,37 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
-export function makeAuthenticator(opts: { adminApiKey: string; staffTokenSecret: string; clock: () => number }) {
+/** Parses a bearer token (synchronously: signature, expiry); `admits` then asks whether
+ *  a staff token is still good (not revoked, member not removed — issue #8). */
+export type Authenticator = ((token: string | null) => Principal | null) & {
+  admits(p: Principal): Promise<boolean>;
+  access: StaffAccess | null;
+};
+
+export function makeAuthenticator(opts: {
+  adminApiKey: string;
+  staffTokenSecret: string;
+  clock: () => number;
+  staffAccess?: StaffAccess;
+}): Authenticator {
   const adminDigest = digest(opts.adminApiKey);
-  return (token: string | null): Principal | null => {
+  const parse = (token: string | null): Principal | null => {
     if (!token) return null;
     // Compare digests so the comparison is constant-time whatever the lengths.
     if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };
     const claims = verifyStaffToken(opts.staffTokenSecret, token, opts.clock());
-    return claims ? { kind: 'staff', accountId: claims.accountId, staffId: claims.staffId } : null;
+    return claims ? { kind: 'staff', accountId: claims.accountId, staffId: claims.staffId, gen: claims.gen } : null;
   };
+  const access = opts.staffAccess ?? null;
+  const admits = async (p: Principal): Promise<boolean> =>
+    p.kind !== 'staff' || !access || access.admits(p.accountId, p.staffId, p.gen ?? 0);
+  return Object.assign(parse, { admits, access });
 }
-
-export type Authenticator = ReturnType<typeof makeAuthenticator>;
 
 export function authenticate(auth: Authenticator): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const principal = auth(bearerToken(c.req.header('authorization')));
-    if (!principal) {
+    if (!principal || !(await auth.admits(principal))) {
       throw new AppError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <admin key or staff token>');
     }
     c.set('principal', principal);

@@ -1,9 +1,11 @@
 // Account use cases: create, read, staff, numbers, adjustments, history. Routes parse and
 // delegate here; state changes go through the pool scripts.
 import type { Cluster, Redis } from 'ioredis';
+import { ledgerCursorAtEnd, parseCallsCursor } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
 import { Directory } from './directory.js';
+import type { StaffAccess } from '../auth/staff-access.js';
 import { TtlCache } from './ttl-cache.js';
 
 export interface StaffMember {
@@ -71,7 +73,7 @@ export interface LedgerEntry {
   balanceAfter: number;
   ref: string;
   at: string;
-  [extra: string]: string | number;
+  [extra: string]: string | number | boolean;
 }
 
 export interface CallView {
@@ -110,6 +112,7 @@ export class Accounts {
     private readonly store: PoolStore,
     private readonly directory: Directory,
     private readonly clock: () => number,
+    private readonly access: StaffAccess | null = null,
   ) {}
 
   async create(input: NewAccount) {
@@ -233,6 +236,43 @@ export class Accounts {
     return member;
   }
 
+  /** Issue #8: removes a staff member at once — staff hash, token generation, open
+   *  authorizations (one script), then their softphone identity. False when unknown. */
+  async removeStaff(accountId: string, staffId: string): Promise<boolean> {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    let removed;
+    try {
+      removed = await this.store.removeStaff(accountId, staffId, this.clock());
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
+      throw err;
+    }
+    this.staffCache.delete(accountId);
+    this.access?.forget(accountId, staffId);
+    if (!removed) return false;
+    const member = JSON.parse(removed.memberJson) as StaffMember;
+    // Released only while it still points at this member; other instances stop trusting
+    // their cached copy within the directory's identity cache time.
+    await this.directory.markIdentityRemoved(member.identity);
+    await this.directory.release('identity', [member.identity], [
+      { name: member.identity, value: Directory.identityValue(accountId, staffId) },
+    ]);
+    return true;
+  }
+
+  /** Issue #8: every token issued to the member so far stops working. False when unknown. */
+  async revokeTokens(accountId: string, staffId: string): Promise<boolean> {
+    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    const ok = await this.store.revokeStaffTokens(accountId, staffId);
+    this.access?.forget(accountId, staffId);
+    return ok;
+  }
+
+  /** The generation a new token of the member carries (issue #8). */
+  async tokenGeneration(accountId: string, staffId: string): Promise<number> {
+    return this.access ? this.access.current(accountId, staffId) : 0;
+  }
+
   async addNumbers(accountId: string, numbers: string[]): Promise<string[]> {
     this.numbersCache.delete(accountId);
     assertUnique(numbers, 'phoneNumbers');
@@ -271,6 +311,8 @@ export class Accounts {
   async ledger(accountId: string, opts: { limit: number; cursor?: string; order: 'asc' | 'desc' }) {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const key = this.store.keys(accountId).ledger;
+    // Nothing lies beyond either end of the id space (and Redis refuses such a range).
+    if (opts.cursor && ledgerCursorAtEnd(opts.cursor, opts.order)) return { entries: [], nextCursor: null };
     const rows =
       opts.order === 'asc'
         ? await this.redis.xrange(key, opts.cursor ? `(${opts.cursor}` : '-', '+', 'COUNT', opts.limit + 1)
@@ -289,8 +331,9 @@ export class Accounts {
       };
       for (const [f, v] of Object.entries(o)) {
         if (f in entry) continue;
-        // Instants are shown as ISO like `at`; other whole numbers as numbers.
+        // Instants are shown as ISO like `at`, flags as booleans; other whole numbers as numbers.
         if (INSTANT_FIELDS.has(f) && /^\d+$/.test(v)) entry[f] = new Date(Number(v)).toISOString();
+        else if (f === 'emergency') entry[f] = v === 'true';
         else entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
       }
       return entry;
@@ -312,9 +355,7 @@ export class Accounts {
     let max = '+inf';
     let after: { score: number; sid: string } | null = null;
     if (opts.cursor) {
-      const m = /^(\d+):(.+)$/.exec(opts.cursor);
-      if (!m) throw new AppError(400, 'VALIDATION_FAILED', 'cursor: not a cursor this endpoint returned');
-      after = { score: Number(m[1]), sid: m[2]! };
+      after = parseCallsCursor(opts.cursor);
       max = String(after.score);
     }
     // Members sharing the cursor's score are re-read and skipped up to the cursor.

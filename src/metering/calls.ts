@@ -4,11 +4,12 @@
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
-import { isCallSid, isE164, isIdentity } from '../domain/ids.js';
+import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from './accounts.js';
 import type { Directory } from './directory.js';
 import type { DialTarget } from '../twilio/twiml.js';
+import { classifyDestination, DEFAULT_DIAL_POLICY, emergencyNumber, type DialPolicy } from './dial-policy.js';
 
 export type VoiceDecision =
   | {
@@ -18,7 +19,7 @@ export type VoiceDecision =
       targets: DialTarget[];
       callerId?: string;
     }
-  | { allow: false; reason: 'no_minutes' | 'unknown_caller' | 'unknown_number' | 'no_destination' | 'no_staff' };
+  | { allow: false; reason: 'no_minutes' | 'destination_not_allowed' | 'unknown_caller' | 'unknown_number' | 'no_destination' | 'no_staff' };
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 /** Twilio rings at most 10 nouns of one <Dial> in parallel. */
@@ -32,6 +33,8 @@ export interface CallMeteringOptions {
   reconcileAfterMs: number;
   /** ...and its hold released by then at the latest (R15's safety net). */
   maxHoldMs: number;
+  /** R17: emergency numbers and refused prefixes (default: the documented defaults). */
+  dialPolicy?: DialPolicy;
 }
 
 export class CallMetering {
@@ -56,6 +59,7 @@ export class CallMetering {
     let callerId: string | undefined;
 
     let callerIdFrom: Promise<string[]> | null = null;
+    let policy: 'emergency' | 'deny' | '' = '';
     if (from.startsWith('client:')) {
       // A softphone of a staff member (Voice SDK through the TwiML App).
       const who = await this.directory.lookupIdentity(from.slice(7));
@@ -63,8 +67,18 @@ export class CallMetering {
       accountId = who.accountId;
       staffId = who.staffId;
       direction = 'outbound';
-      const target = dialTarget(to);
+      // R17: an emergency number is dialled as a <Number> even though it is not E.164, and
+      // a refused prefix is decided (and remembered) by the script like any denial.
+      const dialPolicy = this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY;
+      const destination = classifyDestination(dialPolicy, to);
+      if (destination !== 'ordinary') policy = destination === 'emergency' ? 'emergency' : 'deny';
+      const emergency = emergencyNumber(dialPolicy, to);
+      const target: DialTarget | null = emergency !== null ? { kind: 'number', value: emergency } : dialTarget(to);
       if (!target) return { allow: false, reason: 'no_destination' };
+      // Issue #8: a removed staff member's softphone is not rung (its Voice token may live on).
+      if (target.kind === 'client' && (await this.directory.isIdentityRemoved(target.value))) {
+        return { allow: false, reason: 'no_destination' };
+      }
       targets = [target];
       if (target.kind === 'number') callerIdFrom = this.accounts.cachedNumbers(accountId);
     } else {
@@ -92,8 +106,10 @@ export class CallMetering {
           to,
           staffId,
           reserveMinutes: this.opts.reserveMinutes,
-          authorizationId: p.authorizationId ?? '',
+          // Only an id the gateway issued is looked up; anything else is a fresh check.
+          authorizationId: isAuthorizationId(p.authorizationId) ? p.authorizationId : '',
           expectedLegs: targets.length,
+          policy,
         },
         now,
       ),
@@ -105,7 +121,7 @@ export class CallMetering {
       const wanted = p.CallerId;
       callerId = wanted && numbers.includes(wanted) ? wanted : numbers[0];
     }
-    if (result.decision === 'denied') return { allow: false, reason: 'no_minutes' };
+    if (result.decision === 'denied') return { allow: false, reason: result.reason };
     return { allow: true, accountId, callSid, targets, callerId };
   }
 

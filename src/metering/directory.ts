@@ -11,12 +11,17 @@ const CACHE_LIMIT = 200_000;
 /** Owners of identities and numbers change only through this API (claims are never
  *  moved), so a positive answer may be reused for a while. */
 const OWNER_CACHE_MS = 60_000;
+/** Identities are released when a staff member is removed (issue #8), which must reach
+ *  every instance within seconds: they are reused only briefly. */
+const IDENTITY_CACHE_MS = 2_000;
+/** A removed identity stays undiallable longer than any Voice SDK token we mint lives. */
+const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
   private readonly k;
   // The CallSid map never changes once written: cached for as long as Redis keeps it.
   private readonly callCache = new TtlCache<string>(CALL_MAP_TTL_SECONDS * 1000, CACHE_LIMIT);
-  private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(OWNER_CACHE_MS);
+  private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(IDENTITY_CACHE_MS);
   private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
   constructor(
@@ -43,6 +48,7 @@ export class Directory {
         return { ok: false, taken: e.name };
       }
       claimed.push(e.name);
+      if (kind === 'identity') await this.redis.del(this.k.removedIdentity(e.name));
     }
     return { ok: true };
   }
@@ -53,6 +59,8 @@ export class Directory {
       const key = this.k[kind](name);
       // Only delete what still points at us.
       if (value !== undefined && (await this.redis.get(key)) === value) await this.redis.del(key);
+      if (kind === 'identity') this.identityCache.delete(name);
+      else this.numberCache.delete(name);
     }
   }
 
@@ -63,6 +71,15 @@ export class Directory {
       const i = v.indexOf(' ');
       return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
     });
+  }
+
+  /** Issue #8: a removed staff member's softphone must not be reached by other softphones. */
+  async markIdentityRemoved(identity: string): Promise<void> {
+    await this.redis.set(this.k.removedIdentity(identity), '1', 'EX', REMOVED_IDENTITY_SECONDS);
+  }
+
+  async isIdentityRemoved(identity: string): Promise<boolean> {
+    return (await this.redis.exists(this.k.removedIdentity(identity))) === 1;
   }
 
   lookupNumber(e164: string): Promise<string | null> {

@@ -47,6 +47,8 @@ export class Reconciler {
   private readonly key: string;
   /** Unsettled calls in the whole deployment, as of the last poll (for /metrics). */
   unsettledCalls = 0;
+  /** Entries that were due at the last poll (for /metrics). */
+  backlog = 0;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -73,6 +75,7 @@ export class Reconciler {
     if (this.running) return;
     this.running = true;
     try {
+      this.backlog = await this.redis.zcount(this.key, '-inf', this.clock());
       const due = await this.redis.zrangebyscore(this.key, '-inf', this.clock(), 'LIMIT', 0, 50);
       for (const member of due) {
         // Whoever removes the entry owns this check.

@@ -10,7 +10,8 @@ import { accountKeys } from './keys.js';
 
 export type BusMessage =
   | ({ t: 'balance'; accountId: string; version: number } & Record<string, unknown>)
-  | ({ t: 'call'; accountId: string; event: string; callSid: string; version: number } & Record<string, unknown>);
+  | ({ t: 'call'; accountId: string; event: string; callSid: string; version: number } & Record<string, unknown>)
+  | ({ t: 'alert'; accountId: string; level: string; version: number } & Record<string, unknown>);
 
 export type BusListener = (msg: BusMessage, raw: string) => void;
 
@@ -83,7 +84,7 @@ export class Bus {
     let msg: BusMessage;
     try {
       msg = JSON.parse(raw) as BusMessage;
-      if ((msg.t !== 'balance' && msg.t !== 'call') || typeof msg.version !== 'number') throw new Error('unknown shape');
+      if ((msg.t !== 'balance' && msg.t !== 'call' && msg.t !== 'alert') || typeof msg.version !== 'number') throw new Error('unknown shape');
       // A message must be about the account whose channel carried it.
       if (msg.accountId !== this.channelToAccount.get(channel)) throw new Error('account mismatch');
     } catch (err) {

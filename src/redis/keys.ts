@@ -26,6 +26,11 @@ export function accountKeys(prefix: string, accountId: string) {
     endedCalls: `${base}:calls:ended`,
     /** Hash per call. */
     call: (callSid: string) => `${base}:call:${callSid}`,
+    /** Hash: staffId → token generation (issue #8); tokens of an older one are refused. */
+    tokenGen: `${base}:tokengen`,
+    /** Sorted set per staff member: instance ids holding a socket of theirs, scored by
+     *  lease expiry (wall-clock ms) — issue #8's release of a gone staff member's authorizations. */
+    presence: (staffId: string) => `${base}:presence:${staffId}`,
     /** Pub/sub channel (sharded) carrying balance snapshots and call events. */
     events: `${base}:events`,
   };
@@ -41,6 +46,9 @@ export function directoryKeys(prefix: string) {
     identity: (identity: string) => `${prefix}:dir:identity:${identity}`,
     number: (e164: string) => `${prefix}:dir:number:${e164}`,
     call: (callSid: string) => `${prefix}:dir:call:${callSid}`,
+    /** Marker of a removed staff member's identity (issue #8), while their Voice SDK token
+     *  may still be valid: nobody may dial it. Cleared when the identity is claimed again. */
+    removedIdentity: (identity: string) => `${prefix}:dir:removed:${identity}`,
     /** Video room → the account whose staff member was seen in it (R12). */
     room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
     /** Sorted set: "accountId callSid" members due for reconciliation (R15), by due time. */

@@ -37,11 +37,11 @@ export class AccountNotFoundError extends Error {
 
 export type AuthorizeCallResult =
   | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }
-  | { decision: 'denied'; reason: 'no_minutes' };
+  | { decision: 'denied'; reason: 'no_minutes' | 'destination_not_allowed' };
 
 export type CreateAuthorizationResult =
   | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean }
-  | { decision: 'denied'; reason: 'no_minutes' };
+  | { decision: 'denied'; reason: 'no_minutes' | 'too_many_open_authorizations' };
 
 export type CallEventOutcome =
   | {
@@ -219,6 +219,9 @@ export class PoolStore {
       reserveMinutes: number;
       authorizationId: string;
       expectedLegs: number;
+      /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused
+       *  destination) or "" (the usual check). */
+      policy?: 'emergency' | 'deny' | '';
     },
     now: number,
   ): Promise<AuthorizeCallResult> {
@@ -228,12 +231,12 @@ export class PoolStore {
       input.accountId,
       [k.call(input.callSid), k.activeCalls],
       [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
-        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs],
+        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? ''],
       now,
     );
     switch (reply[0]) {
       case 0:
-        return { decision: 'denied', reason: 'no_minutes' };
+        return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
       case 1:
       case 3:
         // The new snapshot reaches clients through the bus; the webhook needs only the decision.
@@ -246,17 +249,32 @@ export class PoolStore {
   }
 
   async createAuthorization(
-    input: { accountId: string; authorizationId: string; staffId: string; requestId: string; to: string; reserveMinutes: number; ttlMs: number },
+    input: {
+      accountId: string;
+      authorizationId: string;
+      staffId: string;
+      requestId: string;
+      to: string;
+      reserveMinutes: number;
+      ttlMs: number;
+      /** At most this many open authorizations per staff member (none: no cap). */
+      maxOpenPerStaff?: number;
+      /** R17: an emergency number — authorized without reserving, outside the cap. */
+      emergency?: boolean;
+    },
     now: number,
   ): Promise<CreateAuthorizationResult> {
     const reply = await this.runPool(
       'create-authorization',
       input.accountId,
       [],
-      [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs],
+      [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs,
+        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : ''],
       now,
     );
-    if (reply[0] === 0) return { decision: 'denied', reason: 'no_minutes' };
+    if (reply[0] === 0) {
+      return { decision: 'denied', reason: reply[1] === 'too_many_open_authorizations' ? 'too_many_open_authorizations' : 'no_minutes' };
+    }
     return {
       decision: 'authorized',
       authorizationId: String(reply[1]),
@@ -337,6 +355,29 @@ export class PoolStore {
     }
   }
 
+  /** Releases a staff member's open authorizations unless a socket of theirs is open on
+   *  some instance (release-staff-authorizations-5.lua). Null when one still is. */
+  async releaseStaffAuthorizations(accountId: string, staffId: string, wallNow: number, now: number): Promise<number | null> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool('release-staff-authorizations', accountId, [k.presence(staffId)], [staffId, wallNow], now);
+    return reply[0] === 1 ? Number(reply[1]) : null;
+  }
+
+  /** Removes a staff member (remove-staff-6.lua): null when there is no such member. */
+  async removeStaff(accountId: string, staffId: string, now: number): Promise<{ memberJson: string; released: number } | null> {
+    const k = this.keys(accountId);
+    const reply = await this.runPool('remove-staff', accountId, [k.staff, k.tokenGen], [staffId], now);
+    return reply[0] === 1 ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
+  }
+
+  /** Moves a staff member's token generation on (revoke-staff-tokens-2.lua); false when
+   *  there is no such member. */
+  async revokeStaffTokens(accountId: string, staffId: string): Promise<boolean> {
+    const k = this.keys(accountId);
+    const reply = await this.scripts.run('revoke-staff-tokens', [k.staff, k.tokenGen], [Date.now(), '', '', staffId]);
+    return reply[0] === 1;
+  }
+
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */
   async recordMediaStream(
     accountId: string,
@@ -345,7 +386,9 @@ export class PoolStore {
     streamSid: string,
     customParameters: Record<string, string>,
     now: number,
-  ): Promise<'recorded' | 'repeated' | 'unknown_call'> {
+    /** The socket the stream arrived on: one open stream per call (R18). */
+    connectionId = '',
+  ): Promise<'recorded' | 'repeated' | 'unknown_call' | 'busy'> {
     const k = this.keys(accountId);
     const reply = await this.scripts.run('media-stream', [k.pool, k.call(callSid)], [
       now,
@@ -354,7 +397,8 @@ export class PoolStore {
       event,
       streamSid,
       JSON.stringify(customParameters),
+      connectionId,
     ]);
-    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : 'unknown_call';
+    return reply[0] === 1 ? 'recorded' : reply[0] === 2 ? 'repeated' : reply[0] === -3 ? 'busy' : 'unknown_call';
   }
 }

@@ -29,7 +29,13 @@ export const SCRIPT_NAMES = [
   'cancel-authorization',
   'record-call-event',
   'release-hold',
+  'set-alerts',
+  'alert-delivered',
   'media-stream',
+  // Issue #8: staff members' open authorizations and access.
+  'release-staff-authorizations',
+  'remove-staff',
+  'revoke-staff-tokens',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -60,8 +66,9 @@ function loadSources(): ScriptSource[] {
 
 type CommandFn = (...args: (string | number)[]) => Promise<ScriptReply>;
 
-/** Registers every script on the client and returns a typed runner. */
-export function registerScripts(client: Redis | Cluster): ScriptRunner {
+/** Registers every script on the client and returns a typed runner; `observe`, when given,
+ *  hears each run's duration in seconds (for the latency histogram). */
+export function registerScripts(client: Redis | Cluster, observe?: (name: ScriptName, seconds: number) => void): ScriptRunner {
   const commands = new Map<ScriptName, { fn: CommandFn; numberOfKeys: number }>();
   for (const s of loadSources()) {
     const command = `mg_${s.name.replace(/-/g, '_')}`;
@@ -76,7 +83,12 @@ export function registerScripts(client: Redis | Cluster): ScriptRunner {
         // A programming error, caught by every test that calls the script.
         throw new Error(`${name} takes ${c.numberOfKeys} keys, got ${keys.length}`);
       }
-      return c.fn(...keys, ...args);
+      if (!observe) return c.fn(...keys, ...args);
+      const started = performance.now();
+      const done = () => observe(name, (performance.now() - started) / 1000);
+      const p = c.fn(...keys, ...args);
+      p.then(done, done);
+      return p;
     },
   };
 }

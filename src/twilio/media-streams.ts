@@ -1,22 +1,28 @@
-// GET /twilio/media — Twilio Media Streams. The upgrade is verified like every Twilio
-// request, over the wss:// form of PUBLIC_BASE_URL + path (Twilio signs that URL, with no
-// parameters). `start` marks the call live; `stop` or a close marks the stream ended and
-// never debits. `media` frames (50/s per call) are recognised by their first bytes and
-// only counted: no JSON parse, no schema, no Redis.
+// GET /twilio/media/<token> — Twilio Media Streams. The upgrade is verified like every
+// Twilio request, over the wss:// form of PUBLIC_BASE_URL + path (Twilio signs that URL,
+// with no parameters), and its path must end in the call's token (media-token.ts, R18): a
+// captured signature opens streams of that one call only. `start` must name the token's
+// call and a real StreamSid, else the socket is closed 1008 and nothing is recorded; it
+// marks the call live. `stop` or a close marks the stream ended and never debits. One
+// stream per call is open at a time. `media` frames (50/s per call) are recognised by
+// their first bytes and only counted: no JSON parse, no schema, no Redis.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import type { Directory } from '../metering/directory.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import { rejectUpgrade } from '../ws/upgrade.js';
+import { boundedParameters, isStreamSid } from './media-frames.js';
+import { verifyMediaToken, type StreamBinding } from './media-token.js';
 import { validateTwilioSignature } from './signature.js';
 import { requestBase } from './public-url.js';
 
 const MEDIA_PREFIX = Buffer.from('{"event":"media"');
 const MAX_FRAME_BYTES = 64 * 1024;
+const ROUTE = '/twilio/media';
 /** Twilio sends `connected` and `start` at once; a socket that names no call by then is
- *  not a stream of ours (the upgrade signature covers only the URL, so it can be replayed). */
+ *  not a stream of ours. */
 const START_TIMEOUT_MS = 10_000;
 const POLICY_VIOLATION = 1008;
 
@@ -25,12 +31,16 @@ export interface MediaStats {
   mediaFrames: number;
   malformedFrames: number;
   unknownCalls: number;
+  /** Streams closed 1008: a start naming another call, a bad StreamSid, a second stream. */
+  refusedStreams: number;
 }
 
 interface StreamState {
   ws: WebSocket;
-  callSid: string | null;
-  accountId: string | null;
+  /** The call of the URL's token: the only call this socket may speak about. */
+  binding: StreamBinding;
+  /** Unique per socket: the holder of the call's open-stream marker in Redis. */
+  connectionId: string;
   streamSid: string | null;
   stopped: boolean;
 }
@@ -38,13 +48,21 @@ interface StreamState {
 export class MediaStreams {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
-  readonly stats: MediaStats = { streams: 0, mediaFrames: 0, malformedFrames: 0, unknownCalls: 0 };
+
+  /** Media Streams sockets open on this instance now. */
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+  /** "<accountId> <CallSid>" → its open socket on this instance (Redis holds it across them). */
+  private readonly openCalls = new Map<string, WebSocket>();
+  private readonly instanceId = randomBytes(8).toString('hex');
+  private connections = 0;
+  readonly stats: MediaStats = { streams: 0, mediaFrames: 0, malformedFrames: 0, unknownCalls: 0, refusedStreams: 0 };
   private draining = false;
 
   constructor(
-    private readonly opts: { authToken: string | null; publicBaseUrl: string | null },
+    private readonly opts: { authToken: string | null; publicBaseUrl: string | null; tokenKey: Buffer },
     private readonly store: PoolStore,
-    private readonly directory: Directory,
     private readonly clock: () => number,
     private readonly log: Logger,
   ) {
@@ -72,15 +90,27 @@ export class MediaStreams {
         (!url.endsWith('/') && validateTwilioSignature(this.opts.authToken!, signature, `${url}/`, {})),
     );
     if (!ok) return rejectUpgrade(socket, 403, 'BAD_SIGNATURE', signature ? 'X-Twilio-Signature does not match' : 'X-Twilio-Signature is missing');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+    const pathname = path.split('?')[0]!.replace(/\/$/, '');
+    const token = pathname.startsWith(`${ROUTE}/`) ? pathname.slice(ROUTE.length + 1) : '';
+    const binding = token ? verifyMediaToken(this.opts.tokenKey, token) : null;
+    if (!binding) {
+      return rejectUpgrade(socket, 403, 'BAD_TOKEN', `a stream URL is ${ROUTE}/<token>, with the token of the call's own TwiML`);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, binding));
   }
 
-  private onConnection(ws: WebSocket): void {
+  private onConnection(ws: WebSocket, binding: StreamBinding): void {
     this.sockets.add(ws);
     this.stats.streams += 1;
-    const st: StreamState = { ws, callSid: null, accountId: null, streamSid: null, stopped: false };
+    this.connections += 1;
+    const st: StreamState = { ws, binding, connectionId: `${this.instanceId}:${this.connections}`, streamSid: null, stopped: false };
+    const callKey = `${binding.accountId} ${binding.callSid}`;
+    const holder = this.openCalls.get(callKey);
+    // A holder already closing has let go: its stop is on its way.
+    if (holder && holder.readyState === holder.OPEN) this.refuse(st, 'a stream of this call is already open');
+    else this.openCalls.set(callKey, ws);
     const startTimer = setTimeout(() => {
-      if (!st.callSid) ws.close(POLICY_VIOLATION, 'no start frame');
+      if (!st.streamSid) ws.close(POLICY_VIOLATION, 'no start frame');
     }, START_TIMEOUT_MS);
     startTimer.unref();
     ws.on('message', (data, isBinary) => this.onFrame(st, data, isBinary));
@@ -88,8 +118,16 @@ export class MediaStreams {
     ws.on('close', () => {
       clearTimeout(startTimer);
       this.sockets.delete(ws);
+      if (this.openCalls.get(callKey) === ws) this.openCalls.delete(callKey);
       if (!st.stopped) void this.mark(st, 'stop', {});
     });
+  }
+
+  /** Closes the socket 1008 before (or instead of) anything is recorded for it. */
+  private refuse(st: StreamState, reason: string): void {
+    this.stats.refusedStreams += 1;
+    if (st.streamSid === null) st.stopped = true; // nothing of it was recorded: no stop to note
+    st.ws.close(POLICY_VIOLATION, reason);
   }
 
   private onFrame(st: StreamState, data: RawData, isBinary: boolean): void {
@@ -112,19 +150,16 @@ export class MediaStreams {
         return;
       case 'start': {
         const s = msg.start;
-        if (!s || typeof s.callSid !== 'string' || st.callSid) {
+        if (!s || typeof s !== 'object' || st.streamSid || st.stopped) {
           this.stats.malformedFrames += 1;
           return;
         }
-        st.callSid = s.callSid;
-        st.streamSid = typeof msg.streamSid === 'string' ? msg.streamSid : typeof s.streamSid === 'string' ? s.streamSid : 'unknown';
-        const params: Record<string, string> = {};
-        if (s.customParameters && typeof s.customParameters === 'object') {
-          for (const [k, v] of Object.entries(s.customParameters as Record<string, unknown>)) {
-            if (typeof v === 'string') params[k] = v;
-          }
-        }
-        void this.mark(st, 'start', params);
+        // The token names the call; a start about any other call is not this stream's.
+        if (s.callSid !== st.binding.callSid) return this.refuse(st, "start names another call than the stream URL's");
+        const sid = msg.streamSid ?? s.streamSid;
+        if (!isStreamSid(sid) || (s.streamSid !== undefined && s.streamSid !== sid)) return this.refuse(st, 'start carries no valid streamSid');
+        st.streamSid = sid;
+        void this.mark(st, 'start', boundedParameters(s.customParameters));
         return;
       }
       case 'stop':
@@ -137,23 +172,21 @@ export class MediaStreams {
   }
 
   private async mark(st: StreamState, event: 'start' | 'stop', params: Record<string, string>): Promise<void> {
-    if (!st.callSid || !st.streamSid) return;
+    if (!st.streamSid) return;
+    const { accountId, callSid } = st.binding;
     try {
-      // The account comes from our own CallSid map, never from the stream's parameters.
-      st.accountId ??= await this.directory.lookupCall(st.callSid);
-      if (!st.accountId) {
-        this.stats.unknownCalls += 1;
-        if (event === 'start') st.ws.close(POLICY_VIOLATION, 'unknown call');
-        return;
-      }
-      const r = await this.store.recordMediaStream(st.accountId, st.callSid, event, st.streamSid, params, this.clock());
+      const r = await this.store.recordMediaStream(accountId, callSid, event, st.streamSid, params, this.clock(), st.connectionId);
+      if (event !== 'start') return;
       if (r === 'unknown_call') {
         this.stats.unknownCalls += 1;
-        if (event === 'start') st.ws.close(POLICY_VIOLATION, 'unknown call');
+        st.ws.close(POLICY_VIOLATION, 'unknown call');
+      } else if (r === 'busy') {
+        this.stats.refusedStreams += 1;
+        st.ws.close(POLICY_VIOLATION, 'a stream of this call is already open');
       }
     } catch (err) {
       // A live marker is informational; the call is metered by its signals either way.
-      this.log.warn('media stream event not recorded', { err, callSid: st.callSid, event });
+      this.log.warn('media stream event not recorded', { err, callSid, event });
     }
   }
 

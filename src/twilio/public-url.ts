@@ -6,7 +6,8 @@ export function requestBase(publicBaseUrl: string | null, host: string | undefin
 }
 
 /** Media Streams connect to the wss:// form of the same base (ws:// for a plain-http
- *  development base, which has no TLS to offer). */
-export function mediaStreamUrl(base: string): string {
-  return `${base.replace(/^http/, 'ws')}/twilio/media`;
+ *  development base, which has no TLS to offer), on the call's own path (R18: see
+ *  media-token.ts). */
+export function mediaStreamUrl(base: string, token: string): string {
+  return `${base.replace(/^http/, 'ws')}/twilio/media/${token}`;
 }

@@ -10,10 +10,15 @@ import type { CallMetering } from '../metering/calls.js';
 import type { VideoMetering } from '../metering/video.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
+import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
-type TwilioEnv = { Variables: { params: Record<string, string> } };
+type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger } };
+
+/** The request's logger (with its request id), bound to the call the signal is about. */
+const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid: string | undefined) =>
+  (c.get('log') ?? fallback).child({ callSid: sid });
 
 const XML = { 'content-type': 'text/xml; charset=utf-8' };
 
@@ -75,6 +80,8 @@ export function twilioRoutes(deps: {
   log: Logger;
   /** Add <Start><Stream> so Media Streams marks allowed calls live. */
   mediaStreams: boolean;
+  /** Signs each call's stream URL (media-token.ts). */
+  mediaTokenKey: Buffer;
 }) {
   const app = new Hono<TwilioEnv>();
   const verify = verifyTwilio(deps);
@@ -88,7 +95,7 @@ export function twilioRoutes(deps: {
       const base = requestBase(deps.publicBaseUrl, c.req.header('host'));
       const statusUrl = `${base}/twilio/status`;
       const stream = deps.mediaStreams
-        ? { url: mediaStreamUrl(base), parameters: { accountId: d.accountId, callSid: d.callSid } }
+        ? { url: mediaStreamUrl(base, mintMediaToken(deps.mediaTokenKey, d.accountId, d.callSid)), parameters: { accountId: d.accountId, callSid: d.callSid } }
         : undefined;
       return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets, stream }), 200, XML);
     } catch (err) {
@@ -96,7 +103,7 @@ export function twilioRoutes(deps: {
       // Fail closed: a call we cannot meter is not placed (R14). <Reject> costs nothing.
       deps.metrics.redisErrors.inc({ route: 'voice' });
       deps.metrics.authorizations.inc({ decision: 'unavailable' });
-      deps.log.error('voice webhook failed closed', { err, callSid: p.CallSid });
+      callLog(c, deps.log, p.CallSid).error('voice webhook failed closed', { err });
       return c.body(rejectTwiml(), 200, XML);
     }
   });
@@ -109,12 +116,12 @@ export function twilioRoutes(deps: {
       try {
         const outcome = await record(p);
         deps.metrics.signals.inc({ outcome });
-        if (outcome === 'unknown_call') deps.log.debug('signal about an unknown call', { callSid: p.CallSid });
+        if (outcome === 'unknown_call') callLog(c, deps.log, p.CallSid).debug('signal about an unknown call');
         return c.body(EMPTY_RESPONSE, 200, XML);
       } catch (err) {
         if (err instanceof AppError) throw err;
         deps.metrics.redisErrors.inc({ route });
-        deps.log.error('signal not recorded', { err, route, sid: p.CallSid ?? p.ParticipantSid });
+        callLog(c, deps.log, p.CallSid ?? p.ParticipantSid).error('signal not recorded', { err, route });
         return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
       }
     });

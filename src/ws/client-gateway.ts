@@ -10,19 +10,32 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from '../metering/dial-policy.js';
 import { describeZodError } from '../http/json.js';
+import { indexSafeRequestId, isAuthorizationId, newAuthorizationId } from '../domain/ids.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
 import { forEachSliced } from './sliced.js';
-import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, type ClientMessage, type RequestId } from './protocol.js';
+import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
+import { StaffPresence } from './staff-presence.js';
+import { recheckStaffAccess } from './access-recheck.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
+/** How often each instance re-checks its staff sockets' tokens (issue #8: within 5 s). */
+const ACCESS_RECHECK_MS = 2_000;
 
 export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
   reserveMinutes: number;
   authorizationTtlMs: number;
+  /** R17: emergency numbers and refused prefixes (default: the documented defaults). */
+  dialPolicy?: DialPolicy;
+  /** Open authorizations per staff member (issue #8; none: no cap). */
+  maxOpenAuthorizationsPerStaff?: number;
+  /** A staff member's open authorizations are released this long after their last socket
+   *  on any instance closed (issue #8; none: only at their TTL). */
+  authorizationReleaseGraceMs?: number;
 }
 
 export class ClientGateway {
@@ -31,6 +44,8 @@ export class ClientGateway {
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private draining = false;
+  private readonly presence: StaffPresence | null;
+  private accessTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly hub: Hub,
@@ -41,9 +56,23 @@ export class ClientGateway {
     private readonly log: Logger,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.presence =
+      opts.authorizationReleaseGraceMs === undefined
+        ? null
+        : new StaffPresence(store.redis, store, opts.authorizationReleaseGraceMs, clock, log);
   }
 
   start(): void {
+    this.presence?.start();
+    // Issue #8: a removed staff member's (or a revoked token's) sockets are closed on
+    // every instance within ACCESS_RECHECK_MS plus one Redis read.
+    const access = this.auth.access;
+    if (access) {
+      this.accessTimer = setInterval(() => {
+        recheckStaffAccess(this.clients, access).catch((err: unknown) => this.log.warn('staff access re-check failed', { err }));
+      }, ACCESS_RECHECK_MS);
+      this.accessTimer.unref();
+    }
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -56,7 +85,15 @@ export class ClientGateway {
     if (!principal) {
       return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <staff token> or ?token=<staff token>');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
+    // A revoked token or a removed staff member is refused before the upgrade (issue #8).
+    this.auth.admits(principal).then(
+      (ok) => {
+        if (!ok) return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'this token was revoked or its staff member removed');
+        if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
+      },
+      () => rejectUpgrade(socket, 503, 'UNAVAILABLE', 'the token could not be checked; retry'),
+    );
   }
 
   private onConnection(ws: WebSocket, principal: Principal): void {
@@ -68,8 +105,12 @@ export class ClientGateway {
     ws.on('close', () => {
       this.clients.delete(client);
       void this.hub.leaveAll(client).catch(() => {});
+      if (principal.kind === 'staff') this.presence?.closed(principal.accountId, principal.staffId);
     });
-    if (principal.kind === 'staff') void this.watch(client, principal.accountId);
+    if (principal.kind === 'staff') {
+      this.presence?.opened(principal.accountId, principal.staffId);
+      void this.watch(client, principal.accountId);
+    }
   }
 
   private async watch(client: ClientConnection, accountId: string, requestId?: RequestId): Promise<void> {
@@ -102,7 +143,7 @@ export class ClientGateway {
     const type = (raw as { type?: unknown })?.type;
     if (typeof type !== 'string' || !CLIENT_TYPES.includes(type)) {
       return client.sendText(
-        errorFrame('UNKNOWN_TYPE', `type: must be one of ${CLIENT_TYPES.join(', ')}${typeof type === 'string' ? `, not ${type}` : ''}`, requestId),
+        errorFrame('UNKNOWN_TYPE', `type: must be one of ${CLIENT_TYPES.join(', ')}${typeof type === 'string' ? `, not ${quote(type)}` : ''}`, requestId),
       );
     }
     const parsed = clientMessageSchema.safeParse(raw);
@@ -137,17 +178,29 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'calls are authorized for a staff member: connect with a staff token', m.requestId));
         }
+        // Issue #8: a staff member removed (or a token revoked) moments ago reserves nothing,
+        // even before the periodic re-check reaches this socket.
+        if (!(await this.auth.admits(p))) {
+          return client.close(CLOSE.ACCESS_REVOKED, 'ACCESS_REVOKED: staff member removed or token revoked');
+        }
+        // R17: a refused destination is denied before anything is reserved.
+        const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, m.to);
+        if (destination === 'denied') {
+          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: 'destination_not_allowed' }));
+        }
         const now = this.clock();
         const r = await this.store
           .createAuthorization(
             {
               accountId: p.accountId,
-              authorizationId: `az_${randomUUID().replaceAll('-', '')}`,
+              authorizationId: newAuthorizationId(randomUUID()),
               staffId: p.staffId,
-              requestId: String(m.requestId),
+              requestId: indexSafeRequestId(String(m.requestId)),
               to: m.to,
               reserveMinutes: this.opts.reserveMinutes,
               ttlMs: this.opts.authorizationTtlMs,
+              maxOpenPerStaff: this.opts.maxOpenAuthorizationsPerStaff,
+              emergency: destination === 'emergency',
             },
             now,
           )
@@ -174,9 +227,12 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'only the staff member who asked can cancel', m.requestId));
         }
-        const released = await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock());
+        // An id the gateway never issued names nothing: it is not looked up at all.
+        const released =
+          isAuthorizationId(m.authorizationId) &&
+          (await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock()));
         if (!released) {
-          client.sendText(errorFrame('NOT_FOUND', `authorization ${m.authorizationId} is not open (unknown, expired, used or not yours)`, m.requestId));
+          client.sendText(errorFrame('NOT_FOUND', `authorization ${quote(m.authorizationId)} is not open (unknown, expired, used or not yours)`, m.requestId));
           return;
         }
         // An acknowledgement, so a client can tell a cancel that worked from one still on its way.
@@ -239,6 +295,8 @@ export class ClientGateway {
    *  every client to reconnect elsewhere (1012). */
   async drain(timeoutMs = 10_000): Promise<void> {
     this.draining = true;
+    this.presence?.stop();
+    if (this.accessTimer) clearInterval(this.accessTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     const until = Date.now() + timeoutMs;
     while ([...this.clients].some((c) => c.inFlight > 0) && Date.now() < until) {

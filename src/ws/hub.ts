@@ -38,6 +38,13 @@ export function callFrame(m: BusMessage): Buffer {
   return textFrame(Buffer.from(JSON.stringify({ type: 'call', ...rest, at: typeof at === 'number' ? new Date(at).toISOString() : at })));
 }
 
+/** A low-balance alert as the socket shows it: {"type":"alert","level","available","threshold","cycleStart",…}. */
+export function alertFrame(m: BusMessage): Buffer {
+  const { t: _t, version: _v, cycleStart, at, ...rest } = m as Record<string, unknown>;
+  const iso = (v: unknown) => (typeof v === 'number' ? new Date(v).toISOString() : v);
+  return textFrame(Buffer.from(JSON.stringify({ type: 'alert', ...rest, cycleStart: iso(cycleStart), at: iso(at) })));
+}
+
 export class Hub {
   private readonly rooms = new Map<string, Room>();
   /** Duration of the last completed pass (ms), for benchmarks and diagnostics. */
@@ -115,7 +122,8 @@ export class Hub {
       if (this.newest(room) >= msg.version) return;
       room.pending = msg as unknown as PoolSnapshot;
     } else {
-      room.events.push(callFrame(msg));
+      // Call events and alerts are events: delivered in order, never folded.
+      room.events.push(msg.t === 'alert' ? alertFrame(msg) : callFrame(msg));
     }
     this.schedule(room);
   }

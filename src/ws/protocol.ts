@@ -37,8 +37,16 @@ export const CLOSE = {
   SLOW_CONSUMER: 4008,
   RATE_LIMITED: 4029,
   ACCOUNT_GONE: 4004,
+  /** The staff member was removed or their tokens revoked (issue #8). */
+  ACCESS_REVOKED: 4003,
 } as const;
 
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {
   return JSON.stringify(requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
+}
+
+/** A client's value as an error message quotes it: at most 64 characters, so a 16 KiB
+ *  frame cannot be echoed back (or logged) whole. */
+export function quote(value: string, max = 64): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}…` : JSON.stringify(value);
 }

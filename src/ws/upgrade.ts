@@ -1,5 +1,5 @@
-// Routes HTTP upgrade requests to the two socket endpoints and refuses everything else
-// with a plain HTTP status, before any WebSocket handshake.
+// Routes HTTP upgrade requests to the socket endpoints and refuses everything else with a
+// plain HTTP status, before any WebSocket handshake.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -11,6 +11,8 @@ export function rejectUpgrade(socket: Duplex, status: number, code: string, mess
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
+      // As every HTTP answer of the gateway (see http/security-headers.ts).
+      'X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
@@ -21,7 +23,7 @@ export function routeUpgrades(server: Server, routes: Record<string, UpgradeHand
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const handler = routes[path] ?? routes[path.replace(/\/$/, '')];
+    const handler = routes[path] ?? routes[path.replace(/\/$/, '')] ?? prefixRoute(routes, path);
     if (!handler) return rejectUpgrade(socket, 404, 'NOT_FOUND', `no socket endpoint at ${path}`);
     try {
       handler(req, socket, head);
@@ -29,4 +31,12 @@ export function routeUpgrades(server: Server, routes: Record<string, UpgradeHand
       rejectUpgrade(socket, 400, 'BAD_REQUEST', 'the upgrade could not be handled');
     }
   });
+}
+
+/** A route named "/a/b/*" takes every path below /a/b/ (the rest is the handler's to read). */
+function prefixRoute(routes: Record<string, UpgradeHandler>, path: string): UpgradeHandler | undefined {
+  for (const [name, handler] of Object.entries(routes)) {
+    if (name.endsWith('/*') && path.startsWith(name.slice(0, -1))) return handler;
+  }
+  return undefined;
 }

@@ -38,7 +38,9 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
     const onData = (d: Buffer) => {
       out += d;
       if (started) return;
-      const m = /"msg":"minutegate listening","port":(\d+)/.exec(out);
+      // The JSON logger may put "msg" before or after the other fields.
+      const line = out.split('\n').find((l) => l.includes('"msg":"minutegate listening"'));
+      const m = line ? /"port":(\d+)/.exec(line) : null;
       if (m) {
         started = true;
         clearTimeout(timer);

@@ -7,10 +7,13 @@
   ARGV[4] CallSid (or a video ParticipantSid)   ARGV[5] direction ("outbound"|"inbound"|"video")   ARGV[6] from   ARGV[7] to
   ARGV[8] staffId ("" for inbound)   ARGV[9] reserve minutes   ARGV[10] authorizationId or ""
   ARGV[11] dialled legs expected (number of nouns in the <Dial>)   ARGV[12] denial memory (ms)
+  ARGV[13] R17 dialling policy: "emergency" (allowed, reserves nothing, never debited: the
+           call hash carries emergency=true), "deny" (refused destination) or ""
   Returns: {1, reservedMinutes, snapshotJson} allowed, reserved now;
            {2, reservedMinutes} repeated webhook for an allowed call;
            {3, reservedMinutes, snapshotJson} allowed on a bound authorization (no new reservation);
-           {0, "no_minutes"} denied (also for a repeated denied CallSid);
+           {0, "no_minutes" | "destination_not_allowed"} denied (also for a repeated
+             denied CallSid: the reason it was first denied for);
            -1 / -100 as in pool-common.lua.
 ]]
 local early = prologue()
@@ -21,7 +24,7 @@ local callSid, direction, staffId = ARGV[4], ARGV[5], ARGV[8]
 local prior = redis.call('HMGET', CALL, 'state', 'reservedMinutes')
 if prior[1] then
   finish()
-  if prior[1] == 'denied' then return { 0, 'no_minutes' } end
+  if prior[1] == 'denied' then return { 0, redis.call('HGET', CALL, 'reason') or 'no_minutes' } end
   return { 2, tonumber(prior[2]) }
 end
 
@@ -35,14 +38,43 @@ local function open_call(reserved, authId)
   changed = true
 end
 
+-- R17 dialling policy (issue #8): decided before any balance check.
+local policy = ARGV[13] or ''
+if policy == 'deny' then
+  redis.call('HSET', CALL, 'state', 'denied', 'reason', 'destination_not_allowed', 'callSid', callSid,
+    'direction', direction, 'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'createdAt', NOW)
+  redis.call('PEXPIRE', CALL, tonumber(ARGV[12]))
+  finish()
+  return { 0, 'destination_not_allowed' }
+end
+if policy == 'emergency' then
+  -- Always connects, whatever the pool holds, and reserves nothing. A softphone's
+  -- authorization for it is used up (it reserved nothing either, but release what it holds).
+  local eid = ARGV[10]
+  local raw = eid ~= '' and redis.call('HGET', AUTHS, eid)
+  if raw then
+    local a = cjson.decode(raw)
+    if a.s == staffId then
+      P.reserved = P.reserved - a.r
+      redis.call('HDEL', AUTHS, eid, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a)
+      redis.call('ZREM', AUTHEXP, eid)
+    end
+  end
+  open_call(0, eid)
+  redis.call('HSET', CALL, 'emergency', 'true')
+  return { 1, 0, finish() }
+end
+
 local authId = ARGV[10]
 if authId ~= '' then
   local raw = redis.call('HGET', AUTHS, authId)
-  if raw then
+  if raw and string.sub(raw, 1, 1) == '{' then -- a "req:…" index entry is no authorization
     local a = cjson.decode(raw)
     if a.s == staffId then
       -- The reservation moves from the authorization to the call: nothing is reserved twice.
       redis.call('HDEL', AUTHS, authId, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a) -- issue #8: the staff member's open count
       redis.call('ZREM', AUTHEXP, authId)
       open_call(a.r, authId)
       return { 3, a.r, finish() }

@@ -8,7 +8,8 @@
 local early = prologue()
 if early then return early end
 local raw = redis.call('HGET', AUTHS, ARGV[4])
-if not raw then
+-- Only authorization records are JSON objects; a "req:…" index entry is no authorization.
+if not raw or string.sub(raw, 1, 1) ~= '{' then
   finish()
   return { 0 }
 end
@@ -19,6 +20,7 @@ if ARGV[5] ~= '' and a.s ~= ARGV[5] then
 end
 P.reserved = P.reserved - a.r
 redis.call('HDEL', AUTHS, ARGV[4], 'req:' .. a.s .. ':' .. a.q)
+staff_auth_gone(a) -- issue #8: the staff member's open count
 redis.call('ZREM', AUTHEXP, ARGV[4])
 changed = true
 return { 1, finish() }

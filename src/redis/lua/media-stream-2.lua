@@ -3,23 +3,38 @@
   marks the call live (one "call started" event per call, shared with the answer signal
   of record-call-event); a stop only notes the time. Neither ever debits: the debit stays
   with R5's signals.
+  At most one stream of a call is open at a time (R18): a start holds the call's
+  "streamOpen" field (the socket's connection id) until that socket's stop or close, and
+  any other socket's start meanwhile is refused. The call hash keeps only the latest
+  stream's fields, so however many streams a call sees, its record does not grow.
   KEYS[1] pool hash (read only: the account and version the event carries)   KEYS[2] call hash
   ARGV[1] now   ARGV[2] events channel   ARGV[3] unused ("")
-  ARGV[4] "start" | "stop"   ARGV[5] StreamSid   ARGV[6] customParameters (JSON object)
-  Returns: {1} recorded;  {2} repeated (this stream's start/stop was already recorded);
-           {-2} no such call in this account (or it was denied).
+  ARGV[4] "start" | "stop"   ARGV[5] StreamSid ("MZ" + 32 hex, checked by the caller)
+  ARGV[6] customParameters (JSON object, bounded by the caller)
+  ARGV[7] connection id: the socket this stream arrived on (unique per socket)
+  Returns: {1} recorded;  {2} repeated (this socket's start already recorded, or a stop of
+           a stream that is not this socket's open one: nothing to do);
+           {-2} no such call in this account (or it was denied, or it has ended, for a start);
+           {-3} another socket holds the call's open stream (a start only).
 ]]
 local CALL = KEYS[2]
 local state = redis.call('HGET', CALL, 'state')
 if not state or state == 'denied' then return { -2 } end
-local ev, streamSid = ARGV[4], ARGV[5]
-if redis.call('HSETNX', CALL, 'stream:' .. streamSid .. ':' .. ev, NOW) == 0 then return { 2 } end
+local ev, streamSid, conn = ARGV[4], ARGV[5], ARGV[7]
+local open = redis.call('HGET', CALL, 'streamOpen')
 if ev == 'stop' then
+  if open ~= conn then return { 2 } end
+  redis.call('HDEL', CALL, 'streamOpen')
   redis.call('HSET', CALL, 'streamEndedAt', NOW)
   return { 1 }
 end
-redis.call('HSET', CALL, 'streamSid', streamSid, 'streamStartedAt', NOW)
-if state ~= 'ended' and redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 and load_pool() then
+if open == conn then return { 2 } end
+if open then return { -3 } end
+-- A stream is media of a live call; once the call has ended no stream of it is opened.
+if state == 'ended' then return { -2 } end
+redis.call('HSET', CALL, 'streamOpen', conn, 'streamSid', streamSid, 'streamStartedAt', NOW)
+redis.call('HDEL', CALL, 'streamEndedAt')
+if redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 and load_pool() then
   local c = redis.call('HMGET', CALL, 'callSid', 'direction', 'from', 'to', 'staffId')
   publish_call_event({ event = 'started', callSid = c[1], direction = c[2], from = c[3], to = c[4],
     staffId = c[5], streamSid = streamSid, customParameters = cjson.decode(ARGV[6]), at = NOW })

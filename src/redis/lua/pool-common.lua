@@ -5,7 +5,8 @@
   Shared conventions of every pool script:
     KEYS[1] pool hash       <prefix>:{acc}:pool
     KEYS[2] ledger stream   <prefix>:{acc}:ledger
-    KEYS[3] auths hash      <prefix>:{acc}:auths      (authorizationId -> JSON; "req:<staff>:<request>" -> authorizationId)
+    KEYS[3] auths hash      <prefix>:{acc}:auths      (authorizationId -> JSON; "req:<staff>:<request>" -> authorizationId;
+                                                     "req:#<staff>" -> open count, issue #8)
     KEYS[4] auth expiry     <prefix>:{acc}:authexp    (zset authorizationId by expiry ms)
     ARGV[1] now (ms since epoch; the caller's clock, so tests control time)
     ARGV[2] events channel  <prefix>:{acc}:events     (sharded pub/sub, same slot as the keys)
@@ -27,7 +28,7 @@ local changed = false
 
 local POOL_FIELDS = { 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly', 'cycleIndex',
   'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy',
-  'plan', 'addon', 'pendingPlan', 'addonEnding' }
+  'plan', 'addon', 'pendingPlan', 'addonEnding', 'alertCfg', 'alertsFired' }
 -- Written back by finish(), when they changed (the pending fields are handled on their own).
 local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleStart', 'cycleEnd', 'used',
   'overage', 'active', 'version', 'plan', 'addon' }
@@ -38,7 +39,8 @@ local function load_pool()
   P, O = {}, {}
   for i, f in ipairs(POOL_FIELDS) do
     O[f] = v[i]
-    if f == 'accountId' or f == 'inboundPolicy' then P[f] = v[i] else P[f] = tonumber(v[i]) end
+    if f == 'accountId' or f == 'inboundPolicy' or f == 'alertCfg' or f == 'alertsFired' then P[f] = v[i]
+    else P[f] = tonumber(v[i]) end
   end
   -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
   if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
@@ -198,6 +200,16 @@ local function apply_due_reset()
   return nil
 end
 
+-- Issue #8: how many open authorizations each staff member holds, kept in the auths hash
+-- under "req:#<staffId>" ("#" never occurs in a staffId, so it never meets a
+-- "req:<staffId>:<requestId>" field). create-authorization counts up; every script that
+-- removes an authorization calls this. Emergency ones (em) are not counted (R17).
+local function staff_auth_gone(a)
+  if a.em then return end
+  local f = 'req:#' .. a.s
+  if redis.call('HINCRBY', AUTHS, f, -1) <= 0 then redis.call('HDEL', AUTHS, f) end
+end
+
 -- Releases the reservations of authorizations that were never bound to a call (R2).
 local function sweep_expired_auths()
   -- Bounded so one script never blocks Redis for long; the rest go in the next script.
@@ -208,6 +220,7 @@ local function sweep_expired_auths()
       local a = cjson.decode(raw)
       P.reserved = P.reserved - a.r
       redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+      staff_auth_gone(a)
       changed = true
     end
     redis.call('ZREM', AUTHEXP, id)
@@ -225,6 +238,68 @@ end
 
 -- Persists the pool and publishes its snapshot when anything changed; bumps version once
 -- per script. Returns the snapshot JSON (or false when nothing changed).
+-- Low-balance alerts (per account). Thresholds (minutes of balance) come from the pool
+-- field alertCfg (JSON {"t":[…],"e":0|1,"w":0|1}, set-alerts-4.lua), by default 10% of the
+-- plan and 0. A balance that crosses a threshold downwards (a debit, an adjustment, a
+-- reset) raises it once per cycle ("alertsFired" = "<cycleStart>|t,t,…"); a rise above it
+-- (a purchase, a raise, a reset) re-arms it. Each alert is kept in the pool hash as
+-- "alertbox:<id>" until delivered (e-mail, webhook: src/alerts), published on the
+-- account's channel for its sockets, and announced on the global "<prefix>:alerts"
+-- channel so a dispatcher queues its delivery.
+local function alert_settings()
+  if P.alertCfg then
+    local c = cjson.decode(P.alertCfg)
+    return c.t, c.e, c.w
+  end
+  local tenth = math.floor((P.plan or P.monthly or 0) / 10)
+  if tenth > 0 then return { tenth, 0 }, 1, 1 end
+  return { 0 }, 1, 1
+end
+
+local function raise_alert(threshold, email, webhook)
+  local seq = redis.call('HINCRBY', POOL, 'alertSeq', 1)
+  local id = 'al_' .. int(P.cycleStart) .. '_' .. seq
+  local level = threshold == 0 and 'exhausted' or 'low'
+  local available = P.balance - P.reserved
+  redis.call('HSET', POOL, 'alertbox:' .. id, cjson.encode({ id = id, level = level, accountId = P.accountId,
+    available = available, threshold = threshold, cycleStart = P.cycleStart, at = NOW,
+    email = email == 1, webhook = webhook == 1 }))
+  redis.call('SPUBLISH', CHANNEL, '{"t":"alert","accountId":"' .. P.accountId .. '","id":"' .. id .. '","level":"' .. level ..
+    '","available":' .. int(available) .. ',"threshold":' .. int(threshold) .. ',"cycleStart":' .. int(P.cycleStart) ..
+    ',"at":' .. int(NOW) .. ',"version":' .. int(P.version) .. '}')
+  redis.call('PUBLISH', string.match(CHANNEL, '^(.*):{') .. ':alerts', P.accountId .. ' ' .. id)
+end
+
+local function check_alerts()
+  local before = O and tonumber(O.balance)
+  local after = P.balance
+  if not before or before == after then return end
+  local ts, email, webhook = alert_settings()
+  local fc, list = string.match(P.alertsFired or '', '^(%-?%d+)|(.*)$')
+  local fired, dirty = {}, tonumber(fc) ~= P.cycleStart
+  if not dirty then
+    for t in string.gmatch(list, '(%-?%d+)') do fired[tonumber(t)] = true end
+  end
+  if after > before then
+    for t in pairs(fired) do
+      if after > t then fired[t] = nil dirty = true end
+    end
+  else
+    for _, t in ipairs(ts) do
+      if before > t and after <= t and not fired[t] then
+        fired[t] = true
+        dirty = true
+        raise_alert(t, email, webhook)
+      end
+    end
+  end
+  if dirty then
+    local out = {}
+    for t in pairs(fired) do out[#out + 1] = int(t) end
+    redis.call('HSET', POOL, 'alertsFired', int(P.cycleStart) .. '|' .. table.concat(out, ','))
+  end
+end
+
 local function finish()
   if not changed then return false end
   P.version = P.version + 1
@@ -240,6 +315,7 @@ local function finish()
   redis.call(unpack(args))
   local snap = snapshot()
   redis.call('SPUBLISH', CHANNEL, snap)
+  check_alerts()
   return snap
 end
 
@@ -248,4 +324,29 @@ local function publish_call_event(fields)
   fields.accountId = P.accountId
   fields.version = P.version
   redis.call('SPUBLISH', CHANNEL, cjson.encode(fields))
+end
+
+
+-- Issue #8: releases every open authorization of a staff member (their sockets are all
+-- gone, or they were removed). Nothing to look through when their count is 0 (the usual
+-- case); otherwise the account's open authorizations are. Returns how many were released.
+local function release_staff_auths(staffId)
+  local f = 'req:#' .. staffId
+  if not redis.call('HGET', AUTHS, f) then return 0 end
+  local n = 0
+  for _, id in ipairs(redis.call('ZRANGE', AUTHEXP, 0, -1)) do
+    local raw = redis.call('HGET', AUTHS, id)
+    if raw then
+      local a = cjson.decode(raw)
+      if a.s == staffId then
+        P.reserved = P.reserved - a.r
+        redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+        redis.call('ZREM', AUTHEXP, id)
+        n = n + 1
+        changed = true
+      end
+    end
+  end
+  redis.call('HDEL', AUTHS, f)
+  return n
 end

@@ -217,6 +217,10 @@ local created = tonumber(c[21]) or NOW
 if not endAt or endAt > NOW then endAt = NOW end
 if endAt < created then endAt = created end
 
+-- R17: an emergency call is never debited; its ledger entry says so.
+local emergency = redis.call('HGET', CALL, 'emergency') == 'true'
+if emergency then billMin = 0 end
+
 local held = state == 'unsettled'
 if not held then
   P.reserved = P.reserved - tonumber(c[12])
@@ -226,23 +230,26 @@ local debit, over, bookedIn = 0, 0, P.cycleStart
 -- Twilio's voice Timestamps name a whole second: an end in the second the cycle changed
 -- is taken to be in the new cycle.
 local late = endAt + 1000 <= P.cycleStart and closed_cycle_containing(endAt)
+local extra
 if late then
   debit = math.min(billMin, late.left)
   over = billMin - debit
   late.left, late.used, late.overage = late.left - debit, late.used + billMin, late.overage + over
   save_closed_cycle(late)
   bookedIn = late.start
-  ledger('call_debit', 0, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
-    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt, 'late', 1 })
+  extra = { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
+    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt, 'late', 1 }
 else
   debit = math.min(billMin, P.balance)
   over = billMin - debit
   P.balance = P.balance - debit
   P.overage = P.overage + over
   P.used = P.used + billMin
-  ledger('call_debit', -debit, callSid, { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
-    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt })
+  extra = { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
+    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt }
 end
+if emergency then extra[#extra + 1] = 'emergency'; extra[#extra + 1] = 'true' end
+ledger('call_debit', late and 0 or -debit, callSid, extra)
 redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', billSec,
   'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over, 'cycleStart', bookedIn,
   'callEndedAt', endAt)

@@ -1,0 +1,84 @@
+// Low-balance alerts in Redis: an account's settings (set-alerts-4.lua), the alerts the
+// pool scripts raised and keep until delivered (pool field "alertbox:<id>",
+// alert-delivered-1.lua), and the global due-set of deliveries (claimed with a lease by
+// claim-due-1.lua, like receipts).
+import type { Cluster, Redis } from 'ioredis';
+import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import type { ScriptRunner } from '../redis/scripts.js';
+
+export interface AlertSettings {
+  thresholdsMinutes: number[];
+  email: boolean;
+  webhook: boolean;
+}
+
+/** An alert as the pool script stored it. */
+export interface StoredAlert {
+  id: string;
+  level: 'low' | 'exhausted';
+  accountId: string;
+  available: number;
+  threshold: number;
+  cycleStart: number;
+  at: number;
+  /** Still to be delivered that way. */
+  email: boolean;
+  webhook: boolean;
+}
+
+export class AlertStore {
+  readonly dueKey: string;
+  readonly channel: string;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
+    private readonly pool: PoolStore,
+    prefix: string,
+  ) {
+    this.dueKey = `${prefix}:alerts:due`;
+    this.channel = `${prefix}:alerts`;
+  }
+
+  /** The account's settings, or the default (10% of the plan, and 0); null: no account. */
+  async settings(accountId: string): Promise<AlertSettings | null> {
+    const [cfg, plan, monthly] = await this.redis.hmget(this.pool.keys(accountId).pool, 'alertCfg', 'plan', 'monthly');
+    if (cfg) {
+      const c = JSON.parse(cfg) as { t: number[]; e: number; w: number };
+      return { thresholdsMinutes: c.t, email: c.e === 1, webhook: c.w === 1 };
+    }
+    if (plan === null && monthly === null) return null;
+    const tenth = Math.floor(Number(plan ?? monthly) / 10);
+    return { thresholdsMinutes: tenth > 0 ? [tenth, 0] : [0], email: true, webhook: true };
+  }
+
+  async setSettings(accountId: string, s: AlertSettings, now: number): Promise<void> {
+    const t = [...new Set(s.thresholdsMinutes)].sort((a, b) => b - a);
+    await this.pool.runPool('set-alerts', accountId, [], [JSON.stringify({ t, e: s.email ? 1 : 0, w: s.webhook ? 1 : 0 })], now);
+  }
+
+  async alert(accountId: string, alertId: string): Promise<StoredAlert | null> {
+    const raw = await this.redis.hget(this.pool.keys(accountId).pool, `alertbox:${alertId}`);
+    return raw ? (JSON.parse(raw) as StoredAlert) : null;
+  }
+
+  /** One way of delivering is done; true when nothing is left to deliver. */
+  async delivered(accountId: string, alertId: string, way: 'email' | 'webhook'): Promise<boolean> {
+    const reply = await this.scripts.run('alert-delivered', [this.pool.keys(accountId).pool], [alertId, way]);
+    return reply[0] !== 0;
+  }
+
+  async hint(accountId: string, alertId: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, at, `${accountId} ${alertId}`);
+  }
+
+  async claimDue(now: number, leaseMs: number, max: number): Promise<string[]> {
+    return (await this.scripts.run('claim-due', [this.dueKey], [now, leaseMs, max])).map(String);
+  }
+
+  async dropHint(member: string): Promise<void> {
+    await this.redis.zrem(this.dueKey, member);
+  }
+}
+
+export { AccountNotFoundError };

@@ -1,0 +1,48 @@
+// Low-balance alert settings of an account (admin, or staff of it):
+//   PUT /v1/accounts/:id/alerts {"thresholdsMinutes":[n,…],"email":bool,"webhook":bool}
+//   GET /v1/accounts/:id/alerts
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AlertStore } from '../alerts/alert-store.js';
+import { notFound } from '../domain/errors.js';
+import { accountIdSchema } from '../domain/ids.js';
+import { authenticate, requireAccount, type AuthEnv, type Authenticator } from '../http/auth.js';
+import { parseWith, readJson } from '../http/json.js';
+
+export const settingsSchema = z.object({
+  thresholdsMinutes: z
+    .array(z.number().int().min(0).max(10_000_000))
+    .min(1)
+    .max(10)
+    .refine((t) => new Set(t).size === t.length, 'must not repeat a threshold'),
+  email: z.boolean().default(true),
+  webhook: z.boolean().default(true),
+});
+
+export function alertRoutes(deps: { alerts: AlertStore; auth: Authenticator; clock: () => number }) {
+  const app = new Hono<AuthEnv>();
+  app.use('*', authenticate(deps.auth));
+
+  const read = async (id: string) => {
+    const s = await deps.alerts.settings(id);
+    if (!s) throw notFound(`account ${id}`);
+    return s;
+  };
+
+  app.get('/:id/alerts', async (c) => {
+    const id = parseWith(accountIdSchema, c.req.param('id'));
+    requireAccount(c, id);
+    return c.json(await read(id));
+  });
+
+  app.put('/:id/alerts', async (c) => {
+    const id = parseWith(accountIdSchema, c.req.param('id'));
+    requireAccount(c, id);
+    const body = await readJson(c, settingsSchema);
+    await read(id); // 404 before any write
+    await deps.alerts.setSettings(id, body, deps.clock());
+    return c.json(await read(id));
+  });
+
+  return app;
+}

@@ -1,0 +1,79 @@
+// /metrics by the book (prom-client: default process metrics, _total counters, latency
+// histograms in seconds) scraped and parsed after real traffic; an access-log line per
+// request carrying the request id (taken from X-Request-Id, echoed on the answer).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createAccount, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from './support/gateway.js';
+import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
+
+const lines: string[] = [];
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway({ log: (l) => lines.push(l) });
+});
+afterAll(() => gw.stop());
+
+/** Prometheus text → samples (name, labels, value) and the declared TYPE of each family. */
+function parse(text: string) {
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const t = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (t) types.set(t[1]!, t[2]!);
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    expect(m, `a sample line: ${line}`).not.toBeNull();
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m![2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
+    samples.push({ name: m![1]!, labels, value: Number(m![3]) });
+  }
+  return { samples, types };
+}
+
+it('exports process, HTTP, script and gateway figures after real traffic', async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 10 });
+  const call = await placeSoftphoneCall(gw, a.identity);
+  await postAll(gw, answeredCallSignals(call.callSid, 90));
+  await gw.admin('GET', `/v1/accounts/${a.id}/balance`);
+  const res = await fetch(`${gw.url}/metrics`);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  const { samples, types } = parse(await res.text());
+  const find = (name: string, labels: Record<string, string> = {}) =>
+    samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+
+  // Default process metrics: CPU, heap, event-loop lag.
+  for (const n of ['process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) expect(find(n).length, n).toBeGreaterThan(0);
+  // Counters follow the conventions; the old gauge is gone.
+  expect(types.get('minutegate_http_requests_total')).toBe('counter');
+  expect(find('minutegate_http_requests_total', { route: '/twilio/voice', method: 'POST', status: '200' })[0]?.value).toBeGreaterThanOrEqual(1);
+  expect(find('minutegate_http_requests_total', { route: '/v1/accounts/:id/balance', method: 'GET', status: '200' })[0]?.value).toBeGreaterThanOrEqual(1);
+  expect(types.get('minutegate_media_frames_total')).toBe('counter');
+  expect(types.has('minutegate_media_frames')).toBe(false);
+  // Histograms in seconds.
+  expect(types.get('minutegate_http_request_duration_seconds')).toBe('histogram');
+  const statusCount = find('minutegate_http_request_duration_seconds_count', { route: '/twilio/status', method: 'POST' });
+  expect(statusCount.reduce((s, x) => s + x.value, 0)).toBe(6);
+  expect(find('minutegate_redis_script_duration_seconds_count', { script: 'authorize-call' })[0]?.value).toBeGreaterThanOrEqual(1);
+  expect(find('minutegate_redis_script_duration_seconds_count', { script: 'record-call-event' })[0]?.value).toBeGreaterThanOrEqual(6);
+  expect(find('minutegate_call_authorizations_total', { decision: 'allowed' })[0]?.value).toBeGreaterThanOrEqual(1);
+  for (const g of ['minutegate_ws_clients', 'minutegate_unsettled_calls', 'minutegate_reconcile_backlog', 'minutegate_media_streams_open']) {
+    expect(types.get(g), g).toBe('gauge');
+  }
+  expect(types.get('minutegate_bus_messages_dropped_total')).toBe('counter');
+});
+
+it('logs one access line per request with the request id it echoes, and never the query', async () => {
+  const res = await fetch(`${gw.url}/v1/accounts/nobody/balance?token=very-secret-token`, {
+    headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'x-request-id': 'req-abc-123' },
+  });
+  expect(res.status).toBe(404);
+  expect(res.headers.get('x-request-id')).toBe('req-abc-123');
+  const fresh = await fetch(`${gw.url}/healthz`);
+  expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  await new Promise((r) => setTimeout(r, 50));
+  const records = lines.map((l) => JSON.parse(l) as Record<string, any>);
+  const access = records.find((r) => r.requestId === 'req-abc-123' && r.msg === 'request');
+  expect(access).toMatchObject({ level: 'info', method: 'GET', path: '/v1/accounts/nobody/balance', route: '/v1/accounts/:id/balance', status: 404 });
+  expect(typeof access!.ms).toBe('number');
+  expect(lines.join('\n')).not.toContain('very-secret-token');
+  expect(lines.join('\n')).not.toContain(TEST_ADMIN_KEY);
+});
