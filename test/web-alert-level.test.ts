@@ -25,6 +25,9 @@ describe('alertLevel', () => {
     expect(alertLevel(bal(51), low)).toBeNull(); // raised again (a purchase): the frame no longer applies
     expect(alertLevel(bal(40), { ...low, cycleStart: '2026-10-01T00:00:00.000Z' })).toBeNull(); // last cycle's
     expect(alertLevel(null, low)).toBe('low'); // before the first balance
+    // Thresholds are on the balance: minutes reserved for a call do not keep it up.
+    expect(alertLevel({ ...bal(48), balance: 51 }, low)).toBeNull();
+    expect(alertLevel({ ...bal(52), balance: 50 }, low)).toBe('low');
     // The more severe one wins.
     expect(alertLevel(bal(0), low)).toBe('exhausted');
     expect(alertLevel(bal(0, 0), { level: 'exhausted', threshold: 0, cycleStart: cycle })).toBe('exhausted');

@@ -6,6 +6,8 @@ export type Level = 'low' | 'exhausted' | null;
 
 export interface BalanceLike {
   available: number;
+  /** What the gateway's alert thresholds are on (reservations for calls in progress aside). */
+  balance?: number;
   planMinutes?: number;
   monthlyMinutes: number;
   cycleStart: string;
@@ -27,7 +29,8 @@ export function alertLevel(b: BalanceLike | null, alert: AlertLike | null): Leve
     else if (plan > 0 && b.available <= plan * LOW_FRACTION) level = 'low';
   }
   const alertApplies =
-    alert && (!b || ((alert.cycleStart === undefined || alert.cycleStart === b.cycleStart) && b.available <= alert.threshold));
+    alert &&
+    (!b || ((alert.cycleStart === undefined || alert.cycleStart === b.cycleStart) && (b.balance ?? b.available) <= alert.threshold));
   if (alertApplies && (level === null || alert.level === 'exhausted')) level = alert.level;
   return level;
 }

@@ -140,6 +140,21 @@ describe('the web app', () => {
     await s.context.close();
   });
 
+  it("shows the banner from the gateway's alert frame at the account's own threshold, and drops it when minutes are added", async () => {
+    const s = await signedIn(100);
+    await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
+    const set = await gw.as(s.token, 'PUT', `/v1/accounts/${s.id}/alerts`, { thresholdsMinutes: [50], email: false, webhook: false });
+    expect(set.status).toBe(200);
+    // 45 left is far above 10 % of the plan: only the alert frame can raise the banner.
+    await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: -55, reason: 'test' });
+    await expect.poll(() => s.page.getByRole('alert').innerText()).toBe('Low on minutes');
+    await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: 10, reason: 'test' });
+    await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 55' }).count()).toBe(1);
+    await expect.poll(() => s.page.getByRole('alert').count()).toBe(0);
+    expect(s.errors).toEqual([]);
+    await s.context.close();
+  });
+
   it('on a phone (390×844): a screenshot for the README', async () => {
     // Twelve days into the cycle, so the usage chart has a past to show.
     const s = await signedIn(500, new Date(Date.now() - 12 * 86400_000).toISOString());
