@@ -20,16 +20,21 @@ import { deleteDemoKeys, demoArgs, type DemoArgs } from './args.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-/** A local SMTP server that accepts every receipt and says who it was for. */
+/** A local SMTP server that accepts every mail (receipts, low-balance alerts) and says
+ *  what it was and who it was for. */
 async function mailSink(): Promise<{ url: string; close(): Promise<void> }> {
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     onData(stream, session, done) {
-      stream.resume();
+      let head = '';
+      stream.on('data', (c: Buffer) => {
+        if (head.length < 8192) head += c.toString('utf8');
+      });
       stream.on('end', () => {
-        say(`  ✉  receipt mailed to ${session.envelope.rcptTo.map((r) => r.address).join(', ')} (kept local)`);
+        const subject = /^Subject: (.*)$/m.exec(head)?.[1]?.trim() ?? '(no subject)';
+        say(`  ✉  "${subject}" to ${session.envelope.rcptTo.map((r) => r.address).join(', ')} (kept local)`);
         done();
       });
     },
