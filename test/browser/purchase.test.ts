@@ -30,9 +30,17 @@ async function signedIn(monthlyMinutes: number) {
   const a = await createAccount(gw, { monthlyMinutes });
   const token = await staffToken(gw, a.id);
   const { context, page, errors } = await phonePage(browser);
+  // The app's socket passes through the test, which can hold back the gateway's frames.
+  const socket = { hold: false };
+  await page.routeWebSocket(/\/v1\/ws/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      if (!socket.hold) ws.send(m);
+    });
+  });
   await page.goto(`${gw.url}/app#token=${token}`);
   await expect.poll(() => counter(page, monthlyMinutes).count()).toBe(1);
-  return { ...a, token, context, page, errors };
+  return { ...a, token, context, page, errors, socket };
 }
 
 const counter = (page: Page, n: number) => page.getByRole('button', { name: `Minutes remaining: ${n}` });
@@ -77,9 +85,13 @@ describe('Add More Minutes', () => {
     // Final review, then the purchase.
     await expect.poll(() => panel.innerText()).toMatch(/Card\s*Visa ending 4242/);
     expect(await balanceOf(s.id)).toBe(100);
+    // The new balance shows at once, from the purchase's own answer: the socket's frames
+    // are held back meanwhile.
+    s.socket.hold = true;
     await page.getByRole('button', { name: 'Confirm purchase' }).click();
     await expect.poll(() => panel.innerText()).toContain('You now have 300 minutes');
     await expect.poll(() => counter(page, 300).count()).toBe(1);
+    s.socket.hold = false;
     expect(await balanceOf(s.id)).toBe(300);
 
     // The receipt reaches the SMTP server, and the app says so.
