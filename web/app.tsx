@@ -8,7 +8,7 @@ import { ActiveCalls, RecentCalls } from './calls.js';
 import { Counter, CycleFigures } from './counter.js';
 import { useLive } from './live.js';
 import { Usage } from './usage.js';
-import type { Claims } from './session.js';
+import { forgetToken, type Claims } from './session.js';
 
 export function App({ token, claims, devMode }: { token: string; claims: Claims; devMode: boolean }) {
   const api = useMemo(() => makeApi(token), [token]);
@@ -16,6 +16,20 @@ export function App({ token, claims, devMode }: { token: string; claims: Claims;
   const [panel, setPanel] = useState(false);
   const level = alertLevel(live.balance, live.alert);
   const away = live.state === 'reconnecting' || (live.state === 'connecting' && live.balance !== null);
+
+  // The gateway closed the socket for good (4001/4003/4004: token refused, access revoked,
+  // account gone): the link no longer signs anyone in.
+  if (live.state === 'closed') {
+    forgetToken();
+    return (
+      <div class="app">
+        <div class="card signed-out" role="alert">
+          <h2>You have been signed out</h2>
+          <p>This sign-in link no longer works (access was revoked or the account changed). Ask your administrator for a new sign-in link.</p>
+        </div>
+      </div>
+    );
+  }
 
   return (
     <div class="app">
@@ -30,7 +44,7 @@ export function App({ token, claims, devMode }: { token: string; claims: Claims;
       </header>
       <CycleFigures balance={live.balance} />
       <div class="status-line" role="status" aria-live="polite">
-        {away ? 'Reconnecting…' : live.state === 'closed' ? 'Disconnected.' : live.balance ? '' : 'Connecting…'}
+        {away ? 'Reconnecting…' : live.balance ? '' : 'Connecting…'}
       </div>
       {level && (
         <div role="alert" class={'banner ' + level}>

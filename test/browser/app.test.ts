@@ -155,6 +155,15 @@ describe('the web app', () => {
     await s.context.close();
   });
 
+  it('signs the tab out when the staff member is removed (the gateway closes the socket for good)', async () => {
+    const s = await signedIn(100);
+    await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
+    expect((await gw.admin('DELETE', `/v1/accounts/${s.id}/staff/alice`)).status).toBe(204);
+    await expect.poll(() => s.page.getByRole('alert').innerText(), { timeout: 10_000 }).toMatch(/You have been signed out/);
+    expect(await s.page.evaluate(() => sessionStorage.getItem('minutegate.token'))).toBeNull();
+    await s.context.close();
+  });
+
   it('on a phone (390×844): a screenshot for the README', async () => {
     // Twelve days into the cycle, so the usage chart has a past to show.
     const s = await signedIn(500, new Date(Date.now() - 12 * 86400_000).toISOString());
