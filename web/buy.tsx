@@ -64,7 +64,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   const [cards, setCards] = useState<Card[] | null>(null);
   const [choice, setChoice] = useState<string>('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<{ message: string; code: string } | null>(null);
   const [result, setResult] = useState<any>(null);
   const [receipt, setReceipt] = useState<{ to: string; status: string } | null>(null);
   const inFlight = useRef(false);
@@ -80,7 +80,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
     try {
       await f();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'Something went wrong. Try again.');
+      setError(err instanceof ApiError ? { message: err.message, code: err.code } : { message: 'Something went wrong. Try again.', code: 'UNKNOWN' });
     } finally {
       inFlight.current = false;
       setBusy(false);
@@ -155,6 +155,12 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
       clearInterval(t);
     };
   }, [step, result]);
+
+  /** Moves between steps; an error belongs to the step it happened on. */
+  const go = (s: Step) => {
+    setError(null);
+    setStep(s);
+  };
 
   const restart = () => {
     setOrder(null);
@@ -264,7 +270,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
             </div>
           )}
           <div class="actions">
-            <button type="button" onClick={() => setStep('bundle')}>
+            <button type="button" onClick={() => go('bundle')}>
               Back
             </button>
             <button type="button" class="primary" disabled={busy || !choice || (choice === 'new' && !processor)} onClick={addCard}>
@@ -285,7 +291,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
             </div>
           </dl>
           <div class="actions">
-            <button type="button" disabled={busy} onClick={() => setStep('card')}>
+            <button type="button" disabled={busy} onClick={() => go('card')}>
               Back
             </button>
             <button type="button" class="primary" aria-disabled={busy} onClick={confirm}>
@@ -311,7 +317,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
                   : `Sending the receipt to ${receipt.to}…`}
             </p>
           )}
-          <button type="button" onClick={() => setStep('menu')}>
+          <button type="button" onClick={() => go('menu')}>
             Done
           </button>
         </div>
@@ -319,8 +325,14 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
       {error && (
         <p class="problem" role="status">
-          {error}
+          {error.message}
         </p>
+      )}
+      {error && (error.code === 'QUOTE_EXPIRED' || error.code === 'QUOTE_USED') && (
+        // The price may have changed: a new quote means a new review and a new order.
+        <button type="button" class="primary" onClick={restart}>
+          Get a new quote
+        </button>
       )}
     </section>
   );

@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, api, decodeMail, staffToken, startSmtp, type TestSmtp } from '../support/billing.js';
 import { launchBrowser, phonePage } from '../support/browser.js';
-import { createAccount, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { createAccount, startTestGateway, type TestClock, type TestGateway } from '../support/gateway.js';
 
 let browser: Browser;
 let gw: TestGateway;
@@ -163,5 +163,39 @@ describe('Add More Minutes', () => {
     expect(await balanceOf(s.id)).toBe(300);
     expect(s.errors).toEqual([]);
     await s.context.close();
+  });
+
+  it('an order left open past its quote (15 min) is refused with a clear message and a way to a new quote', async () => {
+    // A gateway on a clock the test moves (started at real time, so the token stays valid).
+    const clock: TestClock = { now: Date.now() };
+    const timed = await startTestGateway({ clock, env: { BUNDLE_PRICE_CENTS: '1500' } });
+    try {
+      const a = await createAccount(timed, { monthlyMinutes: 100 });
+      const token = await staffToken(timed, a.id);
+      await api(timed, token, 'POST', `/v1/accounts/${a.id}/payment-methods`, {
+        processorToken: 'tok_test_card_on_file', brand: 'visa', last4: '4242', expMonth: 12, expYear: 2099,
+      });
+      const { context, page, errors } = await phonePage(browser);
+      await page.goto(`${timed.url}/app#token=${token}`);
+      await page.getByRole('button', { name: 'Minutes remaining: 100' }).click();
+      await page.getByRole('button', { name: 'Add More Minutes' }).click();
+      await page.getByRole('button', { name: 'Review' }).click();
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      await page.getByRole('button', { name: 'Confirm purchase' }).waitFor();
+      clock.now += 16 * 60_000;
+      await page.getByRole('button', { name: 'Confirm purchase' }).click();
+      const panel = page.getByRole('region', { name: 'Buy minutes' });
+      await expect.poll(() => panel.innerText()).toContain('this quote has expired; ask for a new quote');
+      expect((await api(timed, ADMIN, 'GET', `/v1/accounts/${a.id}/balance`)).json.available).toBe(100);
+      await page.getByRole('button', { name: 'Get a new quote' }).click();
+      await page.getByRole('button', { name: 'Review' }).click();
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      await page.getByRole('button', { name: 'Confirm purchase' }).click();
+      await expect.poll(() => panel.innerText()).toContain('You now have 200 minutes');
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await timed.stop();
+    }
   });
 });
