@@ -68,6 +68,11 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   const [result, setResult] = useState<any>(null);
   const [receipt, setReceipt] = useState<{ to: string; status: string } | null>(null);
   const inFlight = useRef(false);
+  const panelRef = useRef<HTMLElement>(null);
+  // Keyboard and screen-reader users land on each step's heading (or its one button).
+  useEffect(() => {
+    panelRef.current?.querySelector<HTMLElement>('h2, button')?.focus();
+  }, [step]);
   const problem = minutesProblem(raw);
   const value = Number(raw);
 
@@ -174,7 +179,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   const q = order?.quote;
 
   return (
-    <section id="minutes-panel" class="card panel" aria-label="Buy minutes">
+    <section id="minutes-panel" class="card panel" aria-label="Buy minutes" ref={panelRef}>
       {step === 'menu' && (
         <button type="button" class="primary" onClick={restart}>
           Add More Minutes
@@ -188,7 +193,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
             if (!problem) void review();
           }}
         >
-          <h2>Add More Minutes</h2>
+          <h2 tabIndex={-1}>Add More Minutes</h2>
           <div class="stepper">
             <button
               type="button"
@@ -241,7 +246,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
       {step === 'card' && q && (
         <div>
-          <h2>Review</h2>
+          <h2 tabIndex={-1}>Review</h2>
           <Summary q={q} />
           <fieldset class="choice">
             <legend>Pay with</legend>
@@ -282,7 +287,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
       {step === 'review' && q && (
         <div>
-          <h2>Confirm your order</h2>
+          <h2 tabIndex={-1}>Confirm your order</h2>
           <Summary q={q} />
           <dl class="summary">
             <div>
@@ -303,7 +308,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
       {step === 'done' && result && (
         <div role="status">
-          <h2>Minutes added</h2>
+          <h2 tabIndex={-1}>Minutes added</h2>
           <p>
             {fmtMinutes(result.minutes)} minutes added. You now have{' '}
             <strong>{fmtMinutes(result.balance?.available ?? result.balance?.balance ?? 0)} minutes</strong>.

@@ -53,7 +53,11 @@ describe('Add More Minutes', () => {
     expect((await fetch(`${gw.url}/app/config.json`).then((r) => r.json())).devMode).toBe(true);
 
     await counter(page, 100).click();
+    // Focus follows the flow (keyboard and screen-reader users land on each step).
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Add More Minutes');
     await page.getByRole('button', { name: 'Add More Minutes' }).click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Add More Minutes');
+    expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H2');
     const input = page.getByLabel('Minutes', { exact: true });
     expect(await input.inputValue()).toBe('100');
     await page.getByRole('button', { name: 'Add 100 minutes' }).click();
