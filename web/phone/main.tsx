@@ -18,6 +18,8 @@ const KEYS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '0', '#'];
 
 const REASONS: Record<string, string> = {
   no_minutes: 'No minutes left for this account. Add more minutes in the app, then call again.',
+  destination_not_allowed: 'This number cannot be called from here (premium-rate numbers are refused).',
+  too_many_open_authorizations: 'Too many calls are being set up from your phone at once. Wait a moment and try again.',
 };
 
 type Voice = { kind: 'loading' } | { kind: 'ready'; token: string } | { kind: 'not_configured'; message: string } | { kind: 'error'; message: string };
