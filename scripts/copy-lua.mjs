@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Copies every src/redis/lua/*.lua to dist/redis/lua/ (run after `tsc` by `npm run build`).
+// Copies every src/redis/lua/*.lua (and lib/*.lua, the libraries scripts include) to
+// dist/redis/lua/ (run after `tsc` by `npm run build`).
 // Plain Node ESM, no dependencies. Paths are resolved from the repo root, not the cwd.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -33,4 +34,10 @@ for (const e of readdirSync(outDir, { withFileTypes: true })) {
 for (const name of files) {
   copyFileSync(join(srcDir, name), join(outDir, name));
 }
-console.log(`copy-lua: copied ${files.length} Lua file(s) to ${outDir}`);
+const libSrc = join(srcDir, 'lib');
+const libOut = join(outDir, 'lib');
+rmSync(libOut, { recursive: true, force: true });
+mkdirSync(libOut, { recursive: true });
+const libs = existsSync(libSrc) ? readdirSync(libSrc).filter((n) => n.endsWith('.lua')) : [];
+for (const name of libs) copyFileSync(join(libSrc, name), join(libOut, name));
+console.log(`copy-lua: copied ${files.length} Lua file(s) and ${libs.length} librar${libs.length === 1 ? 'y' : 'ies'} to ${outDir}`);

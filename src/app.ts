@@ -25,6 +25,7 @@ import { Directory } from './metering/directory.js';
 import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
+import { ReconcileQueue } from './redis/reconcile-queue.js';
 import { registerScripts } from './redis/scripts.js';
 import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
@@ -61,10 +62,12 @@ export function buildApp(deps: AppDeps) {
     minBillableSeconds: config.metering.minBillableSeconds,
     billingIncrementSeconds: config.metering.billingIncrementSeconds,
   };
+  const reconcileQueue = new ReconcileQueue(redis, config.redis.prefix);
   const calls = new CallMetering(
     store,
     accounts,
     directory,
+    reconcileQueue,
     {
       billing: billingRules,
       reserveMinutes: config.metering.reserveMinutes,
@@ -101,6 +104,7 @@ export function buildApp(deps: AppDeps) {
       video: new VideoMetering(
         store,
         directory,
+        reconcileQueue,
         {
           billing: billingRules,
           reserveMinutes: config.metering.reserveMinutes,
@@ -151,7 +155,7 @@ export function buildApp(deps: AppDeps) {
   // Background work of this instance (reset scheduler, receipt mailer): startGateway
   // calls start() once listening and stop() on shutdown; both are idempotent.
   const { start, stop } = billing;
-  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts };
+  return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts, reconcileQueue };
 }
 
 /** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */

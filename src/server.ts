@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type AppDeps } from './app.js';
 import type { Config } from './config.js';
-import { Reconciler } from './metering/reconciler.js';
+import { Reconciler } from './jobs/reconciler.js';
 import { Bus } from './redis/bus.js';
 import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
@@ -16,8 +16,8 @@ import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
 import { drainHttp } from './http/drain.js';
-import { AlertDispatcher } from './alerts/alert-dispatcher.js';
-import { smtpTransport } from './billing/receipt-mailer.js';
+import { AlertDispatcher } from './jobs/alert-dispatcher.js';
+import { smtpTransport } from './jobs/receipt-mailer.js';
 import { connectRedis, createRedis } from './redis/client.js';
 
 export interface RunningGateway {
@@ -59,12 +59,10 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   );
   clients.start();
   const reconciler = new Reconciler(
-    deps.redis,
+    built.reconcileQueue,
     built.store,
-    built.directory,
     twilioRest(config),
     {
-      prefix: config.redis.prefix,
       billing: built.billingRules,
       pollMs: config.metering.reconcilePollSeconds * 1000,
       recheckMs: 15 * 60_000,
@@ -147,7 +145,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
       // No new connections; requests in flight, and those arriving on open keep-alive
       // connections during the grace, complete and answer with Connection: close.
       const httpClosed = draining.start();
-      reconciler.stop();
+      await reconciler.stop();
       await alerts.stop();
       await built.stop();
       await Promise.all([clients.drain(), media.drain()]);

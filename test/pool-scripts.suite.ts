@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { billableMinutes } from '../src/domain/billing.js';
+import { billableMinutes } from '../src/domain/billable-minutes.js';
 import { cycleContaining } from '../src/domain/cycle.js';
 import { PoolStore, type PoolSnapshot } from '../src/redis/pool-store.js';
 import { registerScripts } from '../src/redis/scripts.js';

@@ -6,7 +6,7 @@
 // the minutes Twilio's truth implies, and the ledger replays to the balance.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { billableMinutes } from '../src/domain/billing.js';
+import { billableMinutes } from '../src/domain/billable-minutes.js';
 import { cycleContaining } from '../src/domain/cycle.js';
 import { callSid, startTestGateway, TEST_AUTH_TOKEN, type TestClock, type TestGateway } from './support/gateway.js';
 import { childLegEvent, dialAction, parentEvent } from './support/calls.js';

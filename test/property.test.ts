@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { billableMinutes } from '../src/domain/billing.js';
+import { billableMinutes } from '../src/domain/billable-minutes.js';
 import { accountKeys } from '../src/redis/keys.js';
 import { callSid, startTestGateway, type TestGateway } from './support/gateway.js';
 import { childLegEvent, dialAction, parentEvent } from './support/calls.js';

@@ -3,7 +3,7 @@
 // status callbacks Twilio sends for each, in its real order (legs' progress, the leg's
 // completion, the <Dial action>, the parent's completion), with some sent twice and some
 // swapped, as Twilio does. Pure and seeded: one seed, one day.
-import { billableMinutes, type BillingRules } from '../../src/domain/billing.js';
+import { billableMinutes, type BillingRules } from '../../src/domain/billable-minutes.js';
 
 export interface SimCall {
   callSid: string;

@@ -238,7 +238,7 @@ export class BillingStore {
     return raw.map((s) => JSON.parse(s) as ChargeRecord);
   }
 
-  /** The closing record of a reset cycle (pool field "cycle:<start>", see pool-common.lua). */
+  /** The closing record of a reset cycle (pool field "cycle:<start>", see lua/lib/cycles.lua). */
   async closedCycle(accountId: string, cycleStart: number): Promise<{ end: number; left: number; used: number; overage: number } | null> {
     const v = await this.redis.hget(this.pool.keys(accountId).pool, `cycle:${cycleStart}`);
     const m = v ? /^(-?\d+):(-?\d+):(-?\d+):(-?\d+)$/.exec(v) : null;

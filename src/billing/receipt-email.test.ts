@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { PurchaseRecord } from './billing-store.js';
 import { cardExpiresAt } from './billing.js';
 import { formatDate, formatMoney, renderReceipt } from './receipt-email.js';
-import { retryDelayMs } from './receipt-mailer.js';
+import { retryDelayMs } from '../jobs/receipt-mailer.js';
 
 describe('formatMoney', () => {
   it('formats integer cents exactly', () => {

@@ -9,8 +9,8 @@ import type { PoolStore } from '../redis/pool-store.js';
 import type { ScriptRunner } from '../redis/scripts.js';
 import { Billing, DEFAULT_BILLING_OPTIONS } from './billing.js';
 import { BillingStore } from './billing-store.js';
-import { CycleScheduler } from './cycle-scheduler.js';
-import { ReceiptMailer, smtpTransport } from './receipt-mailer.js';
+import { CycleScheduler } from '../jobs/cycle-scheduler.js';
+import { ReceiptMailer, smtpTransport } from '../jobs/receipt-mailer.js';
 
 export function buildBilling(deps: {
   config: Config;

@@ -1,13 +1,14 @@
 // Call metering use cases behind the Twilio webhooks: placing a call (/twilio/voice) and
 // every later signal about it (/twilio/status). Redis errors propagate: the webhook
 // layer turns them into <Reject> or a 5xx (R14), never into a guess.
-import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
 import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from './accounts.js';
 import type { Directory } from './directory.js';
+import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 import type { DialTarget } from '../twilio/twiml.js';
 import { classifyDestination, DEFAULT_DIAL_POLICY, emergencyNumber, type DialPolicy } from './dial-policy.js';
 
@@ -42,6 +43,7 @@ export class CallMetering {
     private readonly store: PoolStore,
     private readonly accounts: Accounts,
     private readonly directory: Directory,
+    private readonly queue: ReconcileQueue,
     private readonly opts: CallMeteringOptions,
     private readonly clock: () => number,
   ) {}
@@ -115,7 +117,7 @@ export class CallMetering {
       ),
       callerIdFrom,
       // Should every signal about the call be lost, Twilio's record settles it (R15).
-      this.directory.scheduleReconcile(accountId, callSid, now + Math.min(this.opts.reconcileAfterMs, this.opts.maxHoldMs)),
+      this.queue.schedule(accountId, callSid, now + Math.min(this.opts.reconcileAfterMs, this.opts.maxHoldMs)),
     ]);
     if (numbers) {
       const wanted = p.CallerId;
@@ -190,9 +192,9 @@ export class CallMetering {
       now,
     );
     if (outcome.outcome === 'pending' || outcome.outcome === 'unexpected_status') {
-      await this.directory.scheduleReconcile(accountId, callSid, now + this.opts.finalGraceMs);
+      await this.queue.schedule(accountId, callSid, now + this.opts.finalGraceMs);
     } else if (outcome.outcome === 'finalized' && outcome.wasUnsettled) {
-      await this.directory.clearUnsettled(accountId, callSid);
+      await this.queue.clearUnsettled(accountId, callSid);
     }
     return { ...outcome, accountId };
   }

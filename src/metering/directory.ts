@@ -104,36 +104,8 @@ export class Directory {
     return this.redis.get(this.k.room(roomSid));
   }
 
-  /** R15: the call (or a video participant, with its room) is checked against Twilio at
-   *  `dueAt` unless already due earlier. */
-  async scheduleReconcile(accountId: string, callSid: string, dueAt: number, roomSid?: string): Promise<void> {
-    await this.redis.zadd(this.k.reconcile, 'LT', dueAt, reconcileMember(accountId, callSid, roomSid));
-  }
-
-  /** R15's safety net: calls whose hold was released and whose truth has not come yet. */
-  async markUnsettled(accountId: string, callSid: string, at: number): Promise<void> {
-    await this.redis.zadd(this.k.unsettled, at, `${accountId} ${callSid}`);
-  }
-
-  async clearUnsettled(accountId: string, callSid: string): Promise<void> {
-    await this.redis.zrem(this.k.unsettled, `${accountId} ${callSid}`);
-  }
-
-  countUnsettled(): Promise<number> {
-    return this.redis.zcard(this.k.unsettled);
-  }
-
   static identityValue(accountId: string, staffId: string): string {
     return `${accountId} ${staffId}`;
   }
 }
 
-/** A reconciliation entry: "accountId callSid", or "accountId participantSid roomSid". */
-export function reconcileMember(accountId: string, sid: string, roomSid?: string): string {
-  return roomSid ? `${accountId} ${sid} ${roomSid}` : `${accountId} ${sid}`;
-}
-
-export function parseReconcileMember(member: string): { accountId: string; sid: string; roomSid: string | null } {
-  const [accountId = '', sid = '', roomSid] = member.split(' ');
-  return { accountId, sid, roomSid: roomSid ?? null };
-}

@@ -4,12 +4,13 @@
 // settles it on its ParticipantDuration through the same exactly-once script. Video
 // callbacks carry no usable order (their SequenceNumber is internal), so each event is
 // idempotent on its own and a disconnect that overtakes its connect is still metered.
-import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { AppError } from '../domain/errors.js';
 import { isIdentity } from '../domain/ids.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import type { Directory } from './directory.js';
+import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 
 export type VideoOutcome = 'opened' | 'settled' | 'pending' | 'duplicate' | 'ignored' | 'unknown_account';
 
@@ -19,6 +20,7 @@ export class VideoMetering {
   constructor(
     private readonly store: PoolStore,
     private readonly directory: Directory,
+    private readonly queue: ReconcileQueue,
     private readonly opts: {
       billing: BillingRules;
       reserveMinutes: number;
@@ -73,7 +75,7 @@ export class VideoMetering {
     );
     if (opened.decision === 'allowed' && opened.via !== 'repeat') {
       // Should the disconnect be lost, Twilio Video's record settles it (R15).
-      await this.directory.scheduleReconcile(accountId, participantSid, now + this.opts.firstCheckMs, roomSid);
+      await this.queue.schedule(accountId, participantSid, now + this.opts.firstCheckMs, roomSid);
     }
     if (event === 'participant-connected') return opened.decision === 'allowed' && opened.via === 'repeat' ? 'duplicate' : 'opened';
     const r = await this.store.recordCallEvent(
@@ -92,11 +94,11 @@ export class VideoMetering {
       now,
     );
     if (r.outcome === 'pending') {
-      await this.directory.scheduleReconcile(accountId, participantSid, now + this.opts.finalGraceMs, roomSid);
+      await this.queue.schedule(accountId, participantSid, now + this.opts.finalGraceMs, roomSid);
       return 'pending';
     }
     if (r.outcome !== 'finalized') return 'duplicate';
-    if (r.wasUnsettled) await this.directory.clearUnsettled(accountId, participantSid);
+    if (r.wasUnsettled) await this.queue.clearUnsettled(accountId, participantSid);
     return 'settled';
   }
 }

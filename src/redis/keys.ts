@@ -36,7 +36,7 @@ export function accountKeys(prefix: string, accountId: string) {
   };
 }
 
-/** The first four KEYS of every pool script, in this order (see lua/pool-common.lua). */
+/** The first four KEYS of every pool script, in this order (see lua/lib/prologue.lua). */
 export function poolScriptKeys(k: AccountKeys): [string, string, string, string] {
   return [k.pool, k.ledger, k.auths, k.authExpiry];
 }

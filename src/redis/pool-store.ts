@@ -174,7 +174,7 @@ export class PoolStore {
   ): Promise<PoolSnapshot | null> {
     const k = this.keys(input.accountId);
     const c = cycleContaining(input.anchor, now);
-    // The reset scheduler (billing/cycle-scheduler.ts) must know the account before it
+    // The reset scheduler (jobs/cycle-scheduler.ts) must know the account before it
     // exists: written after the script, a crash in between would leave it unscheduled.
     // NX keeps an existing account's entry; a stray one for an account never created is
     // dropped by the scheduler.

@@ -1,5 +1,5 @@
 // Loads the Lua scripts (one file per operation, `<name>-<numberOfKeys>.lua`, so the key
-// count cannot drift from the caller) and registers them as ioredis commands, which run
+// count cannot drift from the caller; shared code in lua/lib/, pulled in by `--!include`) and registers them as ioredis commands, which run
 // by EVALSHA and fall back to EVAL on NOSCRIPT — on a standalone server or a cluster.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
-const COMMON = 'pool-common.lua';
+const LIB_DIR = join(LUA_DIR, 'lib');
+/** `--!include <name>` pulls lib/<name>.lua in ahead of the script (once, dependencies first). */
+const INCLUDE = /^--!include ([a-z-]+)\s*$/gm;
 
 export const SCRIPT_NAMES = [
   'create-account',
@@ -51,15 +53,31 @@ interface ScriptSource {
   lua: string;
 }
 
+/** The script's text with its includes resolved: each library once, its own includes
+ *  first, in the order they are named. */
+export function resolveIncludes(source: string, readLib: (name: string) => string = (n) => readFileSync(join(LIB_DIR, `${n}.lua`), 'utf8')): string {
+  const done = new Set<string>();
+  const parts: string[] = [];
+  const visit = (name: string, stack: string[]) => {
+    if (done.has(name)) return;
+    if (stack.includes(name)) throw new Error(`Lua include cycle: ${[...stack, name].join(' -> ')}`);
+    const lib = readLib(name);
+    for (const m of lib.matchAll(INCLUDE)) visit(m[1]!, [...stack, name]);
+    done.add(name);
+    parts.push(`-- ==== lib/${name}.lua ====\n${lib}`);
+  };
+  for (const m of source.matchAll(INCLUDE)) visit(m[1]!, []);
+  return parts.length ? `${parts.join('\n')}\n-- ==== script ====\n${source}` : source;
+}
+
 function loadSources(): ScriptSource[] {
-  const common = readFileSync(join(LUA_DIR, COMMON), 'utf8');
-  const files = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua') && f !== COMMON);
+  const files = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua'));
   const out: ScriptSource[] = [];
   for (const name of SCRIPT_NAMES) {
     const file = files.find((f) => new RegExp(`^${name}-(\\d+)\\.lua$`).test(f));
     if (!file) throw new Error(`Lua script for ${name} is missing from ${LUA_DIR}`);
     const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
-    out.push({ name, numberOfKeys, lua: `${common}\n${readFileSync(join(LUA_DIR, file), 'utf8')}` });
+    out.push({ name, numberOfKeys, lua: resolveIncludes(readFileSync(join(LUA_DIR, file), 'utf8')) });
   }
   return out;
 }

@@ -38,9 +38,8 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
     const onData = (d: Buffer) => {
       out += d;
       if (started) return;
-      // The JSON logger may put "msg" before or after the other fields.
-      const line = out.split('\n').find((l) => l.includes('"msg":"minutegate listening"'));
-      const m = line ? /"port":(\d+)/.exec(line) : null;
+      // pino writes the message after the fields.
+      const m = /^\{.*"port":(\d+).*"msg":"minutegate listening"/m.exec(out);
       if (m) {
         started = true;
         clearTimeout(timer);

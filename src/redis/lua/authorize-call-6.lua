@@ -2,7 +2,7 @@
   authorize-call-6.lua — a call reached /twilio/voice (R2, R7): bind the softphone's
   authorization if it names a live one, otherwise check and reserve. Idempotent per
   CallSid: a repeated webhook gets the first decision.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset
   ARGV[4] CallSid (or a video ParticipantSid)   ARGV[5] direction ("outbound"|"inbound"|"video")   ARGV[6] from   ARGV[7] to
   ARGV[8] staffId ("" for inbound)   ARGV[9] reserve minutes   ARGV[10] authorizationId or ""
@@ -14,8 +14,9 @@
            {3, reservedMinutes, snapshotJson} allowed on a bound authorization (no new reservation);
            {0, "no_minutes" | "destination_not_allowed"} denied (also for a repeated
              denied CallSid: the reason it was first denied for);
-           -1 / -100 as in pool-common.lua.
+           -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local CALL, ACTIVE = KEYS[5], KEYS[6]

@@ -1,10 +1,11 @@
 --[[
   cancel-authorization-4.lua — releases an unbound authorization at once.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   ARGV[4] authorizationId   ARGV[5] staffId of the caller ("" = operator, any staff)
   Returns: {1, snapshotJson} released; {0} unknown, expired, bound, or another staff
-  member's (nothing to release); -1 / -100 as in pool-common.lua.
+  member's (nothing to release); -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local raw = redis.call('HGET', AUTHS, ARGV[4])

@@ -5,15 +5,16 @@
       is in its cycle (ledger plan_upgrade), and a pending cut is dropped — the new
       figure is the plan from now on;
     * equal to it: a pending cut is dropped, nothing is credited;
-    * below it: stored as pendingPlan, which the next reset applies (pool-common.lua);
+    * below it: stored as pendingPlan, which the next reset applies (lib/cycles.lua);
       the current balance is never clawed back.
   A raise is always measured against the plan in force this cycle, never against a
   pending cut: raising 500 → (cut to 200 pending) → 600 credits 100, not 400.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   ARGV[4] planMinutes (whole number ≥ 0)   ARGV[5] ref for the ledger entry
   Returns: {1, effect, creditedMinutes, snapshotJson}
-           effect: "raised" | "cut_next_cycle" | "unchanged"; -1 / -100 as in pool-common.lua.
+           effect: "raised" | "cut_next_cycle" | "unchanged"; -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local new = tonumber(ARGV[4])

@@ -2,7 +2,7 @@
   create-account-7.lua — creates an account: its pool with a full first allowance, its
   profile, staff and numbers, all or nothing. (The global identity/number directory is
   claimed by the caller beforehand: those keys live in other cluster slots.)
-  KEYS[1..4] pool, ledger, auths, auth expiry (see pool-common.lua)
+  KEYS[1..4] pool, ledger, auths, auth expiry (see lib/prologue.lua)
   KEYS[5] profile hash   KEYS[6] staff hash   KEYS[7] numbers set
   ARGV[1..3] now, events channel, cycle "index:start:end" containing now (required here)
   ARGV[4] accountId   ARGV[5] planMinutes (the first allowance: no add-ons yet)   ARGV[6] billing anchor (ms)
@@ -10,6 +10,7 @@
   ARGV[9] staff count n, then n pairs (staffId, staff JSON), then the phone numbers
   Returns: {1, snapshotJson} created; {0} an account with this id exists (nothing written).
 ]]
+--!include prologue
 if redis.call('EXISTS', POOL) == 1 then return { 0 } end
 local idx, s, e = string.match(ARGV[3], '^(%-?%d+):(%-?%d+):(%-?%d+)$')
 local monthly = tonumber(ARGV[5])

@@ -2,8 +2,8 @@
   create-authorization-4.lua — a softphone asks before dialling (R2): check and reserve,
   returning an authorizationId to pass to Twilio as a custom parameter. Idempotent per
   (staffId, requestId) while the authorization is unbound. Unbound authorizations expire
-  and their reservation is released by the sweep in pool-common.lua.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  and their reservation is released by the sweep in lib/auths.lua.
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   ARGV[4] new authorizationId   ARGV[5] staffId   ARGV[6] requestId   ARGV[7] to
   ARGV[8] reserve minutes       ARGV[9] ttl (ms)
   ARGV[10] max open authorizations per staff member ("" = no cap)
@@ -11,8 +11,9 @@
   Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
            {2, authorizationId, expiresAt} repeated request, same answer;
            {0, "no_minutes" | "too_many_open_authorizations"} denied, nothing reserved;
-           -1 / -100 as in pool-common.lua.
+           -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local reqField = 'req:' .. ARGV[5] .. ':' .. ARGV[6]

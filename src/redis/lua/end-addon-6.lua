@@ -1,12 +1,12 @@
 --[[
   end-addon-6.lua — R10: ends a recurring add-on. Its minutes were paid for this cycle, so
   they stay until the next reset, which takes them out of the allowance (addonEnding,
-  applied by pool-common.lua together with a pending plan cut); its charge line recurs on
+  applied by the reset (lib/cycles.lua) together with a pending plan cut); its charge line recurs on
   no bill of a cycle starting at or after that reset (endsAt = the end of this cycle).
   Both the purchase record and its charge line are marked, so the statement and the
   allowance are changed by the same script.
   A due reset is applied first, so "this cycle" is always the cycle containing now.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] purchases hash (purchaseId → JSON)   KEYS[6] charges (zset of JSON lines by time)
   ARGV[4] purchaseId
   Returns:
@@ -14,8 +14,9 @@
     {2, purchaseJson}  it had been ended before: the record as it was, nothing written
     {-30} NOT_FOUND    no such purchase in this account
     {-31} NOT_ADDON    a one_time purchase: nothing recurs, nothing to end
-    -1 / -100 as in pool-common.lua.
+    -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 

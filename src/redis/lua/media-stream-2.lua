@@ -17,6 +17,7 @@
            {-2} no such call in this account (or it was denied, or it has ended, for a start);
            {-3} another socket holds the call's open stream (a start only).
 ]]
+--!include pool
 local CALL = KEYS[2]
 local state = redis.call('HGET', CALL, 'state')
 if not state or state == 'denied' then return { -2 } end

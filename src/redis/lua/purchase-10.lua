@@ -9,7 +9,7 @@
   current now and are never wiped by a reset that was already due.
   Refusals write nothing but that reset, and are not remembered under the key: the client
   may fix the request (another card, a fresh quote) and retry with the same key.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] quote hash   KEYS[6] idempotency record (string)   KEYS[7] payment methods hash
   KEYS[8] purchases hash (purchaseId → JSON)   KEYS[9] charges (zset of JSON lines by time)
   KEYS[10] receipt outbox hash (purchaseId → JSON {attempts, next})
@@ -21,8 +21,9 @@
     {-20}  IDEMPOTENCY_MISMATCH      the key was used before with another request
     {-21}  QUOTE_NOT_FOUND           {-22} QUOTE_USED     {-23} QUOTE_EXPIRED
     {-24}  PAYMENT_METHOD_NOT_FOUND  {-25} CARD_EXPIRED
-    -1 / -100 as in pool-common.lua.
+    -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 

@@ -1,11 +1,12 @@
 --[[
   receipt-sent-2.lua — a receipt was accepted by the SMTP server: it leaves the outbox and
   the purchase shows receipt.status "sent". Repeating it changes nothing.
-  The pool-common.lua prologue is prepended; only NOW is used.
+  Not a pool script (no library included).
   KEYS[1] receipt outbox hash   KEYS[2] purchases hash
   ARGV[1] now (ms)   ARGV[2] purchaseId
   Returns: {1} recorded; {0} the purchase is unknown.
 ]]
+local NOW = tonumber(ARGV[1])
 local raw = redis.call('HGET', KEYS[2], ARGV[2])
 redis.call('HDEL', KEYS[1], ARGV[2])
 if not raw then return { 0 } end

@@ -21,19 +21,19 @@
   Cycle attribution (R16): the call's end instant is the Timestamp of its answered leg's
   terminal callback, else its parent's, else now (clamped to [placed, now]). If that instant
   lies in a cycle already reset, the minutes are booked against that cycle's closing record
-  (pool field "cycle:<start>", written by pool-common's reset): they consume what it had
+  (pool field "cycle:<start>", written by the reset in lib/cycles.lua): they consume what it had
   left at its reset, the rest is its overage; the current balance and usage are untouched.
 
   A call whose hold was released by release-hold-7.lua ("unsettled") has no reservation
   and no activeCalls count left: settling it only debits.
 
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
   ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action" | "grace"
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
-  computed by domain/billing.ts)  ARGV[11] retention of ended calls (ms)
+  computed by domain/billable-minutes.ts)  ARGV[11] retention of ended calls (ms)
   ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
   ARGV[14] final grace (ms; used by kind "grace")
   Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson|false,
@@ -42,8 +42,9 @@
            {4} duplicate signal (already recorded);   {5} call already final, signal late;
            {6} signal about a call that was denied;   {7} recorded, status not one Twilio
            documents (left for reconciliation);   {-2} no such call in this account;
-           -1 / -100 as in pool-common.lua.
+           -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local CALL, ACTIVE, ENDED = KEYS[5], KEYS[6], KEYS[7]

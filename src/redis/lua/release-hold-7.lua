@@ -5,14 +5,15 @@
   activeCalls count dropped, so a lost final signal never locks an account out; nothing is
   debited on a guess. The call is marked "unsettled": when Twilio's truth arrives later
   (a late signal, a reconciliation), record-call-event-7.lua debits it then, exactly once.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
   ARGV[4] CallSid (or ParticipantSid)   ARGV[5] maximum hold (ms)
   Returns: {1, releasedMinutes, snapshotJson} released now;
            {2, state} nothing to release (the call is "ended", "unsettled" or "denied");
            {3, dueAt} still within its hold (dueAt: when it will not be);
-           {-2} no such call; -1 / -100 as in pool-common.lua.
+           {-2} no such call; -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local CALL, ACTIVE, ENDED = KEYS[5], KEYS[6], KEYS[7]

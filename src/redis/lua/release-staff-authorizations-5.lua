@@ -4,13 +4,14 @@
   theirs is open on any instance. Each instance holding sockets of the staff member keeps
   a lease in the presence set (member: instance id, score: lease expiry in wall-clock ms,
   renewed every few seconds); a crashed instance's lease simply runs out.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] presence zset of the staff member   <prefix>:{acc}:presence:<staffId>
   ARGV[4] staffId   ARGV[5] wall-clock now (ms) for the leases
   Returns: {1, released, snapshotJson or false} released (0 when there was nothing open);
            {2} a socket of the staff member is open somewhere: nothing released;
-           -1 / -100 as in pool-common.lua.
+           -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local PRESENCE = KEYS[5]

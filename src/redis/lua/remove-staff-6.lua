@@ -3,12 +3,13 @@
   staff hash, their token generation moves on (every token issued so far stops working,
   also should the same staffId be added again), and their open authorizations are
   released. Calls already in progress go on (R3) and are settled as usual.
-  KEYS[1..4], ARGV[1..3]: see pool-common.lua
+  KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] staff hash   KEYS[6] token generations hash (staffId -> generation)
   ARGV[4] staffId
   Returns: {1, memberJson, releasedCount, snapshotJson or false} removed;
-           {0} no such staff member; -1 / -100 as in pool-common.lua.
+           {0} no such staff member; -1 / -100 as in lib/prologue.lua.
 ]]
+--!include prologue
 local early = prologue()
 if early then return early end
 local STAFF, TOKENGEN = KEYS[5], KEYS[6]

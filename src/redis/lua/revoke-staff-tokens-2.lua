@@ -1,7 +1,7 @@
 --[[
   revoke-staff-tokens-2.lua — every token issued to a staff member so far stops working
   (issue #8): their token generation moves on; tokens issued afterwards carry the new one.
-  Not a pool script (pool-common.lua is prepended, but its prologue is not run).
+  Not a pool script (no library included).
   KEYS[1] staff hash   KEYS[2] token generations hash (staffId -> generation)
   ARGV[1] now   ARGV[2] unused ("")   ARGV[3] unused ("")   ARGV[4] staffId
   Returns: {1, newGeneration} revoked;  {0} no such staff member (nothing written).

@@ -10,9 +10,9 @@
 // run out, and the receipt is mailed again — at least once, never lost.
 import nodemailer from 'nodemailer';
 import type { Logger } from '../log.js';
-import type { BillingStore } from './billing-store.js';
+import type { BillingStore } from '../billing/billing-store.js';
 import { PeriodicJob } from './periodic.js';
-import { renderReceipt } from './receipt-email.js';
+import { renderReceipt } from '../billing/receipt-email.js';
 
 /** What the mailer needs of a transport: nodemailer's, in production and tests alike. */
 export interface MailTransport {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { billableMinutes, parseSeconds } from './billing.js';
+import { billableMinutes, parseSeconds } from './billable-minutes.js';
 
 describe('billableMinutes (R4)', () => {
   it.each([

@@ -14,13 +14,12 @@
 //      a debit and the call marked unsettled (release-hold-7.lua); its truth, when it comes,
 //      is still debited once.
 //   3. Otherwise checked again, with a back-off that grows with the call's age.
-import { billableMinutes, type BillingRules } from '../domain/billing.js';
+import { billableMinutes, type BillingRules } from '../domain/billable-minutes.js';
 import type { Logger } from '../log.js';
-import type { Cluster, Redis } from 'ioredis';
-import { directoryKeys } from '../redis/keys.js';
+import { PeriodicJob } from './periodic.js';
 import type { CallEventInput, CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { TwilioRest } from '../twilio/rest-client.js';
-import { parseReconcileMember, type Directory } from './directory.js';
+import { parseReconcileMember, type ReconcileQueue } from '../redis/reconcile-queue.js';
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 /** Past this age an unsettled call is no longer looked up (Twilio keeps no call this long open). */
@@ -28,7 +27,6 @@ const GIVE_UP_AFTER_MS = 7 * 86400_000;
 const MAX_BACKOFF_MS = 3600_000;
 
 export interface ReconcilerOptions {
-  prefix: string;
   billing: BillingRules;
   pollMs: number;
   /** A call still running at Twilio is looked at again after this long. */
@@ -42,55 +40,53 @@ export interface ReconcilerOptions {
 export type ReconcileOutcome = 'settled' | 'already_final' | 'still_running' | 'incomplete' | 'unavailable' | 'unknown';
 
 export class Reconciler {
-  private timer: NodeJS.Timeout | null = null;
-  private running = false;
-  private readonly key: string;
+  private readonly job: PeriodicJob;
+  private last: Promise<void> = Promise.resolve();
   /** Unsettled calls in the whole deployment, as of the last poll (for /metrics). */
   unsettledCalls = 0;
   /** Entries that were due at the last poll (for /metrics). */
   backlog = 0;
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly queue: ReconcileQueue,
     private readonly store: PoolStore,
-    private readonly directory: Directory,
     private readonly rest: TwilioRest | null,
     private readonly opts: ReconcilerOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
   ) {
-    this.key = directoryKeys(opts.prefix).reconcile;
+    this.job = new PeriodicJob('reconciler', opts.pollMs, () => this.tick(), log);
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.opts.pollMs);
-    this.timer.unref();
+    this.job.start();
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
+  async stop(): Promise<void> {
+    await this.job.stop();
   }
 
-  async tick(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
+  /** One pass over what is due. Passes never overlap: a pass asked for while one runs
+   *  (a test's, or the periodic job's) runs right after it. */
+  tick(): Promise<void> {
+    const pass = this.last.then(() => this.pass());
+    this.last = pass;
+    return pass;
+  }
+
+  private async pass(): Promise<void> {
     try {
-      this.backlog = await this.redis.zcount(this.key, '-inf', this.clock());
-      const due = await this.redis.zrangebyscore(this.key, '-inf', this.clock(), 'LIMIT', 0, 50);
-      for (const member of due) {
-        // Whoever removes the entry owns this check.
-        if ((await this.redis.zrem(this.key, member)) !== 1) continue;
+      this.backlog = await this.queue.backlog(this.clock());
+      for (const member of await this.queue.claimDue(this.clock(), 50)) {
         const next = await this.check(member).catch((err: unknown) => {
           this.log.warn('reconciliation check failed', { err, member });
           return this.clock() + this.opts.retryMs;
         });
-        if (next !== null) await this.redis.zadd(this.key, 'LT', next, member);
+        if (next !== null) await this.queue.reschedule(member, next);
       }
-      this.unsettledCalls = await this.directory.countUnsettled();
+      this.unsettledCalls = await this.queue.countUnsettled();
     } catch (err) {
       this.log.warn('reconciliation poll failed', { err });
-    } finally {
-      this.running = false;
     }
   }
 
@@ -119,7 +115,7 @@ export class Reconciler {
       const r = await this.store.releaseHold(accountId, sid, this.opts.maxHoldMs, now);
       if (r.outcome === 'released') {
         unsettled = true;
-        await this.directory.markUnsettled(accountId, sid, now);
+        await this.queue.markUnsettled(accountId, sid, now);
         this.log.warn('hold released: call open longer than any call can last; marked unsettled', {
           callSid: sid,
           accountId,
@@ -212,7 +208,7 @@ export class Reconciler {
 
   private async feed(accountId: string, e: CallEventInput): Promise<CallEventOutcome> {
     const r = await this.store.recordCallEvent(accountId, e, this.clock());
-    if (r.outcome === 'finalized' && r.wasUnsettled) await this.directory.clearUnsettled(accountId, e.callSid);
+    if (r.outcome === 'finalized' && r.wasUnsettled) await this.queue.clearUnsettled(accountId, e.callSid);
     return r;
   }
 }

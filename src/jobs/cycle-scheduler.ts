@@ -4,13 +4,13 @@
 // end of its current cycle), handed out with a lease by claim-due-1.lua, so each due
 // account is taken by one instance at a time and one that dies mid-way is retried.
 //
-// The reset itself is read-pool's lazy reset (pool-common.lua), which runs exactly once
+// The reset itself is read-pool's lazy reset (lua/lib/cycles.lua), which runs exactly once
 // per cycle however many instances, calls and schedulers find it due, and publishes the
 // new snapshot. The schedule is only a hint of when to look: a reset someone else applied
 // first costs one idle read.
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
-import type { BillingStore } from './billing-store.js';
+import type { BillingStore } from '../billing/billing-store.js';
 import { PeriodicJob } from './periodic.js';
 
 export interface CycleSchedulerOptions {

@@ -8,12 +8,12 @@
 // queued until an instance starts (each instance sweeps nothing at start-up); its socket
 // frame still reached the account's dashboards.
 import type { Cluster, Redis } from 'ioredis';
-import { PeriodicJob } from '../billing/periodic.js';
-import type { MailTransport } from '../billing/receipt-mailer.js';
+import { PeriodicJob } from './periodic.js';
+import type { MailTransport } from './receipt-mailer.js';
 import type { Logger } from '../log.js';
-import type { AlertStore, StoredAlert } from './alert-store.js';
-import { renderAlertEmail } from './alert-email.js';
-import { postWebhook } from './alert-webhook.js';
+import type { AlertStore, StoredAlert } from '../alerts/alert-store.js';
+import { renderAlertEmail } from '../alerts/alert-email.js';
+import { postWebhook } from '../alerts/alert-webhook.js';
 
 export interface AlertDispatcherDeps {
   store: AlertStore;

@@ -1,0 +1,116 @@
+--[[
+  lib/pool.lua — the account's pool hash: loading it, numbers as Redis wants them, the
+  plan/add-on allowance, the R1 snapshot, call events. Included (--!include pool) by every
+  script that reads or changes a pool; it names only what it uses:
+    KEYS[1] pool hash       <prefix>:{acc}:pool
+    ARGV[1] now (ms since epoch; the caller's clock, so tests control time)
+    ARGV[2] events channel  <prefix>:{acc}:events     (sharded pub/sub, same slot as the keys)
+]]
+local NOW = tonumber(ARGV[1])
+local CHANNEL = ARGV[2]
+local POOL = KEYS[1]
+
+local P = nil        -- the pool, loaded by load_pool()
+local O = nil        -- the pool's fields as loaded (strings): unchanged ones are never re-written
+local changed = false
+
+local POOL_FIELDS = { 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly', 'cycleIndex',
+  'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy',
+  'plan', 'addon', 'pendingPlan', 'addonEnding', 'alertCfg', 'alertsFired' }
+-- Written back by finish(), when they changed (the pending fields are handled on their own).
+local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleStart', 'cycleEnd', 'used',
+  'overage', 'active', 'version', 'plan', 'addon' }
+
+local function load_pool()
+  local v = redis.call('HMGET', POOL, unpack(POOL_FIELDS))
+  if not v[1] then return false end
+  P, O = {}, {}
+  for i, f in ipairs(POOL_FIELDS) do
+    O[f] = v[i]
+    if f == 'accountId' or f == 'inboundPolicy' or f == 'alertCfg' or f == 'alertsFired' then P[f] = v[i]
+    else P[f] = tonumber(v[i]) end
+  end
+  -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
+  if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
+  return true
+end
+
+-- Whole numbers as plain decimals. Formatting a double costs more than the Redis command
+-- it feeds, so a field that did not change is passed on as the string it was loaded as.
+local function int(n) return string.format('%d', n) end
+local function str(f)
+  local v = P[f]
+  if v == nil then return nil end
+  local o = O and O[f]
+  if o and tonumber(o) == v then return o end
+  return int(v)
+end
+
+-- Plan and add-ons (R9, R10). The pool keeps `plan` and `addon` (the recurring add-ons
+-- bought and not yet gone) apart; `monthly` is always their sum, for whatever reads it.
+-- Pending until the next reset: `pendingPlan` (a plan cut) and `addonEnding` (minutes of
+-- ended add-ons, which stay this cycle because they were paid for). Each exists in the
+-- hash only while something is pending.
+local PENDING_FIELDS = { 'pendingPlan', 'addonEnding' }
+
+-- The allowance the next reset applies, or nil when nothing is pending.
+local function next_allowance()
+  if P.pendingPlan == nil and P.addonEnding == nil then return nil end
+  return (P.pendingPlan or P.plan) + P.addon - (P.addonEnding or 0)
+end
+
+-- The snapshot's pending figures: the next cycle's allowance and its two parts, each
+-- null when it will not change.
+local function pending_allowance_json()
+  local nxt = next_allowance()
+  return ',"pendingMonthlyMinutes":' .. (nxt and int(nxt) or 'null') ..
+    ',"pendingPlanMinutes":' .. (P.pendingPlan and int(P.pendingPlan) or 'null') ..
+    ',"pendingAddonMinutes":' .. (P.addonEnding and int(P.addon - P.addonEnding) or 'null')
+end
+
+-- Called by apply_due_reset: the pending plan cut and the add-on ends leave the
+-- allowance together; clearing them in the same script makes that happen once.
+local function apply_pending_allowance()
+  if P.pendingPlan then P.plan = P.pendingPlan end
+  if P.addonEnding then P.addon = math.max(0, P.addon - P.addonEnding) end
+  P.pendingPlan, P.addonEnding = nil, nil
+  P.monthly = P.plan + P.addon
+end
+
+-- finish()'s part for the allowance: monthly re-derived, pending fields written while
+-- set and deleted once cleared (also a legacy pendingMonthly, now derived).
+local function persist_allowance(args)
+  P.monthly = P.plan + P.addon
+  local gone = {}
+  for _, f in ipairs(PENDING_FIELDS) do
+    local v = P[f]
+    if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
+      args[#args + 1] = f
+      args[#args + 1] = int(v)
+    elseif v == nil and O and O[f] then
+      gone[#gone + 1] = f
+    end
+  end
+  if O and O.pendingMonthly then gone[#gone + 1] = 'pendingMonthly' end
+  if #gone > 0 then redis.call('HDEL', POOL, unpack(gone)) end
+end
+
+-- The R1 snapshot as JSON, written by hand: cheaper than building a table for cjson, and
+-- every value is a whole number or the account id (letters, digits and "_ . @ : -" only,
+-- as src/domain/ids.ts admits: nothing JSON would escape).
+local function snapshot()
+  return '{"t":"balance","accountId":"' .. P.accountId .. '","balance":' .. str('balance') ..
+    ',"reserved":' .. str('reserved') .. ',"available":' .. int(P.balance - P.reserved) ..
+    ',"planMinutes":' .. str('plan') .. ',"addonMinutes":' .. str('addon') ..
+    ',"monthlyMinutes":' .. str('monthly') .. pending_allowance_json() ..
+    ',"usedThisCycle":' .. str('used') .. ',"overageThisCycle":' .. str('overage') ..
+    ',"activeCalls":' .. str('active') .. ',"cycleStart":' .. str('cycleStart') ..
+    ',"cycleEnd":' .. str('cycleEnd') .. ',"version":' .. str('version') .. '}'
+end
+
+local function publish_call_event(fields)
+  fields.t = 'call'
+  fields.accountId = P.accountId
+  fields.version = P.version
+  redis.call('SPUBLISH', CHANNEL, cjson.encode(fields))
+end

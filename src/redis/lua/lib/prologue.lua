@@ -1,0 +1,45 @@
+--[[
+  lib/prologue.lua — the frame of every script that changes a pool: prologue() loads it
+  and applies what is due (a cycle reset, expired authorizations); finish() writes back
+  what changed, bumps version once, publishes the snapshot and raises alerts.
+  A script that includes it takes KEYS[1..4] = pool, ledger, auths, auth expiry and
+  ARGV[1..3] = now, events channel, cycle hint (see the libraries' headers).
+  Return codes it may cause:
+    -1   NO_ACCOUNT   the pool does not exist
+    -100 CYCLE_DUE    see lib/cycles.lua
+]]
+--!include pool
+--!include ledger
+--!include cycles
+--!include auths
+--!include alerts
+
+-- Loads the pool and applies what is due. Returns a reply to hand back at once, or nil.
+local function prologue()
+  if not load_pool() then return { -1 } end
+  local early = apply_due_reset()
+  if early then return early end
+  sweep_expired_auths()
+  return nil
+end
+
+-- Persists the pool and publishes its snapshot when anything changed; bumps version once
+-- per script. Returns the snapshot JSON (or false when nothing changed).
+local function finish()
+  if not changed then return false end
+  P.version = P.version + 1
+  local args = { 'HSET', POOL }
+  persist_allowance(args)
+  for _, f in ipairs(STATE_FIELDS) do
+    local v = P[f]
+    if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
+      args[#args + 1] = f
+      args[#args + 1] = int(v)
+    end
+  end
+  redis.call(unpack(args))
+  local snap = snapshot()
+  redis.call('SPUBLISH', CHANNEL, snap)
+  check_alerts()
+  return snap
+end
