@@ -12,6 +12,8 @@ RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
+COPY scripts/build-web.mjs ./scripts/build-web.mjs
+COPY web ./web
 COPY src ./src
 # build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs  ->  dist/ (+ dist/redis/lua/*.lua)
 RUN npm run build \

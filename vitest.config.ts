@@ -9,11 +9,12 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Starts a private redis-server when none answers on TEST_REDIS_URL (default
-    // 127.0.0.1:6379), so `npm test` needs only the redis-server binary.
-    globalSetup: ['test/support/global-redis.ts'],
     // Integration suites start servers and private Redis instances; files run in
     // parallel workers but each uses its own key prefix and its own ports.
     pool: 'forks',
+    // global-redis: starts a private redis-server when none answers on TEST_REDIS_URL
+    // (default 127.0.0.1:6379), so `npm test` needs only the redis-server binary.
+    // global-setup: the web app is bundled into dist/web/ once, before the files run.
+    globalSetup: ['test/support/global-redis.ts', 'test/support/global-setup.ts'],
   },
 });

@@ -14,6 +14,7 @@ import { limitBody } from './http/body-limit.js';
 import { apiCors } from './http/cors.js';
 import { metricsAccess } from './http/metrics-auth.js';
 import { Readiness } from './http/readiness.js';
+import { staticRoutes } from './http/static.js';
 import { securityHeaders } from './http/security-headers.js';
 import { errorBody } from './http/json.js';
 import { requestContext, type LogEnv } from './http/access-log.js';
@@ -137,6 +138,9 @@ export function buildApp(deps: AppDeps) {
   app.route('/v1/accounts', billingRoutes({ billing: billing.billing, auth, log }));
   const alerts = new AlertStore(redis, scripts, store, config.redis.prefix);
   app.route('/v1/accounts', alertRoutes({ alerts, auth, clock }));
+
+  // The web app (dist/web/, built by `npm run build`) at /app.
+  app.route('/', staticRoutes({ devMode: config.devMode }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

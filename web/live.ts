@@ -1,0 +1,119 @@
+// The app's live state: one minutegate/client connection (reconnects by itself with
+// backoff and jitter) and the calls lists, refetched after every (re)connect so frames
+// missed while away are never missed for good.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { connect, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '../src/client/browser.js';
+import type { Api } from './api.js';
+
+export interface Call {
+  callSid: string;
+  state: string;
+  direction?: string;
+  from?: string;
+  to?: string;
+  staffId?: string;
+  startedAt?: string;
+  endedAt?: string;
+  billableSeconds?: number;
+  billedMinutes?: number;
+}
+
+export type Balance = BalanceMessage & { planMinutes?: number; addonMinutes?: number };
+
+/** The newer of two snapshots (by version): a late reply never overwrites a fresh frame. */
+export function newer(a: Balance | null, b: Balance | null): Balance | null {
+  if (!a) return b;
+  if (!b) return a;
+  return b.version >= a.version ? b : a;
+}
+
+export interface Live {
+  balance: Balance | null;
+  state: ConnectionState;
+  alert: AlertMessage | null;
+  active: Call[];
+  recent: Call[];
+  /** Takes a snapshot from a REST reply (a purchase), kept if newer. */
+  offer(b: Balance): void;
+}
+
+const RECENT = 20;
+
+export function useLive(api: Api, accountId: string, token: string): Live {
+  const [balance, setBalance] = useState<Balance | null>(null);
+  const [state, setState] = useState<ConnectionState>('connecting');
+  const [alert, setAlert] = useState<AlertMessage | null>(null);
+  const [active, setActiveState] = useState<Call[]>([]);
+  // The active list is also read while handling an "ended" frame: kept in a ref too.
+  const activeRef = useRef<Call[]>([]);
+  const setActive = (f: Call[] | ((l: Call[]) => Call[])) => {
+    activeRef.current = typeof f === 'function' ? f(activeRef.current) : f;
+    setActiveState(activeRef.current);
+  };
+  const [recent, setRecent] = useState<Call[]>([]);
+
+  useEffect(() => {
+    let gone = false;
+    const base = `/v1/accounts/${encodeURIComponent(accountId)}`;
+    const loadCalls = async () => {
+      try {
+        const [a, e] = await Promise.all([
+          api<{ calls: Call[] }>('GET', `${base}/calls?state=active&limit=50`),
+          api<{ calls: Call[] }>('GET', `${base}/calls?state=ended&limit=${RECENT}`),
+        ]);
+        if (gone) return;
+        setActive(a.calls);
+        setRecent(e.calls);
+      } catch {
+        // The socket's state line already tells the user; the next (re)connect retries.
+      }
+    };
+    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
+    const mg = connect({ url: wsUrl, token });
+    const offs = [
+      mg.on('balance', (b) => setBalance((cur) => newer(cur, b as Balance))),
+      mg.on('alert', (a) => setAlert(a)),
+      mg.on('state', (s) => {
+        setState(s);
+        if (s === 'open') void loadCalls();
+      }),
+      mg.on('call', (c) => onCall(c)),
+    ];
+    const onCall = (c: CallMessage) => {
+      const f = c as CallMessage & Record<string, any>;
+      const at = typeof f.at === 'string' ? f.at : new Date().toISOString();
+      if (f.event === 'started') {
+        setActive((list) =>
+          list.some((x) => x.callSid === f.callSid)
+            ? list
+            : [{ callSid: f.callSid, state: 'active', direction: f.direction, from: f.from, to: f.to, staffId: f.staffId, startedAt: at }, ...list],
+        );
+      } else if (f.event === 'ended') {
+        const started = activeRef.current.find((x) => x.callSid === f.callSid);
+        setActive((list) => list.filter((x) => x.callSid !== f.callSid));
+        setRecent((list) => {
+          const ended: Call = {
+            ...started,
+            callSid: f.callSid,
+            state: 'ended',
+            direction: f.direction ?? started?.direction,
+            from: f.from ?? started?.from,
+            to: f.to ?? started?.to,
+            staffId: f.staffId ?? started?.staffId,
+            endedAt: at,
+            billableSeconds: f.billableSeconds,
+            billedMinutes: f.billedMinutes,
+          };
+          return [ended, ...list.filter((x) => x.callSid !== f.callSid)].slice(0, RECENT);
+        });
+      }
+    };
+    return () => {
+      gone = true;
+      for (const off of offs) off();
+      mg.close();
+    };
+  }, [api, accountId, token]);
+
+  return { balance, state, alert, active, recent, offer: (b) => setBalance((cur) => newer(cur, b)) };
+}
