@@ -14,6 +14,8 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
   /** A logger whose every line also carries `bindings`. */
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a line at `level` would be written (to skip work for lines that would not). */
+  isEnabled(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
 /** Field names whose values are never written, at any depth the paths name. */
@@ -68,6 +70,7 @@ function wrap(p: Pino): Logger {
     warn: at('warn'),
     error: at('error'),
     child: (bindings) => wrap(p.child(safe(bindings))),
+    isEnabled: (level) => p.isLevelEnabled(level),
   };
 }
 

@@ -76,6 +76,12 @@ export function gatewayEnv(id: RunIdentity): Record<string, string> {
     REDIS_URL,
     REDIS_PREFIX: id.prefix,
     TWILIO_AUTH_TOKEN: id.authToken,
+    // Production requires it (R15); REST points nowhere: no call of a run is due for it.
+    TWILIO_ACCOUNT_SID: id.twAccountSid,
+    TWILIO_API_BASE_URL: 'http://127.0.0.1:9',
+    TWILIO_VIDEO_API_BASE_URL: 'http://127.0.0.1:9',
+    // No load balancer to drain from: stop at once when the bench is done.
+    DRAIN_DELAY_SECONDS: '0',
     ADMIN_API_KEY: id.adminKey,
     STAFF_TOKEN_SECRET: id.staffSecret,
     PUBLIC_BASE_URL,
@@ -200,6 +206,9 @@ export function freePort(): Promise<number> {
  *  through `sh -c 'ulimit -n <hard limit>; exec node …'` (for 10,000 sockets); `exec` keeps
  *  the pid, so /proc/<pid> is node's own. */
 export function spawnNode(args: string[], env: Record<string, string>, o: { raiseFileLimit?: boolean; ipc?: boolean } = {}): ChildProcess {
+  // BENCH_CPU_PROF=<dir>: every spawned process writes a V8 CPU profile there on exit.
+  const profDir = process.env.BENCH_CPU_PROF;
+  if (profDir) args = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args];
   const stdio: ('ignore' | 'pipe' | 'ipc')[] = o.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
   if (!o.raiseFileLimit) return spawn(process.execPath, args, { cwd: ROOT, env, stdio });
   return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {

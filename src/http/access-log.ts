@@ -14,8 +14,20 @@ export type LogEnv = { Variables: { requestId: string; log: Logger } };
 export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): MiddlewareHandler<LogEnv>[] {
   const access: MiddlewareHandler<LogEnv> = async (c, next) => {
     const started = performance.now();
-    const log = deps.log.child({ requestId: c.get('requestId') });
-    c.set('log', log);
+    // The request's child logger is made only when something logs (most requests log
+    // nothing at the configured level: a pino child per request is measurable CPU).
+    const requestId = c.get('requestId');
+    let child: Logger | null = null;
+    const log = (): Logger => (child ??= deps.log.child({ requestId }));
+    const base = deps.log;
+    c.set('log', {
+      debug: (m, f) => base.isEnabled('debug') && log().debug(m, f),
+      info: (m, f) => base.isEnabled('info') && log().info(m, f),
+      warn: (m, f) => base.isEnabled('warn') && log().warn(m, f),
+      error: (m, f) => base.isEnabled('error') && log().error(m, f),
+      child: (b) => log().child(b),
+      isEnabled: (level) => base.isEnabled(level),
+    });
     await next();
     // The route the request was for: the last matching handler's pattern (middleware
     // match every path as method ALL); 'unmatched' for a 404 of the router.
@@ -26,8 +38,8 @@ export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): 
     deps.metrics.http.inc(labels);
     deps.metrics.httpDuration.observe(labels, seconds);
     const line = { method: c.req.method, path: c.req.path, route, status: c.res.status, ms: Math.round(seconds * 10_000) / 10 };
-    if (c.req.path.startsWith('/twilio/')) log.debug('request', line);
-    else log.info('request', line);
+    if (c.req.path.startsWith('/twilio/')) c.get('log').debug('request', line);
+    else c.get('log').info('request', line);
   };
   return [requestId({ limitLength: 128 }), access];
 }
