@@ -33,7 +33,7 @@
  *           from outside: one admin socket (it watches nothing) sends {"type":"ping"} every
  *           5 ms and records pong round trips, idle first and then during the broadcasts.
  *   media   --streams (500) Media Streams sockets, each signed like Twilio (X-Twilio-Signature
- *           over wss://<PUBLIC_BASE_URL host>/twilio/media, no params), for calls first
+ *           over wss://<PUBLIC_BASE_URL host>/twilio/media/<the call's token>, no params), for calls first
  *           placed through signed POST /twilio/voice (real, known CallSids): `connected`,
  *           `start`, then 50 media frames/s each (160-byte µ-law payload, Twilio's exact
  *           JSON shape), then `stop`. Server CPU from /proc/<pid>/stat over the measured
@@ -160,7 +160,6 @@ const opts = parseOptions();
 const ID = runIdentity('mgbench-ws');
 const { run: RUN, prefix: PREFIX, authToken: AUTH_TOKEN, adminKey: ADMIN_KEY, twAccountSid: TW_ACCOUNT_SID } = ID;
 const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
-const MEDIA_SIGNED_URL = `${PUBLIC_BASE_URL.replace(/^http/, 'ws')}/twilio/media`;
 /** The API caps monthlyMinutes at 10,000,000 (account-routes.ts). */
 const MONTHLY_MINUTES = 10_000_000;
 const AUTHORIZATION_TTL_SECONDS = 60;
@@ -252,6 +251,8 @@ function startGateway(label: string): Promise<Child> {
       // The auth phase keeps every authorization open for its TTL, thousands per staff
       // member: the per-staff cap (issue #8) is lifted so it measures throughput.
       MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000',
+      // Media Streams are off by default (the route answers 404); the media phase needs them.
+      MEDIA_STREAMS: 'on',
     },
     readyPath: '/readyz',
     log,
@@ -918,7 +919,9 @@ async function mediaPhase() {
       body: new URLSearchParams(params).toString(),
     });
     const text = await res.text();
-    return res.status === 200 && text.includes('<Dial');
+    // Each call's stream URL carries its own token in the path (R18).
+    const url = /<Stream url="([^"]+)"/.exec(text)?.[1];
+    return res.status === 200 && text.includes('<Dial') && url ? url.replace(/&amp;/g, '&') : null;
   });
   const allowed = placed.filter(Boolean).length;
   if (!check(allowed === S, `media: all ${S} calls allowed by /twilio/voice`)) throw new Error(`media: only ${allowed} of ${S} calls were allowed`);
@@ -932,12 +935,13 @@ async function mediaPhase() {
     chunk: number;
     next: number;
   }
-  const signature = computeTwilioSignature(AUTH_TOKEN, MEDIA_SIGNED_URL, {});
   log(`media: opening ${S} signed Media Streams sockets`);
   let closedEarly = 0;
   let running = true;
-  const streams = await pool(callSids, 50, async (callSid): Promise<Stream> => {
-    const ws = trackWs(await openWs(`${wsBase(gw.port)}/twilio/media`, { 'x-twilio-signature': signature }));
+  const streams = await pool(callSids.map((sid, i) => [sid, placed[i]!] as const), 50, async ([callSid, streamUrl]): Promise<Stream> => {
+    // Twilio signs the stream's upgrade over its URL alone.
+    const signature = computeTwilioSignature(AUTH_TOKEN, streamUrl, {});
+    const ws = trackWs(await openWs(`${wsBase(gw.port)}${new URL(streamUrl).pathname}`, { 'x-twilio-signature': signature }));
     ws.on('close', () => {
       if (running) closedEarly++;
     });
@@ -1031,8 +1035,8 @@ async function mediaPhase() {
   await sleep(200);
   await stopChild(gw);
 
-  const counted = metrics.get('minutegate_media_frames{kind="media"}') ?? -1;
-  const malformed = metrics.get('minutegate_media_frames{kind="malformed"}') ?? -1;
+  const counted = metrics.get('minutegate_media_frames_total{kind="media"}') ?? -1;
+  const malformed = metrics.get('minutegate_media_frames_total{kind="malformed"}') ?? -1;
   const cpu = cpuShare(cpuS.a!, cpuS.b!);
   const windowS = (cpuS.b!.wall - cpuS.a!.wall) / 1000;
   cpuRows.push({ phase: 'media', window: `${r1(windowS)} s`, cpu });
