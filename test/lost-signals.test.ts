@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callSid, createAccount, startTestGateway, TEST_AUTH_TOKEN, type TestClock, type TestGateway } from './support/gateway.js';
 import { childLegEvent, dialAction, parentEvent, placeInboundCall, placeSoftphoneCall, postAll } from './support/calls.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from './support/fake-twilio-rest.js';
+import { videoEvent, videoSid as sid } from './support/video.js';
 
 const AC = 'AC0123456789abcdef0123456789abcdef';
 const HOUR = 3600_000;
@@ -16,21 +17,6 @@ async function ledger(gw: TestGateway, id: string): Promise<any[]> {
 const balanceOf = async (gw: TestGateway, id: string) => (await gw.admin('GET', `/v1/accounts/${id}/balance`)).json;
 const replays = (entries: any[]) => entries.reduce((s, e) => s + e.minutes, 0);
 
-let n = 0;
-const sid = (p: string) => `${p}${(Date.now() * 1000 + n++).toString(16).padStart(32, '0')}`;
-const videoEvent = (e: string, room: string, participant: string, identity: string, duration?: number) => ({
-  AccountSid: 'AC00000000000000000000000000000000',
-  RoomName: 'support-call',
-  RoomSid: room,
-  RoomStatus: 'in-progress',
-  RoomType: 'group',
-  StatusCallbackEvent: e,
-  ParticipantSid: participant,
-  ParticipantStatus: e === 'participant-connected' ? 'connected' : 'disconnected',
-  ParticipantIdentity: identity,
-  Timestamp: new Date().toISOString(),
-  ...(duration === undefined ? {} : { ParticipantDuration: String(duration) }),
-});
 
 describe('without Twilio REST settings (a moved clock, the job ticked by hand)', () => {
   const clock: TestClock = { now: Date.UTC(2031, 4, 10, 9, 0, 0) };

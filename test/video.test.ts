@@ -1,6 +1,7 @@
 // R12: Twilio Video participant minutes draw from the account's one pool.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
+import { videoEvent as event, videoSid as sid } from './support/video.js';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -10,22 +11,6 @@ afterAll(async () => {
   await gw.stop();
 });
 
-let n = 0;
-const sid = (p: string) => `${p}${(Date.now() * 1000 + n++).toString(16).padStart(32, '0')}`;
-const event = (e: string, room: string, participant: string, identity: string, duration?: number) => ({
-  AccountSid: 'AC00000000000000000000000000000000',
-  RoomName: 'support-call',
-  RoomSid: room,
-  RoomStatus: 'in-progress',
-  RoomType: 'group',
-  StatusCallbackEvent: e,
-  ParticipantSid: participant,
-  ParticipantStatus: e === 'participant-connected' ? 'connected' : 'disconnected',
-  ParticipantIdentity: identity,
-  Timestamp: new Date().toISOString(),
-  SequenceNumber: String(n),
-  ...(duration === undefined ? {} : { ParticipantDuration: String(duration) }),
-});
 const balance = async (id: string) => (await gw.admin('GET', `/v1/accounts/${id}/balance`)).json;
 
 it('meters a staff participant and the customer in the same room, once each, even on an empty pool', async () => {
