@@ -68,6 +68,26 @@ describe('cards on file', () => {
     expect(again.json.error.code).toBe('PAYMENT_METHOD_NOT_FOUND');
   });
 
+  it('adds a card once per Idempotency-Key: a retry gets the same card, another card under the key is refused', async () => {
+    const a = await createAccount(gw);
+    const token = await staffToken(gw, a.id);
+    const path = `/v1/accounts/${a.id}/payment-methods`;
+    const key = { 'idempotency-key': 'card-3f2a9c' };
+    const first = await api(gw, token, 'POST', path, CARD, key);
+    expect(first.status).toBe(201);
+    const retry = await api(gw, token, 'POST', path, CARD, key);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.json).toEqual(first.json);
+    const other = await api(gw, token, 'POST', path, { ...CARD, last4: '1881', processorToken: 'tok_other_1' }, key);
+    expect(other.status).toBe(422);
+    expect(other.json.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await api(gw, token, 'POST', path, CARD, { 'idempotency-key': 'bad key with spaces' })).status).toBe(400);
+    // Without a key, every request is a new card (as before).
+    await api(gw, token, 'POST', path, CARD);
+    expect((await api(gw, token, 'GET', path)).json.paymentMethods).toHaveLength(2);
+  });
+
   it('refuses an expired card', async () => {
     const a = await createAccount(gw);
     const d = new Date(clock.now);

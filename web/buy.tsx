@@ -105,6 +105,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
   const processor: CardProcessor | null = devMode ? testCardProcessor : configuredProcessor;
   const fieldRef = useRef<HTMLDivElement>(null);
+  const pendingCard = useRef<{ token: Awaited<ReturnType<CardProcessor['tokenize']>>; key: string } | null>(null);
   useEffect(() => {
     if (step === 'card' && choice === 'new' && processor && fieldRef.current) void processor.mount(fieldRef.current);
   }, [step, choice, processor]);
@@ -113,9 +114,12 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
     run(async () => {
       if (choice === 'new') {
         if (!processor) throw new ApiError(0, 'NO_PROCESSOR', 'No payment processor is set up here, so a new card cannot be added.');
-        const token = await processor.tokenize();
-        const card = await api<Card>('POST', `${base}/payment-methods`, token);
-        setCards((list) => [...(list ?? []), card]);
+        // One Idempotency-Key per new card, kept with its processor token until the card is
+        // stored: a retry after a lost answer sends both again and adds the card once.
+        pendingCard.current ??= { token: await processor.tokenize(), key: newKey() };
+        const card = await api<Card>('POST', `${base}/payment-methods`, pendingCard.current.token, { 'idempotency-key': pendingCard.current.key });
+        pendingCard.current = null;
+        setCards((list) => [...(list ?? []).filter((c) => c.id !== card.id), card]);
         setChoice(card.id);
       }
       setStep('review');

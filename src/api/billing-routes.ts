@@ -127,7 +127,14 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
     const body = await readBody(c, paymentMethodSchema);
-    return c.json(await billing.addCard(id, body), 201);
+    // Optional here: with a key, a retried request (a lost answer) adds the card once.
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'Idempotency-Key: 1-255 visible ASCII characters');
+    }
+    const r = await billing.addCard(id, body, key);
+    if (r.replay) c.header('Idempotent-Replayed', 'true');
+    return c.json(r.card, 201);
   });
 
   app.get('/:id/payment-methods', async (c) => {

@@ -58,7 +58,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'patch', path: '/v1/accounts/{id}/plan', summary: 'Change the plan (R9)', tag: 'billing', auth: 'admin', body: planSchema, responses: { 200: R.planChangeResponse } },
   { method: 'get', path: '/v1/accounts/{id}/addons', summary: 'Recurring add-ons', tag: 'billing', auth: 'account', responses: { 200: R.addonListResponse } },
   { method: 'delete', path: '/v1/accounts/{id}/addons/{purchaseId}', summary: 'End a recurring add-on at the next reset', tag: 'billing', auth: 'account', responses: { 200: R.addonResponse } },
-  { method: 'post', path: '/v1/accounts/{id}/payment-methods', summary: 'Add a card (a processor token, never a card number)', tag: 'billing', auth: 'account', body: paymentMethodSchema, responses: { 201: R.paymentMethodResponse } },
+  { method: 'post', path: '/v1/accounts/{id}/payment-methods', summary: 'Add a card (a processor token, never a card number); with an Idempotency-Key, a retry adds it once', tag: 'billing', auth: 'account', body: paymentMethodSchema, headers: ['Idempotency-Key?'], responses: { 201: R.paymentMethodResponse } },
   { method: 'get', path: '/v1/accounts/{id}/payment-methods', summary: 'Cards on file', tag: 'billing', auth: 'account', responses: { 200: R.paymentMethodListResponse } },
   { method: 'delete', path: '/v1/accounts/{id}/payment-methods/{pmId}', summary: 'Remove a card', tag: 'billing', auth: 'account', responses: { 204: 'empty' } },
   { method: 'post', path: '/v1/accounts/{id}/purchases/quote', summary: 'Quote bundles of 100 minutes', tag: 'billing', auth: 'account', body: quoteSchema, responses: { 201: R.quoteResponse } },
@@ -106,7 +106,8 @@ export function openApiDocument(): Record<string, unknown> {
       const shape = op.query.shape as Record<string, z.ZodType>;
       for (const [name, s] of Object.entries(shape)) parameters.push({ name, in: 'query', required: false, schema: jsonSchema(s, 'input') });
     }
-    for (const h of op.headers ?? []) parameters.push({ name: h, in: 'header', required: true, schema: { type: 'string' } });
+    // "Name?" is an optional header.
+    for (const h of op.headers ?? []) parameters.push({ name: h.replace(/\?$/, ''), in: 'header', required: !h.endsWith('?'), schema: { type: 'string' } });
     const responses: Record<string, unknown> = {};
     for (const [status, body] of Object.entries(op.responses)) {
       const c = content(body);

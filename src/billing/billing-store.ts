@@ -140,6 +140,11 @@ export class BillingStore {
     return outcome('remove-payment-method', reply) === 'removed';
   }
 
+  async paymentMethod(accountId: string, id: string): Promise<StoredPaymentMethod | null> {
+    const raw = await this.redis.hget(this.keys(accountId).paymentMethods, id);
+    return raw ? (JSON.parse(raw) as StoredPaymentMethod) : null;
+  }
+
   async paymentMethods(accountId: string): Promise<StoredPaymentMethod[]> {
     const all = await this.redis.hvals(this.keys(accountId).paymentMethods);
     return all.map((s) => JSON.parse(s) as StoredPaymentMethod).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));

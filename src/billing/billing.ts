@@ -168,16 +168,28 @@ export class Billing {
   async addCard(
     accountId: string,
     card: { processorToken: string; brand: string; last4: string; expMonth: number; expYear: number },
-  ): Promise<PaymentMethodView> {
+    idempotencyKey?: string,
+  ): Promise<{ card: PaymentMethodView; replay: boolean }> {
     const now = this.clock();
     const expiresAt = cardExpiresAt(card.expMonth, card.expYear);
     if (now >= expiresAt) throw new AppError(422, 'CARD_EXPIRED', 'expMonth/expYear: this card has expired');
-    const pm: StoredPaymentMethod = { id: newId('pm'), ...card, expiresAt, createdAt: now };
+    // With an Idempotency-Key the card's id is derived from it, so a retry finds the card
+    // the first request stored instead of adding it again.
+    const id = idempotencyKey ? `pm_${createHash('sha256').update(`${accountId}\n${idempotencyKey}`).digest('base64url').slice(0, 22)}` : newId('pm');
+    if (idempotencyKey) {
+      const earlier = await this.store.paymentMethod(accountId, id);
+      if (earlier) {
+        const same = (['processorToken', 'brand', 'last4', 'expMonth', 'expYear'] as const).every((f) => earlier[f] === card[f]);
+        if (!same) throw new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for another card; use a new key for a new card');
+        return { card: this.cardView(earlier, now), replay: true };
+      }
+    }
+    const pm: StoredPaymentMethod = { id, ...card, expiresAt, createdAt: now };
     const r = await this.onAccount(accountId, () => this.store.addPaymentMethod(accountId, pm, this.opts.maxCardsPerAccount, now));
     if (r === 'too_many') {
       throw new AppError(409, 'TOO_MANY_PAYMENT_METHODS', `an account keeps at most ${this.opts.maxCardsPerAccount} cards; remove one first`);
     }
-    return this.cardView(pm, now);
+    return { card: this.cardView(pm, now), replay: false };
   }
 
   async listCards(accountId: string): Promise<PaymentMethodView[]> {
