@@ -13,6 +13,9 @@ import { TwilioRest } from './twilio/rest-client.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { mediaTokenKey } from './twilio/media-token.js';
 import { ClientGateway } from './ws/client-gateway.js';
+import { StaffPresence } from './ws/staff-presence.js';
+import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
+import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { Hub } from './ws/hub.js';
 import { routeUpgrades } from './ws/upgrade.js';
 import { drainHttp } from './http/drain.js';
@@ -40,20 +43,26 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   await bus.start();
   built.readiness.check('subscriber', () => bus.connected);
   const hub = new Hub(bus);
+  const authorizations = new SoftphoneAuthorizations(
+    built.store,
+    {
+      reserveMinutes: config.metering.reserveMinutes,
+      authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
+      dialPolicy: config.dialling,
+      maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
+    },
+    built.clock,
+  );
   const clients = new ClientGateway(
     hub,
-    built.store,
+    authorizations,
+    new StaffPresence(built.store.redis, built.store, config.authorizationReleaseGraceMs, built.clock, log),
     built.auth,
     {
       heartbeatMs: config.ws.heartbeatMs,
       maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
       maxBufferBytes: config.ws.maxBufferedBytes,
       softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
-      reserveMinutes: config.metering.reserveMinutes,
-      authorizationTtlMs: config.metering.authorizationTtlSeconds * 1000,
-      dialPolicy: config.dialling,
-      maxOpenAuthorizationsPerStaff: config.maxOpenAuthorizationsPerStaff,
-      authorizationReleaseGraceMs: config.authorizationReleaseGraceMs,
       allowedOrigins: config.corsOrigins,
     },
     built.clock,
@@ -78,8 +87,7 @@ export async function startGateway(deps: AppDeps, port = deps.config.port, host 
   reconciler.start();
   const media = new MediaStreams(
     { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey: mediaTokenKey(config.staffTokenSecret) },
-    built.store,
-    built.clock,
+    new MediaStreamEvents(built.store, built.clock),
     log,
   );
   // Read at scrape time: figures this instance keeps anyway.

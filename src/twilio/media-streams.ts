@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Logger } from '../log.js';
-import type { PoolStore } from '../redis/pool-store.js';
+import type { MediaStreamEvents } from '../metering/media-stream-events.js';
 import { rejectUpgrade } from '../ws/upgrade.js';
 import { boundedParameters, isStreamSid } from './media-frames.js';
 import { verifyMediaToken, type StreamBinding } from './media-token.js';
@@ -62,8 +62,7 @@ export class MediaStreams {
 
   constructor(
     private readonly opts: { authToken: string | null; publicBaseUrl: string | null; tokenKey: Buffer },
-    private readonly store: PoolStore,
-    private readonly clock: () => number,
+    private readonly events: MediaStreamEvents,
     private readonly log: Logger,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
@@ -175,7 +174,7 @@ export class MediaStreams {
     if (!st.streamSid) return;
     const { accountId, callSid } = st.binding;
     try {
-      const r = await this.store.recordMediaStream(accountId, callSid, event, st.streamSid, params, this.clock(), st.connectionId);
+      const r = await this.events.record({ accountId, callSid }, event, st.streamSid, params, st.connectionId);
       if (event !== 'start') return;
       if (r === 'unknown_call') {
         this.stats.unknownCalls += 1;

@@ -3,23 +3,20 @@
 // an HTTP 401 and no upgrade. A staff token watches its own account from the first frame;
 // the admin key watches any account it subscribes to. Softphones authorize calls here
 // (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
 import { originAllowed } from '../http/cors.js';
 import type { Logger } from '../log.js';
-import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
-import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from '../metering/dial-policy.js';
+import type { SoftphoneAuthorizations } from '../metering/softphone-authorizations.js';
 import { describeZodError } from '../http/json.js';
-import { indexSafeRequestId, isAuthorizationId, newAuthorizationId } from '../domain/ids.js';
 import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
 import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type ClientMessage, type RequestId } from './protocol.js';
 import { rejectUpgrade } from './upgrade.js';
-import { StaffPresence } from './staff-presence.js';
+import type { StaffPresence } from './staff-presence.js';
 import { recheckStaffAccess } from './access-recheck.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
@@ -28,15 +25,6 @@ const ACCESS_RECHECK_MS = 2_000;
 
 export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
-  reserveMinutes: number;
-  authorizationTtlMs: number;
-  /** R17: emergency numbers and refused prefixes (default: the documented defaults). */
-  dialPolicy?: DialPolicy;
-  /** Open authorizations per staff member (issue #8; none: no cap). */
-  maxOpenAuthorizationsPerStaff?: number;
-  /** A staff member's open authorizations are released this long after their last socket
-   *  on any instance closed (issue #8; none: only at their TTL). */
-  authorizationReleaseGraceMs?: number;
   /** CORS_ORIGINS: a browser upgrade from any other origin is refused (none = any). */
   allowedOrigins?: readonly string[];
 }
@@ -47,22 +35,20 @@ export class ClientGateway {
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private draining = false;
-  private readonly presence: StaffPresence | null;
   private accessTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly hub: Hub,
-    private readonly store: PoolStore,
+    /** The authorize/cancel use case (R2 for softphones). */
+    private readonly authorizations: SoftphoneAuthorizations,
+    /** Releases a staff member's authorizations after their last socket closed (issue #8). */
+    private readonly presence: StaffPresence | null,
     private readonly auth: Authenticator,
     private readonly opts: ClientGatewayOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
-    this.presence =
-      opts.authorizationReleaseGraceMs === undefined
-        ? null
-        : new StaffPresence(store.redis, store, opts.authorizationReleaseGraceMs, clock, log);
   }
 
   start(): void {
@@ -122,15 +108,15 @@ export class ClientGateway {
   private async watch(client: ClientConnection, accountId: string, requestId?: RequestId): Promise<void> {
     try {
       await this.hub.join(accountId, client);
-      const snapshot = await this.store.readPool(accountId, this.clock());
-      this.hub.offerSnapshot(accountId, client, snapshot);
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) {
+      const snapshot = await this.authorizations.snapshot(accountId);
+      if (!snapshot) {
         await this.hub.leave(accountId, client);
         if (client.principal.kind === 'staff') client.close(CLOSE.ACCOUNT_GONE, `account ${accountId} does not exist`);
         else client.sendText(errorFrame('NOT_FOUND', `account ${accountId} does not exist`, requestId));
         return;
       }
+      this.hub.offerSnapshot(accountId, client, snapshot);
+    } catch {
       client.sendText(errorFrame('UNAVAILABLE', 'the balance could not be read; it will follow when it changes', requestId));
     }
   }
@@ -189,33 +175,9 @@ export class ClientGateway {
         if (!(await this.auth.admits(p))) {
           return client.close(CLOSE.ACCESS_REVOKED, 'ACCESS_REVOKED: staff member removed or token revoked');
         }
-        // R17: a refused destination is denied before anything is reserved.
-        const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, m.to);
-        if (destination === 'denied') {
-          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: 'destination_not_allowed' }));
-        }
-        const now = this.clock();
-        const r = await this.store
-          .createAuthorization(
-            {
-              accountId: p.accountId,
-              authorizationId: newAuthorizationId(randomUUID()),
-              staffId: p.staffId,
-              requestId: indexSafeRequestId(String(m.requestId)),
-              to: m.to,
-              reserveMinutes: this.opts.reserveMinutes,
-              ttlMs: this.opts.authorizationTtlMs,
-              maxOpenPerStaff: this.opts.maxOpenAuthorizationsPerStaff,
-              emergency: destination === 'emergency',
-            },
-            now,
-          )
-          .catch((err: unknown) => {
-            if (err instanceof AccountNotFoundError) return null;
-            throw err;
-          });
-        if (!r) return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
-        if (r.decision === 'denied') {
+        const r = await this.authorizations.authorize(p, m.requestId, m.to);
+        if (r.outcome === 'no_account') return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
+        if (r.outcome === 'denied') {
           return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
         }
         client.sendText(
@@ -233,11 +195,7 @@ export class ClientGateway {
         if (p.kind !== 'staff') {
           return client.sendText(errorFrame('FORBIDDEN', 'only the staff member who asked can cancel', m.requestId));
         }
-        // An id the gateway never issued names nothing: it is not looked up at all.
-        const released =
-          isAuthorizationId(m.authorizationId) &&
-          (await this.store.cancelAuthorization(p.accountId, m.authorizationId, p.staffId, this.clock()));
-        if (!released) {
+        if (!(await this.authorizations.cancel(p, m.authorizationId))) {
           client.sendText(errorFrame('NOT_FOUND', `authorization ${quote(m.authorizationId)} is not open (unknown, expired, used or not yours)`, m.requestId));
           return;
         }
@@ -278,7 +236,7 @@ export class ClientGateway {
       q.timer = null;
       const now = this.clock();
       while (q.due.length > 0 && q.due[0]! <= now) q.due.shift();
-      this.store.readPool(accountId, now).catch(() => {});
+      this.authorizations.snapshot(accountId).catch(() => {});
       this.armSweep(accountId, q);
     }, Math.max(0, next - this.clock()) + 20);
     q.timer.unref();
