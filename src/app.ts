@@ -29,6 +29,7 @@ import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, Metrics } from './metrics.js';
 import { PoolStore } from './redis/pool-store.js';
 import { ReconcileQueue } from './redis/reconcile-queue.js';
+import { isRedisUnavailable } from './domain/storage-failure.js';
 import { registerScripts } from './redis/scripts.js';
 import { mediaTokenKey } from './twilio/media-token.js';
 import { VoiceTokens } from './twilio/voice-token.js';
@@ -159,10 +160,3 @@ export function buildApp(deps: AppDeps) {
   return { app, store, accounts, calls, directory, metrics, registry, billing: billing.billing, billingRules, start, stop, auth, clock, alerts, reconcileQueue, readiness };
 }
 
-/** ioredis errors when the server is away: connection closed, offline queue off, timeouts. */
-function isRedisUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return /Connection is closed|enableOfflineQueue|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|MaxRetriesPerRequest|ClusterAllFailed|CLUSTERDOWN|LOADING/.test(
-    err.message,
-  );
-}
