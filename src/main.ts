@@ -1,10 +1,239 @@
-// Composition root: configuration, Redis, the HTTP app, listen, graceful shutdown.
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './log.js';
+// The composition root. startGateway builds everything an instance is — stores, use cases,
+// background jobs, the HTTP app, the client and Media Streams sockets, fan-out through the
+// Redis bus — listens, and owns the graceful stop: no new sockets or requests, in-flight
+// work answered, clients told to reconnect (1012), jobs stopped. main() is the process:
+// configuration, Redis, signals. Tests call startGateway on a port of their own.
+import { serve, type ServerType } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import type { Cluster, Redis } from 'ioredis';
+import { AlertStore } from './alerts/alert-store.js';
+import { mountRoutes } from './app.js';
+import { StaffAccess } from './auth/staff-access.js';
+import { Billing, DEFAULT_BILLING_OPTIONS } from './billing/billing.js';
+import { BillingStore } from './billing/billing-store.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { makeAuthenticator } from './http/auth.js';
+import { drainHttp } from './http/drain.js';
+import { Readiness } from './http/readiness.js';
+import { AlertDispatcher } from './jobs/alert-dispatcher.js';
+import { CycleScheduler } from './jobs/cycle-scheduler.js';
+import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
+import { Reconciler } from './jobs/reconciler.js';
+import { createLogger, type Logger } from './log.js';
+import { Accounts } from './metering/accounts.js';
+import { CallMetering } from './metering/calls.js';
+import { Directory } from './metering/directory.js';
+import { MediaStreamEvents } from './metering/media-stream-events.js';
+import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
+import { VideoMetering } from './metering/video.js';
+import { gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
+import { Bus } from './redis/bus.js';
 import { connectRedis, createRedis, redactUrl } from './redis/client.js';
-import { startGateway } from './server.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
+import { PoolStore } from './redis/pool-store.js';
+import { ReconcileQueue } from './redis/reconcile-queue.js';
+import { registerScripts } from './redis/scripts.js';
+import { MediaStreams } from './twilio/media-streams.js';
+import { mediaTokenKey } from './twilio/media-token.js';
+import { TwilioRest } from './twilio/rest-client.js';
+import { ClientGateway } from './ws/client-gateway.js';
+import { Hub } from './ws/hub.js';
+import { StaffPresence } from './ws/staff-presence.js';
+import { routeUpgrades } from './ws/upgrade.js';
 
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
+
+export interface GatewayDeps {
+  config: Config;
+  redis: Redis | Cluster;
+  log: Logger;
+  /** The clock of every use case and job (tests move it by hand); default Date.now. */
+  clock?: () => number;
+}
+
+export interface RunningGateway {
+  port: number;
+  url: string;
+  app: ReturnType<typeof mountRoutes>;
+  store: PoolStore;
+  readiness: Readiness;
+  reconciler: Reconciler;
+  clients: ClientGateway;
+  hub: Hub;
+  media: MediaStreams;
+  bus: Bus;
+  alerts: AlertDispatcher;
+  /** The periodic jobs that run on the injected clock (reset scheduler, receipt mailer). */
+  jobs: { start(): void; stop(): Promise<void> };
+  close(): Promise<void>;
+}
+
+export async function startGateway(deps: GatewayDeps, port = deps.config.port, host = deps.config.host): Promise<RunningGateway> {
+  const { config, redis, log } = deps;
+  const clock = deps.clock ?? Date.now;
+  const m = config.metering;
+
+  // Stores
+  const registry = new Metrics();
+  const metrics = gatewayMetrics(registry);
+  const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
+  const prefix = config.redis.prefix;
+  const store = new PoolStore(redis, scripts, { prefix, endedRetentionMs: 90 * 86400_000, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
+  const directory = new Directory(redis, prefix);
+  const staffAccess = new StaffAccess(redis, prefix);
+  const reconcileQueue = new ReconcileQueue(redis, prefix);
+  const billingStore = new BillingStore(redis, scripts, store, prefix);
+  const alertStore = new AlertStore(redis, scripts, store, prefix);
+
+  // Use cases
+  const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
+  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
+  const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
+  const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
+    billing: billingRules,
+    reserveMinutes: m.reserveMinutes,
+    finalGraceMs: m.finalGraceSeconds * 1000,
+    reconcileAfterMs: m.reconcileAfterSeconds * 1000,
+    maxHoldMs: m.maxCallHoldSeconds * 1000,
+    dialPolicy: config.dialling,
+  }, clock);
+  const video = new VideoMetering(store, directory, reconcileQueue, { billing: billingRules, reserveMinutes: m.reserveMinutes, firstCheckMs, finalGraceMs: m.finalGraceSeconds * 1000 }, clock);
+  const authorizations = new SoftphoneAuthorizations(store, {
+    reserveMinutes: m.reserveMinutes,
+    authorizationTtlMs: m.authorizationTtlSeconds * 1000,
+    dialPolicy: config.dialling,
+    maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
+  }, clock);
+  const mailer = config.smtpUrl ? new ReceiptMailer(billingStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
+  const billing = new Billing(billingStore, accounts, {
+    ...DEFAULT_BILLING_OPTIONS,
+    bundlePriceCents: config.bundlePriceCents,
+    currency: config.currency,
+    overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
+  }, clock, log, () => mailer?.wake());
+  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
+
+  // HTTP
+  const readiness = new Readiness();
+  readiness.check('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
+  const tokenKey = mediaTokenKey(config.staffTokenSecret);
+  const app = mountRoutes({ config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, billing, alerts: alertStore, mediaTokenKey: tokenKey });
+
+  // Sockets and fan-out
+  const bus = new Bus(config.redis, prefix, log);
+  await bus.start();
+  readiness.check('subscriber', () => bus.connected);
+  const hub = new Hub(bus);
+  const clients = new ClientGateway(hub, authorizations, new StaffPresence(redis, store, config.authorizationReleaseGraceMs, clock, log), auth, {
+    heartbeatMs: config.ws.heartbeatMs,
+    maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
+    maxBufferBytes: config.ws.maxBufferedBytes,
+    softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
+    allowedOrigins: config.corsOrigins,
+  }, clock, log);
+  clients.start();
+  const media = new MediaStreams({ authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey }, new MediaStreamEvents(store, clock), log);
+
+  // Background jobs
+  const reconciler = new Reconciler(reconcileQueue, store, twilioRest(config), {
+    billing: billingRules,
+    pollMs: m.reconcilePollSeconds * 1000,
+    recheckMs: 15 * 60_000,
+    // A failed look-up is retried after the grace period again.
+    retryMs: m.finalGraceSeconds * 1000,
+    maxHoldMs: m.maxCallHoldSeconds * 1000,
+  }, clock, log);
+  reconciler.start();
+  const scheduler = new CycleScheduler(billingStore, store, clock, log);
+  let jobsStarted = false;
+  const jobs = {
+    start(): void {
+      if (jobsStarted) return;
+      jobsStarted = true;
+      scheduler.start();
+      if (mailer) mailer.start();
+      else log.info('SMTP_URL is not set: purchase receipts stay queued until an instance with SMTP_URL runs');
+    },
+    async stop(): Promise<void> {
+      if (!jobsStarted) return;
+      jobsStarted = false;
+      await Promise.all([scheduler.stop(), mailer?.stop()]);
+    },
+  };
+  // Low-balance alerts: e-mail and webhook deliveries, from a subscriber of its own.
+  const alertSubscriber = createRedis(config.redis, 'minutegate-alerts');
+  await connectRedis(alertSubscriber, config.redis);
+  const alerts = new AlertDispatcher({
+    store: alertStore,
+    subscriber: alertSubscriber,
+    recipients: async (accountId) => {
+      const a = await accounts.get(accountId);
+      return { name: a.name || accountId, emails: a.staff.map((s) => s.email) };
+    },
+    transport: config.smtpUrl ? smtpTransport(config.smtpUrl) : null,
+    from: config.receiptFrom,
+    webhook: config.alertWebhook,
+    clock,
+    log,
+  });
+  instanceMetrics(registry, { reconciler, clients, media, bus, alerts });
+
+  // Listen
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
+  });
+  routeUpgrades(server as Server, {
+    '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
+    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
+    ...(config.ws.mediaStreams
+      ? {
+          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
+          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
+        }
+      : {}),
+  });
+  const addr = server.address() as AddressInfo;
+  jobs.start();
+  await alerts.start();
+
+  const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      readiness.startDraining(); // /readyz answers 503 from here on
+      // No new connections; requests in flight, and those arriving on open keep-alive
+      // connections during the grace, complete and answer with Connection: close.
+      const httpClosed = draining.start();
+      await reconciler.stop();
+      await alerts.stop();
+      await jobs.stop();
+      await Promise.all([clients.drain(), media.drain()]);
+      await httpClosed;
+      await bus.stop();
+    })());
+
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, jobs, close };
+}
+
+/** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with
+ *  the Auth Token. Null when the account SID or any credential is missing. */
+function twilioRest(config: Config): TwilioRest | null {
+  const t = config.twilio;
+  if (!t.accountSid) return null;
+  const creds =
+    t.apiKeySid && t.apiKeySecret
+      ? { username: t.apiKeySid, password: t.apiKeySecret }
+      : t.authToken
+        ? { username: t.accountSid, password: t.authToken }
+        : null;
+  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, videoBaseUrl: t.videoApiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
+}
+
+/** The process: configuration, Redis, the gateway, signals. */
 async function main(): Promise<void> {
   let config;
   try {
@@ -24,9 +253,7 @@ async function main(): Promise<void> {
     process.stderr.write(
       `${bar}\n  minutegate is running in DEV MODE: secrets were generated for this run only.\n` +
         (config.generated.adminApiKey ? `  ADMIN_API_KEY=${config.adminApiKey}\n` : '') +
-        (config.generated.staffTokenSecret
-          ? '  Staff tokens are signed with a random STAFF_TOKEN_SECRET and die with the process.\n'
-          : '') +
+        (config.generated.staffTokenSecret ? '  Staff tokens are signed with a random STAFF_TOKEN_SECRET and die with the process.\n' : '') +
         (config.twilio.authToken ? '' : '  TWILIO_AUTH_TOKEN is not set: /twilio/* answers 503 (never unsigned).\n') +
         `  Set NODE_ENV=production and real secrets for anything but a local try-out.\n${bar}\n`,
     );
@@ -58,7 +285,7 @@ async function main(): Promise<void> {
     force.unref();
     // Not ready at once; on SIGTERM keep serving DRAIN_DELAY_SECONDS more so balancers that
     // poll /readyz stop sending work before the listener closes (Ctrl-C skips the wait).
-    gw.built.readiness.startDraining();
+    gw.readiness.startDraining();
     if (signal === 'SIGTERM' && config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
     await gw.close();
     await redis.quit().catch(() => redis.disconnect());
@@ -68,4 +295,5 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
-void main();
+// Run as the process (node dist/main.js, tsx src/main.ts) — not when imported by tests.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void main();

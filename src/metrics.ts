@@ -80,3 +80,37 @@ export function gatewayMetrics(m: Metrics) {
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
+
+/** The figures an instance keeps anyway, read at scrape time. */
+export function instanceMetrics(
+  m: Metrics,
+  s: {
+    reconciler: { unsettledCalls: number; backlog: number };
+    clients: { clients: { size: number } };
+    media: { openSockets: number; stats: { mediaFrames: number; malformedFrames: number; streams: number; refusedStreams: number; unknownCalls: number } };
+    bus: { dropped: number };
+    alerts: { delivered: { email: number; webhook: number; failed: number } };
+  },
+): void {
+  m.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
+    set({}, s.reconciler.unsettledCalls),
+  );
+  m.gauge('minutegate_reconcile_backlog', 'Reconciliation entries due and not yet checked (R15), as of the last poll', (set) => set({}, s.reconciler.backlog));
+  m.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, s.clients.clients.size));
+  m.gauge('minutegate_media_streams_open', 'Media Streams sockets open on this instance (calls live here)', (set) => set({}, s.media.openSockets));
+  m.counterFrom('minutegate_media_frames_total', 'Media Streams frames by kind (counted, not parsed)', (set) => {
+    set({ kind: 'media' }, s.media.stats.mediaFrames);
+    set({ kind: 'malformed' }, s.media.stats.malformedFrames);
+  }, ['kind']);
+  m.counterFrom('minutegate_media_streams_total', 'Media Streams by outcome', (set) => {
+    set({ outcome: 'started' }, s.media.stats.streams);
+    set({ outcome: 'refused' }, s.media.stats.refusedStreams);
+    set({ outcome: 'unknown_call' }, s.media.stats.unknownCalls);
+  }, ['outcome']);
+  m.counterFrom('minutegate_bus_messages_dropped_total', 'Pub/sub messages dropped as malformed', (set) => set({}, s.bus.dropped));
+  m.counterFrom('minutegate_alerts_delivered_total', 'Low-balance alert deliveries by way', (set) => {
+    set({ way: 'email' }, s.alerts.delivered.email);
+    set({ way: 'webhook' }, s.alerts.delivered.webhook);
+    set({ way: 'failed' }, s.alerts.delivered.failed);
+  }, ['way']);
+}

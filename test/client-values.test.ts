@@ -102,7 +102,7 @@ describe('authorization ids', () => {
 describe('authorization scripts', () => {
   it('an index entry passed as an authorizationId makes no script fail, nor binds or releases anything', async () => {
     const a = await createAccount(gw, { monthlyMinutes: 10 });
-    const store = gw.built.store;
+    const store = gw.store;
     const now = Date.now();
     const az = await store.createAuthorization(
       { accountId: a.id, authorizationId: 'az_0123456789abcdef0123456789abcdef', staffId: 'alice', requestId: 'r1', to: '+14155550100', reserveMinutes: 1, ttlMs: 60_000 },

@@ -59,7 +59,7 @@ it('is OpenAPI 3.1 and every schema in it compiles', () => {
 });
 
 it('documents every route of the app', () => {
-  const routes = gw.built.app.routes
+  const routes = gw.app.routes
     .filter((r) => r.method !== 'ALL')
     // The documentation page's own asset files are not API routes.
     .filter((r) => !r.path.startsWith('/docs/'))

@@ -84,8 +84,8 @@ function readAnswer(sock: Socket): Promise<{ head: string; body: string }> {
 it('close() (SIGINT, tests) marks the instance draining before anything else', async () => {
   const gw = await startTestGateway();
   const closing = gw.close();
-  expect(gw.built.readiness.draining).toBe(true);
-  expect((await gw.built.readiness.report()).body).toEqual({ status: 'draining' });
+  expect(gw.readiness.draining).toBe(true);
+  expect((await gw.readiness.report()).body).toEqual({ status: 'draining' });
   await closing;
   await gw.stop();
 });

@@ -189,7 +189,7 @@ describe('slow clients', () => {
     // Enough snapshots (~11 MB) to fill the kernel's socket buffers several times over.
     const N = 40_000;
     for (let i = 0; i < N; i += 1000) {
-      await Promise.all(Array.from({ length: 1000 }, (_, j) => gw.built.store.adjust(a.id, 1, 'load', `l${i + j}`, Date.now())));
+      await Promise.all(Array.from({ length: 1000 }, (_, j) => gw.store.adjust(a.id, 1, 'load', `l${i + j}`, Date.now())));
     }
     const last = await fast.next((m) => m.type === 'balance' && m.balance === N + 1, 10_000);
     expect(fast.messages.filter((m) => m.type === 'balance').length).toBeGreaterThan(0);
@@ -213,7 +213,7 @@ describe('slow clients', () => {
       await slow.next((m) => m.type === 'balance');
       (slow.ws as unknown as Pausable)._socket.pause();
       // Call events are not coalesced: thousands of them overflow a reader that stopped.
-      const store = small.built.store;
+      const store = small.store;
       let n = 0;
       const closed = slow.closed.then((c) => c);
       // The gateway starts the close (state CLOSING) as soon as the bound is passed.

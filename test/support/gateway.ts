@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
-import { startGateway, type RunningGateway } from '../../src/server.js';
+import { startGateway, type RunningGateway } from '../../src/main.js';
 import { TEST_REDIS_URL } from './redis-url.js';
 import { signForm } from './twilio-sign.js';
 
@@ -84,7 +84,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
     '127.0.0.1',
   );
   // Background jobs (reset scheduler, receipt mailer) run on the injected clock.
-  await gw.built.start();
+  await gw.jobs.start();
 
   return {
     ...gw,
@@ -102,7 +102,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
       return { status: res.status, text: await res.text() };
     },
     async stop() {
-      await gw.built.stop();
+      await gw.jobs.stop();
       await gw.close();
       if (ownsRedis) {
         if (!opts.keepKeys) await deleteKeys(redis, prefix).catch(() => {});
