@@ -33,6 +33,7 @@ import { Bus } from './redis/bus.js';
 import { connectRedis, createRedis, redactUrl } from './redis/client.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import { PoolStore } from './redis/pool-store.js';
+import { PresenceStore } from './redis/presence-store.js';
 import { ReconcileQueue } from './redis/reconcile-queue.js';
 import { registerScripts } from './redis/scripts.js';
 import { MediaStreams } from './twilio/media-streams.js';
@@ -128,7 +129,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   await bus.start();
   readiness.check('subscriber', () => bus.connected);
   const hub = new Hub(bus);
-  const clients = new ClientGateway(hub, authorizations, new StaffPresence(redis, store, config.authorizationReleaseGraceMs, clock, log), auth, {
+  const clients = new ClientGateway(hub, authorizations, new StaffPresence(new PresenceStore(redis, prefix), authorizations, config.authorizationReleaseGraceMs, log), auth, {
     heartbeatMs: config.ws.heartbeatMs,
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,

@@ -18,13 +18,20 @@ import { billableMinutes, type BillingRules } from '../domain/billable-minutes.j
 import type { Logger } from '../log.js';
 import { PeriodicJob } from './periodic.js';
 import type { CallEventInput, CallEventOutcome, PoolStore } from '../redis/pool-store.js';
-import type { TwilioRest } from '../twilio/rest-client.js';
+import type { TwilioCall, TwilioParticipant } from '../twilio/rest-client.js';
 import { parseReconcileMember, type ReconcileQueue } from '../redis/reconcile-queue.js';
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 /** Past this age an unsettled call is no longer looked up (Twilio keeps no call this long open). */
 const GIVE_UP_AFTER_MS = 7 * 86400_000;
 const MAX_BACKOFF_MS = 3600_000;
+
+/** Twilio's records, as reconciliation reads them (twilio/rest-client.ts; tests: a local fake). */
+export interface TwilioRecords {
+  fetchCall(callSid: string): Promise<TwilioCall>;
+  dialledLegs(parentCallSid: string): Promise<TwilioCall[]>;
+  fetchParticipant(roomSid: string, participantSid: string): Promise<TwilioParticipant>;
+}
 
 export interface ReconcilerOptions {
   billing: BillingRules;
@@ -50,7 +57,7 @@ export class Reconciler {
   constructor(
     private readonly queue: ReconcileQueue,
     private readonly store: PoolStore,
-    private readonly rest: TwilioRest | null,
+    private readonly rest: TwilioRecords | null,
     private readonly opts: ReconcilerOptions,
     private readonly clock: () => number,
     private readonly log: Logger,

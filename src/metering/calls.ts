@@ -9,7 +9,7 @@ import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from './accounts.js';
 import type { Directory } from './directory.js';
 import type { ReconcileQueue } from '../redis/reconcile-queue.js';
-import type { DialTarget } from '../twilio/twiml.js';
+import type { DialTarget } from '../domain/dial-target.js';
 import { classifyDestination, DEFAULT_DIAL_POLICY, emergencyNumber, type DialPolicy } from './dial-policy.js';
 
 export type VoiceDecision =

@@ -65,6 +65,18 @@ export class SoftphoneAuthorizations {
     return (await this.store.cancelAuthorization(staff.accountId, authorizationId, staff.staffId, this.clock())) !== null;
   }
 
+  /** Issue #8: releases a staff member's open authorizations unless a socket of theirs is
+   *  open on some instance (a live presence lease; `wallNow` is wall-clock, as leases are).
+   *  Returns how many were released, or null when one is still present or the account is gone. */
+  async releaseIfGone(staff: { accountId: string; staffId: string }, wallNow: number): Promise<number | null> {
+    try {
+      return await this.store.releaseStaffAuthorizations(staff.accountId, staff.staffId, wallNow, this.clock());
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) return null;
+      throw err;
+    }
+  }
+
   /** The account's snapshot, after what is due (a reset, expired authorizations) was
    *  applied — which is also how lapsed authorizations are released on time. Null: no
    *  such account. */

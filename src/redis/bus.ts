@@ -8,10 +8,8 @@ import type { Logger } from '../log.js';
 import { connectionOptions, connectionUrl, type RedisSettings } from './client.js';
 import { accountKeys } from './keys.js';
 
-export type BusMessage =
-  | ({ t: 'balance'; accountId: string; version: number } & Record<string, unknown>)
-  | ({ t: 'call'; accountId: string; event: string; callSid: string; version: number } & Record<string, unknown>)
-  | ({ t: 'alert'; accountId: string; level: string; version: number } & Record<string, unknown>);
+import type { BusMessage } from '../domain/pool-snapshot.js';
+export type { BusMessage };
 
 export type BusListener = (msg: BusMessage, raw: string) => void;
 

@@ -6,28 +6,8 @@ import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
 import { outcome, PROLOGUE_CODES } from './script-codes.js';
 
-/** The R1 snapshot as the scripts publish it (instants in ms). */
-export interface PoolSnapshot {
-  accountId: string;
-  balance: number;
-  reserved: number;
-  available: number;
-  /** The plan's minutes and the recurring add-ons' (R9, R10); monthlyMinutes is their sum. */
-  planMinutes: number;
-  addonMinutes: number;
-  monthlyMinutes: number;
-  /** The allowance the next reset applies, when a plan cut or an add-on end is pending. */
-  pendingMonthlyMinutes: number | null;
-  /** Its parts: the plan after a pending cut; the add-ons left after pending ends. */
-  pendingPlanMinutes: number | null;
-  pendingAddonMinutes: number | null;
-  usedThisCycle: number;
-  overageThisCycle: number;
-  activeCalls: number;
-  cycleStart: number;
-  cycleEnd: number;
-  version: number;
-}
+export type { PoolSnapshot } from '../domain/pool-snapshot.js';
+import type { PoolSnapshot } from '../domain/pool-snapshot.js';
 
 export class AccountNotFoundError extends Error {
   constructor(readonly accountId: string) {

@@ -15,11 +15,8 @@ export function rejectTwiml(reason: 'rejected' | 'busy' = 'rejected'): string {
   return `${XML_HEAD}<Response><Reject reason="${reason}"/></Response>`;
 }
 
-export interface DialTarget {
-  kind: 'number' | 'client';
-  /** E.164 number or softphone identity. */
-  value: string;
-}
+import type { DialTarget } from '../domain/dial-target.js';
+export type { DialTarget };
 
 export interface DialOptions {
   /** Absolute URL of /twilio/status: the <Dial action> and every noun's statusCallback. */

@@ -7,8 +7,7 @@
 // snapshots are state, not events: passes start at most every MIN_PASS_INTERVAL_MS per
 // room, and everything that changed meanwhile is folded into the latest snapshot.
 import { balanceView } from '../metering/accounts.js';
-import type { Bus, BusListener, BusMessage } from '../redis/bus.js';
-import type { PoolSnapshot } from '../redis/pool-store.js';
+import type { BusMessage, PoolSnapshot } from '../domain/pool-snapshot.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 import { forEachSliced } from './sliced.js';
 
@@ -45,12 +44,21 @@ export function alertFrame(m: BusMessage): Buffer {
   return textFrame(Buffer.from(JSON.stringify({ type: 'alert', ...rest, cycleStart: iso(cycleStart), at: iso(at) })));
 }
 
+export type BusListener = (msg: BusMessage, raw: string) => void;
+
+/** What the hub needs of the fan-out between instances (redis/bus.ts): an account's
+ *  messages, while this instance has sockets watching it. */
+export interface AccountChannels {
+  listen(accountId: string, fn: BusListener): Promise<void>;
+  unlisten(accountId: string, fn: BusListener): Promise<void>;
+}
+
 export class Hub {
   private readonly rooms = new Map<string, Room>();
   /** Duration of the last completed pass (ms), for benchmarks and diagnostics. */
   lastPassMs = 0;
 
-  constructor(private readonly bus: Bus) {}
+  constructor(private readonly bus: AccountChannels) {}
 
   roomSize(accountId: string): number {
     return this.rooms.get(accountId)?.clients.size ?? 0;

@@ -9,9 +9,14 @@
 // An instance that crashes stops renewing; its leases run out and the authorizations
 // expire at their TTL as before. Leases use wall-clock time, not the metering clock.
 import { randomUUID } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import type { SoftphoneAuthorizations } from '../metering/softphone-authorizations.js';
+
+/** Where leases are kept (redis/presence-store.ts). */
+export interface PresenceLeases {
+  renew(accountId: string, staffId: string, instanceId: string, until: number, keepMs: number): Promise<void>;
+  drop(accountId: string, staffId: string, instanceId: string): Promise<void>;
+}
 
 const LEASE_MS = 15_000;
 
@@ -29,10 +34,9 @@ export class StaffPresence {
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis | Cluster,
-    private readonly store: PoolStore,
+    private readonly leases: PresenceLeases,
+    private readonly authorizations: SoftphoneAuthorizations,
     private readonly graceMs: number,
-    private readonly clock: () => number,
     private readonly log: Logger,
   ) {}
 
@@ -66,8 +70,7 @@ export class StaffPresence {
     if (!h || h.sockets === 0) return;
     h.sockets -= 1;
     if (h.sockets > 0 || this.stopped) return;
-    const presence = this.store.keys(accountId).presence(staffId);
-    this.redis.zrem(presence, this.instanceId).catch((err: unknown) => this.log.warn('presence lease not dropped', { err }));
+    this.leases.drop(accountId, staffId, this.instanceId).catch((err: unknown) => this.log.warn('presence lease not dropped', { err }));
     h.timer = setTimeout(() => {
       h.timer = null;
       this.held.delete(key);
@@ -77,20 +80,15 @@ export class StaffPresence {
   }
 
   private lease(h: Held): void {
-    const presence = this.store.keys(h.accountId).presence(h.staffId);
-    this.redis
-      .multi()
-      .zadd(presence, Date.now() + LEASE_MS, this.instanceId)
-      .pexpire(presence, LEASE_MS * 2)
-      .exec()
+    this.leases
+      .renew(h.accountId, h.staffId, this.instanceId, Date.now() + LEASE_MS, LEASE_MS * 2)
       .catch((err: unknown) => this.log.warn('presence lease not renewed', { err }));
   }
 
   private async release(h: Held): Promise<void> {
     try {
-      await this.store.releaseStaffAuthorizations(h.accountId, h.staffId, Date.now(), this.clock());
+      await this.authorizations.releaseIfGone(h, Date.now());
     } catch (err) {
-      if (err instanceof AccountNotFoundError) return;
       // Not fatal: the authorizations still expire at their TTL.
       this.log.warn('open authorizations of a gone staff member not released', { err, accountId: h.accountId });
     }
