@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { cycleAt, cycleContaining, cycleStartAt, nextCycleStart } from './cycle.js';
+import { CycleHints } from './cycle-hints.js';
 
 const TIME = 'T13:45:10.123Z';
 const ms = (iso: string): number => {
@@ -261,5 +262,18 @@ describe('input validation', () => {
     expect(() => cycleStartAt(a, 12 * 400_000)).toThrow(/outside the representable/);
     // @ts-expect-error runtime guard against non-number input
     expect(() => cycleStartAt('2027-01-01', 0)).toThrow(RangeError);
+  });
+});
+
+describe('CycleHints', () => {
+  it('names the cycle containing now once the anchor is known, and moves on when it ends', () => {
+    const h = new CycleHints();
+    const anchor = Date.UTC(2030, 0, 31, 9);
+    expect(h.hint('a', Date.UTC(2030, 1, 10))).toBe('');
+    h.remember('a', anchor);
+    const feb = cycleContaining(anchor, Date.UTC(2030, 1, 10));
+    expect(h.hint('a', Date.UTC(2030, 1, 10))).toBe(`${feb.index}:${feb.start}:${feb.end}`);
+    const mar = cycleContaining(anchor, feb.end);
+    expect(h.hint('a', feb.end)).toBe(`${mar.index}:${mar.start}:${mar.end}`);
   });
 });

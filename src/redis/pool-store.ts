@@ -2,6 +2,7 @@
 // re-makes a decision the scripts make; it only turns codes into typed results.
 import type { Cluster, Redis } from 'ioredis';
 import { cycleContaining } from '../domain/cycle.js';
+import { CycleHints } from '../domain/cycle-hints.js';
 import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from './keys.js';
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
 import { outcome, PROLOGUE_CODES } from './script-codes.js';
@@ -92,9 +93,8 @@ export function parseSnapshot(json: string): PoolSnapshot {
 }
 
 export class PoolStore {
-  /** Billing anchors are immutable, so each instance remembers them and always sends the
-   *  current cycle along: a due reset then never costs a second round trip. */
-  private readonly anchors = new Map<string, number>();
+  /** The current cycle is sent along with every script (domain/cycle-hints.ts). */
+  private readonly cycles = new CycleHints();
 
   constructor(
     readonly redis: Redis | Cluster,
@@ -106,19 +106,6 @@ export class PoolStore {
     return accountKeys(this.opts.prefix, accountId);
   }
 
-  private readonly hints = new Map<string, { start: number; end: number; hint: string }>();
-
-  private cycleHint(accountId: string, now: number): string {
-    const cached = this.hints.get(accountId);
-    if (cached && cached.start <= now && now < cached.end) return cached.hint;
-    const anchor = this.anchors.get(accountId);
-    if (anchor === undefined) return '';
-    const c = cycleContaining(anchor, now);
-    const hint = `${c.index}:${c.start}:${c.end}`;
-    if (this.hints.size > 100_000) this.hints.clear();
-    this.hints.set(accountId, { start: c.start, end: c.end, hint });
-    return hint;
-  }
 
   /** Runs a pool script; on CYCLE_DUE computes the cycle from the returned anchor and
    *  runs it once more with it (the first run wrote nothing). */
@@ -131,10 +118,10 @@ export class PoolStore {
   ): Promise<ScriptReply> {
     const k = this.keys(accountId);
     const keys = [...poolScriptKeys(k), ...extraKeys];
-    let reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
+    let reply = await this.scripts.run(name, keys, [now, k.events, this.cycles.hint(accountId, now), ...args]);
     if (prologueOutcome(reply) === 'cycle_due') {
-      this.rememberAnchor(accountId, Number(reply[1]));
-      reply = await this.scripts.run(name, keys, [now, k.events, this.cycleHint(accountId, now), ...args]);
+      this.cycles.remember(accountId, Number(reply[1]));
+      reply = await this.scripts.run(name, keys, [now, k.events, this.cycles.hint(accountId, now), ...args]);
     }
     const early = prologueOutcome(reply);
     if (early === 'no_account') throw new AccountNotFoundError(accountId);
@@ -142,10 +129,6 @@ export class PoolStore {
     return reply;
   }
 
-  private rememberAnchor(accountId: string, anchor: number): void {
-    if (this.anchors.size > 100_000) this.anchors.clear();
-    this.anchors.set(accountId, anchor);
-  }
 
   async createAccount(
     input: {
@@ -174,7 +157,7 @@ export class PoolStore {
         ...input.staff.flatMap((s) => [s.id, s.json]), ...input.phoneNumbers],
     );
     if (outcome('create-account', reply) !== 'created') return null;
-    this.rememberAnchor(input.accountId, input.anchor);
+    this.cycles.remember(input.accountId, input.anchor);
     return parseSnapshot(String(reply[1]));
   }
 
