@@ -41,16 +41,17 @@ export class AlertStore {
     this.channel = `${prefix}:alerts`;
   }
 
-  /** The account's settings, or the default (10% of the plan, and 0); null: no account. */
-  async settings(accountId: string): Promise<AlertSettings | null> {
-    const [cfg, plan, monthly] = await this.redis.hmget(this.pool.keys(accountId).pool, 'alertCfg', 'plan', 'monthly');
-    if (cfg) {
-      const c = JSON.parse(cfg) as { t: number[]; e: number; w: number };
+  /** The account's settings, or the default (10% of the plan, and 0, decided in
+   *  lua/lib/alerts.lua only); null: no such account. */
+  async settings(accountId: string, now: number): Promise<AlertSettings | null> {
+    try {
+      const reply = await this.pool.runPool('read-alerts', accountId, [], [], now);
+      const c = JSON.parse(String(reply[1])) as { t: number[]; e: number; w: number };
       return { thresholdsMinutes: c.t, email: c.e === 1, webhook: c.w === 1 };
+    } catch (err) {
+      if (err instanceof AccountNotFoundError) return null;
+      throw err;
     }
-    if (plan === null && monthly === null) return null;
-    const tenth = Math.floor(Number(plan ?? monthly) / 10);
-    return { thresholdsMinutes: tenth > 0 ? [tenth, 0] : [0], email: true, webhook: true };
   }
 
   async setSettings(accountId: string, s: AlertSettings, now: number): Promise<void> {

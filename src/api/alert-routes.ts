@@ -24,7 +24,7 @@ export function alertRoutes(deps: { alerts: AlertStore; auth: Authenticator; clo
   app.use('*', authenticate(deps.auth));
 
   const read = async (id: string) => {
-    const s = await deps.alerts.settings(id);
+    const s = await deps.alerts.settings(id, deps.clock());
     if (!s) throw notFound(`account ${id}`);
     return s;
   };

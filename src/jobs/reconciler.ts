@@ -105,7 +105,9 @@ export class Reconciler {
 
     let outcome: ReconcileOutcome;
     if (this.rest) {
-      outcome = await this.reconcile(accountId, sid, roomSid ?? undefined).catch((err: unknown) => {
+      // The call's state was just read: straight to Twilio's record (reconcile() reads it again).
+      const fromTwilio = roomSid ? this.reconcileParticipant(accountId, sid, roomSid) : this.reconcileCall(accountId, sid, call.expectedLegs);
+      outcome = await fromTwilio.catch((err: unknown) => {
         this.log.warn('Twilio REST look-up failed; will retry', { err, callSid: sid });
         return 'unavailable' as const;
       });

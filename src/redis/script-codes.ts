@@ -44,6 +44,7 @@ export const SCRIPT_CODES = {
   },
   'release-hold': { 1: 'released', 2: 'not_open', 3: 'not_yet', [-2]: 'unknown_call' },
   'set-alerts': { 1: 'ok' },
+  'read-alerts': { 1: 'ok' },
   'alert-delivered': { 1: 'done', 0: 'pending', [-2]: 'gone' },
   'media-stream': { 1: 'recorded', 2: 'repeated', [-2]: 'unknown_call', [-3]: 'busy' },
   'release-staff-authorizations': { 1: 'released', 2: 'present' },

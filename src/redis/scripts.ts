@@ -32,6 +32,7 @@ export const SCRIPT_NAMES = [
   'record-call-event',
   'release-hold',
   'set-alerts',
+  'read-alerts',
   'alert-delivered',
   'media-stream',
   // Issue #8: staff members' open authorizations and access.
