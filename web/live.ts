@@ -1,6 +1,7 @@
 // The app's live state: one minutegate/client connection (reconnects by itself with
 // backoff and jitter) and the calls lists, refetched after every (re)connect so frames
-// missed while away are never missed for good.
+// missed while away are never missed for good. A refetch's reply may be older than the
+// frames that arrive while it is in flight, so those frames are replayed over it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { connect, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '../src/client/browser.js';
 import type { Api } from './api.js';
@@ -55,17 +56,24 @@ export function useLive(api: Api, accountId: string, token: string): Live {
   useEffect(() => {
     let gone = false;
     const base = `/v1/accounts/${encodeURIComponent(accountId)}`;
+    // Call frames received since the current refetch was sent (null: none in flight).
+    let inFlight: CallMessage[] | null = null;
     const loadCalls = async () => {
+      const seen: CallMessage[] = [];
+      inFlight = seen;
       try {
         const [a, e] = await Promise.all([
           api<{ calls: Call[] }>('GET', `${base}/calls?state=active&limit=50`),
           api<{ calls: Call[] }>('GET', `${base}/calls?state=ended&limit=${RECENT}`),
         ]);
-        if (gone) return;
+        if (gone || inFlight !== seen) return; // a newer refetch owns the lists now
         setActive(a.calls);
         setRecent(e.calls);
+        for (const f of seen) applyCall(f);
       } catch {
         // The socket's state line already tells the user; the next (re)connect retries.
+      } finally {
+        if (inFlight === seen) inFlight = null;
       }
     };
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
@@ -77,9 +85,13 @@ export function useLive(api: Api, accountId: string, token: string): Live {
         setState(s);
         if (s === 'open') void loadCalls();
       }),
-      mg.on('call', (c) => onCall(c)),
+      mg.on('call', (c) => {
+        inFlight?.push(c);
+        applyCall(c);
+      }),
     ];
-    const onCall = (c: CallMessage) => {
+    // Idempotent, so a frame applied before a refetch's reply and again after it is harmless.
+    const applyCall = (c: CallMessage) => {
       const f = c as CallMessage & Record<string, any>;
       const at = typeof f.at === 'string' ? f.at : new Date().toISOString();
       if (f.event === 'started') {
@@ -92,14 +104,15 @@ export function useLive(api: Api, accountId: string, token: string): Live {
         const started = activeRef.current.find((x) => x.callSid === f.callSid);
         setActive((list) => list.filter((x) => x.callSid !== f.callSid));
         setRecent((list) => {
+          const prior = started ?? list.find((x) => x.callSid === f.callSid);
           const ended: Call = {
-            ...started,
+            ...prior,
             callSid: f.callSid,
             state: 'ended',
-            direction: f.direction ?? started?.direction,
-            from: f.from ?? started?.from,
-            to: f.to ?? started?.to,
-            staffId: f.staffId ?? started?.staffId,
+            direction: f.direction ?? prior?.direction,
+            from: f.from ?? prior?.from,
+            to: f.to ?? prior?.to,
+            staffId: f.staffId ?? prior?.staffId,
             endedAt: at,
             billableSeconds: f.billableSeconds,
             billedMinutes: f.billedMinutes,

@@ -164,6 +164,38 @@ describe('the web app', () => {
     await s.context.close();
   });
 
+  it('a slow calls reply never hides the call frames that arrived while it was in flight', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 100 });
+    const token = await staffToken(gw, a.id);
+    const { context, page, errors } = await phonePage(browser);
+    // Hold the lists' replies (fetched from the gateway before the calls end) until after
+    // the socket has delivered the calls' frames.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let asked = 0;
+    await page.route('**/calls?state=*', async (route) => {
+      asked++;
+      const reply = await route.fetch();
+      await held;
+      await route.fulfill({ response: reply });
+    });
+    await page.goto(`${gw.url}/app#token=${token}`);
+    await expect.poll(() => page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
+    await expect.poll(() => asked).toBe(2);
+    const call = await placeSoftphoneCall(gw, a.identity, '+14155550155');
+    await postAll(gw, answeredCallSignals(call.callSid, 14));
+    await expect.poll(() => page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
+    await expect.poll(() => page.getByRole('region', { name: 'Recent calls' }).innerText()).toContain('+14155550155');
+    release();
+    await page.waitForTimeout(300); // the stale replies land
+    const recent = await page.getByRole('region', { name: 'Recent calls' }).innerText();
+    expect(recent).toContain('+14155550155');
+    expect(recent).toContain('free');
+    expect(await page.getByRole('region', { name: 'Active calls' }).innerText()).toContain('No calls right now');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('on a phone (390×844): a screenshot for the README', async () => {
     // Twelve days into the cycle, so the usage chart has a past to show.
     const s = await signedIn(500, new Date(Date.now() - 12 * 86400_000).toISOString());
