@@ -4,9 +4,8 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { accountRoutes } from './api/account-routes.js';
-import { alertRoutes } from './api/alert-routes.js';
+import { alertRoutes, type AlertSettingsStore } from './api/alert-routes.js';
 import { billingRoutes } from './api/billing-routes.js';
-import type { AlertStore } from './alerts/alert-store.js';
 import type { Billing } from './billing/billing.js';
 import type { Config } from './config.js';
 import { AppError } from './domain/errors.js';
@@ -22,7 +21,7 @@ import type { Readiness } from './http/readiness.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticRoutes } from './http/static.js';
 import type { Logger } from './log.js';
-import type { Accounts } from './metering/accounts.js';
+import type { Accounts } from './accounts/accounts.js';
 import type { CallMetering } from './metering/calls.js';
 import type { VideoMetering } from './metering/video.js';
 import type { GatewayMetrics, Metrics } from './metrics.js';
@@ -43,7 +42,7 @@ export interface RouteDeps {
   video: VideoMetering;
   accounts: Accounts;
   billing: Billing;
-  alerts: AlertStore;
+  alerts: AlertSettingsStore;
   mediaTokenKey: Buffer;
 }
 

@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
-import { AlertStore } from './alerts/alert-store.js';
+import { Accounts } from './accounts/accounts.js';
 import { mountRoutes } from './app.js';
 import { StaffAccess } from './auth/staff-access.js';
 import { Billing, DEFAULT_BILLING_OPTIONS } from './billing/billing.js';
@@ -22,20 +22,23 @@ import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
 import { createLogger, type Logger } from './log.js';
-import { Accounts } from './metering/accounts.js';
 import { CallMetering } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
 import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
 import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
+import { AccountStore } from './redis/account-store.js';
+import { AlertAnnouncements, AlertStore } from './redis/alert-store.js';
 import { Bus } from './redis/bus.js';
-import { connectRedis, createRedis, redactUrl } from './redis/client.js';
+import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/client.js';
+import { DirectoryStore } from './redis/directory-store.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import { PoolStore } from './redis/pool-store.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { ReconcileQueue } from './redis/reconcile-queue.js';
 import { registerScripts } from './redis/scripts.js';
+import { StaffAccessStore } from './redis/staff-access-store.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { mediaTokenKey } from './twilio/media-token.js';
 import { TwilioRest } from './twilio/rest-client.js';
@@ -84,15 +87,15 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const prefix = config.redis.prefix;
   const store = new PoolStore(redis, scripts, { prefix, endedRetentionMs: 90 * 86400_000, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
-  const directory = new Directory(redis, prefix);
-  const staffAccess = new StaffAccess(redis, prefix);
+  const directory = new Directory(new DirectoryStore(redis, prefix));
+  const staffAccess = new StaffAccess(new StaffAccessStore(redis, prefix));
   const reconcileQueue = new ReconcileQueue(redis, prefix);
   const billingStore = new BillingStore(redis, scripts, store, prefix);
   const alertStore = new AlertStore(redis, scripts, store, prefix);
 
   // Use cases
   const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
-  const accounts = new Accounts(redis, store, directory, clock, staffAccess);
+  const accounts = new Accounts(new AccountStore(redis, prefix), store, directory, clock, staffAccess);
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
     billing: billingRules,
@@ -120,7 +123,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
 
   // HTTP
   const readiness = new Readiness();
-  readiness.check('redis', async () => redis.status === 'ready' && (await redis.ping()) === 'PONG');
+  readiness.check('redis', () => redisAnswers(redis));
   const tokenKey = mediaTokenKey(config.staffTokenSecret);
   const app = mountRoutes({ config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, billing, alerts: alertStore, mediaTokenKey: tokenKey });
 
@@ -170,7 +173,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   await connectRedis(alertSubscriber, config.redis);
   const alerts = new AlertDispatcher({
     store: alertStore,
-    subscriber: alertSubscriber,
+    announcements: new AlertAnnouncements(alertSubscriber, prefix),
     recipients: async (accountId) => {
       const a = await accounts.get(accountId);
       return { name: a.name || accountId, emails: a.staff.map((s) => s.email) };

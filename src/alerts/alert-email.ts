@@ -1,5 +1,5 @@
 // The text of a low-balance alert e-mail to an account's staff.
-import type { StoredAlert } from './alert-store.js';
+import type { StoredAlert } from '../domain/alert-records.js';
 
 export function renderAlertEmail(a: StoredAlert, accountName: string): { subject: string; text: string; html: string } {
   const out = a.level === 'exhausted';

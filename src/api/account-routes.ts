@@ -7,7 +7,7 @@ import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
 import { parseWith, readJson } from '../http/json.js';
-import type { Accounts } from '../metering/accounts.js';
+import type { Accounts } from '../accounts/accounts.js';
 import type { VoiceTokens } from '../twilio/voice-token.js';
 
 const MAX_MINUTES = 10_000_000;

@@ -3,7 +3,7 @@
 //   GET /v1/accounts/:id/alerts
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { AlertStore } from '../alerts/alert-store.js';
+import type { AlertSettings } from '../domain/alert-records.js';
 import { notFound } from '../domain/errors.js';
 import { accountIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -19,7 +19,13 @@ export const settingsSchema = z.object({
   webhook: z.boolean().default(true),
 });
 
-export function alertRoutes(deps: { alerts: AlertStore; auth: Authenticator; clock: () => number }) {
+/** What these routes need of the alert store: an account's settings (null: no such account). */
+export interface AlertSettingsStore {
+  settings(accountId: string, now: number): Promise<AlertSettings | null>;
+  setSettings(accountId: string, s: AlertSettings, now: number): Promise<void>;
+}
+
+export function alertRoutes(deps: { alerts: AlertSettingsStore; auth: Authenticator; clock: () => number }) {
   const app = new Hono<AuthEnv>();
   app.use('*', authenticate(deps.auth));
 

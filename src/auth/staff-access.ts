@@ -3,8 +3,7 @@
 // or removing the member moves it on, and every token issued with an older generation
 // stops working. The generation is read through a short cache, so a change reaches every
 // instance's REST routes within CACHE_MS; sockets are re-checked on a timer (ClientGateway).
-import type { Cluster, Redis } from 'ioredis';
-import { accountKeys } from '../redis/keys.js';
+import type { StaffAccessStore } from '../redis/staff-access-store.js';
 import { TtlCache } from '../metering/ttl-cache.js';
 
 /** How long a generation read may be reused: well within the 5 s the issue allows. */
@@ -13,14 +12,11 @@ export const STAFF_ACCESS_CACHE_MS = 2_000;
 export class StaffAccess {
   private readonly cache = new TtlCache<number>(STAFF_ACCESS_CACHE_MS, 100_000);
 
-  constructor(
-    private readonly redis: Redis | Cluster,
-    private readonly prefix: string,
-  ) {}
+  constructor(private readonly store: StaffAccessStore) {}
 
   /** The generation a new token of the member is issued with. */
   async current(accountId: string, staffId: string): Promise<number> {
-    return Number((await this.redis.hget(accountKeys(this.prefix, accountId).tokenGen, staffId)) ?? 0);
+    return this.store.generation(accountId, staffId);
   }
 
   /** True when a token of this generation is still good (cached for a moment). */
@@ -41,10 +37,10 @@ export class StaffAccess {
     const out = new Map<string, number>();
     await Promise.all(
       [...byAccount].map(async ([accountId, staffIds]) => {
-        const gens = await this.redis.hmget(accountKeys(this.prefix, accountId).tokenGen, ...staffIds);
+        const gens = await this.store.generations(accountId, staffIds);
         staffIds.forEach((s, i) => {
           const key = `${accountId} ${s}`;
-          const g = Number(gens[i] ?? 0);
+          const g = gens[i] ?? 0;
           out.set(key, g);
           this.cache.set(key, g);
         });

@@ -7,18 +7,17 @@
 // Gap, stated: an alert announced while no instance's subscriber is connected is not
 // queued until an instance starts (each instance sweeps nothing at start-up); its socket
 // frame still reached the account's dashboards.
-import type { Cluster, Redis } from 'ioredis';
 import { PeriodicJob } from './periodic.js';
 import type { MailTransport } from './receipt-mailer.js';
 import type { Logger } from '../log.js';
-import type { AlertStore, StoredAlert } from '../alerts/alert-store.js';
+import type { AlertAnnouncements, AlertStore, StoredAlert } from '../redis/alert-store.js';
 import { renderAlertEmail } from '../alerts/alert-email.js';
 import { postWebhook } from '../alerts/alert-webhook.js';
 
 export interface AlertDispatcherDeps {
   store: AlertStore;
-  /** A dedicated connection for the alerts channel (it enters subscriber mode). */
-  subscriber: Redis | Cluster;
+  /** The alerts the pool scripts announce (on a dedicated subscriber connection). */
+  announcements: Pick<AlertAnnouncements, 'listen' | 'close'>;
   /** Staff e-mail addresses and the account's name. */
   recipients(accountId: string): Promise<{ name: string; emails: string[] }>;
   transport: MailTransport | null;
@@ -45,22 +44,18 @@ export class AlertDispatcher {
   }
 
   async start(): Promise<void> {
-    this.d.subscriber.on('message', (channel: string, member: string) => {
-      if (channel !== this.d.store.channel) return;
-      const [accountId, alertId] = member.split(' ');
-      if (!accountId || !alertId) return;
+    await this.d.announcements.listen((accountId, alertId) => {
       this.d.store
         .hint(accountId, alertId, this.d.clock())
         .then(() => this.job.wake())
         .catch((err: unknown) => this.d.log.warn('alert not queued', { err, accountId, alertId }));
     });
-    await this.d.subscriber.subscribe(this.d.store.channel);
     this.job.start();
   }
 
   async stop(): Promise<void> {
     await this.job.stop();
-    this.d.subscriber.disconnect();
+    this.d.announcements.close();
   }
 
   async runDue(): Promise<void> {

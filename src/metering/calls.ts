@@ -6,7 +6,7 @@ import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
 import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
-import type { Accounts } from './accounts.js';
+import type { Accounts } from '../accounts/accounts.js';
 import type { Directory } from './directory.js';
 import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 import type { DialTarget } from '../domain/dial-target.js';

@@ -1,9 +1,9 @@
 // The global lookups the webhooks need before they know the account: softphone identity
 // → staff member, phone number → account, CallSid → account. Each is a single key (any
-// cluster slot). Claims use SET NX so two accounts can never own the same identity or
-// number. The CallSid map never changes once written, so it is cached in memory.
-import type { Cluster, Redis } from 'ioredis';
-import { directoryKeys } from '../redis/keys.js';
+// cluster slot, kept by redis/directory-store.ts). Claims use SET NX so two accounts can
+// never own the same identity or number. The CallSid map never changes once written, so
+// it is cached in memory.
+import type { DirectoryStore } from '../redis/directory-store.js';
 import { TtlCache } from './ttl-cache.js';
 
 const CALL_MAP_TTL_SECONDS = 14 * 86400;
@@ -18,18 +18,12 @@ const IDENTITY_CACHE_MS = 2_000;
 const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
-  private readonly k;
   // The CallSid map never changes once written: cached for as long as Redis keeps it.
   private readonly callCache = new TtlCache<string>(CALL_MAP_TTL_SECONDS * 1000, CACHE_LIMIT);
   private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(IDENTITY_CACHE_MS);
   private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
-  constructor(
-    private readonly redis: Redis | Cluster,
-    prefix: string,
-  ) {
-    this.k = directoryKeys(prefix);
-  }
+  constructor(private readonly store: DirectoryStore) {}
 
   /** Claims each name for the account; on any conflict releases what it claimed and
    *  returns the name that was taken. */
@@ -39,16 +33,14 @@ export class Directory {
   ): Promise<{ ok: true } | { ok: false; taken: string }> {
     const claimed: string[] = [];
     for (const e of entries) {
-      const key = this.k[kind](e.name);
-      const r = await this.redis.set(key, e.value, 'NX');
-      if (r !== 'OK') {
+      if (!(await this.store.claim(kind, e.name, e.value))) {
         // Re-claiming one's own entry (a retried request) is not a conflict.
-        if ((await this.redis.get(key)) === e.value) continue;
+        if ((await this.store.owner(kind, e.name)) === e.value) continue;
         await this.release(kind, claimed, entries);
         return { ok: false, taken: e.name };
       }
       claimed.push(e.name);
-      if (kind === 'identity') await this.redis.del(this.k.removedIdentity(e.name));
+      if (kind === 'identity') await this.store.clearIdentityRemoved(e.name);
     }
     return { ok: true };
   }
@@ -56,9 +48,8 @@ export class Directory {
   async release(kind: 'identity' | 'number', names: string[], entries: { name: string; value: string }[]): Promise<void> {
     for (const name of names) {
       const value = entries.find((e) => e.name === name)?.value;
-      const key = this.k[kind](name);
       // Only delete what still points at us.
-      if (value !== undefined && (await this.redis.get(key)) === value) await this.redis.del(key);
+      if (value !== undefined) await this.store.releaseIfOwner(kind, name, value);
       if (kind === 'identity') this.identityCache.delete(name);
       else this.numberCache.delete(name);
     }
@@ -66,7 +57,7 @@ export class Directory {
 
   lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
     return this.identityCache.getOrLoad(identity, async () => {
-      const v = await this.redis.get(this.k.identity(identity));
+      const v = await this.store.owner('identity', identity);
       if (!v) return null;
       const i = v.indexOf(' ');
       return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
@@ -75,33 +66,33 @@ export class Directory {
 
   /** Issue #8: a removed staff member's softphone must not be reached by other softphones. */
   async markIdentityRemoved(identity: string): Promise<void> {
-    await this.redis.set(this.k.removedIdentity(identity), '1', 'EX', REMOVED_IDENTITY_SECONDS);
+    await this.store.markIdentityRemoved(identity, REMOVED_IDENTITY_SECONDS);
   }
 
   async isIdentityRemoved(identity: string): Promise<boolean> {
-    return (await this.redis.exists(this.k.removedIdentity(identity))) === 1;
+    return this.store.isIdentityRemoved(identity);
   }
 
   lookupNumber(e164: string): Promise<string | null> {
-    return this.numberCache.getOrLoad(e164, () => this.redis.get(this.k.number(e164)));
+    return this.numberCache.getOrLoad(e164, () => this.store.owner('number', e164));
   }
 
   async rememberCall(callSid: string, accountId: string): Promise<void> {
-    await this.redis.set(this.k.call(callSid), accountId, 'EX', CALL_MAP_TTL_SECONDS);
+    await this.store.rememberCall(callSid, accountId, CALL_MAP_TTL_SECONDS);
     this.callCache.set(callSid, accountId);
   }
 
   lookupCall(callSid: string): Promise<string | null> {
-    return this.callCache.getOrLoad(callSid, () => this.redis.get(this.k.call(callSid)));
+    return this.callCache.getOrLoad(callSid, () => this.store.callOwner(callSid));
   }
 
   /** A video room belongs to the account of the first staff member seen in it. */
   async rememberRoom(roomSid: string, accountId: string): Promise<void> {
-    await this.redis.set(this.k.room(roomSid), accountId, 'EX', CALL_MAP_TTL_SECONDS, 'NX');
+    await this.store.rememberRoom(roomSid, accountId, CALL_MAP_TTL_SECONDS);
   }
 
   async lookupRoom(roomSid: string): Promise<string | null> {
-    return this.redis.get(this.k.room(roomSid));
+    return this.store.roomOwner(roomSid);
   }
 
   static identityValue(accountId: string, staffId: string): string {

@@ -118,3 +118,8 @@ export function redactUrl(url: string): string {
     return '<unparseable url>';
   }
 }
+
+/** For /readyz: the command connection is up and answers (R14 fails closed without it). */
+export async function redisAnswers(client: Redis | Cluster): Promise<boolean> {
+  return client.status === 'ready' && (await client.ping()) === 'PONG';
+}

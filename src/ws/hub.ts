@@ -6,7 +6,7 @@
 // pass began and the newest balance snapshot available when its turn comes. Balance
 // snapshots are state, not events: passes start at most every MIN_PASS_INTERVAL_MS per
 // room, and everything that changed meanwhile is folded into the latest snapshot.
-import { balanceView } from '../metering/accounts.js';
+import { balanceView } from '../accounts/views.js';
 import type { BusMessage, PoolSnapshot } from '../domain/pool-snapshot.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 import { forEachSliced } from './sliced.js';

@@ -1,12 +1,16 @@
-// Account use cases: create, read, staff, numbers, adjustments, history. Routes parse and
-// delegate here; state changes go through the pool scripts.
-import type { Cluster, Redis } from 'ioredis';
+// Account administration: create, read, staff, numbers, adjustments, history. Routes parse
+// and delegate here; state changes go through the pool scripts (PoolStore), reads through
+// AccountStore, and the views are mapped in views.ts.
 import { ledgerCursorAtEnd, parseCallsCursor } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
-import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
-import { Directory } from './directory.js';
+import type { AccountStore } from '../redis/account-store.js';
+import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import { Directory } from '../metering/directory.js';
 import type { StaffAccess } from '../auth/staff-access.js';
-import { TtlCache } from './ttl-cache.js';
+import { TtlCache } from '../metering/ttl-cache.js';
+import { balanceView, callView, ledgerEntry, type BalanceView, type CallView } from './views.js';
+
+export type { BalanceView, CallView, LedgerEntry } from './views.js';
 
 export interface StaffMember {
   id: string;
@@ -25,80 +29,6 @@ export interface NewAccount {
   phoneNumbers?: string[];
 }
 
-export interface BalanceView {
-  accountId: string;
-  balance: number;
-  reserved: number;
-  available: number;
-  planMinutes: number;
-  addonMinutes: number;
-  monthlyMinutes: number;
-  pendingMonthlyMinutes?: number;
-  pendingPlanMinutes?: number;
-  pendingAddonMinutes?: number;
-  usedThisCycle: number;
-  overageThisCycle: number;
-  activeCalls: number;
-  cycleStart: string;
-  cycleEnd: string;
-  version: number;
-}
-
-export function balanceView(s: PoolSnapshot): BalanceView {
-  const v: BalanceView = {
-    accountId: s.accountId,
-    balance: s.balance,
-    reserved: s.reserved,
-    available: s.available,
-    planMinutes: s.planMinutes,
-    addonMinutes: s.addonMinutes,
-    monthlyMinutes: s.monthlyMinutes,
-    usedThisCycle: s.usedThisCycle,
-    overageThisCycle: s.overageThisCycle,
-    activeCalls: s.activeCalls,
-    cycleStart: new Date(s.cycleStart).toISOString(),
-    cycleEnd: new Date(s.cycleEnd).toISOString(),
-    version: s.version,
-  };
-  if (s.pendingMonthlyMinutes !== null) v.pendingMonthlyMinutes = s.pendingMonthlyMinutes;
-  if (s.pendingPlanMinutes !== null) v.pendingPlanMinutes = s.pendingPlanMinutes;
-  if (s.pendingAddonMinutes !== null) v.pendingAddonMinutes = s.pendingAddonMinutes;
-  return v;
-}
-
-export interface LedgerEntry {
-  id: string;
-  kind: string;
-  minutes: number;
-  balanceAfter: number;
-  ref: string;
-  at: string;
-  [extra: string]: string | number | boolean;
-}
-
-export interface CallView {
-  callSid: string;
-  /** unsettled: its hold was released before Twilio told how it ended (R15). */
-  state: 'active' | 'ended' | 'unsettled';
-  direction: string;
-  from: string;
-  to: string;
-  staffId: string | null;
-  reservedMinutes: number;
-  billableSeconds: number | null;
-  billedMinutes: number | null;
-  debitedMinutes: number | null;
-  overageMinutes: number | null;
-  startedAt: string;
-  answeredAt: string | null;
-  endedAt: string | null;
-}
-
-/** Ledger fields that hold an instant (ms) — shown as ISO 8601. */
-const INSTANT_FIELDS = new Set(['cycleStart', 'endedAt']);
-const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
-const numOrNull = (v: string | undefined) => (v === undefined ? null : Number(v));
-
 /** Staff and numbers change rarely; the webhooks reuse them for a few seconds (this
  *  instance forgets them at once when it changes them). */
 const LISTS_CACHE_MS = 5_000;
@@ -108,7 +38,7 @@ export class Accounts {
   private readonly staffCache = new TtlCache<StaffMember[]>(LISTS_CACHE_MS, 10_000);
 
   constructor(
-    private readonly redis: Redis | Cluster,
+    private readonly records: AccountStore,
     private readonly store: PoolStore,
     private readonly directory: Directory,
     private readonly clock: () => number,
@@ -122,8 +52,7 @@ export class Accounts {
     assertUnique(staff.map((s) => s.id), 'staff[].id');
     assertUnique(staff.map((s) => s.identity), 'staff[].identity');
     assertUnique(numbers, 'phoneNumbers');
-    const k = this.store.keys(input.id);
-    if ((await this.redis.exists(k.pool)) === 1) {
+    if (await this.records.exists(input.id)) {
       throw new AppError(409, 'ACCOUNT_EXISTS', `account ${input.id} already exists`);
     }
     const identities = staff.map((s) => ({ name: s.identity, value: Directory.identityValue(input.id, s.id) }));
@@ -166,13 +95,7 @@ export class Accounts {
   }
 
   async get(accountId: string) {
-    const k = this.store.keys(accountId);
-    const [profile, staffRaw, numbers, anchorPolicy] = await Promise.all([
-      this.redis.hgetall(k.profile),
-      this.redis.hvals(k.staff),
-      this.redis.smembers(k.numbers),
-      this.redis.hmget(k.pool, 'anchor', 'inboundPolicy'),
-    ]);
+    const { profile, staffJson, numbers, anchor, inboundPolicy } = await this.records.record(accountId);
     if (!profile.id) throw notFound(`account ${accountId}`);
     const balance = await this.balance(accountId);
     return {
@@ -181,9 +104,9 @@ export class Accounts {
       planMinutes: balance.planMinutes,
       addonMinutes: balance.addonMinutes,
       monthlyMinutes: balance.monthlyMinutes,
-      billingAnchor: new Date(Number(anchorPolicy[0])).toISOString(),
-      inboundWhenExhausted: anchorPolicy[1] ?? 'allow',
-      staff: staffRaw.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id)),
+      billingAnchor: new Date(Number(anchor)).toISOString(),
+      inboundWhenExhausted: inboundPolicy ?? 'allow',
+      staff: staffJson.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id)),
       phoneNumbers: numbers.sort(),
       createdAt: new Date(Number(profile.createdAt)).toISOString(),
       balance,
@@ -191,7 +114,7 @@ export class Accounts {
   }
 
   async exists(accountId: string): Promise<boolean> {
-    return (await this.redis.exists(this.store.keys(accountId).pool)) === 1;
+    return this.records.exists(accountId);
   }
 
   async balance(accountId: string): Promise<BalanceView> {
@@ -204,12 +127,12 @@ export class Accounts {
   }
 
   async staffMember(accountId: string, staffId: string): Promise<StaffMember | null> {
-    const raw = await this.redis.hget(this.store.keys(accountId).staff, staffId);
+    const raw = await this.records.staffMemberJson(accountId, staffId);
     return raw ? (JSON.parse(raw) as StaffMember) : null;
   }
 
   async staffList(accountId: string): Promise<StaffMember[]> {
-    const all = await this.redis.hvals(this.store.keys(accountId).staff);
+    const all = await this.records.staffJson(accountId);
     return all.map((s) => JSON.parse(s) as StaffMember).sort((a, b) => a.id.localeCompare(b.id));
   }
 
@@ -224,11 +147,9 @@ export class Accounts {
   async addStaff(accountId: string, member: StaffMember): Promise<StaffMember> {
     this.staffCache.delete(accountId);
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    const k = this.store.keys(accountId);
     const entries = [{ name: member.identity, value: Directory.identityValue(accountId, member.id) }];
     await this.claimOrThrow('identity', entries);
-    const added = await this.redis.hsetnx(k.staff, member.id, JSON.stringify(member));
-    if (added === 0) {
+    if (!(await this.records.addStaffIfAbsent(accountId, member.id, JSON.stringify(member)))) {
       await this.directory.release('identity', [member.identity], entries);
       throw new AppError(409, 'STAFF_EXISTS', `staff member ${member.id} already exists in account ${accountId}`);
     }
@@ -279,14 +200,13 @@ export class Accounts {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const entries = numbers.map((n) => ({ name: n, value: accountId }));
     await this.claimOrThrow('number', entries);
-    const k = this.store.keys(accountId);
-    await this.redis.sadd(k.numbers, ...numbers);
+    await this.records.addNumbers(accountId, numbers);
     this.numbersCache.delete(accountId);
-    return (await this.redis.smembers(k.numbers)).sort();
+    return (await this.records.numbers(accountId)).sort();
   }
 
   async numbers(accountId: string): Promise<string[]> {
-    return (await this.redis.smembers(this.store.keys(accountId).numbers)).sort();
+    return (await this.records.numbers(accountId)).sort();
   }
 
   async adjust(accountId: string, minutes: number, reason: string): Promise<BalanceView> {
@@ -310,48 +230,23 @@ export class Accounts {
   /** The ledger in order of entry (oldest first unless `order` is "desc"), paged by id. */
   async ledger(accountId: string, opts: { limit: number; cursor?: string; order: 'asc' | 'desc' }) {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    const key = this.store.keys(accountId).ledger;
     // Nothing lies beyond either end of the id space (and Redis refuses such a range).
     if (opts.cursor && ledgerCursorAtEnd(opts.cursor, opts.order)) return { entries: [], nextCursor: null };
-    const rows =
-      opts.order === 'asc'
-        ? await this.redis.xrange(key, opts.cursor ? `(${opts.cursor}` : '-', '+', 'COUNT', opts.limit + 1)
-        : await this.redis.xrevrange(key, opts.cursor ? `(${opts.cursor}` : '+', '-', 'COUNT', opts.limit + 1);
+    const rows = await this.records.ledgerEntries(accountId, opts.order, opts.cursor, opts.limit + 1);
     const page = rows.slice(0, opts.limit);
-    const entries = page.map(([id, fields]) => {
-      const o: Record<string, string> = {};
-      for (let i = 0; i + 1 < fields.length; i += 2) o[fields[i]!] = fields[i + 1]!;
-      const entry: LedgerEntry = {
-        id,
-        kind: o.kind ?? '',
-        minutes: Number(o.minutes),
-        balanceAfter: Number(o.balanceAfter),
-        ref: o.ref ?? '',
-        at: new Date(Number(o.at)).toISOString(),
-      };
-      for (const [f, v] of Object.entries(o)) {
-        if (f in entry) continue;
-        // Instants are shown as ISO like `at`, flags as booleans; other whole numbers as numbers.
-        if (INSTANT_FIELDS.has(f) && /^\d+$/.test(v)) entry[f] = new Date(Number(v)).toISOString();
-        else if (f === 'emergency') entry[f] = v === 'true';
-        else entry[f] = /^-?\d+$/.test(v) ? Number(v) : v;
-      }
-      return entry;
-    });
-    return { entries, nextCursor: rows.length > opts.limit ? page[page.length - 1]![0] : null };
+    const entries = page.map((r) => ledgerEntry(r.id, r.fields));
+    return { entries, nextCursor: rows.length > opts.limit ? page[page.length - 1]!.id : null };
   }
 
   async call(accountId: string, callSid: string): Promise<CallView | null> {
-    const h = await this.redis.hgetall(this.store.keys(accountId).call(callSid));
-    return callView(h);
+    return callView(await this.records.call(accountId, callSid));
   }
 
   /** Calls, newest first (by start for open calls, by end for ended ones; both when no
    *  state is given), paged by a cursor "<ms>:<CallSid>" of the last one returned. */
   async calls(accountId: string, opts: { state?: 'active' | 'ended'; limit: number; cursor?: string }) {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    const k = this.store.keys(accountId);
-    const sets = opts.state === 'active' ? [k.activeCalls] : opts.state === 'ended' ? [k.endedCalls] : [k.activeCalls, k.endedCalls];
+    const sets: ('active' | 'ended')[] = opts.state ? [opts.state] : ['active', 'ended'];
     let max = '+inf';
     let after: { score: number; sid: string } | null = null;
     if (opts.cursor) {
@@ -360,40 +255,17 @@ export class Accounts {
     }
     // Members sharing the cursor's score are re-read and skipped up to the cursor.
     const members: { sid: string; score: number }[] = [];
-    for (const key of sets) {
-      const raw = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, opts.limit + 64);
-      for (let i = 0; i + 1 < raw.length; i += 2) members.push({ sid: raw[i]!, score: Number(raw[i + 1]) });
-    }
+    for (const state of sets) members.push(...(await this.records.callsNewestFirst(accountId, state, max, opts.limit + 64)));
     members.sort((a, b) => b.score - a.score || (a.sid < b.sid ? 1 : a.sid > b.sid ? -1 : 0));
     const rest = after
       ? members.filter((m) => m.score < after.score || (m.score === after.score && m.sid < after.sid))
       : members;
     const page = rest.slice(0, opts.limit);
-    const hashes = await Promise.all(page.map((m) => this.redis.hgetall(k.call(m.sid))));
+    const hashes = await this.records.callsBySids(accountId, page.map((m) => m.sid));
     const calls = hashes.map(callView).filter((c): c is CallView => c !== null);
     const last = page[page.length - 1];
     return { calls, nextCursor: rest.length > opts.limit && last ? `${last.score}:${last.sid}` : null };
   }
-}
-
-function callView(h: Record<string, string>): CallView | null {
-  if (!h.state || h.state === 'denied') return null;
-  return {
-    callSid: h.callSid ?? '',
-      state: h.state === 'ended' || h.state === 'unsettled' ? h.state : 'active',
-    direction: h.direction ?? '',
-    from: h.from ?? '',
-    to: h.to ?? '',
-    staffId: h.staffId || null,
-    reservedMinutes: Number(h.reservedMinutes ?? 0),
-    billableSeconds: numOrNull(h.billableSeconds),
-    billedMinutes: numOrNull(h.billedMinutes),
-    debitedMinutes: numOrNull(h.debitedMinutes),
-    overageMinutes: numOrNull(h.overageMinutes),
-    startedAt: iso(h.createdAt) ?? '',
-    answeredAt: iso(h.answeredAt),
-    endedAt: iso(h.endedAt),
-  };
 }
 
 function assertUnique(values: string[], field: string): void {

@@ -1,35 +1,17 @@
 // Low-balance alerts in Redis: an account's settings (set-alerts-4.lua), the alerts the
 // pool scripts raised and keep until delivered (pool field "alertbox:<id>",
 // alert-delivered-1.lua), and the global due-set of deliveries (claimed with a lease by
-// claim-due-1.lua, like receipts).
+// claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
-import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
-import type { ScriptRunner } from '../redis/scripts.js';
-import { outcome } from '../redis/script-codes.js';
+import type { AlertSettings, StoredAlert } from '../domain/alert-records.js';
+import { AccountNotFoundError, type PoolStore } from './pool-store.js';
+import type { ScriptRunner } from './scripts.js';
+import { outcome } from './script-codes.js';
 
-export interface AlertSettings {
-  thresholdsMinutes: number[];
-  email: boolean;
-  webhook: boolean;
-}
-
-/** An alert as the pool script stored it. */
-export interface StoredAlert {
-  id: string;
-  level: 'low' | 'exhausted';
-  accountId: string;
-  available: number;
-  threshold: number;
-  cycleStart: number;
-  at: number;
-  /** Still to be delivered that way. */
-  email: boolean;
-  webhook: boolean;
-}
+export type { AlertSettings, StoredAlert };
 
 export class AlertStore {
   readonly dueKey: string;
-  readonly channel: string;
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -38,7 +20,6 @@ export class AlertStore {
     prefix: string,
   ) {
     this.dueKey = `${prefix}:alerts:due`;
-    this.channel = `${prefix}:alerts`;
   }
 
   /** The account's settings, or the default (10% of the plan, and 0, decided in
@@ -83,4 +64,30 @@ export class AlertStore {
   }
 }
 
-export { AccountNotFoundError };
+/** The alerts the pool scripts announce on "<prefix>:alerts", heard on a dedicated
+ *  connection (it enters subscriber mode). */
+export class AlertAnnouncements {
+  private readonly channel: string;
+
+  constructor(
+    private readonly subscriber: Redis | Cluster,
+    prefix: string,
+  ) {
+    this.channel = `${prefix}:alerts`;
+  }
+
+  /** Calls `fn` with each announced alert ("accountId alertId" members). */
+  async listen(fn: (accountId: string, alertId: string) => void): Promise<void> {
+    this.subscriber.on('message', (channel: string, member: string) => {
+      if (channel !== this.channel) return;
+      const [accountId, alertId] = member.split(' ');
+      if (!accountId || !alertId) return;
+      fn(accountId, alertId);
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  close(): void {
+    this.subscriber.disconnect();
+  }
+}
