@@ -5,8 +5,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { accountRoutes } from './api/account-routes.js';
 import { alertRoutes, type AlertSettingsStore } from './api/alert-routes.js';
-import { billingRoutes } from './api/billing-routes.js';
-import type { Billing } from './billing/billing.js';
+import { purchaseRoutes } from './api/purchase-routes.js';
 import type { Config } from './config.js';
 import { AppError } from './domain/errors.js';
 import { isRedisUnavailable } from './domain/storage-failure.js';
@@ -24,6 +23,7 @@ import type { Logger } from './log.js';
 import type { Accounts } from './accounts/accounts.js';
 import type { CallMetering } from './metering/calls.js';
 import type { VideoMetering } from './metering/video.js';
+import type { Purchases } from './purchases/purchases.js';
 import type { GatewayMetrics, Metrics } from './metrics.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
@@ -41,7 +41,7 @@ export interface RouteDeps {
   calls: CallMetering;
   video: VideoMetering;
   accounts: Accounts;
-  billing: Billing;
+  purchases: Purchases;
   alerts: AlertSettingsStore;
   mediaTokenKey: Buffer;
 }
@@ -84,7 +84,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       clock,
     }),
   );
-  app.route('/v1/accounts', billingRoutes({ billing: d.billing, auth, log }));
+  app.route('/v1/accounts', purchaseRoutes({ purchases: d.purchases, auth, log }));
   app.route('/v1/accounts', alertRoutes({ alerts: d.alerts, auth, clock }));
   // The web app (dist/web/, built by `npm run build`) at /app.
   app.route('/', staticRoutes({ devMode: config.devMode }));

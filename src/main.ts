@@ -11,8 +11,6 @@ import type { Cluster, Redis } from 'ioredis';
 import { Accounts } from './accounts/accounts.js';
 import { mountRoutes } from './app.js';
 import { StaffAccess } from './auth/staff-access.js';
-import { Billing, DEFAULT_BILLING_OPTIONS } from './billing/billing.js';
-import { BillingStore } from './billing/billing-store.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
 import { drainHttp } from './http/drain.js';
@@ -28,6 +26,7 @@ import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
 import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
+import { DEFAULT_PURCHASE_OPTIONS, Purchases } from './purchases/purchases.js';
 import { AccountStore } from './redis/account-store.js';
 import { AlertAnnouncements, AlertStore } from './redis/alert-store.js';
 import { Bus } from './redis/bus.js';
@@ -36,6 +35,7 @@ import { DirectoryStore } from './redis/directory-store.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import { PoolStore } from './redis/pool-store.js';
 import { PresenceStore } from './redis/presence-store.js';
+import { PurchaseStore } from './redis/purchase-store.js';
 import { ReconcileQueue } from './redis/reconcile-queue.js';
 import { registerScripts } from './redis/scripts.js';
 import { StaffAccessStore } from './redis/staff-access-store.js';
@@ -90,7 +90,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const directory = new Directory(new DirectoryStore(redis, prefix));
   const staffAccess = new StaffAccess(new StaffAccessStore(redis, prefix));
   const reconcileQueue = new ReconcileQueue(redis, prefix);
-  const billingStore = new BillingStore(redis, scripts, store, prefix);
+  const purchaseStore = new PurchaseStore(redis, scripts, store, prefix);
   const alertStore = new AlertStore(redis, scripts, store, prefix);
 
   // Use cases
@@ -112,9 +112,9 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     dialPolicy: config.dialling,
     maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
   }, clock);
-  const mailer = config.smtpUrl ? new ReceiptMailer(billingStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
-  const billing = new Billing(billingStore, accounts, {
-    ...DEFAULT_BILLING_OPTIONS,
+  const mailer = config.smtpUrl ? new ReceiptMailer(purchaseStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
+  const purchases = new Purchases(purchaseStore, accounts, {
+    ...DEFAULT_PURCHASE_OPTIONS,
     bundlePriceCents: config.bundlePriceCents,
     currency: config.currency,
     overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
@@ -125,7 +125,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const readiness = new Readiness();
   readiness.check('redis', () => redisAnswers(redis));
   const tokenKey = mediaTokenKey(config.staffTokenSecret);
-  const app = mountRoutes({ config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, billing, alerts: alertStore, mediaTokenKey: tokenKey });
+  const app = mountRoutes({ config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey });
 
   // Sockets and fan-out
   const bus = new Bus(config.redis, prefix, log);
@@ -152,7 +152,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     maxHoldMs: m.maxCallHoldSeconds * 1000,
   }, clock, log);
   reconciler.start();
-  const scheduler = new CycleScheduler(billingStore, store, clock, log);
+  const scheduler = new CycleScheduler(purchaseStore, store, clock, log);
   let jobsStarted = false;
   const jobs = {
     start(): void {

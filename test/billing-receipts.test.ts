@@ -2,7 +2,7 @@
 // outage delays a receipt but never loses it, and never slows or fails the purchase.
 import { createServer, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { formatDate } from '../src/billing/receipt-email.js';
+import { formatDate } from '../src/purchases/receipt-email.js';
 import { ADMIN, addCard, api, buy, decodeMail, freePort, staffToken, startSmtp, waitFor, type TestSmtp } from './support/billing.js';
 import { createAccount, startTestGateway, uniquePrefix, type TestClock, type TestGateway } from './support/gateway.js';
 

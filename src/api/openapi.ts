@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { adjustmentSchema, callsQuery, ledgerQuery, newAccountSchema, numbersSchema, staffSchema, tokenSchema } from './account-routes.js';
 import { settingsSchema } from './alert-routes.js';
-import { chargesQuery, paymentMethodSchema, planSchema, purchaseSchema, quoteSchema } from './billing-routes.js';
+import { chargesQuery, paymentMethodSchema, planSchema, purchaseSchema, quoteSchema } from './purchase-routes.js';
 import * as R from './response-schemas.js';
 
 type Auth = 'admin' | 'account' | 'staff' | 'twilio' | 'public';

@@ -10,7 +10,7 @@
 // first costs one idle read.
 import type { Logger } from '../log.js';
 import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
-import type { BillingStore } from '../billing/billing-store.js';
+import type { PurchaseStore } from '../redis/purchase-store.js';
 import { PeriodicJob } from './periodic.js';
 
 export interface CycleSchedulerOptions {
@@ -28,7 +28,7 @@ export class CycleScheduler {
   private readonly job: PeriodicJob;
 
   constructor(
-    private readonly billing: BillingStore,
+    private readonly purchases: PurchaseStore,
     private readonly pool: PoolStore,
     private readonly clock: () => number,
     private readonly log: Logger,
@@ -52,7 +52,7 @@ export class CycleScheduler {
     let done = 0;
     for (;;) {
       const now = this.clock();
-      const due = await this.billing.claimDue('cycleDue', now, this.opts.leaseMs, this.opts.batch);
+      const due = await this.purchases.claimDue('cycleDue', now, this.opts.leaseMs, this.opts.batch);
       // Many accounts share an instant (anchors on the 1st at midnight): the batch goes
       // out at once, pipelined on the connection, rather than one round trip after another.
       const results = await Promise.all(due.map((accountId) => this.resetOne(accountId, now)));
@@ -64,12 +64,12 @@ export class CycleScheduler {
   private async resetOne(accountId: string, now: number): Promise<boolean> {
     try {
       const snap = await this.pool.readPool(accountId, now);
-      await this.billing.scheduleCycleEnd(accountId, snap.cycleEnd);
+      await this.purchases.scheduleCycleEnd(accountId, snap.cycleEnd);
       return true;
     } catch (err) {
       if (err instanceof AccountNotFoundError) {
         // A schedule entry written for an account whose creation then failed.
-        await this.billing.unscheduleCycle(accountId).catch(() => {});
+        await this.purchases.unscheduleCycle(accountId).catch(() => {});
       } else {
         this.log.warn('cycle reset failed; retried when its lease ends', { accountId, err });
       }

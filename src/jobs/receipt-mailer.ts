@@ -10,9 +10,9 @@
 // run out, and the receipt is mailed again — at least once, never lost.
 import nodemailer from 'nodemailer';
 import type { Logger } from '../log.js';
-import type { BillingStore } from '../billing/billing-store.js';
+import type { PurchaseStore } from '../redis/purchase-store.js';
 import { PeriodicJob } from './periodic.js';
-import { renderReceipt } from '../billing/receipt-email.js';
+import { renderReceipt } from '../purchases/receipt-email.js';
 
 /** What the mailer needs of a transport: nodemailer's, in production and tests alike. */
 export interface MailTransport {
@@ -57,7 +57,7 @@ export class ReceiptMailer {
   private readonly job: PeriodicJob;
 
   constructor(
-    private readonly store: BillingStore,
+    private readonly store: PurchaseStore,
     private readonly transport: MailTransport,
     private readonly from: string,
     private readonly clock: () => number,

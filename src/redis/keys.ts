@@ -58,7 +58,7 @@ export function directoryKeys(prefix: string) {
   };
 }
 
-/** Billing keys of an account (R8–R10). Same `{accountId}` tag as accountKeys, so one
+/** Plan and purchase keys of an account (R8–R10). Same `{accountId}` tag as accountKeys, so one
  *  script may use both. */
 export function billingKeys(prefix: string, accountId: string) {
   const base = `${prefix}:{${accountId}}`;
@@ -78,7 +78,7 @@ export function billingKeys(prefix: string, accountId: string) {
   };
 }
 
-/** Billing's global keys: schedules that span accounts. Each is one key, touched by
+/** Plans' and purchases' global keys: schedules that span accounts. Each is one key, touched by
  *  single-key commands and claim-due-1.lua only, so any cluster slot will do. */
 export function billingGlobalKeys(prefix: string) {
   return {

@@ -14,7 +14,7 @@ const INCLUDE = /^--!include ([a-z-]+)\s*$/gm;
 export const SCRIPT_NAMES = [
   'create-account',
   'read-pool',
-  // Billing (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
+  // Plans and purchases (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
   'change-plan',
   'add-payment-method',
   'remove-payment-method',

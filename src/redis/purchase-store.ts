@@ -1,88 +1,21 @@
-// Prepares inputs for the billing scripts (plans, cards, quotes, purchases, receipts, the
-// reset schedule) and turns their return codes into typed results. It never re-makes a
+// Prepares inputs for the plan and purchase scripts (plans, cards, quotes, purchases,
+// add-ons, receipts, the reset schedule) and turns their return codes into typed results. It never re-makes a
 // decision a script makes. The global schedules (cycle ends, receipt hints) live outside
 // any account's slot, so TypeScript keeps them, in an order that can only leave a stray
 // entry behind, never lose one.
 import type { Cluster, Redis } from 'ioredis';
-import { billingGlobalKeys, billingKeys } from '../redis/keys.js';
-import { parseSnapshot, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
-import type { ScriptRunner } from '../redis/scripts.js';
-import { outcome } from '../redis/script-codes.js';
-
-export type PurchaseKind = 'addon' | 'one_time';
-
-export interface StoredPaymentMethod {
-  id: string;
-  processorToken: string;
-  brand: string;
-  last4: string;
-  expMonth: number;
-  expYear: number;
-  /** First instant (ms) at which the card is expired: the start of the month after expiry. */
-  expiresAt: number;
-  createdAt: number;
-}
-
-export interface ReceiptState {
-  to: string;
-  status: 'queued' | 'sent';
-  attempts: number;
-  sentAt?: number;
-  lastAttemptAt?: number;
-  nextAttemptAt?: number;
-  lastError?: string;
-}
-
-/** What was ordered and its price: the part quotes, purchases and charge lines share. */
-export interface OrderLine {
-  kind: PurchaseKind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
-}
-
-export interface PurchaseRecord extends OrderLine {
-  purchaseId: string;
-  quoteId: string;
-  staffId: string;
-  createdAt: number;
-  /** End of the cycle the purchase fell in: the bill that carries it. */
-  billedOn: number;
-  paymentMethod: { id: string; brand: string; last4: string };
-  /** The pool right after the purchase. */
-  balance: PoolSnapshot;
-  receipt: ReceiptState;
-  /** An add-on that was ended (end-addon-6.lua): when, and the reset its minutes leave at. */
-  endedAt?: number;
-  endsAt?: number;
-}
-
-export interface ChargeRecord extends OrderLine {
-  purchaseId: string;
-  at: number;
-  brand: string;
-  last4: string;
-  /** Set on an ended add-on's line: it recurs in no cycle starting at or after endsAt. */
-  endedAt?: number;
-  endsAt?: number;
-}
-
-export type EndAddonOutcome =
-  | { ok: true; repeat: boolean; purchase: PurchaseRecord }
-  | { ok: false; reason: 'not_found' | 'not_addon' };
-
-export type PurchaseRefusal =
-  | 'idempotency_mismatch'
-  | 'quote_not_found'
-  | 'quote_used'
-  | 'quote_expired'
-  | 'payment_method_not_found'
-  | 'card_expired';
-
-export type PurchaseOutcome = { ok: true; replay: boolean; purchase: PurchaseRecord } | { ok: false; reason: PurchaseRefusal };
-
-
+import type {
+  ChargeRecord,
+  EndAddonOutcome,
+  PurchaseKind,
+  PurchaseOutcome,
+  PurchaseRecord,
+  StoredPaymentMethod,
+} from '../domain/purchase-records.js';
+import { billingGlobalKeys, billingKeys } from './keys.js';
+import { parseSnapshot, type PoolSnapshot, type PoolStore } from './pool-store.js';
+import type { ScriptRunner } from './scripts.js';
+import { outcome } from './script-codes.js';
 
 /** A pre-hint for a receipt comes due this long after the purchase: long after the
  *  purchase script has either written the receipt or failed. It only matters when the
@@ -95,11 +28,11 @@ export function parsePurchase(json: string): PurchaseRecord {
   return r;
 }
 
-export class BillingStore {
+export class PurchaseStore {
   private readonly global: ReturnType<typeof billingGlobalKeys>;
 
   constructor(
-    readonly redis: Redis | Cluster,
+    private readonly redis: Redis | Cluster,
     private readonly scripts: ScriptRunner,
     private readonly pool: PoolStore,
     private readonly prefix: string,

@@ -1,5 +1,5 @@
-// REST routes for billing: plan changes (admin), cards on file, quotes and purchases of
-// 100-minute bundles, recurring add-ons (list, end), the bill's charge lines. Parse, authorize, delegate to Billing.
+// REST routes for plans and purchases: plan changes (admin), cards on file, quotes and purchases of
+// 100-minute bundles, recurring add-ons (list, end), the bill's charge lines. Parse, authorize, delegate to Purchases.
 //
 // Every body here is screened for raw card numbers before it is parsed or validated, so a
 // card number is refused (400 RAW_CARD_NUMBER) before it can reach Redis, a log line or an
@@ -7,8 +7,8 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { containsCardNumber, jsonContainsCardNumber } from '../billing/card-number.js';
-import type { Billing } from '../billing/billing.js';
+import { containsCardNumber, jsonContainsCardNumber } from '../purchases/card-number.js';
+import type { Purchases } from '../purchases/purchases.js';
 import { AppError } from '../domain/errors.js';
 import { accountIdSchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -68,8 +68,8 @@ export const chargesQuery = z.object({ cycle: z.enum(['current', 'previous']).de
 /** Idempotency keys are the client's: UUIDs usually; any visible ASCII is accepted. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log: Logger }) {
-  const { billing, log } = deps;
+export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator; log: Logger }) {
+  const { purchases, log } = deps;
   const app = new Hono<AuthEnv>();
   app.use('*', authenticate(deps.auth));
 
@@ -106,13 +106,13 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     requireAdmin(c);
     const id = accountId(c.req.param('id'));
     const planMinutes = await readBody(c, planSchema);
-    return c.json(await billing.changePlan(id, planMinutes));
+    return c.json(await purchases.changePlan(id, planMinutes));
   });
 
   app.get('/:id/addons', async (c) => {
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
-    return c.json(await billing.listAddons(id));
+    return c.json(await purchases.listAddons(id));
   });
 
   // 200 with the add-on record (endedAt, endsAt), also when it had been ended before.
@@ -120,7 +120,7 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
     const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
-    return c.json(await billing.endAddon(id, purchaseId));
+    return c.json(await purchases.endAddon(id, purchaseId));
   });
 
   app.post('/:id/payment-methods', async (c) => {
@@ -132,7 +132,7 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new AppError(400, 'VALIDATION_FAILED', 'Idempotency-Key: 1-255 visible ASCII characters');
     }
-    const r = await billing.addCard(id, body, key);
+    const r = await purchases.addCard(id, body, key);
     if (r.replay) c.header('Idempotent-Replayed', 'true');
     return c.json(r.card, 201);
   });
@@ -140,14 +140,14 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
   app.get('/:id/payment-methods', async (c) => {
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
-    return c.json({ paymentMethods: await billing.listCards(id) });
+    return c.json({ paymentMethods: await purchases.listCards(id) });
   });
 
   app.delete('/:id/payment-methods/:pmId', async (c) => {
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
     const pmId = parseWith(objectIdSchema, c.req.param('pmId'));
-    await billing.removeCard(id, pmId);
+    await purchases.removeCard(id, pmId);
     return c.body(null, 204);
   });
 
@@ -155,7 +155,7 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     const id = accountId(c.req.param('id'));
     const p = requireAccount(c, id);
     const body = await readBody(c, quoteSchema);
-    return c.json(await billing.quote(id, { ...body, createdBy: p.kind === 'staff' ? p.staffId : 'admin' }), 201);
+    return c.json(await purchases.quote(id, { ...body, createdBy: p.kind === 'staff' ? p.staffId : 'admin' }), 201);
   });
 
   app.post('/:id/purchases', async (c) => {
@@ -181,7 +181,7 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
       }
       staffId = body.staffId;
     }
-    const r = await billing.purchase(id, { quoteId: body.quoteId, paymentMethodId: body.paymentMethodId, staffId, idempotencyKey: key });
+    const r = await purchases.purchase(id, { quoteId: body.quoteId, paymentMethodId: body.paymentMethodId, staffId, idempotencyKey: key });
     if (r.replay) c.header('Idempotent-Replayed', 'true');
     return c.json(r.purchase, 201);
   });
@@ -190,14 +190,14 @@ export function billingRoutes(deps: { billing: Billing; auth: Authenticator; log
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
     const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
-    return c.json(await billing.purchaseById(id, purchaseId));
+    return c.json(await purchases.purchaseById(id, purchaseId));
   });
 
   app.get('/:id/charges', async (c) => {
     const id = accountId(c.req.param('id'));
     requireAccount(c, id);
     const q = parseWith(chargesQuery, c.req.query());
-    return c.json(await billing.charges(id, q.cycle));
+    return c.json(await purchases.charges(id, q.cycle));
   });
 
   return app;

@@ -1,6 +1,6 @@
 // Recurring add-ons as the API shows them (R10): what was bought, and when it ended and
 // leaves the allowance. Pure: built from the stored purchase record or charge line.
-import type { ChargeRecord, OrderLine, PurchaseRecord } from './billing-store.js';
+import type { ChargeRecord, OrderLine, PurchaseRecord } from '../domain/purchase-records.js';
 
 export interface AddonView extends OrderLine {
   purchaseId: string;

@@ -1,7 +1,7 @@
 // The receipt e-mail of a purchase, as plain text and simple HTML. Pure: the mailer hands
 // it the stored purchase record, so a receipt sent late (after an SMTP outage) still shows
 // the figures of the moment of purchase.
-import type { PurchaseRecord } from './billing-store.js';
+import type { PurchaseRecord } from '../domain/purchase-records.js';
 import { describePurchase } from './charges.js';
 
 export interface ReceiptEmail {

@@ -7,7 +7,7 @@
 // dated at that cycle's start, for as long as the add-on stays on the account: an ended
 // add-on (endsAt, the reset its minutes leave the allowance at) recurs in no cycle that
 // starts at or after endsAt — the same rule the pool's reset applies to its minutes.
-import type { ChargeRecord } from './billing-store.js';
+import type { ChargeRecord } from '../domain/purchase-records.js';
 
 export interface ChargeLine {
   kind: 'addon' | 'one_time' | 'overage';

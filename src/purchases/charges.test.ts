@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChargeRecord } from './billing-store.js';
+import type { ChargeRecord } from '../domain/purchase-records.js';
 import { chargeStatement } from './charges.js';
 
 const DAY = 86_400_000;

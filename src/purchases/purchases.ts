@@ -1,20 +1,25 @@
-// Billing use cases (R8–R10): plan changes, cards on file, quotes, purchases, the bill's
-// charge lines. Routes parse and delegate here; every state change is one script
-// (billing-store.ts); this layer names ids, prices quotes and turns outcomes into errors.
+// Plan and purchase use cases (R8–R10): plan changes, cards on file, quotes, purchases,
+// add-ons, the bill's charge lines. Routes parse and delegate here; every state change is
+// one script (redis/purchase-store.ts); this layer names ids, prices quotes and turns
+// outcomes into errors. The views it answers with are in views.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { cycleContaining } from '../domain/cycle.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../accounts/accounts.js';
-import { balanceView, type BalanceView } from '../accounts/views.js';
+import { balanceView } from '../accounts/views.js';
+import type { PurchaseKind, PurchaseRefusal, StoredPaymentMethod } from '../domain/purchase-records.js';
 import { AccountNotFoundError } from '../redis/pool-store.js';
-import type { BillingStore, OrderLine, PurchaseKind, PurchaseRecord, PurchaseRefusal, StoredPaymentMethod } from './billing-store.js';
+import type { PurchaseStore } from '../redis/purchase-store.js';
 import { addonFromPurchase, addonList, type AddonList, type AddonView } from './addons.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
+import { cardExpiresAt, cardView, purchaseView, type PaymentMethodView, type PurchaseView, type QuoteView } from './views.js';
+
+export type { PaymentMethodView, PurchaseView, QuoteView } from './views.js';
 
 export const MINUTES_PER_BUNDLE = 100;
 
-export interface BillingOptions {
+export interface PurchaseOptions {
   bundlePriceCents: number;
   /** Price of an overage minute on the charges statement (0: shown, not billed). */
   overagePriceCentsPerMinute: number;
@@ -26,7 +31,7 @@ export interface BillingOptions {
   maxCardsPerAccount: number;
 }
 
-export const DEFAULT_BILLING_OPTIONS: Omit<BillingOptions, 'bundlePriceCents' | 'currency' | 'overagePriceCentsPerMinute'> = {
+export const DEFAULT_PURCHASE_OPTIONS: Omit<PurchaseOptions, 'bundlePriceCents' | 'currency' | 'overagePriceCentsPerMinute'> = {
   quoteTtlMs: 15 * 60_000,
   idempotencyTtlMs: 24 * 3600_000,
   maxCardsPerAccount: 20,
@@ -35,66 +40,9 @@ export const DEFAULT_BILLING_OPTIONS: Omit<BillingOptions, 'bundlePriceCents' | 
 /** Expired quotes are kept this long, so a late confirm hears "expired" (409), not "unknown". */
 const EXPIRED_QUOTE_MEMORY_MS = 24 * 3600_000;
 
-export interface PaymentMethodView {
-  id: string;
-  brand: string;
-  last4: string;
-  expMonth: number;
-  expYear: number;
-  expired: boolean;
-}
-
-export interface QuoteView extends OrderLine {
-  quoteId: string;
-  billedOn: string;
-  expiresAt: string;
-}
-
-export interface PurchaseView extends OrderLine {
-  purchaseId: string;
-  paymentMethod: { brand: string; last4: string };
-  orderedBy: string;
-  createdAt: string;
-  billedOn: string;
-  balance: BalanceView;
-  receipt: { to: string; status: 'queued' | 'sent'; attempts: number; sentAt?: string; nextAttemptAt?: string };
-  /** Only on an add-on that was ended (see AddonView). */
-  endedAt?: string;
-  endsAt?: string;
-}
-
 const iso = (ms: number) => new Date(ms).toISOString();
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-export function purchaseView(p: PurchaseRecord): PurchaseView {
-  const receipt: PurchaseView['receipt'] = { to: p.receipt.to, status: p.receipt.status, attempts: p.receipt.attempts };
-  if (p.receipt.sentAt !== undefined) receipt.sentAt = iso(p.receipt.sentAt);
-  if (p.receipt.nextAttemptAt !== undefined) receipt.nextAttemptAt = iso(p.receipt.nextAttemptAt);
-  const v: PurchaseView = {
-    purchaseId: p.purchaseId,
-    kind: p.kind,
-    bundles: p.bundles,
-    minutes: p.minutes,
-    amountCents: p.amountCents,
-    currency: p.currency,
-    paymentMethod: { brand: p.paymentMethod.brand, last4: p.paymentMethod.last4 },
-    orderedBy: p.staffId,
-    createdAt: iso(p.createdAt),
-    billedOn: iso(p.billedOn),
-    balance: balanceView(p.balance),
-    receipt,
-  };
-  if (p.endedAt !== undefined) v.endedAt = iso(p.endedAt);
-  if (p.endsAt !== undefined) v.endsAt = iso(p.endsAt);
-  return v;
-}
-
-/** The first instant at which a card expiring in (month, year) is expired: cards are good
- *  through the last day of their expiry month (UTC). */
-export function cardExpiresAt(expMonth: number, expYear: number): number {
-  return Date.UTC(expYear, expMonth, 1); // month is 1-based here, so this is the month after
-}
 
 const REFUSALS: Record<PurchaseRefusal, () => AppError> = {
   idempotency_mismatch: () =>
@@ -106,11 +54,11 @@ const REFUSALS: Record<PurchaseRefusal, () => AppError> = {
   card_expired: () => new AppError(422, 'CARD_EXPIRED', 'this card has expired; choose or add another card'),
 };
 
-export class Billing {
+export class Purchases {
   constructor(
-    private readonly store: BillingStore,
+    private readonly store: PurchaseStore,
     private readonly accounts: Accounts,
-    private readonly opts: BillingOptions,
+    private readonly opts: PurchaseOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
     /** Called after a purchase was recorded: wakes this instance's receipt mailer. */
@@ -182,7 +130,7 @@ export class Billing {
       if (earlier) {
         const same = (['processorToken', 'brand', 'last4', 'expMonth', 'expYear'] as const).every((f) => earlier[f] === card[f]);
         if (!same) throw new AppError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for another card; use a new key for a new card');
-        return { card: this.cardView(earlier, now), replay: true };
+        return { card: cardView(earlier, now), replay: true };
       }
     }
     const pm: StoredPaymentMethod = { id, ...card, expiresAt, createdAt: now };
@@ -190,22 +138,18 @@ export class Billing {
     if (r === 'too_many') {
       throw new AppError(409, 'TOO_MANY_PAYMENT_METHODS', `an account keeps at most ${this.opts.maxCardsPerAccount} cards; remove one first`);
     }
-    return { card: this.cardView(pm, now), replay: false };
+    return { card: cardView(pm, now), replay: false };
   }
 
   async listCards(accountId: string): Promise<PaymentMethodView[]> {
     await this.assertAccount(accountId);
     const now = this.clock();
-    return (await this.store.paymentMethods(accountId)).map((pm) => this.cardView(pm, now));
+    return (await this.store.paymentMethods(accountId)).map((pm) => cardView(pm, now));
   }
 
   async removeCard(accountId: string, pmId: string): Promise<void> {
     const removed = await this.onAccount(accountId, () => this.store.removePaymentMethod(accountId, pmId, this.clock()));
     if (!removed) throw new AppError(404, 'PAYMENT_METHOD_NOT_FOUND', 'no such card on file for this account');
-  }
-
-  private cardView(pm: StoredPaymentMethod, now: number): PaymentMethodView {
-    return { id: pm.id, brand: pm.brand, last4: pm.last4, expMonth: pm.expMonth, expYear: pm.expYear, expired: now >= pm.expiresAt };
   }
 
   // ── Quotes and purchases (R10) ──────────────────────────────────────────────

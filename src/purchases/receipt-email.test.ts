@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PurchaseRecord } from './billing-store.js';
-import { cardExpiresAt } from './billing.js';
+import type { PurchaseRecord } from '../domain/purchase-records.js';
+import { cardExpiresAt } from './views.js';
 import { formatDate, formatMoney, renderReceipt } from './receipt-email.js';
 import { retryDelayMs } from '../jobs/receipt-mailer.js';
 
