@@ -27,18 +27,14 @@ import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js'
 import { VideoMetering } from './metering/video.js';
 import { gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
 import { DEFAULT_PURCHASE_OPTIONS, Purchases } from './purchases/purchases.js';
-import { AccountStore } from './redis/account-store.js';
-import { AlertAnnouncements, AlertStore } from './redis/alert-store.js';
+import { AlertAnnouncements } from './redis/alert-store.js';
 import { Bus } from './redis/bus.js';
 import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/client.js';
-import { DirectoryStore } from './redis/directory-store.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
-import { PoolStore } from './redis/pool-store.js';
+import type { PoolStore } from './redis/pool-store.js';
 import { PresenceStore } from './redis/presence-store.js';
-import { PurchaseStore } from './redis/purchase-store.js';
-import { ReconcileQueue } from './redis/reconcile-queue.js';
 import { registerScripts } from './redis/scripts.js';
-import { StaffAccessStore } from './redis/staff-access-store.js';
+import { createStores } from './redis/stores.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { mediaTokenKey } from './twilio/media-token.js';
 import { TwilioRest } from './twilio/rest-client.js';
@@ -86,16 +82,14 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const metrics = gatewayMetrics(registry);
   const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const prefix = config.redis.prefix;
-  const store = new PoolStore(redis, scripts, { prefix, endedRetentionMs: 90 * 86400_000, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
-  const directory = new Directory(new DirectoryStore(redis, prefix));
-  const staffAccess = new StaffAccess(new StaffAccessStore(redis, prefix));
-  const reconcileQueue = new ReconcileQueue(redis, prefix);
-  const purchaseStore = new PurchaseStore(redis, scripts, store, prefix);
-  const alertStore = new AlertStore(redis, scripts, store, prefix);
+  const stores = createStores(redis, scripts, { prefix, endedRetentionMs: 90 * 86400_000, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
+  const { pool: store, reconcileQueue, purchases: purchaseStore, alerts: alertStore } = stores;
+  const directory = new Directory(stores.directory);
+  const staffAccess = new StaffAccess(stores.staffAccess);
 
   // Use cases
   const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
-  const accounts = new Accounts(new AccountStore(redis, prefix), store, directory, clock, staffAccess);
+  const accounts = new Accounts(stores.accounts, store, directory, clock, staffAccess);
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
     billing: billingRules,

@@ -5,36 +5,14 @@
 // request with the same key would be answered with the first purchase.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, newKey, type Api } from './api.js';
+import { MIN_MINUTES, STEP, type Card, type Kind, type Quote } from './buy-order.js';
+import { BundleStep, CardStep, ConfirmStep, DoneStep } from './buy-steps.js';
 import { configuredProcessor, testCardProcessor, type CardProcessor } from './cards.js';
-import { brandName, day, minutes as fmtMinutes, money } from './format.js';
 import type { Balance } from './live.js';
 
-export const MIN_MINUTES = 100;
-export const MAX_MINUTES = 10_000;
-export const STEP = 100;
+export { MAX_MINUTES, MIN_MINUTES, minutesProblem, STEP } from './buy-order.js';
+
 const RECEIPT_POLLS = 120;
-
-type Kind = 'addon' | 'one_time';
-
-interface Quote {
-  quoteId: string;
-  kind: Kind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
-  billedOn: string;
-  expiresAt: string;
-}
-
-interface Card {
-  id: string;
-  brand: string;
-  last4: string;
-  expMonth: number;
-  expYear: number;
-  expired?: boolean;
-}
 
 interface Order {
   quote: Quote;
@@ -42,17 +20,6 @@ interface Order {
 }
 
 type Step = 'menu' | 'bundle' | 'card' | 'review' | 'done';
-
-/** Why a typed amount cannot be bought, or null when it can. */
-export function minutesProblem(raw: string): string | null {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(n) || n < MIN_MINUTES || n > MAX_MINUTES || n % STEP !== 0) {
-    return `Minutes come in bundles of ${STEP}: enter a multiple of ${STEP} from ${fmtMinutes(MIN_MINUTES)} to ${fmtMinutes(MAX_MINUTES)}.`;
-  }
-  return null;
-}
-
-const kindText = (k: Kind) => (k === 'addon' ? 'Monthly add-on (every month until you end it)' : 'One-time minutes (this cycle only)');
 
 export function MinutesPanel(props: { api: Api; accountId: string; devMode: boolean; offer(b: Balance): void }) {
   const { api, accountId, devMode } = props;
@@ -73,7 +40,6 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   useEffect(() => {
     panelRef.current?.querySelector<HTMLElement>('h2, button')?.focus();
   }, [step]);
-  const problem = minutesProblem(raw);
   const value = Number(raw);
 
   /** Runs one request of the flow at a time; the error, if any, is shown as the server said it. */
@@ -190,147 +156,15 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
         </button>
       )}
 
-      {step === 'bundle' && (
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (!problem) void review();
-          }}
-        >
-          <h2 tabIndex={-1}>Add More Minutes</h2>
-          <div class="stepper">
-            <button
-              type="button"
-              aria-label="Remove 100 minutes"
-              disabled={!Number.isFinite(value) || value <= MIN_MINUTES}
-              onClick={() => setRaw(String(Math.max(MIN_MINUTES, Math.ceil(value / STEP) * STEP - STEP)))}
-            >
-              −
-            </button>
-            <label>
-              <span class="sr-only">Minutes</span>
-              <input
-                type="number"
-                inputMode="numeric"
-                aria-label="Minutes"
-                min={MIN_MINUTES}
-                max={MAX_MINUTES}
-                step={STEP}
-                value={raw}
-                aria-invalid={problem ? 'true' : 'false'}
-                aria-describedby="minutes-help"
-                onInput={(e) => setRaw((e.target as HTMLInputElement).value)}
-              />
-            </label>
-            <button
-              type="button"
-              aria-label="Add 100 minutes"
-              disabled={!Number.isFinite(value) || value >= MAX_MINUTES}
-              onClick={() => setRaw(String(Math.min(MAX_MINUTES, Math.floor(value / STEP) * STEP + STEP)))}
-            >
-              +
-            </button>
-          </div>
-          <p id="minutes-help" class={problem ? 'problem' : 'hint'} role={problem ? 'status' : undefined}>
-            {problem ?? `${fmtMinutes(value / STEP)} bundle${value === STEP ? '' : 's'} of ${STEP} minutes`}
-          </p>
-          <fieldset class="choice">
-            <legend>How</legend>
-            {(['one_time', 'addon'] as Kind[]).map((k) => (
-              <label key={k}>
-                <input type="radio" name="kind" value={k} checked={kind === k} onChange={() => setKind(k)} /> {kindText(k)}
-              </label>
-            ))}
-          </fieldset>
-          <button type="submit" class="primary" disabled={!!problem || busy}>
-            Review
-          </button>
-        </form>
-      )}
+      {step === 'bundle' && <BundleStep raw={raw} setRaw={setRaw} kind={kind} setKind={setKind} busy={busy} onReview={() => void review()} />}
 
       {step === 'card' && q && (
-        <div>
-          <h2 tabIndex={-1}>Review</h2>
-          <Summary q={q} />
-          <fieldset class="choice">
-            <legend>Pay with</legend>
-            {(cards ?? []).map((c) => (
-              <label key={c.id}>
-                <input type="radio" name="card" checked={choice === c.id} onChange={() => setChoice(c.id)} />{' '}
-                {`${brandName(c.brand)} ending ${c.last4}`}
-              </label>
-            ))}
-            <label>
-              <input type="radio" name="card" checked={choice === 'new'} onChange={() => setChoice('new')} /> Add a new card
-            </label>
-          </fieldset>
-          {choice === 'new' && (
-            <div class="new-card">
-              {processor ? (
-                <>
-                  <p class={devMode ? 'test-card' : ''}>{processor.label}</p>
-                  <div ref={fieldRef} class="card-field" />
-                </>
-              ) : (
-                <p class="problem">
-                  No payment processor is set up for this gateway, so new cards cannot be added here. Pick a card on file.
-                </p>
-              )}
-            </div>
-          )}
-          <div class="actions">
-            <button type="button" onClick={() => go('bundle')}>
-              Back
-            </button>
-            <button type="button" class="primary" disabled={busy || !choice || (choice === 'new' && !processor)} onClick={addCard}>
-              Add
-            </button>
-          </div>
-        </div>
+        <CardStep q={q} cards={cards} choice={choice} setChoice={setChoice} processor={processor} devMode={devMode} fieldRef={fieldRef} busy={busy} onBack={() => go('bundle')} onAdd={addCard} />
       )}
 
-      {step === 'review' && q && (
-        <div>
-          <h2 tabIndex={-1}>Confirm your order</h2>
-          <Summary q={q} />
-          <dl class="summary">
-            <div>
-              <dt>Card</dt>
-              <dd>{card ? `${brandName(card.brand)} ending ${card.last4}` : '—'}</dd>
-            </div>
-          </dl>
-          <div class="actions">
-            <button type="button" disabled={busy} onClick={() => go('card')}>
-              Back
-            </button>
-            <button type="button" class="primary" aria-disabled={busy} onClick={confirm}>
-              {busy ? 'Confirming…' : 'Confirm purchase'}
-            </button>
-          </div>
-        </div>
-      )}
+      {step === 'review' && q && <ConfirmStep q={q} card={card} busy={busy} onBack={() => go('card')} onConfirm={confirm} />}
 
-      {step === 'done' && result && (
-        <div role="status">
-          <h2 tabIndex={-1}>Minutes added</h2>
-          <p>
-            {fmtMinutes(result.minutes)} minutes added. You now have{' '}
-            <strong>{fmtMinutes(result.balance?.available ?? result.balance?.balance ?? 0)} minutes</strong>.
-          </p>
-          {receipt && (
-            <p>
-              {receipt.status === 'sent'
-                ? `Receipt sent to ${receipt.to}`
-                : gaveUp
-                  ? `The receipt will be e-mailed to ${receipt.to}.`
-                  : `Sending the receipt to ${receipt.to}…`}
-            </p>
-          )}
-          <button type="button" onClick={() => go('menu')}>
-            Done
-          </button>
-        </div>
-      )}
+      {step === 'done' && result && <DoneStep result={result} receipt={receipt} gaveUp={gaveUp} onDone={() => go('menu')} />}
 
       {error && (
         <p class="problem" role="status">
@@ -344,28 +178,5 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
         </button>
       )}
     </section>
-  );
-}
-
-function Summary({ q }: { q: Quote }) {
-  return (
-    <dl class="summary">
-      <div>
-        <dt>Minutes</dt>
-        <dd>{fmtMinutes(q.minutes)}</dd>
-      </div>
-      <div>
-        <dt>Type</dt>
-        <dd>{kindText(q.kind)}</dd>
-      </div>
-      <div>
-        <dt>Price</dt>
-        <dd>{money(q.amountCents, q.currency)}</dd>
-      </div>
-      <div>
-        <dt>Billed on</dt>
-        <dd>{day(q.billedOn)}</dd>
-      </div>
-    </dl>
   );
 }

@@ -1,0 +1,118 @@
+// What goes into the pool scripts and what they answer, typed: PoolStore's options and
+// inputs, the results it turns return codes into, and the snapshot as the scripts encode it.
+import type { PoolSnapshot } from '../domain/pool-snapshot.js';
+
+export class AccountNotFoundError extends Error {
+  constructor(readonly accountId: string) {
+    super(`account ${accountId} does not exist`);
+    this.name = 'AccountNotFoundError';
+  }
+}
+
+export type AuthorizeCallResult =
+  | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }
+  | { decision: 'denied'; reason: 'no_minutes' | 'destination_not_allowed' };
+
+export type CreateAuthorizationResult =
+  | { decision: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean }
+  | { decision: 'denied'; reason: 'no_minutes' | 'too_many_open_authorizations' };
+
+export type CallEventOutcome =
+  | {
+      outcome: 'finalized';
+      billedMinutes: number;
+      billableSeconds: number;
+      debitedMinutes: number;
+      overageMinutes: number;
+      /** The call's hold had been released (release-hold): it is no longer unsettled. */
+      wasUnsettled: boolean;
+      /** Start (ms) of the cycle the minutes were booked in (R16). */
+      cycleStart: number;
+    }
+  | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' | 'unexpected_status' };
+
+export type ReleaseHoldResult =
+  | { outcome: 'released'; releasedMinutes: number }
+  | { outcome: 'not_open'; state: string }
+  | { outcome: 'not_yet'; dueAt: number }
+  | { outcome: 'unknown_call' };
+
+export interface CallEventInput {
+  callSid: string;
+  /** Not signals: "grace" — the final grace of a parent that ended before its legs is over;
+   *  "complete" — Twilio's record of the call, fed in before, listed every leg. */
+  kind: 'parent' | 'child' | 'action' | 'grace' | 'complete';
+  legSid: string;
+  sequenceNumber: number | null;
+  status: string;
+  seconds: number | null;
+  minutes: number | null;
+  dialCallSid: string | null;
+  /** When the event fired at Twilio (its Timestamp, ms), if known: the call's end instant
+   *  for cycle attribution (R16). */
+  eventAt?: number | null;
+}
+
+export function parseSnapshot(json: string): PoolSnapshot {
+  const o = JSON.parse(json) as PoolSnapshot & { t?: string };
+  delete o.t;
+  if (o.pendingMonthlyMinutes === undefined) o.pendingMonthlyMinutes = null;
+  // Snapshots stored in purchase records before plan and add-ons were kept apart.
+  if (o.planMinutes === undefined) {
+    o.planMinutes = o.monthlyMinutes;
+    o.addonMinutes = 0;
+  }
+  if (o.pendingPlanMinutes === undefined) o.pendingPlanMinutes = null;
+  if (o.pendingAddonMinutes === undefined) o.pendingAddonMinutes = null;
+  return o;
+}
+
+export interface PoolStoreOptions {
+  prefix: string;
+  /** Ended calls (and their history entries) are kept this long. */
+  endedRetentionMs: number;
+  /** How long a denied CallSid keeps its answer for repeated webhooks. */
+  deniedMemoryMs: number;
+  /** A parent that ended before its dialled legs is settled on the legs that reported
+   *  once this has passed (record-call-event, kind "grace"). */
+  finalGraceMs: number;
+}
+
+export interface NewPoolAccount {
+  accountId: string;
+  name: string;
+  monthlyMinutes: number;
+  anchor: number;
+  inboundWhenExhausted: 'allow' | 'reject';
+  staff: { id: string; json: string }[];
+  phoneNumbers: string[];
+}
+
+export interface AuthorizeCallInput {
+  accountId: string;
+  callSid: string;
+  direction: 'outbound' | 'inbound' | 'video';
+  from: string;
+  to: string;
+  staffId: string;
+  reserveMinutes: number;
+  authorizationId: string;
+  expectedLegs: number;
+  /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused
+   *  destination) or "" (the usual check). */
+  policy?: 'emergency' | 'deny' | '';
+}
+
+export interface CreateAuthorizationInput {
+  accountId: string;
+  authorizationId: string;
+  staffId: string;
+  requestId: string;
+  to: string;
+  reserveMinutes: number;
+  ttlMs: number;
+  /** At most this many open authorizations per staff member (none: no cap). */
+  maxOpenPerStaff?: number;
+  /** R17: an emergency number — authorized without reserving, outside the cap. */
+  emergency?: boolean;
+}
