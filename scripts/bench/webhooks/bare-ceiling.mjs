@@ -5,15 +5,15 @@
 // COMPILED dist/, so run `npm run build` first) and runs one EVALSHA of a tiny
 // check-and-reserve script on ioredis with auto-pipelining, answering a small TwiML string.
 // No body limit, no content-type check, no directory lookups, no metrics: it is what the
-// gateway is compared against by scripts/bench/webhooks.ts, which starts it as
-// `node scripts/bench/bare-ceiling.mjs` (plain JS, so no loader runs at request time).
+// gateway is compared against by scripts/bench/webhooks/main.ts, which starts it as
+// `node scripts/bench/webhooks/bare-ceiling.mjs` (plain JS, so no loader runs at request time).
 //
 // Env: PORT (0 = any), TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, REDIS_PREFIX, REDIS_URL.
 // Prints "bare-ceiling listening on <port>" when ready; GET /healthz answers once Redis is up.
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { Redis } from 'ioredis';
-import { validateTwilioSignature } from '../../dist/twilio/signature.js';
+import { validateTwilioSignature } from '../../../dist/twilio/signature.js';
 
 const authToken = process.env.TWILIO_AUTH_TOKEN;
 const publicBaseUrl = (process.env.PUBLIC_BASE_URL ?? '').replace(/\/+$/, '');

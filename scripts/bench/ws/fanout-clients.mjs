@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Dashboard sockets for the fan-out phase of scripts/bench/ws.ts, in a process of their
-// own so that receiving 10,000 sockets' broadcasts does not share one event loop with the
-// measurement (ws.ts starts 2 of these with an IPC channel; plain JS, no loader).
+// Dashboard sockets for the fan-out phase of the WebSocket bench (fanout.ts), in a process
+// of their own so that receiving 10,000 sockets' broadcasts does not share one event loop
+// with the measurement (fanout.ts starts 2 of these with an IPC channel; plain JS, no loader).
 //
 // Every balance frame is timestamped on arrival with process.hrtime (CLOCK_MONOTONIC,
 // the same clock in every process on the machine), keyed by its `balance` — each bench
-// adjustment adds one minute, so a balance names one adjustment. ws.ts later sends the
-// adjustments' send/201 times and gets back latency histograms (see Hist in ws.ts: the
-// same buckets, so they merge by adding counts).
+// adjustment adds one minute, so a balance names one adjustment. fanout.ts later sends the
+// adjustments' send/201 times and gets back latency histograms (the benches' one Hist,
+// ../lib/histogram.mjs, so they merge by adding counts).
 //
 // IPC in:  {cmd:'open', url, token, count, concurrency}
 //          {cmd:'final', balance, timeoutMs}      wait until every socket has seen it
@@ -15,30 +15,11 @@
 //          {cmd:'close'}
 // IPC out: {ev:'opened', opened, failed, firstError, ms}, {ev:'final', …}, {ev:'report', …}
 import WebSocket from 'ws';
+import { Hist } from '../lib/histogram.mjs';
 
 const hrMs = () => Number(process.hrtime.bigint()) / 1e6;
 const BALANCE_PREFIX = Buffer.from('{"type":"balance"');
 const BALANCE_RE = /"balance":(-?\d+)/;
-
-// ---- histogram: µs values, 1 µs buckets below 1,024 µs, then 512 sub-buckets per power of two
-function bucketOf(us) {
-  const v = Math.max(0, Math.min(2 ** 31 - 1, Math.round(us)));
-  if (v < 1024) return v;
-  const e = 31 - Math.clz32(v) - 9;
-  return 1024 + (e - 1) * 512 + ((v >> e) - 512);
-}
-class Hist {
-  counts = new Map();
-  n = 0;
-  recordMs(ms) {
-    const b = bucketOf(ms * 1000);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
-    this.n++;
-  }
-  toJSON() {
-    return [...this.counts.entries()];
-  }
-}
 
 /** @type {{ws: WebSocket, last: number, open: boolean}[]} */
 const sockets = [];

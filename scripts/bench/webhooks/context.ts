@@ -1,0 +1,78 @@
+// What every phase of the webhook bench shares: its flags, the run's identity and
+// account, and the bench's Redis client (set once connected; cleanup needs it either way).
+import type { Redis } from 'ioredis';
+import { adminApi } from '../lib/api.js';
+import { runIdentity } from '../lib/identity.js';
+import { parseArgsOrExit, wholeNumber } from '../lib/options.js';
+import { PUBLIC_BASE_URL, createLog, pool } from '../lib/util.js';
+
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--build]
+  --duration S         measured seconds per phase (default 10)
+  --warmup S           warm-up seconds per phase, not measured (default 2)
+  --connections N      concurrent connections (default 50)
+  --lifecycle-calls N  full call lifecycles of the cost phase (default 2000)
+  --build              rebuild dist/ even when it looks up to date`;
+
+function parseOptions() {
+  const values = parseArgsOrExit(USAGE, {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    'lifecycle-calls': { type: 'string', default: '2000' },
+    build: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
+  const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
+  return {
+    duration: int('duration', values.duration, 1, 3600),
+    warmup: int('warmup', values.warmup, 1, 600),
+    connections: int('connections', values.connections, 1, 1000),
+    lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
+    build: values.build,
+  };
+}
+
+export const opts = parseOptions();
+
+export const ID = runIdentity('mgbench');
+export const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
+export const STATUS_URL = `${PUBLIC_BASE_URL}/twilio/status`;
+
+export const ACCOUNT_ID = `bench${ID.run}`;
+export const STAFF_ID = 'alice';
+export const IDENTITY = `bench_${ID.run}_alice`;
+export const NUMBER = `+1628555${String(Math.floor(Math.random() * 1e4)).padStart(4, '0')}`;
+/** The API caps monthlyMinutes at 10,000,000 (account-routes.ts), ~100× what a run uses. */
+export const MONTHLY_MINUTES = 10_000_000;
+export const DIAL_SECONDS = 95;
+export const MINUTES_PER_CALL = 2; // 95 s → 2 minutes under the default billing rules (R4)
+
+export const log = createLog('bench');
+export const api = adminApi(ID.adminKey);
+
+/** Set in main(); cleanup also runs when main() failed before connecting. */
+export const shared: { redis: Redis | null } = { redis: null };
+
+/** The account a gateway meters the bench's calls on. */
+export async function createBenchAccount(port: number, id: string = ACCOUNT_ID): Promise<void> {
+  const created = await api(port, 'POST', '/v1/accounts', {
+    id,
+    name: 'Webhook bench',
+    monthlyMinutes: MONTHLY_MINUTES,
+    staff: [{ id: STAFF_ID, email: `alice@${id}.example`, identity: IDENTITY }],
+    phoneNumbers: [NUMBER],
+  });
+  if (created.status !== 201) throw new Error(`account creation failed: ${created.status} ${JSON.stringify(created.json)}`);
+}
+
+/** The state of each call as the gateway has it: 'active', 'ended' or 'none' (unknown or denied). */
+export async function callStates(port: number, sids: string[], accountId: string = ACCOUNT_ID): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  await pool(sids, 16, async (sid) => {
+    const r = await api(port, 'GET', `/v1/accounts/${accountId}/calls/${sid}`);
+    if (r.status === 200) out.set(sid, String(r.json.state));
+    else if (r.status === 404) out.set(sid, 'none');
+    else throw new Error(`GET call ${sid}: ${r.status} ${JSON.stringify(r.json)}`);
+  });
+  return out;
+}

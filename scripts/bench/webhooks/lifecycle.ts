@@ -1,0 +1,106 @@
+/**
+ * Phase `lifecycle` (the cost phase, issue #12): --lifecycle-calls full call lifecycles —
+ * the voice webhook, the dialled leg's 4 status callbacks (initiated, ringing,
+ * in-progress, completed) and the <Dial action> — through a gateway of its own on a
+ * private redis-server, so that INFO commandstats and INFO cpu count this gateway's work
+ * alone. Not a throughput figure: 20 calls at a time, bodies signed on the fly (in this
+ * process, outside what is counted). Every answer must be right and every call debited
+ * 2 minutes once, nothing left reserved.
+ */
+import { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { callCost, costSnapshot, type CallCost } from '../lib/cost.js';
+import { gatewayEnv } from '../lib/identity.js';
+import { startPrivateRedis, startServer, stopChild, type Child } from '../lib/processes.js';
+import { ROOT, fmtInt, pool, sleep } from '../lib/util.js';
+import { dialActionBody, legStatusBody, nextDialSid, voiceBody, type SignedBody } from './bodies.js';
+import { ID, MINUTES_PER_CALL, createBenchAccount, log, opts, shared } from './context.js';
+import { balanceNow } from './books.js';
+
+const LEG_STATUSES = ['initiated', 'ringing', 'in-progress', 'completed'] as const;
+const WARMUP_CALLS = 50;
+
+export interface LifecycleOutcome {
+  cost: CallCost;
+  redisLabel: string;
+  calls: number;
+  requests: number;
+  wrongAnswers: number;
+  firstWrong: string | null;
+  reserved: number;
+  activeCalls: number;
+  debit: number;
+  expectedDebit: number;
+  ok: boolean;
+}
+
+async function post(port: number, path: string, b: SignedBody): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': b.signature },
+    body: b.body,
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** `fallbackGw`: the main gateway, used (on the shared Redis) when no redis-server can be started. */
+export async function lifecyclePhase(fallbackGw: Child): Promise<LifecycleOutcome> {
+  const priv = await startPrivateRedis(log);
+  let gw = fallbackGw;
+  let redis: Redis = shared.redis!;
+  const redisLabel = priv ? 'a private redis-server serving this gateway alone' : 'WARNING: the shared Redis (redis-server not found): other work on it counts too';
+  if (priv) {
+    const url = `redis://127.0.0.1:${priv.port}`;
+    gw = await startServer({ name: 'gateway (lifecycle)', script: join(ROOT, 'dist', 'main.js'), env: { ...gatewayEnv(ID), REDIS_URL: url }, readyPath: '/readyz', log });
+    redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    await redis.connect();
+    // The same account, identity and number as the main gateway's: this Redis is empty.
+    await createBenchAccount(gw.port);
+  }
+  // Without a private Redis: the main gateway's account, whose books were checked already.
+  const before = await balanceNow(gw.port);
+
+  let requests = 0;
+  let wrongAnswers = 0;
+  let firstWrong: string | null = null;
+  const expect = (what: string, r: { status: number; text: string }, ok: boolean) => {
+    requests++;
+    if (ok) return;
+    wrongAnswers++;
+    firstWrong ??= `${what}: ${r.status} ${r.text.slice(0, 200)}`;
+  };
+  const oneCall = async () => {
+    const voice = voiceBody();
+    const v = await post(gw.port, '/twilio/voice', voice);
+    expect('voice', v, v.status === 200 && v.text.includes('<Dial'));
+    const legSid = nextDialSid();
+    for (const [seq, st] of LEG_STATUSES.entries()) {
+      const r = await post(gw.port, '/twilio/status', legStatusBody(voice.sid, legSid, seq, st));
+      expect(`leg ${st}`, r, r.status === 200 && r.text.includes('<Response'));
+    }
+    const a = await post(gw.port, '/twilio/status', dialActionBody(voice.sid, legSid));
+    expect('<Dial action>', a, a.status === 200 && a.text.includes('<Response'));
+  };
+
+  log(`lifecycle: ${WARMUP_CALLS} warm-up calls, then ${fmtInt(opts.lifecycleCalls)} counted`);
+  await pool(Array.from({ length: WARMUP_CALLS }), 20, oneCall);
+  const a = await costSnapshot(redis, gw.proc.pid);
+  requests = 0;
+  await pool(Array.from({ length: opts.lifecycleCalls }), 20, oneCall);
+  const b = await costSnapshot(redis, gw.proc.pid);
+  const cost = callCost(a, b, opts.lifecycleCalls, requests);
+
+  await sleep(200);
+  const after = await balanceNow(gw.port);
+  const calls = WARMUP_CALLS + opts.lifecycleCalls;
+  const expectedDebit = calls * MINUTES_PER_CALL;
+  const debit = before.balance - after.balance;
+  if (priv) {
+    await stopChild(gw);
+    redis.disconnect();
+    await stopChild(priv);
+  }
+  const ok = wrongAnswers === 0 && after.reserved === 0 && after.activeCalls === 0 && debit === expectedDebit;
+  return { cost, redisLabel, calls, requests, wrongAnswers, firstWrong, reserved: after.reserved, activeCalls: after.activeCalls, debit, expectedDebit, ok };
+}

@@ -1,0 +1,87 @@
+/**
+ * Webhook benchmark of the COMPILED gateway against the bare ceiling (PERF.md).
+ *
+ *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
+ *
+ * Builds dist/ when it is older than src/ (or always with --build), then starts
+ * `node dist/main.js` (NODE_ENV=production, LOG_LEVEL=warn) and
+ * `node scripts/bench/webhooks/bare-ceiling.mjs` as child processes with a Redis prefix of
+ * their own; the load generator (autocannon, programmatic) runs in this process. Phases,
+ * each a warm-up then a measured run with the same number of connections:
+ *
+ *   voice      (voice.ts) signed POST /twilio/voice from a softphone, a unique CallSid per
+ *              request; every answer must be a <Dial>.
+ *   status     (status.ts) signed POST /twilio/status <Dial action> for the calls
+ *              authorized by voice, oldest first, each exactly once; the rest completed
+ *              unmeasured; then (books.ts) reserved must be 0 and the debit 2 minutes per
+ *              authorized call; /metrics must agree.
+ *   lifecycle  (lifecycle.ts) full call lifecycles on a private Redis: the cost per call
+ *              in Redis commands, Redis µs and gateway CPU µs, and the capacity they imply.
+ *   bare       (bare.ts) the same voice bodies against the bare ceiling.
+ *
+ * Prints a table (req/s, p50, p99, errors) and the ratios voice/bare and status/bare
+ * against the targets (≥ 0.8 of bare, p99 ≤ 10 ms), the cost per call, then one JSON
+ * line (for BENCHMARKS.md). Progress goes to stderr, results to stdout. Exit code 1 when
+ * a correctness check fails (errors, non-2xx, wrong TwiML, balance); missed performance
+ * targets do not fail the run. Child processes are stopped and the bench's Redis keys
+ * deleted (SCAN + UNLINK) on every exit path, Ctrl-C included.
+ */
+import { join } from 'node:path';
+import { gatewayEnv } from '../lib/identity.js';
+import { children, startServer, stopChild } from '../lib/processes.js';
+import { benchEnv } from '../lib/report.js';
+import { installCleanup, prepareBench, runBench } from '../lib/run.js';
+import { PUBLIC_BASE_URL, REDIS_URL, ROOT, fmtInt } from '../lib/util.js';
+import { barePhase } from './bare.js';
+import { balanceNow, checkBooks } from './books.js';
+import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
+import { lifecyclePhase } from './lifecycle.js';
+import { stopLoad } from './load.js';
+import { printReport } from './report.js';
+import { statusPhase } from './status.js';
+import { authorized, bad, samples, voicePhase } from './voice.js';
+
+const cleanup = installCleanup({ log, prefix: ID.prefix, redis: () => shared.redis, stopLoad });
+
+async function main(): Promise<number> {
+  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r));
+
+  const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
+  const bare = await startServer({
+    name: 'bare ceiling',
+    script: join(ROOT, 'scripts', 'bench', 'webhooks', 'bare-ceiling.mjs'),
+    env: { REDIS_URL, REDIS_PREFIX: ID.prefix, TWILIO_AUTH_TOKEN: ID.authToken, PUBLIC_BASE_URL },
+    readyPath: '/healthz',
+    log,
+  });
+
+  await createBenchAccount(gw.port);
+  const initial = await balanceNow(gw.port);
+  log(`account ${ACCOUNT_ID}: balance ${fmtInt(initial.balance)} minutes, softphone client:${IDENTITY}`);
+
+  const voice = await voicePhase(gw);
+  const status = await statusPhase(gw);
+  const calls = authorized.length;
+  const books = await checkBooks(gw, initial, calls, status);
+  // After the books: without a private Redis it runs on this gateway's account.
+  const lifecycle = await lifecyclePhase(gw);
+  const bareRun = await barePhase(bare);
+
+  await Promise.all(children.map(stopChild));
+
+  const ok = printReport({
+    env: benchEnv(start, redisVersion),
+    voice,
+    status,
+    bare: bareRun,
+    bad,
+    samples,
+    calls,
+    books,
+    lifecycle,
+    gatewayWarnLines: gw.warnLines,
+  });
+  return ok ? 0 : 1;
+}
+
+await runBench('bench', main, cleanup);

@@ -1,0 +1,152 @@
+// The webhook bench's report: the table, ratios to the bare ceiling, the books, the cost
+// per call; then one JSON line (for BENCHMARKS.md).
+import { callCostLines, cpuUsPer } from '../lib/cost.js';
+import { benchEnv, formatTable, pctCell, reportHeader } from '../lib/report.js';
+import { fmtInt, r2 } from '../lib/util.js';
+import type { checkBooks } from './books.js';
+import { MINUTES_PER_CALL, opts } from './context.js';
+import type { LifecycleOutcome } from './lifecycle.js';
+import type { PhaseResult } from './load.js';
+import type { StatusOutcome } from './status.js';
+
+/** A printed (and JSON) row: a phase's figures, rounded, with its count of wrong answers. */
+type Row = Pick<PhaseResult, 'rps' | 'p50' | 'p90' | 'p99' | 'max' | 'requests' | 'errors' | 'timeouts' | 'non2xx' | 'durationS' | 'cpu'> & {
+  phase: string;
+  badBody: number;
+  /** The server's CPU time per request of the measured run (machine-independent). */
+  serverCpuUsPerRequest: number | null;
+};
+
+function row(phase: string, r: PhaseResult, badBody: number): Row {
+  return {
+    phase,
+    rps: Math.round(r.rps),
+    p50: r2(r.p50),
+    p90: r2(r.p90),
+    p99: r2(r.p99),
+    max: r2(r.max),
+    requests: r.requests,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    badBody,
+    durationS: r.durationS,
+    cpu: r.cpu,
+    serverCpuUsPerRequest: cpuUsPer(r.serverCpuMs, r.requests),
+  };
+}
+
+export interface Outcome {
+  env: ReturnType<typeof benchEnv>;
+  voice: PhaseResult;
+  status: StatusOutcome;
+  bare: PhaseResult;
+  bad: { voice: number; status: number; bare: number };
+  samples: Record<string, string>;
+  calls: number;
+  books: Awaited<ReturnType<typeof checkBooks>>;
+  lifecycle: LifecycleOutcome;
+  gatewayWarnLines: number;
+}
+
+/** Prints the report and returns whether every correctness check passed. */
+export function printReport(o: Outcome): boolean {
+  const { voice, bare: bareRun, books, lifecycle: lc } = o;
+  const status = o.status.status;
+  const { checks, balanceOk, metricsOk } = books;
+  const C = opts.connections;
+  const rows = [row('voice', voice, o.bad.voice), row('status', status, o.bad.status), row('bare', bareRun, o.bad.bare)];
+  const ratio = (a: number, b: number) => (b > 0 ? r2(a / b) : 0);
+  const ratios = { voiceBare: ratio(voice.rps, bareRun.rps), statusBare: ratio(status.rps, bareRun.rps) };
+  const targets = {
+    minRatio: 0.8,
+    maxP99Ms: 10,
+    voiceRatioMet: ratios.voiceBare >= 0.8,
+    statusRatioMet: ratios.statusBare >= 0.8,
+    voiceP99Met: voice.p99 <= 10,
+    statusP99Met: status.p99 <= 10,
+  };
+  const cleanRuns = rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.badBody === 0);
+  const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok;
+
+  const out = reportHeader(
+    'webhook bench',
+    o.env,
+    `${C} connections, warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; ` +
+      'gateway = node dist/main.js (NODE_ENV=production, LOG_LEVEL=warn); bare = node scripts/bench/webhooks/bare-ceiling.mjs',
+  );
+  const head1 = ['phase', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'requests', 'errors', 'timeouts', 'non-2xx', 'bad TwiML', 'server%', 'redis%', 'loadgen%', 'others%'];
+  const table = rows.map((r) => [
+    r.phase,
+    fmtInt(r.rps),
+    r.p50.toFixed(2),
+    r.p90.toFixed(2),
+    r.p99.toFixed(2),
+    r.max.toFixed(1),
+    fmtInt(r.requests),
+    String(r.errors),
+    String(r.timeouts),
+    String(r.non2xx),
+    String(r.badBody),
+    pctCell(r.cpu.server),
+    pctCell(r.cpu.redis),
+    pctCell(r.cpu.gen),
+    pctCell(r.cpu.other),
+  ]);
+  out.push(...formatTable(head1, table, (i) => i > 0));
+  out.push('(server% redis% loadgen% others% = CPU in % of one core during the measured run; others = the rest of the machine)');
+  const saturated = rows.filter((r) => r.cpu.gen >= 90).map((r) => r.phase);
+  if (saturated.length > 0) {
+    out.push(`WARNING: the load generator used ≥ 90% of a core in: ${saturated.join(', ')}; those figures are floors, not the server's capacity`);
+  }
+  out.push('');
+  const mark = (met: boolean) => (met ? 'ok' : 'MISSED');
+  out.push(`voice/bare   ${ratios.voiceBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.voiceRatioMet)})`);
+  out.push(`status/bare  ${ratios.statusBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.statusRatioMet)})`);
+  out.push(
+    `p99 ≤ 10 ms  voice ${voice.p99.toFixed(2)} ms: ${mark(targets.voiceP99Met)}; status ${status.p99.toFixed(2)} ms: ${mark(targets.statusP99Met)}`,
+  );
+  out.push('');
+  const s = o.status;
+  out.push(
+    `calls: ${fmtInt(o.calls)} authorized${s.toppedUp ? ` (${fmtInt(s.toppedUp)} of them by an unmeasured top-up)` : ''}, ` +
+      `${fmtInt(s.completedTotal)} completed once each (${fmtInt(s.completedMeasured)} in the measured status run, ${fmtInt(s.drained)} afterwards)`,
+  );
+  out.push(
+    `balance: reserved ${checks.reserved} (${mark(checks.reserved === 0)}), active calls ${checks.activeCalls} (${mark(checks.activeCalls === 0)}), ` +
+      `debit ${fmtInt(checks.debit)} vs ${MINUTES_PER_CALL} × ${fmtInt(o.calls)} = ${fmtInt(checks.expectedDebit)} (${mark(checks.debit === checks.expectedDebit)}), ` +
+      `used this cycle ${fmtInt(checks.usedThisCycle)} (${mark(checks.usedThisCycle === checks.expectedDebit)})`,
+  );
+  out.push(
+    `metrics: allowed ${fmtInt(checks.metricsAllowed)}, finalized ${fmtInt(checks.metricsFinalized)}, duplicate ${checks.metricsDuplicate}, ` +
+      `unknown_call ${checks.metricsUnknownCall} (${mark(metricsOk)}); gateway warn/error log lines: ${o.gatewayWarnLines}`,
+  );
+  out.push(
+    `lifecycle: ${fmtInt(lc.calls)} calls (${fmtInt(lc.requests)} counted requests), wrong answers ${lc.wrongAnswers}, reserved ${lc.reserved}, active calls ${lc.activeCalls}, ` +
+      `debit ${fmtInt(lc.debit)} vs ${MINUTES_PER_CALL} × ${fmtInt(lc.calls)} = ${fmtInt(lc.expectedDebit)} (${mark(lc.ok)})${lc.firstWrong ? `; first wrong answer: ${lc.firstWrong}` : ''}`,
+  );
+  for (const [label, sample] of Object.entries(o.samples)) out.push(`first unexpected ${label} answer: ${sample}`);
+  if (status.exhausted) out.push('WARNING: the status run ran out of authorized calls and stopped early');
+  out.push('');
+  const cell = (x: number | null) => (x === null ? '-' : `${x} µs`);
+  out.push(`gateway CPU per webhook (measured runs, /proc): voice ${cell(rows[0]!.serverCpuUsPerRequest)}, status <Dial action> ${cell(rows[1]!.serverCpuUsPerRequest)}; bare ceiling ${cell(rows[2]!.serverCpuUsPerRequest)}`);
+  out.push(...callCostLines(lc.cost, lc.redisLabel));
+  out.push('');
+  out.push(`result: ${ok ? 'all correctness checks passed' : 'CORRECTNESS CHECKS FAILED'} (shared machine: compare ratios, not absolutes)`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const json = {
+    bench: 'webhooks',
+    ...o.env,
+    connections: C,
+    warmupS: opts.warmup,
+    durationS: opts.duration,
+    results: Object.fromEntries(rows.map((r) => [r.phase, { ...r, phase: undefined }])),
+    ratios,
+    targets,
+    costPerCall: lc.cost,
+    checks: { ...checks, balanceOk, metricsOk, lifecycle: { ...lc, cost: undefined }, ok },
+  };
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+  return ok;
+}
