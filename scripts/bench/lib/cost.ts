@@ -63,7 +63,7 @@ const us = (x: number | null) => (x === null ? '-' : `${x} µs`);
 /** The printed lines: the measured units, then the capacity derived from them. */
 export function callCostLines(c: CallCost, redisLabel: string): string[] {
   return [
-    `cost per call (${fmtInt(c.calls)} full lifecycles: voice webhook + 4 leg status callbacks + <Dial action> = ${c.requestsPerCall} requests; ${redisLabel}; the gateway's periodic work meanwhile included):`,
+    `cost per call (${fmtInt(c.calls)} full lifecycles: voice webhook + 4 leg status callbacks + <Dial action> + the parent's completed callback = ${c.requestsPerCall} requests; ${redisLabel}; the gateway's periodic work meanwhile included):`,
     `  Redis commands      ${c.redisCommandsPerCall} per call (${c.redisScriptCallsPerCall} of them Lua script calls; INFO commandstats also counts each command a script runs)`,
     `  Redis command time  ${us(c.redisCommandUsPerCall)} per call (INFO commandstats usec summed: execution only, a script's time counted with its commands' again; scripts alone ${us(c.redisScriptUsPerCall)})`,
     `  Redis CPU           ${us(c.redisCpuUsPerCall)} per call (INFO cpu user+sys of the Redis process: network I/O included)`,

@@ -81,6 +81,22 @@ export function legStatusBody(parentSid: string, legSid: string, seq: number, st
   return { sid: parentSid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, STATUS_URL, params) };
 }
 
+/** The parent call's own final status callback (the TwiML App's status callback), which
+ *  Twilio sends after the <Dial action> has been answered. */
+export function parentCompletedBody(sid: string): SignedBody {
+  const params: Record<string, string> = {
+    ...softphoneCallParams(ID, sid, 'completed', IDENTITY),
+    Direction: 'inbound',
+    From: `client:${IDENTITY}`,
+    To: '+14155550100',
+    CallDuration: String(DIAL_SECONDS + 5),
+    Duration: String(Math.ceil((DIAL_SECONDS + 5) / 60)),
+    CallbackSource: 'call-progress-events',
+    Timestamp: new Date().toUTCString(),
+  };
+  return { sid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, STATUS_URL, params) };
+}
+
 /**
  * Signs request bodies ahead of a measured run, so the load generator spends the run
  * sending rather than HMAC-ing (it shares the 2 cores with the server it measures); it

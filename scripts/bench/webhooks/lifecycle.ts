@@ -1,7 +1,7 @@
 /**
  * Phase `lifecycle` (the cost phase, issue #12): --lifecycle-calls full call lifecycles —
  * the voice webhook, the dialled leg's 4 status callbacks (initiated, ringing,
- * in-progress, completed) and the <Dial action> — through a gateway of its own on a
+ * in-progress, completed), the <Dial action> and the parent's own completed callback — through a gateway of its own on a
  * private redis-server, so that INFO commandstats and INFO cpu count this gateway's work
  * alone. Not a throughput figure: 20 calls at a time, bodies signed on the fly (in this
  * process, outside what is counted). Every answer must be right and every call debited
@@ -13,7 +13,7 @@ import { callCost, costSnapshot, type CallCost } from '../lib/cost.js';
 import { gatewayEnv } from '../lib/identity.js';
 import { startPrivateRedis, startServer, stopChild, type Child } from '../lib/processes.js';
 import { ROOT, fmtInt, pool, sleep } from '../lib/util.js';
-import { dialActionBody, legStatusBody, nextDialSid, voiceBody, type SignedBody } from './bodies.js';
+import { dialActionBody, legStatusBody, nextDialSid, parentCompletedBody, voiceBody, type SignedBody } from './bodies.js';
 import { ID, MINUTES_PER_CALL, createBenchAccount, log, opts, shared } from './context.js';
 import { balanceNow } from './books.js';
 
@@ -81,6 +81,8 @@ export async function lifecyclePhase(fallbackGw: Child): Promise<LifecycleOutcom
     }
     const a = await post(gw.port, '/twilio/status', dialActionBody(voice.sid, legSid));
     expect('<Dial action>', a, a.status === 200 && a.text.includes('<Response'));
+    const p = await post(gw.port, '/twilio/status', parentCompletedBody(voice.sid));
+    expect('parent completed', p, p.status === 200 && p.text.includes('<Response'));
   };
 
   log(`lifecycle: ${WARMUP_CALLS} warm-up calls, then ${fmtInt(opts.lifecycleCalls)} counted`);
