@@ -1,11 +1,12 @@
 // GET /twilio/media/<token> — Twilio Media Streams. The upgrade is a route behind
 // verifyTwilio like every Twilio request (webhook-routes.ts: signed over the wss:// form of
 // PUBLIC_BASE_URL + path, with no parameters), and its path must end in the call's token
-// (media-token.ts, R18): a captured signature opens streams of that one call only. `start` must name the token's
-// call and a real StreamSid, else the socket is closed 1008 and nothing is recorded; it
-// marks the call live. `stop` or a close marks the stream ended and never debits. One
-// stream per call is open at a time. `media` frames (50/s per call) are recognised by
-// their first bytes and only counted: no JSON parse, no schema, no Redis.
+// (media-token.ts, R18): a captured signature opens streams of that one call only. Frames
+// are up to 64 KiB (http/upgrades.ts). `start` must name the token's call and a real
+// StreamSid, else the socket is closed 1008 and nothing is recorded; it marks the call
+// live. `stop` or a close marks the stream ended and never debits. One stream per call is
+// open at a time. `media` frames (50/s per call) are recognised by their first bytes and
+// only counted: no JSON parse, no schema, no Redis.
 import { randomBytes } from 'node:crypto';
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';

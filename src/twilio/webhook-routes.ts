@@ -1,7 +1,7 @@
 // Twilio-facing HTTP routes, and the Media Streams socket. Every request's
 // X-Twilio-Signature is verified over PUBLIC_BASE_URL + path + query before anything else
-// happens; there is no switch that turns this off. Redis failures fail closed (R14): /twilio/voice answers <Reject>,
-// /twilio/status a 503 so Twilio (or reconciliation) tries again.
+// happens; there is no switch that turns this off. Redis failures fail closed (R14):
+// /twilio/voice answers <Reject>, /twilio/status a 503 so Twilio (or reconciliation) tries again.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../domain/errors.js';
 import { isRedisUnavailable } from '../domain/storage-failure.js';
@@ -47,7 +47,7 @@ export function verifyTwilio(opts: {
     const signature = c.req.header('x-twilio-signature');
     let signed: TwilioParams = {};
     let valid: boolean;
-    if (c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+    if (c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
       valid = mediaUrlSigned(opts.authToken, signature, url);
     } else if (c.req.method === 'GET') {
       valid = validateTwilioSignature(opts.authToken, signature, url, signed);
