@@ -10,10 +10,8 @@ import type { ClientGateway } from './client-gateway.js';
 export function clientSocketRoute(clients: ClientGateway, auth: Authenticator, allowedOrigins: readonly string[]): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const notDraining = unavailableWhile(() => clients.draining, 'this instance is shutting down; reconnect');
-  app.on(
-    'GET',
-    // With or without a trailing slash, as ever.
-    ['/v1/ws', '/v1/ws/'],
+  app.get(
+    '/v1/ws',
     onlyUpgrades,
     notDraining,
     socketOrigin(allowedOrigins),
