@@ -25,8 +25,11 @@ import type { CallMetering } from './metering/calls.js';
 import type { VideoMetering } from './metering/video.js';
 import type { Purchases } from './purchases/purchases.js';
 import type { GatewayMetrics, Metrics } from './metrics.js';
+import type { MediaStreams } from './twilio/media-streams.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
+import type { ClientGateway } from './ws/client-gateway.js';
+import { clientSocketRoute } from './ws/client-route.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -44,6 +47,9 @@ export interface RouteDeps {
   purchases: Purchases;
   alerts: AlertSettingsStore;
   mediaTokenKey: Buffer;
+  /** The socket endpoints: GET /v1/ws, and /twilio/media/<token> (null without MEDIA_STREAMS). */
+  clients: ClientGateway;
+  media: MediaStreams | null;
 }
 
 export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
@@ -69,7 +75,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       publicBaseUrl: config.publicBaseUrl,
       metrics,
       log,
-      mediaStreams: config.ws.mediaStreams,
+      media: d.media,
       mediaTokenKey: d.mediaTokenKey,
     }),
   );
@@ -86,6 +92,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   );
   app.route('/v1/accounts', purchaseRoutes({ purchases: d.purchases, auth, log }));
   app.route('/v1/accounts', alertRoutes({ alerts: d.alerts, auth, clock }));
+  app.route('/', clientSocketRoute(d.clients, auth, config.corsOrigins));
   // The web app (dist/web/, built by `npm run build`) at /app.
   app.route('/', staticRoutes({ devMode: config.devMode }));
 

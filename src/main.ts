@@ -14,6 +14,7 @@ import { StaffAccess } from './auth/staff-access.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
 import { drainHttp } from './http/drain.js';
+import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
 import { CycleScheduler } from './jobs/cycle-scheduler.js';
@@ -41,7 +42,6 @@ import { TwilioRest } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { StaffPresence } from './ws/staff-presence.js';
-import { routeUpgrades } from './ws/upgrade.js';
 
 /** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
  *  webhook must not get a different answer because the pool changed meanwhile. */
@@ -115,26 +115,28 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   }, clock, log, () => mailer?.wake());
   const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
 
-  // HTTP
-  const readiness = new Readiness();
-  readiness.check('redis', () => redisAnswers(redis));
-  const tokenKey = mediaTokenKey(config.staffTokenSecret);
-  const app = mountRoutes({ config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey });
-
   // Sockets and fan-out
   const bus = new Bus(config.redis, prefix, log);
   await bus.start();
-  readiness.check('subscriber', () => bus.connected);
   const hub = new Hub(bus);
   const clients = new ClientGateway(hub, authorizations, new StaffPresence(new PresenceStore(redis, prefix), authorizations, config.authorizationReleaseGraceMs, log), auth, {
     heartbeatMs: config.ws.heartbeatMs,
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
-    allowedOrigins: config.corsOrigins,
   }, clock, log);
   clients.start();
-  const media = new MediaStreams({ authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, tokenKey }, new MediaStreamEvents(store, clock), log);
+  const tokenKey = mediaTokenKey(config.staffTokenSecret);
+  const media = new MediaStreams({ tokenKey }, new MediaStreamEvents(store, clock), log);
+
+  // HTTP, the socket endpoints among its routes
+  const readiness = new Readiness();
+  readiness.check('redis', () => redisAnswers(redis));
+  readiness.check('subscriber', () => bus.connected);
+  const app = mountRoutes({
+    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
+    clients, media: config.ws.mediaStreams ? media : null,
+  });
 
   // Background jobs
   const reconciler = new Reconciler(reconcileQueue, store, twilioRest(config), {
@@ -180,20 +182,11 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   });
   instanceMetrics(registry, { reconciler, clients, media, bus, alerts });
 
-  // Listen
+  // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
+    const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => resolve(s));
   });
-  routeUpgrades(server as Server, {
-    '/v1/ws': (req, socket, head) => clients.handleUpgrade(req, socket, head),
-    // Without MEDIA_STREAMS no call is given a stream, and the route does not exist (404).
-    ...(config.ws.mediaStreams
-      ? {
-          '/twilio/media': (req, socket, head) => media.handleUpgrade(req, socket, head),
-          '/twilio/media/*': (req, socket, head) => media.handleUpgrade(req, socket, head),
-        }
-      : {}),
-  });
+  refuseOtherUpgrades(server as Server);
   const addr = server.address() as AddressInfo;
   jobs.start();
   await alerts.start();

@@ -69,10 +69,15 @@ describe('Media Streams', () => {
     const a = await createAccount(gw);
     const url = streamUrlOf((await placeSoftphoneCall(gw, a.identity)).twiml);
     const path = new URL(url).pathname;
+    const failures = async () =>
+      Number(/^minutegate_twilio_signature_failures_total (\d+)$/m.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? 0);
+    const before = await failures();
     await expect(streamSocket(path, {})).rejects.toMatchObject({ status: 403 });
     await expect(streamSocket(path, sign(url, 'wrong'))).rejects.toMatchObject({ status: 403 });
     // Signed over https:// instead of wss:// is not what Twilio signs.
     await expect(streamSocket(path, sign(url.replace(/^wss/, 'https')))).rejects.toMatchObject({ status: 403 });
+    // The upgrade passes the same verifyTwilio as the webhooks, and is counted like them.
+    expect((await failures()) - before).toBe(3);
   });
 
   it('gives each allowed call its own stream URL, whose token names the account and the call', async () => {

@@ -1,9 +1,11 @@
 // /metrics by the book (prom-client: default process metrics, _total counters, latency
 // histograms in seconds) scraped and parsed after real traffic; an access-log line per
 // request carrying the request id (taken from X-Request-Id, echoed on the answer).
+import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAccount, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
+import { wsUrl } from './support/ws-client.js';
 
 const lines: string[] = [];
 let gw: TestGateway;
@@ -76,4 +78,45 @@ it('logs one access line per request with the request id it echoes, and never th
   expect(typeof access!.ms).toBe('number');
   expect(lines.join('\n')).not.toContain('very-secret-token');
   expect(lines.join('\n')).not.toContain(TEST_ADMIN_KEY);
+});
+
+/** The HTTP answer to an upgrade: the 101's head, or a refusal's head and body. */
+function upgradeAnswer(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body?: string }>((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('upgrade', (res) => {
+      resolve({ status: res.statusCode!, headers: res.headers });
+      ws.close();
+    });
+    ws.on('unexpected-response', (_q, res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    ws.on('error', (err) => reject(err));
+  });
+}
+
+it('a socket upgrade is a request like any other: request id, security headers, access line, metrics', async () => {
+  const ok = await upgradeAnswer(`${wsUrl(gw.url)}?token=${TEST_ADMIN_KEY}`, { 'x-request-id': 'ws-up-ok' });
+  expect(ok.status).toBe(101);
+  expect(ok.headers).toMatchObject({ 'x-request-id': 'ws-up-ok', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+  const refused = await upgradeAnswer(`${wsUrl(gw.url)}?token=very-secret-socket-token`, { 'x-request-id': 'ws-up-401' });
+  expect(refused.status).toBe(401);
+  expect(refused.headers['x-request-id']).toBe('ws-up-401');
+  expect(JSON.parse(refused.body!).error.code).toBe('UNAUTHORIZED');
+
+  await new Promise((r) => setTimeout(r, 50));
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(records.find((r) => r.requestId === 'ws-up-ok' && r.msg === 'request')).toMatchObject({ path: '/v1/ws', route: '/v1/ws', status: 101 });
+  expect(records.find((r) => r.requestId === 'ws-up-401' && r.msg === 'request')).toMatchObject({ path: '/v1/ws', route: '/v1/ws', status: 401 });
+  // The query (where browsers put their token) is never logged.
+  expect(lines.join('\n')).not.toContain('very-secret-socket-token');
+  expect(lines.join('\n')).not.toContain(TEST_ADMIN_KEY);
+
+  const { samples } = parse(await (await fetch(`${gw.url}/metrics`)).text());
+  const count = (status: string) =>
+    samples.find((s) => s.name === 'minutegate_http_requests_total' && s.labels.route === '/v1/ws' && s.labels.status === status)?.value;
+  expect(count('101')).toBeGreaterThanOrEqual(1);
+  expect(count('401')).toBeGreaterThanOrEqual(1);
 });

@@ -8,6 +8,7 @@ import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { upgraded } from './upgrades.js';
 
 export type LogEnv = { Variables: { requestId: string; log: Logger } };
 
@@ -33,11 +34,13 @@ export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): 
     // match every path as method ALL); 'unmatched' for a 404 of the router.
     const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
     const route = handlers[handlers.length - 1]?.path ?? 'unmatched';
-    const labels = { route, method: c.req.method, status: String(c.res.status) };
+    // An accepted socket upgrade is answered 101 by the handshake that follows.
+    const status = upgraded(c) ? 101 : c.res.status;
+    const labels = { route, method: c.req.method, status: String(status) };
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.http.inc(labels);
     deps.metrics.httpDuration.observe(labels, seconds);
-    const line = { method: c.req.method, path: c.req.path, route, status: c.res.status, ms: Math.round(seconds * 10_000) / 10 };
+    const line = { method: c.req.method, path: c.req.path, route, status, ms: Math.round(seconds * 10_000) / 10 };
     if (c.req.path.startsWith('/twilio/')) c.get('log').debug('request', line);
     else c.get('log').info('request', line);
   };

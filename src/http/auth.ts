@@ -48,12 +48,34 @@ export function makeAuthenticator(opts: {
   return Object.assign(parse, { admits, access });
 }
 
-export function authenticate(auth: Authenticator): MiddlewareHandler<AuthEnv> {
+/** How a route takes its token and words a refusal. The socket (/v1/ws) also reads
+ *  ?token= (a browser cannot set headers on a WebSocket) and keeps its own wording. */
+export interface AuthOptions {
+  queryToken?: boolean;
+  /** The 401 message for no token or a bad one. */
+  missing?: string;
+  /** The 401 message for a revoked token or a removed staff member (default: `missing`). */
+  revoked?: string;
+  /** When set, a revocation check that fails answers 503 UNAVAILABLE with this message;
+   *  otherwise the error goes to the app's error handler like any other. */
+  unchecked?: string;
+}
+
+export function authenticate(auth: Authenticator, opts: AuthOptions = {}): MiddlewareHandler<AuthEnv> {
+  const missing = opts.missing ?? 'send Authorization: Bearer <admin key or staff token>';
+  const revoked = opts.revoked ?? missing;
   return async (c, next) => {
-    const principal = auth(bearerToken(c.req.header('authorization')));
-    if (!principal || !(await auth.admits(principal))) {
-      throw new AppError(401, 'UNAUTHORIZED', 'send Authorization: Bearer <admin key or staff token>');
+    const token = bearerToken(c.req.header('authorization')) ?? (opts.queryToken ? (c.req.query('token') ?? null) : null);
+    const principal = auth(token);
+    if (!principal) throw new AppError(401, 'UNAUTHORIZED', missing);
+    let admitted: boolean;
+    try {
+      admitted = await auth.admits(principal);
+    } catch (err) {
+      if (opts.unchecked === undefined) throw err;
+      throw new AppError(503, 'UNAVAILABLE', opts.unchecked);
     }
+    if (!admitted) throw new AppError(401, 'UNAUTHORIZED', revoked);
     c.set('principal', principal);
     await next();
   };

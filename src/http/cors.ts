@@ -4,6 +4,7 @@
 // cookies, so credentials mode stays off.
 import type { MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
+import { AppError } from '../domain/errors.js';
 
 export const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
@@ -28,8 +29,14 @@ export function apiCors(origins: readonly string[]): MiddlewareHandler {
   };
 }
 
-/** Socket upgrades: a browser always sends Origin; a non-browser client usually none. */
-export function originAllowed(origin: string | undefined, origins: readonly string[]): boolean {
-  if (origins.length === 0 || origin === undefined) return true;
-  return origins.includes(origin);
+/** Socket upgrades: a browser always sends Origin; a non-browser client usually none.
+ *  One from an origin not in CORS_ORIGINS is refused 403 before the handshake (none = any). */
+export function socketOrigin(origins: readonly string[]): MiddlewareHandler {
+  return async (c, next) => {
+    const origin = c.req.header('origin');
+    if (origins.length > 0 && origin !== undefined && !origins.includes(origin)) {
+      throw new AppError(403, 'FORBIDDEN', `origin ${origin} is not in CORS_ORIGINS`);
+    }
+    await next();
+  };
 }

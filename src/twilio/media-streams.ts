@@ -1,25 +1,20 @@
-// GET /twilio/media/<token> — Twilio Media Streams. The upgrade is verified like every
-// Twilio request, over the wss:// form of PUBLIC_BASE_URL + path (Twilio signs that URL,
-// with no parameters), and its path must end in the call's token (media-token.ts, R18): a
-// captured signature opens streams of that one call only. `start` must name the token's
-// call and a real StreamSid, else the socket is closed 1008 and nothing is recorded; it
-// marks the call live. `stop` or a close marks the stream ended and never debits. One
-// stream per call is open at a time. `media` frames (50/s per call) are recognised by
-// their first bytes and only counted: no JSON parse, no schema, no Redis.
+// GET /twilio/media/<token> — Twilio Media Streams. The upgrade is a route behind
+// verifyTwilio like every Twilio request (webhook-routes.ts: signed over the wss:// form of
+// PUBLIC_BASE_URL + path, with no parameters), and its path must end in the call's token
+// (media-token.ts, R18): a captured signature opens streams of that one call only. Frames
+// are up to 64 KiB (http/upgrades.ts). `start` must name the token's call and a real
+// StreamSid, else the socket is closed 1008 and nothing is recorded; it marks the call
+// live. `stop` or a close marks the stream ended and never debits. One stream per call is
+// open at a time. `media` frames (50/s per call) are recognised by their first bytes and
+// only counted: no JSON parse, no schema, no Redis.
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { Logger } from '../log.js';
 import type { MediaStreamEvents } from '../metering/media-stream-events.js';
-import { rejectUpgrade } from '../ws/upgrade.js';
 import { boundedParameters, isStreamSid } from './media-frames.js';
 import { verifyMediaToken, type StreamBinding } from './media-token.js';
-import { validateTwilioSignature } from './signature.js';
-import { requestBase } from './public-url.js';
 
 const MEDIA_PREFIX = Buffer.from('{"event":"media"');
-const MAX_FRAME_BYTES = 64 * 1024;
 const ROUTE = '/twilio/media';
 /** Twilio sends `connected` and `start` at once; a socket that names no call by then is
  *  not a stream of ours. */
@@ -46,7 +41,6 @@ interface StreamState {
 }
 
 export class MediaStreams {
-  private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
 
   /** Media Streams sockets open on this instance now. */
@@ -58,47 +52,33 @@ export class MediaStreams {
   private readonly instanceId = randomBytes(8).toString('hex');
   private connections = 0;
   readonly stats: MediaStats = { streams: 0, mediaFrames: 0, malformedFrames: 0, unknownCalls: 0, refusedStreams: 0 };
-  private draining = false;
+  private isDraining = false;
 
   constructor(
-    private readonly opts: { authToken: string | null; publicBaseUrl: string | null; tokenKey: Buffer },
+    private readonly opts: { tokenKey: Buffer },
     private readonly events: MediaStreamEvents,
     private readonly log: Logger,
-  ) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+  ) {}
+
+  /** True once drain() began: the route refuses new streams (503). */
+  get draining(): boolean {
+    return this.isDraining;
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down');
-    if (!this.opts.authToken) {
-      return rejectUpgrade(socket, 503, 'NOT_CONFIGURED', 'TWILIO_AUTH_TOKEN is not configured, so Twilio requests cannot be verified');
-    }
-    const sig = req.headers['x-twilio-signature'];
-    const signature = Array.isArray(sig) ? sig[0] : sig;
-    const base = requestBase(this.opts.publicBaseUrl, req.headers.host);
-    // Twilio signs the wss:// form of the URL (also for a plain-http base behind a proxy
-    // or in development, where the socket itself is ws://); its docs suggest also
-    // accepting the URL with a trailing slash.
-    const path = req.url ?? '';
-    const hostPart = base.replace(/^https?:\/\//, '');
-    const candidates = [`wss://${hostPart}${path}`];
-    if (base.startsWith('http:')) candidates.push(`ws://${hostPart}${path}`);
-    const ok = candidates.some(
-      (url) =>
-        validateTwilioSignature(this.opts.authToken!, signature, url, {}) ||
-        (!url.endsWith('/') && validateTwilioSignature(this.opts.authToken!, signature, `${url}/`, {})),
-    );
-    if (!ok) return rejectUpgrade(socket, 403, 'BAD_SIGNATURE', signature ? 'X-Twilio-Signature does not match' : 'X-Twilio-Signature is missing');
-    const pathname = path.split('?')[0]!.replace(/\/$/, '');
+  /** The call a stream path (without its query) is for: its token's, or null when the path
+   *  carries no valid token (the route then refuses the upgrade 403). */
+  bindingOf(path: string): StreamBinding | null {
+    const pathname = path.replace(/\/$/, '');
     const token = pathname.startsWith(`${ROUTE}/`) ? pathname.slice(ROUTE.length + 1) : '';
-    const binding = token ? verifyMediaToken(this.opts.tokenKey, token) : null;
-    if (!binding) {
-      return rejectUpgrade(socket, 403, 'BAD_TOKEN', `a stream URL is ${ROUTE}/<token>, with the token of the call's own TwiML`);
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, binding));
+    return token ? verifyMediaToken(this.opts.tokenKey, token) : null;
   }
 
-  private onConnection(ws: WebSocket, binding: StreamBinding): void {
+  /** Refusal of a path bindingOf found no call in, for the route. */
+  static readonly BAD_TOKEN = `a stream URL is ${ROUTE}/<token>, with the token of the call's own TwiML`;
+
+  /** A stream socket the route upgraded for this call. */
+  open(ws: WebSocket, binding: StreamBinding): void {
+    if (this.isDraining) return ws.close(1012, 'server restarting');
     this.sockets.add(ws);
     this.stats.streams += 1;
     this.connections += 1;
@@ -190,7 +170,7 @@ export class MediaStreams {
   }
 
   async drain(): Promise<void> {
-    this.draining = true;
+    this.isDraining = true;
     for (const ws of this.sockets) ws.close(1012, 'server restarting');
   }
 }

@@ -1,7 +1,7 @@
-// Twilio-facing HTTP routes. Every request's X-Twilio-Signature is verified over
-// PUBLIC_BASE_URL + path + query before anything else happens; there is no switch that
-// turns this off. Redis failures fail closed (R14): /twilio/voice answers <Reject>,
-// /twilio/status a 503 so Twilio (or reconciliation) tries again.
+// Twilio-facing HTTP routes, and the Media Streams socket. Every request's
+// X-Twilio-Signature is verified over PUBLIC_BASE_URL + path + query before anything else
+// happens; there is no switch that turns this off. Redis failures fail closed (R14):
+// /twilio/voice answers <Reject>, /twilio/status a 503 so Twilio (or reconciliation) tries again.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../domain/errors.js';
 import { isRedisUnavailable } from '../domain/storage-failure.js';
@@ -10,12 +10,15 @@ import type { Logger } from '../log.js';
 import type { CallMetering } from '../metering/calls.js';
 import type { VideoMetering } from '../metering/video.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { onlyUpgrades, socketRoute, unavailableWhile } from '../http/upgrades.js';
+import type { StreamBinding } from './media-token.js';
+import { MediaStreams } from './media-streams.js';
 import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
 import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
-type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger } };
+type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger; stream: StreamBinding } };
 
 /** The request's logger (with its request id), bound to the call the signal is about. */
 const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid: string | undefined) =>
@@ -26,7 +29,8 @@ const XML = { 'content-type': 'text/xml; charset=utf-8' };
 /**
  * Verifies X-Twilio-Signature and exposes the signed parameters, flat. Form POSTs are
  * signed over URL + sorted params; JSON POSTs over a URL carrying bodySHA256 (the body's
- * hash is checked too); GETs over the URL alone (their params are in the query).
+ * hash is checked too); GETs over the URL alone (their params are in the query); a Media
+ * Streams upgrade over the wss:// form of the URL (mediaUrlSigned).
  */
 export function verifyTwilio(opts: {
   authToken: string | null;
@@ -43,7 +47,9 @@ export function verifyTwilio(opts: {
     const signature = c.req.header('x-twilio-signature');
     let signed: TwilioParams = {};
     let valid: boolean;
-    if (c.req.method === 'GET') {
+    if (c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+      valid = mediaUrlSigned(opts.authToken, signature, url);
+    } else if (c.req.method === 'GET') {
       valid = validateTwilioSignature(opts.authToken, signature, url, signed);
       signed = Object.fromEntries(new URL(raw).searchParams);
     } else {
@@ -72,6 +78,20 @@ export function verifyTwilio(opts: {
   };
 }
 
+/** Twilio signs a stream's wss:// URL (also for a plain-http base behind a proxy or in
+ *  development, where the socket itself is ws://), with no parameters; its docs suggest
+ *  also accepting the URL with a trailing slash. */
+function mediaUrlSigned(authToken: string, signature: string | undefined, httpUrl: string): boolean {
+  const rest = httpUrl.replace(/^https?:\/\//, '');
+  const candidates = [`wss://${rest}`];
+  if (httpUrl.startsWith('http:')) candidates.push(`ws://${rest}`);
+  return candidates.some(
+    (url) =>
+      validateTwilioSignature(authToken, signature, url, {}) ||
+      (!url.endsWith('/') && validateTwilioSignature(authToken, signature, `${url}/`, {})),
+  );
+}
+
 export function twilioRoutes(deps: {
   calls: CallMetering;
   video: VideoMetering;
@@ -79,8 +99,9 @@ export function twilioRoutes(deps: {
   publicBaseUrl: string | null;
   metrics: GatewayMetrics;
   log: Logger;
-  /** Add <Start><Stream> so Media Streams marks allowed calls live. */
-  mediaStreams: boolean;
+  /** MEDIA_STREAMS: the stream socket (GET /twilio/media/<token>), and <Start><Stream> in
+   *  the TwiML so it marks allowed calls live. Null: neither (the path is a 404). */
+  media: MediaStreams | null;
   /** Signs each call's stream URL (media-token.ts). */
   mediaTokenKey: Buffer;
 }) {
@@ -95,7 +116,7 @@ export function twilioRoutes(deps: {
       if (!d.allow) return c.body(rejectTwiml(), 200, XML);
       const base = requestBase(deps.publicBaseUrl, c.req.header('host'));
       const statusUrl = `${base}/twilio/status`;
-      const stream = deps.mediaStreams
+      const stream = deps.media
         ? { url: mediaStreamUrl(base, mintMediaToken(deps.mediaTokenKey, d.accountId, d.callSid)), parameters: { accountId: d.accountId, callSid: d.callSid } }
         : undefined;
       return c.body(dialTwiml({ statusUrl, callerId: d.callerId, targets: d.targets, stream }), 200, XML);
@@ -130,6 +151,23 @@ export function twilioRoutes(deps: {
   signalRoute('status', async (p) => (await deps.calls.recordSignal(p)).outcome);
   // R12: video participants draw from the same pool.
   signalRoute('video/status', async (p) => `video_${await deps.video.record(p)}`);
+
+  const media = deps.media;
+  if (media) {
+    app.get(
+      '/media/*',
+      onlyUpgrades,
+      unavailableWhile(() => media.draining, 'this instance is shutting down'),
+      verify,
+      async (c, next) => {
+        const binding = media.bindingOf(new URL(c.req.url).pathname);
+        if (!binding) throw new AppError(403, 'BAD_TOKEN', MediaStreams.BAD_TOKEN);
+        c.set('stream', binding);
+        await next();
+      },
+      socketRoute<TwilioEnv>((ws, c) => media.open(ws, c.get('stream'))),
+    );
+  }
 
   return app;
 }

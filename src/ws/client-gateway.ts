@@ -1,13 +1,10 @@
-// GET /v1/ws — the softphones' and dashboards' socket. Authenticated before the upgrade
-// (Authorization: Bearer, or ?token= for browsers); a missing or bad token is refused with
-// an HTTP 401 and no upgrade. A staff token watches its own account from the first frame;
+// GET /v1/ws — the softphones' and dashboards' socket, opened by the route in client-route.ts
+// once the upgrade passed authentication (Authorization: Bearer, or ?token= for browsers;
+// else an HTTP 401 and no upgrade). A staff token watches its own account from the first frame;
 // the admin key watches any account it subscribes to. Softphones authorize calls here
 // (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { bearerToken, type Authenticator, type Principal } from '../http/auth.js';
-import { originAllowed } from '../http/cors.js';
+import type { RawData, WebSocket } from 'ws';
+import type { Authenticator, Principal } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { SoftphoneAuthorizations } from '../metering/softphone-authorizations.js';
 import { describeZodError } from '../http/json.js';
@@ -15,7 +12,6 @@ import { ClientConnection, type FlowLimits } from './client-connection.js';
 import { Hub } from './hub.js';
 import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type ClientMessage, type RequestId } from './protocol.js';
-import { rejectUpgrade } from './upgrade.js';
 import type { StaffPresence } from './staff-presence.js';
 import { recheckStaffAccess } from './access-recheck.js';
 
@@ -25,16 +21,13 @@ const ACCESS_RECHECK_MS = 2_000;
 
 export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
-  /** CORS_ORIGINS: a browser upgrade from any other origin is refused (none = any). */
-  allowedOrigins?: readonly string[];
 }
 
 export class ClientGateway {
-  private readonly wss: WebSocketServer;
   readonly clients = new Set<ClientConnection>();
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
-  private draining = false;
+  private isDraining = false;
   private accessTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -47,8 +40,11 @@ export class ClientGateway {
     private readonly opts: ClientGatewayOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
-  ) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
+  ) {}
+
+  /** True once drain() began: the route refuses new sockets (503). */
+  get draining(): boolean {
+    return this.isDraining;
   }
 
   start(): void {
@@ -66,29 +62,10 @@ export class ClientGateway {
     this.heartbeat.unref();
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
-    if (!originAllowed(req.headers.origin, this.opts.allowedOrigins ?? [])) {
-      return rejectUpgrade(socket, 403, 'FORBIDDEN', `origin ${req.headers.origin} is not in CORS_ORIGINS`);
-    }
-    const url = new URL(req.url ?? '/', 'http://x');
-    const token = bearerToken(req.headers.authorization) ?? url.searchParams.get('token');
-    const principal = this.auth(token);
-    if (!principal) {
-      return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'send Authorization: Bearer <staff token> or ?token=<staff token>');
-    }
-    // A revoked token or a removed staff member is refused before the upgrade (issue #8).
-    this.auth.admits(principal).then(
-      (ok) => {
-        if (!ok) return rejectUpgrade(socket, 401, 'UNAUTHORIZED', 'this token was revoked or its staff member removed');
-        if (this.draining) return rejectUpgrade(socket, 503, 'UNAVAILABLE', 'this instance is shutting down; reconnect');
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, principal));
-      },
-      () => rejectUpgrade(socket, 503, 'UNAVAILABLE', 'the token could not be checked; retry'),
-    );
-  }
-
-  private onConnection(ws: WebSocket, principal: Principal): void {
+  /** A socket the route upgraded for this principal (authenticated and admitted). */
+  open(ws: WebSocket, principal: Principal): void {
+    // The drain may have begun between the route's check and the handshake.
+    if (this.isDraining) return ws.close(CLOSE.RESTARTING, 'server restarting; reconnect');
     const client = new ClientConnection(ws, principal, this.opts);
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
@@ -122,6 +99,8 @@ export class ClientGateway {
   }
 
   private onMessage(client: ClientConnection, data: RawData, isBinary: boolean): void {
+    // The socket server takes frames up to Media Streams' 64 KiB; this socket's are smaller.
+    if ((data as Buffer).length > MAX_FRAME_BYTES) return client.close(CLOSE.TOO_BIG, 'frame over 16 KiB');
     if (!client.admit(Date.now())) return;
     if (isBinary) return client.sendText(errorFrame('BAD_FRAME', 'send JSON text frames, not binary'));
     let raw: unknown;
@@ -141,7 +120,7 @@ export class ClientGateway {
     const parsed = clientMessageSchema.safeParse(raw);
     if (!parsed.success) return client.sendText(errorFrame('VALIDATION_FAILED', describeZodError(parsed.error), requestId));
     // While shutting down nothing new starts, so what is in flight can finish and answer.
-    if (this.draining) return client.sendText(errorFrame('UNAVAILABLE', 'this instance is shutting down; reconnect', requestId));
+    if (this.isDraining) return client.sendText(errorFrame('UNAVAILABLE', 'this instance is shutting down; reconnect', requestId));
     client.inFlight += 1;
     this.handle(client, parsed.data)
       .catch((err) => {
@@ -258,7 +237,7 @@ export class ClientGateway {
   /** Graceful shutdown: refuse new sockets, let in-flight operations answer, then ask
    *  every client to reconnect elsewhere (1012). */
   async drain(timeoutMs = 10_000): Promise<void> {
-    this.draining = true;
+    this.isDraining = true;
     this.presence?.stop();
     if (this.accessTimer) clearInterval(this.accessTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);

@@ -1,0 +1,29 @@
+// GET /v1/ws as a route: refusals are the app's JSON errors, before any handshake — 503
+// while draining, 403 for a browser origin not in CORS_ORIGINS, 401 for no, a bad or a
+// revoked token (issue #8). Then the socket is the gateway's (client-gateway.ts).
+import { Hono } from 'hono';
+import { authenticate, type AuthEnv, type Authenticator } from '../http/auth.js';
+import { socketOrigin } from '../http/cors.js';
+import { onlyUpgrades, socketRoute, unavailableWhile } from '../http/upgrades.js';
+import type { ClientGateway } from './client-gateway.js';
+
+export function clientSocketRoute(clients: ClientGateway, auth: Authenticator, allowedOrigins: readonly string[]): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const notDraining = unavailableWhile(() => clients.draining, 'this instance is shutting down; reconnect');
+  app.get(
+    '/v1/ws',
+    onlyUpgrades,
+    notDraining,
+    socketOrigin(allowedOrigins),
+    authenticate(auth, {
+      queryToken: true,
+      missing: 'send Authorization: Bearer <staff token> or ?token=<staff token>',
+      revoked: 'this token was revoked or its staff member removed',
+      unchecked: 'the token could not be checked; retry',
+    }),
+    // Again: the revocation check awaited Redis, and the drain may have begun meanwhile.
+    notDraining,
+    socketRoute<AuthEnv>((ws, c) => clients.open(ws, c.get('principal'))),
+  );
+  return app;
+}
