@@ -88,13 +88,12 @@ local reserve = tonumber(ARGV[9])
 -- A video participant is already connected when Twilio reports it: it is metered, never
 -- refused (R3, R12).
 local mayOverdraw = direction == 'video' or (direction == 'inbound' and P.inboundPolicy ~= 'reject')
-if P.balance - P.reserved < reserve and not mayOverdraw then
+if not try_reserve(reserve, mayOverdraw) then
   redis.call('HSET', CALL, 'state', 'denied', 'callSid', callSid, 'direction', direction,
     'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'createdAt', NOW)
   redis.call('PEXPIRE', CALL, tonumber(ARGV[12]))
   finish()
   return { 0, 'no_minutes' }
 end
-P.reserved = P.reserved + reserve
 open_call(reserve, '')
 return { 1, reserve, finish() }

@@ -37,12 +37,12 @@ if not emergency and cap and tonumber(redis.call('HGET', AUTHS, 'req:#' .. ARGV[
   finish()
   return { 0, 'too_many_open_authorizations' }
 end
-if not emergency and P.balance - P.reserved < reserve then
+-- An emergency authorization reserves nothing (reserve is 0 then), so it always succeeds.
+if not try_reserve(reserve, emergency) then
   finish()
   return { 0, 'no_minutes' }
 end
 local expiresAt = NOW + tonumber(ARGV[9])
-P.reserved = P.reserved + reserve
 redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7],
   em = emergency and 1 or nil }), reqField, ARGV[4])
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])

@@ -95,6 +95,17 @@ local function persist_allowance(args)
   if #gone > 0 then redis.call('HDEL', POOL, unpack(gone)) end
 end
 
+-- R2's check-and-reserve, the one path for every caller (a call placed by voice or video,
+-- a softphone's authorization): reserves `minutes` when the pool has them available, or
+-- regardless when `mayOverdraw` (R3: a call already connected is metered, never refused).
+-- Returns whether it reserved.
+local function try_reserve(minutes, mayOverdraw)
+  if P.balance - P.reserved < minutes and not mayOverdraw then return false end
+  P.reserved = P.reserved + minutes
+  changed = true
+  return true
+end
+
 -- The R1 snapshot as JSON, written by hand: cheaper than building a table for cjson, and
 -- every value is a whole number or the account id (letters, digits and "_ . @ : -" only,
 -- as src/domain/ids.ts admits: nothing JSON would escape).
