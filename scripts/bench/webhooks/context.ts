@@ -29,6 +29,8 @@ function parseOptions() {
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
   if (values.only !== undefined && values.only !== 'scale') failUsage(USAGE, `--only: the one phase that runs alone is scale, got ${values.only}`);
+  // The scale phase splits the connections between 2 gateways: each needs one at least.
+  if (values.only === 'scale') int('connections', values.connections, 2, 1000);
   return {
     duration: int('duration', values.duration, 1, 3600),
     warmup: int('warmup', values.warmup, 1, 600),

@@ -73,7 +73,11 @@ export function limitOf(c: ScaleCpu, cores: number): string {
     return `not CPU-bound (busiest process ${top.what} at ${top.pct}%, machine ${pctCell(c.machine)}% of ${cores * 100}%): latency-bound at ${opts.connections} connections`;
   }
   if (top.what === 'gateway') {
-    return `gateway CPU-bound: ${gws.length} process${gws.length > 1 ? 'es' : ''} × ${gws.join('% / ')}% (${parts})`;
+    if (gws.every((g) => g >= PROCESS_SATURATED)) {
+      return `gateway CPU-bound: ${gws.length} process${gws.length > 1 ? 'es' : ''} × ${gws.join('% / ')}% (${parts})`;
+    }
+    // Each load run is closed-loop on its own gateway: one saturated gateway holds back its half.
+    return `gateway CPU-bound: the busiest of ${gws.length} gateways at ${top.pct}%, the load uneven between them (${parts})`;
   }
   if (top.what === 'redis') {
     const nodes = c.redisNodes.length;
