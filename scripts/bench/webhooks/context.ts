@@ -3,14 +3,17 @@
 import type { Redis } from 'ioredis';
 import { adminApi } from '../lib/api.js';
 import { runIdentity } from '../lib/identity.js';
-import { parseArgsOrExit, wholeNumber } from '../lib/options.js';
+import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { PUBLIC_BASE_URL, createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale] [--scale-duration S] [--build]
   --duration S         measured seconds per phase (default 10)
-  --warmup S           warm-up seconds per phase, not measured (default 2)
-  --connections N      concurrent connections (default 50)
+  --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
+  --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
   --lifecycle-calls N  full call lifecycles of the cost phase (default 2000)
+  --only scale         run the scale phase alone (1 vs 2 gateways, standalone Redis vs 3-master cluster);
+                       it is not part of the default run
+  --scale-duration S   measured seconds per scale configuration (default 5)
   --build              rebuild dist/ even when it looks up to date`;
 
 function parseOptions() {
@@ -19,15 +22,22 @@ function parseOptions() {
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '50' },
     'lifecycle-calls': { type: 'string', default: '2000' },
+    only: { type: 'string' },
+    'scale-duration': { type: 'string', default: '5' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
+  if (values.only !== undefined && values.only !== 'scale') failUsage(USAGE, `--only: the one phase that runs alone is scale, got ${values.only}`);
+  // The scale phase splits the connections between 2 gateways: each needs one at least.
+  if (values.only === 'scale') int('connections', values.connections, 2, 1000);
   return {
     duration: int('duration', values.duration, 1, 3600),
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
+    only: values.only as 'scale' | undefined,
+    scaleDuration: int('scale-duration', values['scale-duration'], 1, 600),
     build: values.build,
   };
 }

@@ -53,10 +53,11 @@ export interface PhaseResult {
   serverCpuMs: number | null;
 }
 
-let currentInstance: autocannon.Instance | null = null;
+/** The runs under way (the scale phase runs one per gateway at once). */
+const running = new Set<autocannon.Instance>();
 
-/** Stops the run under way, if any (cleanup). */
-export const stopLoad = () => currentInstance?.stop();
+/** Stops the runs under way, if any (cleanup). */
+export const stopLoad = () => running.forEach((i) => i.stop());
 
 export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const cpuBefore = await cpuSample(shared.redis, spec.pid);
@@ -66,9 +67,10 @@ export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   return { ...run, cpu: genShare(cpuShare(cpuBefore, cpuAfter)), serverCpuMs };
 }
 
-function runLoad(spec: PhaseSpec): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuMs'>> {
+/** One autocannon run; `hist` lets parallel runs (one per gateway) share a histogram, whose
+ *  percentiles are then those of all their requests. */
+export function runLoad(spec: PhaseSpec, hist: Hist = new Hist()): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuMs'>> {
   const inflight = new Set<string>();
-  const hist = new Hist();
   let exhausted = false;
   return new Promise((resolvePhase, reject) => {
     const instance = autocannon(
@@ -107,7 +109,7 @@ function runLoad(spec: PhaseSpec): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuM
         ],
       },
       (err, result) => {
-        currentInstance = null;
+        running.delete(instance);
         if (err) return reject(err);
         resolvePhase({
           rps: result.requests.average,
@@ -126,7 +128,7 @@ function runLoad(spec: PhaseSpec): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuM
         });
       },
     );
-    currentInstance = instance;
+    running.add(instance);
     // µs resolution (autocannon's own histogram keeps whole milliseconds).
     instance.on('response', (_client, _status, _bytes, ms) => hist.recordMs(ms));
   });

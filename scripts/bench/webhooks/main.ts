@@ -2,6 +2,7 @@
  * Webhook benchmark of the COMPILED gateway against the bare ceiling (PERF.md).
  *
  *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
+ *   npm run bench:webhooks -- --only scale [--scale-duration 5] [--warmup 2] [--connections 50]
  *
  * Builds dist/ when it is older than src/ (or always with --build), then starts
  * `node dist/main.js` (NODE_ENV=production, LOG_LEVEL=warn) and
@@ -18,6 +19,10 @@
  *   lifecycle  (lifecycle.ts) full call lifecycles on a private Redis: the cost per call
  *              in Redis commands, Redis µs and gateway CPU µs, and the capacity they imply.
  *   bare       (bare.ts) the same voice bodies against the bare ceiling.
+ *   scale      (scale.ts; only with --only scale, run alone) the voice bodies through 1 and
+ *              2 gateways on a private redis-server, then on a local 3-master Redis
+ *              Cluster; the CPU of each process and what limits each configuration
+ *              (scale-report.ts).
  *
  * Prints a table (req/s, p50, p99, errors) and the ratios voice/bare and status/bare
  * against the targets (≥ 0.8 of bare, p99 ≤ 10 ms), the cost per call, then one JSON
@@ -36,6 +41,8 @@ import { barePhase } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
 import { lifecyclePhase } from './lifecycle.js';
+import { printScaleReport } from './scale-report.js';
+import { scalePhase } from './scale.js';
 import { stopLoad } from './load.js';
 import { printReport } from './report.js';
 import { statusPhase } from './status.js';
@@ -45,6 +52,10 @@ const cleanup = installCleanup({ log, prefix: ID.prefix, redis: () => shared.red
 
 async function main(): Promise<number> {
   const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r));
+  if (opts.only === 'scale') {
+    const rows = await scalePhase();
+    return printScaleReport(benchEnv(start, redisVersion), rows) ? 0 : 1;
+  }
 
   const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
   const bare = await startServer({
