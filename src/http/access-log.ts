@@ -3,7 +3,7 @@
 // request-id middleware) and on every log line of the request: routes log through
 // `c.get('log')`, a child logger that carries it. Webhooks log at debug (they are the
 // volume); the API at info. The query string is never logged (browsers put `?token=` there).
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from '../log.js';
@@ -12,37 +12,76 @@ import { upgraded } from './upgrades.js';
 
 export type LogEnv = { Variables: { requestId: string; log: Logger } };
 
+/** The request's logger: every line carries the request id. The pino child behind it is
+ *  made only when something is written (most requests write nothing at the configured
+ *  level, and a child per request is measurable CPU); one object per request, its methods
+ *  on the prototype. */
+class RequestLogger implements Logger {
+  private made: Logger | null = null;
+  constructor(
+    private readonly base: Logger,
+    private readonly requestId: string,
+  ) {}
+  private get log(): Logger {
+    return (this.made ??= this.base.child({ requestId: this.requestId }));
+  }
+  debug(m: string, f?: Record<string, unknown>): void {
+    if (this.base.isEnabled('debug')) this.log.debug(m, f);
+  }
+  info(m: string, f?: Record<string, unknown>): void {
+    if (this.base.isEnabled('info')) this.log.info(m, f);
+  }
+  warn(m: string, f?: Record<string, unknown>): void {
+    if (this.base.isEnabled('warn')) this.log.warn(m, f);
+  }
+  error(m: string, f?: Record<string, unknown>): void {
+    if (this.base.isEnabled('error')) this.log.error(m, f);
+  }
+  child(b: Record<string, unknown>): Logger {
+    return this.log.child(b);
+  }
+  isEnabled(level: 'debug' | 'info' | 'warn' | 'error'): boolean {
+    return this.base.isEnabled(level);
+  }
+}
+
+/** The route a request was for: the last matching handler's pattern (middleware match
+ *  every path as method ALL); 'unmatched' for a 404 of the router. */
+function routeOf(c: Context): string {
+  const matched = matchedRoutes(c);
+  for (let i = matched.length - 1; i >= 0; i--) if (matched[i]!.method !== 'ALL') return matched[i]!.path;
+  return 'unmatched';
+}
+
 export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): MiddlewareHandler<LogEnv>[] {
+  // One labels object per (route, method, status), reused: the metrics are observed on
+  // every request, and these few combinations repeat.
+  const labelSets = new Map<string, { route: string; method: string; status: string }>();
+  const labelsFor = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`;
+    let l = labelSets.get(key);
+    if (!l) {
+      l = { route, method, status: String(status) };
+      if (labelSets.size < 1000) labelSets.set(key, l);
+    }
+    return l;
+  };
   const access: MiddlewareHandler<LogEnv> = async (c, next) => {
     const started = performance.now();
-    // The request's child logger is made only when something logs (most requests log
-    // nothing at the configured level: a pino child per request is measurable CPU).
-    const requestId = c.get('requestId');
-    let child: Logger | null = null;
-    const log = (): Logger => (child ??= deps.log.child({ requestId }));
-    const base = deps.log;
-    c.set('log', {
-      debug: (m, f) => base.isEnabled('debug') && log().debug(m, f),
-      info: (m, f) => base.isEnabled('info') && log().info(m, f),
-      warn: (m, f) => base.isEnabled('warn') && log().warn(m, f),
-      error: (m, f) => base.isEnabled('error') && log().error(m, f),
-      child: (b) => log().child(b),
-      isEnabled: (level) => base.isEnabled(level),
-    });
+    c.set('log', new RequestLogger(deps.log, c.get('requestId')));
     await next();
-    // The route the request was for: the last matching handler's pattern (middleware
-    // match every path as method ALL); 'unmatched' for a 404 of the router.
-    const handlers = matchedRoutes(c).filter((r) => r.method !== 'ALL');
-    const route = handlers[handlers.length - 1]?.path ?? 'unmatched';
+    const route = routeOf(c);
     // An accepted socket upgrade is answered 101 by the handshake that follows.
     const status = upgraded(c) ? 101 : c.res.status;
-    const labels = { route, method: c.req.method, status: String(status) };
+    const labels = labelsFor(route, c.req.method, status);
     const seconds = (performance.now() - started) / 1000;
     deps.metrics.http.inc(labels);
     deps.metrics.httpDuration.observe(labels, seconds);
-    const line = { method: c.req.method, path: c.req.path, route, status, ms: Math.round(seconds * 10_000) / 10 };
-    if (c.req.path.startsWith('/twilio/')) c.get('log').debug('request', line);
-    else c.get('log').info('request', line);
+    const path = c.req.path;
+    const level = path.startsWith('/twilio/') ? 'debug' : 'info';
+    // The line is built only when it is written.
+    if (!deps.log.isEnabled(level)) return;
+    c.get('log')[level]('request', { method: c.req.method, path, route, status, ms: Math.round(seconds * 10_000) / 10 });
   };
   return [requestId({ limitLength: 128 }), access];
 }
