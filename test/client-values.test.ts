@@ -108,7 +108,7 @@ describe('authorization scripts', () => {
       { accountId: a.id, authorizationId: 'az_0123456789abcdef0123456789abcdef', staffId: 'alice', requestId: 'r1', to: '+14155550100', reserveMinutes: 1, ttlMs: 60_000 },
       now,
     );
-    expect(az.decision).toBe('authorized');
+    expect(az?.decision).toBe('authorized');
     expect(await store.cancelAuthorization(a.id, 'req:alice:r1', 'alice', now)).toBeNull();
     expect(await store.cancelAuthorization(a.id, 'req:alice:r1', '', now)).toBeNull();
     const call = await store.authorizeCall(

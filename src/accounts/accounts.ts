@@ -4,7 +4,7 @@
 import { ledgerCursorAtEnd, parseCallsCursor } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import type { AccountStore } from '../redis/account-store.js';
-import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import type { PoolStore } from '../redis/pool-store.js';
 import { Directory } from '../metering/directory.js';
 import type { StaffAccess } from '../auth/staff-access.js';
 import { TtlCache } from '../metering/ttl-cache.js';
@@ -118,12 +118,9 @@ export class Accounts {
   }
 
   async balance(accountId: string): Promise<BalanceView> {
-    try {
-      return balanceView(await this.store.readPool(accountId, this.clock()));
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
-      throw err;
-    }
+    const snap = await this.store.readPool(accountId, this.clock());
+    if (!snap) throw notFound(`account ${accountId}`);
+    return balanceView(snap);
   }
 
   async staffMember(accountId: string, staffId: string): Promise<StaffMember | null> {
@@ -161,13 +158,7 @@ export class Accounts {
    *  authorizations (one script), then their softphone identity. False when unknown. */
   async removeStaff(accountId: string, staffId: string): Promise<boolean> {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    let removed;
-    try {
-      removed = await this.store.removeStaff(accountId, staffId, this.clock());
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
-      throw err;
-    }
+    const removed = await this.store.removeStaff(accountId, staffId, this.clock());
     this.staffCache.delete(accountId);
     this.access?.forget(accountId, staffId);
     if (!removed) return false;
@@ -211,20 +202,16 @@ export class Accounts {
 
   async adjust(accountId: string, minutes: number, reason: string): Promise<BalanceView> {
     const ref = `adj:${this.clock().toString(36)}:${Math.random().toString(36).slice(2, 8)}`;
-    try {
-      const r = await this.store.adjust(accountId, minutes, reason, ref, this.clock());
-      if (!r.ok) {
-        throw new AppError(
-          409,
-          'INSUFFICIENT_BALANCE',
-          `a debit of ${-minutes} minutes exceeds the balance of ${r.balance}; the balance never goes below 0`,
-        );
-      }
-      return balanceView(r.snapshot);
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
-      throw err;
+    const r = await this.store.adjust(accountId, minutes, reason, ref, this.clock());
+    if (!r) throw notFound(`account ${accountId}`);
+    if (!r.ok) {
+      throw new AppError(
+        409,
+        'INSUFFICIENT_BALANCE',
+        `a debit of ${-minutes} minutes exceeds the balance of ${r.balance}; the balance never goes below 0`,
+      );
     }
+    return balanceView(r.snapshot);
   }
 
   /** The ledger in order of entry (oldest first unless `order` is "desc"), paged by id. */

@@ -22,7 +22,8 @@ export const settingsSchema = z.object({
 /** What these routes need of the alert store: an account's settings (null: no such account). */
 export interface AlertSettingsStore {
   settings(accountId: string, now: number): Promise<AlertSettings | null>;
-  setSettings(accountId: string, s: AlertSettings, now: number): Promise<void>;
+  /** False: no such account (nothing written). */
+  setSettings(accountId: string, s: AlertSettings, now: number): Promise<boolean>;
 }
 
 export function alertRoutes(deps: { alerts: AlertSettingsStore; auth: Authenticator; clock: () => number }) {
@@ -45,8 +46,7 @@ export function alertRoutes(deps: { alerts: AlertSettingsStore; auth: Authentica
     const id = parseWith(accountIdSchema, c.req.param('id'));
     requireAccount(c, id);
     const body = await readJson(c, settingsSchema);
-    await read(id); // 404 before any write
-    await deps.alerts.setSettings(id, body, deps.clock());
+    if (!(await deps.alerts.setSettings(id, body, deps.clock()))) throw notFound(`account ${id}`);
     return c.json(await read(id));
   });
 

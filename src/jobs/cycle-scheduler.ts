@@ -9,7 +9,7 @@
 // new snapshot. The schedule is only a hint of when to look: a reset someone else applied
 // first costs one idle read.
 import type { Logger } from '../log.js';
-import { AccountNotFoundError, type PoolStore } from '../redis/pool-store.js';
+import type { PoolStore } from '../redis/pool-store.js';
 import type { PurchaseStore } from '../redis/purchase-store.js';
 import { PeriodicJob } from './periodic.js';
 
@@ -64,15 +64,15 @@ export class CycleScheduler {
   private async resetOne(accountId: string, now: number): Promise<boolean> {
     try {
       const snap = await this.pool.readPool(accountId, now);
+      if (!snap) {
+        // A schedule entry written for an account whose creation then failed.
+        await this.purchases.unscheduleCycle(accountId).catch(() => {});
+        return false;
+      }
       await this.purchases.scheduleCycleEnd(accountId, snap.cycleEnd);
       return true;
     } catch (err) {
-      if (err instanceof AccountNotFoundError) {
-        // A schedule entry written for an account whose creation then failed.
-        await this.purchases.unscheduleCycle(accountId).catch(() => {});
-      } else {
-        this.log.warn('cycle reset failed; retried when its lease ends', { accountId, err });
-      }
+      this.log.warn('cycle reset failed; retried when its lease ends', { accountId, err });
       return false;
     }
   }

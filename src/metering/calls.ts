@@ -123,6 +123,8 @@ export class CallMetering {
       const wanted = p.CallerId;
       callerId = wanted && numbers.includes(wanted) ? wanted : numbers[0];
     }
+    // The account was removed since it was looked up: as if it had never been found.
+    if (!result) return { allow: false, reason: direction === 'outbound' ? 'unknown_caller' : 'unknown_number' };
     if (result.decision === 'denied') return { allow: false, reason: result.reason };
     return { allow: true, accountId, callSid, targets, callerId };
   }

@@ -5,7 +5,7 @@
 // cap on open authorizations. Expected outcomes are values, never exceptions.
 import { randomUUID } from 'node:crypto';
 import { indexSafeRequestId, isAuthorizationId, newAuthorizationId } from '../domain/ids.js';
-import { AccountNotFoundError, type PoolSnapshot, type PoolStore } from '../redis/pool-store.js';
+import type { PoolSnapshot, PoolStore } from '../redis/pool-store.js';
 import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from './dial-policy.js';
 
 export interface SoftphoneAuthorizationOptions {
@@ -34,27 +34,23 @@ export class SoftphoneAuthorizations {
     // number is authorized without reserving.
     const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, to);
     if (destination === 'denied') return { outcome: 'denied', reason: 'destination_not_allowed' };
-    try {
-      const r = await this.store.createAuthorization(
-        {
-          accountId: staff.accountId,
-          authorizationId: newAuthorizationId(randomUUID()),
-          staffId: staff.staffId,
-          requestId: indexSafeRequestId(String(requestId)),
-          to,
-          reserveMinutes: this.opts.reserveMinutes,
-          ttlMs: this.opts.authorizationTtlMs,
-          maxOpenPerStaff: this.opts.maxOpenPerStaff,
-          emergency: destination === 'emergency',
-        },
-        this.clock(),
-      );
-      if (r.decision === 'denied') return { outcome: 'denied', reason: r.reason };
-      return { outcome: 'authorized', authorizationId: r.authorizationId, expiresAt: r.expiresAt, repeat: r.repeat };
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) return { outcome: 'no_account' };
-      throw err;
-    }
+    const r = await this.store.createAuthorization(
+      {
+        accountId: staff.accountId,
+        authorizationId: newAuthorizationId(randomUUID()),
+        staffId: staff.staffId,
+        requestId: indexSafeRequestId(String(requestId)),
+        to,
+        reserveMinutes: this.opts.reserveMinutes,
+        ttlMs: this.opts.authorizationTtlMs,
+        maxOpenPerStaff: this.opts.maxOpenPerStaff,
+        emergency: destination === 'emergency',
+      },
+      this.clock(),
+    );
+    if (!r) return { outcome: 'no_account' };
+    if (r.decision === 'denied') return { outcome: 'denied', reason: r.reason };
+    return { outcome: 'authorized', authorizationId: r.authorizationId, expiresAt: r.expiresAt, repeat: r.repeat };
   }
 
   /** Releases an open authorization of this staff member; false when there is none such
@@ -69,23 +65,13 @@ export class SoftphoneAuthorizations {
    *  open on some instance (a live presence lease; `wallNow` is wall-clock, as leases are).
    *  Returns how many were released, or null when one is still present or the account is gone. */
   async releaseIfGone(staff: { accountId: string; staffId: string }, wallNow: number): Promise<number | null> {
-    try {
-      return await this.store.releaseStaffAuthorizations(staff.accountId, staff.staffId, wallNow, this.clock());
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) return null;
-      throw err;
-    }
+    return this.store.releaseStaffAuthorizations(staff.accountId, staff.staffId, wallNow, this.clock());
   }
 
   /** The account's snapshot, after what is due (a reset, expired authorizations) was
    *  applied — which is also how lapsed authorizations are released on time. Null: no
    *  such account. */
   async snapshot(accountId: string): Promise<PoolSnapshot | null> {
-    try {
-      return await this.store.readPool(accountId, this.clock());
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) return null;
-      throw err;
-    }
+    return this.store.readPool(accountId, this.clock());
   }
 }

@@ -73,6 +73,8 @@ export class VideoMetering {
       },
       now,
     );
+    // The account was removed since the room was mapped to it.
+    if (!opened) return 'unknown_account';
     if (opened.decision === 'allowed' && opened.via !== 'repeat') {
       // Should the disconnect be lost, Twilio Video's record settles it (R15).
       await this.queue.schedule(accountId, participantSid, now + this.opts.firstCheckMs, roomSid);

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Accounts } from '../accounts/accounts.js';
 import { balanceView } from '../accounts/views.js';
 import type { PurchaseKind, PurchaseRefusal, StoredPaymentMethod } from '../domain/purchase-records.js';
-import { AccountNotFoundError } from '../redis/pool-store.js';
+import { NO_ACCOUNT, type NoAccount } from '../redis/pool-results.js';
 import type { PurchaseStore } from '../redis/purchase-store.js';
 import { addonFromPurchase, addonList, type AddonList, type AddonView } from './addons.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
@@ -65,14 +65,11 @@ export class Purchases {
     private readonly onPurchase: () => void = () => {},
   ) {}
 
-  /** Runs a store call, turning "no such account" into a 404. */
-  private async onAccount<T>(accountId: string, f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) throw notFound(`account ${accountId}`);
-      throw err;
-    }
+  /** Runs a store call, turning its "no such account" into a 404. */
+  private async onAccount<T>(accountId: string, f: () => Promise<T | NoAccount>): Promise<T> {
+    const r = await f();
+    if (r === NO_ACCOUNT) throw notFound(`account ${accountId}`);
+    return r;
   }
 
   private async assertAccount(accountId: string): Promise<void> {
@@ -93,7 +90,7 @@ export class Purchases {
 
   async listAddons(accountId: string): Promise<AddonList> {
     // Reading the pool applies a due reset first, so "ending" never shows a stale cycle.
-    await this.onAccount(accountId, () => this.accounts.balance(accountId));
+    await this.accounts.balance(accountId);
     return addonList(await this.store.allChargeRecords(accountId), this.clock());
   }
 
@@ -236,7 +233,7 @@ export class Purchases {
   /** What the bill of the current or the previous cycle carries for minutes. */
   async charges(accountId: string, which: 'current' | 'previous'): Promise<ChargeStatement> {
     // Reading the pool applies a due reset first, so "current" is never a stale cycle.
-    const snap = await this.onAccount(accountId, () => this.accounts.balance(accountId));
+    const snap = await this.accounts.balance(accountId);
     let cycle = { start: Date.parse(snap.cycleStart), end: Date.parse(snap.cycleEnd) };
     if (which === 'previous') {
       const anchor = await this.store.anchor(accountId);

@@ -4,7 +4,7 @@
 // claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
 import type { AlertSettings, StoredAlert } from '../domain/alert-records.js';
-import { AccountNotFoundError, type PoolStore } from './pool-store.js';
+import type { PoolStore } from './pool-store.js';
 import type { ScriptRunner } from './scripts.js';
 import { outcome } from './script-codes.js';
 
@@ -25,19 +25,16 @@ export class AlertStore {
   /** The account's settings, or the default (10% of the plan, and 0, decided in
    *  lua/lib/alerts.lua only); null: no such account. */
   async settings(accountId: string, now: number): Promise<AlertSettings | null> {
-    try {
-      const reply = await this.pool.runPool('read-alerts', accountId, [], [], now);
-      const c = JSON.parse(String(reply[1])) as { t: number[]; e: number; w: number };
-      return { thresholdsMinutes: c.t, email: c.e === 1, webhook: c.w === 1 };
-    } catch (err) {
-      if (err instanceof AccountNotFoundError) return null;
-      throw err;
-    }
+    const reply = await this.pool.runPool('read-alerts', accountId, [], [], now);
+    if (!reply) return null;
+    const c = JSON.parse(String(reply[1])) as { t: number[]; e: number; w: number };
+    return { thresholdsMinutes: c.t, email: c.e === 1, webhook: c.w === 1 };
   }
 
-  async setSettings(accountId: string, s: AlertSettings, now: number): Promise<void> {
+  /** False: no such account (the script wrote nothing). */
+  async setSettings(accountId: string, s: AlertSettings, now: number): Promise<boolean> {
     const t = [...new Set(s.thresholdsMinutes)].sort((a, b) => b - a);
-    await this.pool.runPool('set-alerts', accountId, [], [JSON.stringify({ t, e: s.email ? 1 : 0, w: s.webhook ? 1 : 0 })], now);
+    return (await this.pool.runPool('set-alerts', accountId, [], [JSON.stringify({ t, e: s.email ? 1 : 0, w: s.webhook ? 1 : 0 })], now)) !== null;
   }
 
   async alert(accountId: string, alertId: string): Promise<StoredAlert | null> {

@@ -2,12 +2,11 @@
 // inputs, the results it turns return codes into, and the snapshot as the scripts encode it.
 import type { PoolSnapshot } from '../domain/pool-snapshot.js';
 
-export class AccountNotFoundError extends Error {
-  constructor(readonly accountId: string) {
-    super(`account ${accountId} does not exist`);
-    this.name = 'AccountNotFoundError';
-  }
-}
+// "No such account" is an answer like any other: the methods say it with null (or, for a
+// call's signal, the outcome "unknown_call"; where null means something else already,
+// with NO_ACCOUNT), never by throwing.
+export const NO_ACCOUNT = 'no_account' as const;
+export type NoAccount = typeof NO_ACCOUNT;
 
 export type AuthorizeCallResult =
   | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }

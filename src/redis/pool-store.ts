@@ -7,7 +7,7 @@ import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
 import { outcome, PROLOGUE_CODES } from './script-codes.js';
 import type { PoolSnapshot } from '../domain/pool-snapshot.js';
-import { AccountNotFoundError, parseSnapshot } from './pool-results.js';
+import { parseSnapshot } from './pool-results.js';
 import type { AuthorizeCallInput, AuthorizeCallResult, CallEventInput, CallEventOutcome, CreateAuthorizationInput } from './pool-results.js';
 import type { CreateAuthorizationResult, NewPoolAccount, PoolStoreOptions, ReleaseHoldResult } from './pool-results.js';
 
@@ -34,14 +34,14 @@ export class PoolStore {
   }
 
   /** Runs a pool script; on CYCLE_DUE computes the cycle from the returned anchor and
-   *  runs it once more with it (the first run wrote nothing). */
+   *  runs it once more with it (the first run wrote nothing). Null: no such account. */
   async runPool(
     name: ScriptName,
     accountId: string,
     extraKeys: string[],
     args: (string | number)[],
     now: number,
-  ): Promise<ScriptReply> {
+  ): Promise<ScriptReply | null> {
     const k = this.keys(accountId);
     const keys = [...poolScriptKeys(k), ...extraKeys];
     let reply = await this.scripts.run(name, keys, [now, k.events, this.cycles.hint(accountId, now), ...args]);
@@ -50,7 +50,7 @@ export class PoolStore {
       reply = await this.scripts.run(name, keys, [now, k.events, this.cycles.hint(accountId, now), ...args]);
     }
     const early = prologueOutcome(reply);
-    if (early === 'no_account') throw new AccountNotFoundError(accountId);
+    if (early === 'no_account') return null;
     if (early === 'cycle_due') throw new Error(`cycle reset for ${accountId} could not be applied`);
     return reply;
   }
@@ -78,9 +78,10 @@ export class PoolStore {
     return parseSnapshot(String(reply[1]));
   }
 
-  async readPool(accountId: string, now: number): Promise<PoolSnapshot> {
+  /** Null: no such account. */
+  async readPool(accountId: string, now: number): Promise<PoolSnapshot | null> {
     const reply = await this.runPool('read-pool', accountId, [], [], now);
-    return parseSnapshot(String(reply[1]));
+    return reply && parseSnapshot(String(reply[1]));
   }
 
   async adjust(
@@ -89,8 +90,9 @@ export class PoolStore {
     reason: string,
     ref: string,
     now: number,
-  ): Promise<{ ok: true; snapshot: PoolSnapshot } | { ok: false; balance: number }> {
+  ): Promise<{ ok: true; snapshot: PoolSnapshot } | { ok: false; balance: number } | null> {
     const reply = await this.runPool('adjust', accountId, [], [minutes, reason, ref], now);
+    if (!reply) return null;
     if (outcome('adjust', reply) === 'insufficient_balance') return { ok: false, balance: Number(reply[1]) };
     return { ok: true, snapshot: parseSnapshot(String(reply[1])) };
   }
@@ -98,7 +100,7 @@ export class PoolStore {
   async authorizeCall(
     input: AuthorizeCallInput,
     now: number,
-  ): Promise<AuthorizeCallResult> {
+  ): Promise<AuthorizeCallResult | null> {
     const k = this.keys(input.accountId);
     const reply = await this.runPool(
       'authorize-call',
@@ -108,6 +110,7 @@ export class PoolStore {
         input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? ''],
       now,
     );
+    if (!reply) return null;
     const o = outcome('authorize-call', reply);
     if (o === 'denied') {
       return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
@@ -119,7 +122,7 @@ export class PoolStore {
   async createAuthorization(
     input: CreateAuthorizationInput,
     now: number,
-  ): Promise<CreateAuthorizationResult> {
+  ): Promise<CreateAuthorizationResult | null> {
     const reply = await this.runPool(
       'create-authorization',
       input.accountId,
@@ -128,6 +131,7 @@ export class PoolStore {
         input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : ''],
       now,
     );
+    if (!reply) return null;
     const o = outcome('create-authorization', reply);
     if (o === 'denied') {
       return { decision: 'denied', reason: reply[1] === 'too_many_open_authorizations' ? 'too_many_open_authorizations' : 'no_minutes' };
@@ -147,7 +151,7 @@ export class PoolStore {
     now: number,
   ): Promise<PoolSnapshot | null> {
     const reply = await this.runPool('cancel-authorization', accountId, [], [authorizationId, staffId], now);
-    return outcome('cancel-authorization', reply) === 'released' ? parseSnapshot(String(reply[1])) : null;
+    return reply && outcome('cancel-authorization', reply) === 'released' ? parseSnapshot(String(reply[1])) : null;
   }
 
   async recordCallEvent(accountId: string, e: CallEventInput, now: number): Promise<CallEventOutcome> {
@@ -160,6 +164,8 @@ export class PoolStore {
         this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs],
       now,
     );
+    // The call cannot be in an account that does not exist.
+    if (!reply) return { outcome: 'unknown_call' };
     const o = outcome('record-call-event', reply);
     if (o === 'finalized') {
       return {
@@ -195,6 +201,7 @@ export class PoolStore {
   async releaseHold(accountId: string, callSid: string, maxHoldMs: number, now: number): Promise<ReleaseHoldResult> {
     const k = this.keys(accountId);
     const reply = await this.runPool('release-hold', accountId, [k.call(callSid), k.activeCalls, k.endedCalls], [callSid, maxHoldMs], now);
+    if (!reply) return { outcome: 'unknown_call' };
     const o = outcome('release-hold', reply);
     switch (o) {
       case 'released':
@@ -209,10 +216,12 @@ export class PoolStore {
   }
 
   /** Releases a staff member's open authorizations unless a socket of theirs is open on
-   *  some instance (release-staff-authorizations-5.lua). Null when one still is. */
+   *  some instance (release-staff-authorizations-5.lua). Null when one still is, or when
+   *  there is no such account. */
   async releaseStaffAuthorizations(accountId: string, staffId: string, wallNow: number, now: number): Promise<number | null> {
     const k = this.keys(accountId);
     const reply = await this.runPool('release-staff-authorizations', accountId, [k.presence(staffId)], [staffId, wallNow], now);
+    if (!reply) return null;
     return outcome('release-staff-authorizations', reply) === 'released' ? Number(reply[1]) : null;
   }
 
@@ -220,7 +229,7 @@ export class PoolStore {
   async removeStaff(accountId: string, staffId: string, now: number): Promise<{ memberJson: string; released: number } | null> {
     const k = this.keys(accountId);
     const reply = await this.runPool('remove-staff', accountId, [k.staff, k.tokenGen], [staffId], now);
-    return outcome('remove-staff', reply) === 'removed' ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
+    return reply && outcome('remove-staff', reply) === 'removed' ? { memberJson: String(reply[1]), released: Number(reply[2]) } : null;
   }
 
   /** Moves a staff member's token generation on (revoke-staff-tokens-2.lua); false when

@@ -14,6 +14,7 @@ import type {
 } from '../domain/purchase-records.js';
 import { billingGlobalKeys, billingKeys } from './keys.js';
 import { parseSnapshot, type PoolSnapshot, type PoolStore } from './pool-store.js';
+import { NO_ACCOUNT, type NoAccount } from './pool-results.js';
 import type { ScriptRunner } from './scripts.js';
 import { outcome } from './script-codes.js';
 
@@ -48,6 +49,7 @@ export class PurchaseStore {
 
   async changePlan(accountId: string, planMinutes: number, ref: string, now: number) {
     const reply = await this.pool.runPool('change-plan', accountId, [], [planMinutes, ref], now);
+    if (!reply) return NO_ACCOUNT;
     return {
       effect: String(reply[1]) as 'raised' | 'cut_next_cycle' | 'unchanged',
       creditedMinutes: Number(reply[2]),
@@ -57,7 +59,7 @@ export class PurchaseStore {
 
   // ── Cards on file ───────────────────────────────────────────────────────────
 
-  async addPaymentMethod(accountId: string, pm: StoredPaymentMethod, maxCards: number, now: number): Promise<'stored' | 'too_many'> {
+  async addPaymentMethod(accountId: string, pm: StoredPaymentMethod, maxCards: number, now: number): Promise<'stored' | 'too_many' | NoAccount> {
     const reply = await this.pool.runPool(
       'add-payment-method',
       accountId,
@@ -65,11 +67,13 @@ export class PurchaseStore {
       [pm.id, JSON.stringify(pm), maxCards],
       now,
     );
+    if (!reply) return NO_ACCOUNT;
     return outcome('add-payment-method', reply) === 'stored' ? 'stored' : 'too_many';
   }
 
-  async removePaymentMethod(accountId: string, pmId: string, now: number): Promise<boolean> {
+  async removePaymentMethod(accountId: string, pmId: string, now: number): Promise<boolean | NoAccount> {
     const reply = await this.pool.runPool('remove-payment-method', accountId, [this.keys(accountId).paymentMethods], [pmId], now);
+    if (!reply) return NO_ACCOUNT;
     return outcome('remove-payment-method', reply) === 'removed';
   }
 
@@ -90,7 +94,7 @@ export class PurchaseStore {
     accountId: string,
     q: { quoteId: string; kind: PurchaseKind; bundles: number; minutes: number; amountCents: number; currency: string; expiresAt: number; keepUntil: number; createdBy: string },
     now: number,
-  ): Promise<number | null> {
+  ): Promise<number | null | NoAccount> {
     const reply = await this.pool.runPool(
       'create-quote',
       accountId,
@@ -98,6 +102,7 @@ export class PurchaseStore {
       [q.quoteId, q.kind, q.bundles, q.minutes, q.amountCents, q.currency, q.expiresAt, q.keepUntil, q.createdBy],
       now,
     );
+    if (!reply) return NO_ACCOUNT;
     return outcome('create-quote', reply) === 'created' ? Number(reply[1]) : null;
   }
 
@@ -114,7 +119,7 @@ export class PurchaseStore {
       receiptTo: string;
     },
     now: number,
-  ): Promise<PurchaseOutcome> {
+  ): Promise<PurchaseOutcome | NoAccount> {
     const b = this.keys(accountId);
     // A receipt hint before the script: should this process die right after the script,
     // the receipt is still found (a hint for a purchase that did not happen is dropped).
@@ -126,6 +131,7 @@ export class PurchaseStore {
       [input.purchaseId, input.fingerprint, input.idempotencyTtlMs, input.quoteId, input.paymentMethodId, input.staffId, input.receiptTo],
       now,
     );
+    if (!reply) return NO_ACCOUNT;
     const o = outcome('purchase', reply);
     if (o === 'bought' || o === 'replayed') {
       if (o === 'bought') await this.hintReceipt(accountId, input.purchaseId, now);
@@ -135,9 +141,10 @@ export class PurchaseStore {
   }
 
   /** Ends a recurring add-on (end-addon-6.lua); a repeat answers the record as it was. */
-  async endAddon(accountId: string, purchaseId: string, now: number): Promise<EndAddonOutcome> {
+  async endAddon(accountId: string, purchaseId: string, now: number): Promise<EndAddonOutcome | NoAccount> {
     const b = this.keys(accountId);
     const reply = await this.pool.runPool('end-addon', accountId, [b.purchases, b.charges], [purchaseId], now);
+    if (!reply) return NO_ACCOUNT;
     const o = outcome('end-addon', reply);
     if (o === 'ended' || o === 'ended_before') return { ok: true, repeat: o === 'ended_before', purchase: parsePurchase(String(reply[1])) };
     return { ok: false, reason: o };
