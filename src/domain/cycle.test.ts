@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { cycleAt, cycleContaining, cycleStartAt, nextCycleStart } from './cycle.js';
-import { CycleHints } from './cycle-hints.js';
+import { CycleHints } from './cycle.js';
 
 const TIME = 'T13:45:10.123Z';
 const ms = (iso: string): number => {

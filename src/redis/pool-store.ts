@@ -2,7 +2,7 @@
 // re-makes a decision the scripts make; it only turns codes into typed results.
 import type { Cluster, Redis } from 'ioredis';
 import { cycleContaining } from '../domain/cycle.js';
-import { CycleHints } from '../domain/cycle-hints.js';
+import { CycleHints } from '../domain/cycle.js';
 import { accountKeys, billingGlobalKeys, poolScriptKeys, type AccountKeys } from './keys.js';
 import type { ScriptName, ScriptReply, ScriptRunner } from './scripts.js';
 import { outcome, PROLOGUE_CODES } from './script-codes.js';
@@ -20,7 +20,7 @@ function prologueOutcome(reply: ScriptReply): (typeof PROLOGUE_CODES)[keyof type
 }
 
 export class PoolStore {
-  /** The current cycle is sent along with every script (domain/cycle-hints.ts). */
+  /** The current cycle is sent along with every script (domain/cycle.ts). */
   private readonly cycles = new CycleHints();
 
   constructor(
