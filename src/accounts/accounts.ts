@@ -146,8 +146,10 @@ export class Accounts {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const entries = [{ name: member.identity, value: Directory.identityValue(accountId, member.id) }];
     await this.claimOrThrow('identity', entries);
-    if (!(await this.records.addStaffIfAbsent(accountId, member.id, JSON.stringify(member)))) {
+    const added = await this.records.addStaffIfAbsent(accountId, member.id, JSON.stringify(member));
+    if (added !== 'added') {
       await this.directory.release('identity', [member.identity], entries);
+      if (added === 'no_account') throw notFound(`account ${accountId}`);
       throw new AppError(409, 'STAFF_EXISTS', `staff member ${member.id} already exists in account ${accountId}`);
     }
     this.staffCache.delete(accountId);
@@ -191,7 +193,10 @@ export class Accounts {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
     const entries = numbers.map((n) => ({ name: n, value: accountId }));
     await this.claimOrThrow('number', entries);
-    await this.records.addNumbers(accountId, numbers);
+    if ((await this.records.addNumbers(accountId, numbers)) === 'no_account') {
+      await this.directory.release('number', numbers, entries);
+      throw notFound(`account ${accountId}`);
+    }
     this.numbersCache.delete(accountId);
     return (await this.records.numbers(accountId)).sort();
   }

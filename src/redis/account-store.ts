@@ -1,10 +1,12 @@
 // An account's records as administration reads them: profile, staff, numbers, the
 // ledger stream and the calls (sorted sets by start and end, one hash per call). Creating
 // an account, adjusting, removing staff and revoking tokens are pool scripts (PoolStore);
-// adding a staff member (HSETNX) or numbers (SADD) is one command each. Views, caches and
-// paging decisions live in accounts/.
+// adding a staff member or numbers are scripts of their own (add-staff-2.lua,
+// add-numbers-2.lua). Views, caches and paging decisions live in accounts/.
 import type { Cluster, Redis } from 'ioredis';
 import { accountKeys } from './keys.js';
+import { outcome } from './script-codes.js';
+import type { ScriptRunner } from './scripts.js';
 
 export interface AccountRecord {
   profile: Record<string, string>;
@@ -18,6 +20,7 @@ export interface AccountRecord {
 export class AccountStore {
   constructor(
     private readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
     private readonly prefix: string,
   ) {}
 
@@ -48,13 +51,16 @@ export class AccountStore {
     return this.redis.hvals(this.keys(accountId).staff);
   }
 
-  /** False when the account already has a member with this id. */
-  async addStaffIfAbsent(accountId: string, staffId: string, json: string): Promise<boolean> {
-    return (await this.redis.hsetnx(this.keys(accountId).staff, staffId, json)) === 1;
+  /** Adds the member unless the account has one with this id already (add-staff-2.lua). */
+  async addStaffIfAbsent(accountId: string, staffId: string, json: string): Promise<'added' | 'exists' | 'no_account'> {
+    const k = this.keys(accountId);
+    return outcome('add-staff', await this.scripts.run('add-staff', [k.pool, k.staff], [staffId, json]));
   }
 
-  async addNumbers(accountId: string, numbers: string[]): Promise<void> {
-    await this.redis.sadd(this.keys(accountId).numbers, ...numbers);
+  /** Adds the numbers to the account's set (add-numbers-2.lua). */
+  async addNumbers(accountId: string, numbers: string[]): Promise<'done' | 'no_account'> {
+    const k = this.keys(accountId);
+    return outcome('add-numbers', await this.scripts.run('add-numbers', [k.pool, k.numbers], numbers));
   }
 
   async numbers(accountId: string): Promise<string[]> {

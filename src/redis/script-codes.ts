@@ -9,6 +9,8 @@ export const PROLOGUE_CODES = { [-1]: 'no_account', [-100]: 'cycle_due' } as con
 export const SCRIPT_CODES = {
   'create-account': { 1: 'created', 0: 'exists' },
   'read-pool': { 1: 'ok' },
+  'add-staff': { 1: 'added', 0: 'exists', [-1]: 'no_account' },
+  'add-numbers': { 1: 'done', [-1]: 'no_account' },
   adjust: { 1: 'applied', [-3]: 'insufficient_balance' },
   'change-plan': { 1: 'ok' },
   'add-payment-method': { 1: 'stored', [-30]: 'too_many', [-1]: 'no_account' },

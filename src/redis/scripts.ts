@@ -14,6 +14,9 @@ const INCLUDE = /^--!include ([a-z-]+)\s*$/gm;
 export const SCRIPT_NAMES = [
   'create-account',
   'read-pool',
+  // Account administration: members and numbers of an existing account.
+  'add-staff',
+  'add-numbers',
   // Plans and purchases (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
   'change-plan',
   'add-payment-method',

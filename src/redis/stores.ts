@@ -15,7 +15,7 @@ export function createStores(redis: Redis | Cluster, scripts: ScriptRunner, opts
   const pool = new PoolStore(redis, scripts, opts);
   return {
     pool,
-    accounts: new AccountStore(redis, prefix),
+    accounts: new AccountStore(redis, scripts, prefix),
     directory: new DirectoryStore(redis, prefix),
     staffAccess: new StaffAccessStore(redis, prefix),
     reconcileQueue: new ReconcileQueue(redis, prefix),
