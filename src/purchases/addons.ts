@@ -23,7 +23,8 @@ export interface AddonList {
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : iso(ms));
 
-export function addonFromPurchase(p: PurchaseRecord): AddonView {
+/** What every view of a purchase shows of its order: the line, its id, the card, when. */
+export function orderOf(p: PurchaseRecord): OrderLine & Pick<AddonView, 'purchaseId' | 'paymentMethod' | 'createdAt'> {
   return {
     purchaseId: p.purchaseId,
     kind: p.kind,
@@ -33,9 +34,11 @@ export function addonFromPurchase(p: PurchaseRecord): AddonView {
     currency: p.currency,
     paymentMethod: { brand: p.paymentMethod.brand, last4: p.paymentMethod.last4 },
     createdAt: iso(p.createdAt),
-    endedAt: isoOrNull(p.endedAt),
-    endsAt: isoOrNull(p.endsAt),
   };
+}
+
+export function addonFromPurchase(p: PurchaseRecord): AddonView {
+  return { ...orderOf(p), endedAt: isoOrNull(p.endedAt), endsAt: isoOrNull(p.endsAt) };
 }
 
 export function addonFromCharge(c: ChargeRecord): AddonView {

@@ -2,6 +2,7 @@
 // and when a card stops being good.
 import { balanceView, type BalanceView } from '../accounts/views.js';
 import type { OrderLine, PurchaseRecord, StoredPaymentMethod } from '../domain/purchase-records.js';
+import { orderOf } from './addons.js';
 
 export interface PaymentMethodView {
   id: string;
@@ -37,16 +38,11 @@ export function purchaseView(p: PurchaseRecord): PurchaseView {
   const receipt: PurchaseView['receipt'] = { to: p.receipt.to, status: p.receipt.status, attempts: p.receipt.attempts };
   if (p.receipt.sentAt !== undefined) receipt.sentAt = iso(p.receipt.sentAt);
   if (p.receipt.nextAttemptAt !== undefined) receipt.nextAttemptAt = iso(p.receipt.nextAttemptAt);
+  const { createdAt, ...line } = orderOf(p);
   const v: PurchaseView = {
-    purchaseId: p.purchaseId,
-    kind: p.kind,
-    bundles: p.bundles,
-    minutes: p.minutes,
-    amountCents: p.amountCents,
-    currency: p.currency,
-    paymentMethod: { brand: p.paymentMethod.brand, last4: p.paymentMethod.last4 },
+    ...line,
     orderedBy: p.staffId,
-    createdAt: iso(p.createdAt),
+    createdAt,
     billedOn: iso(p.billedOn),
     balance: balanceView(p.balance),
     receipt,
