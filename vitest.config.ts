@@ -8,6 +8,9 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
+    // expect.poll waits 1 s by default: too little for a browser signing in while other
+    // test files load both cores. Latency claims set their own timeout.
+    expect: { poll: { timeout: 5_000 } },
     hookTimeout: 60_000,
     // Integration suites start servers and private Redis instances; files run in
     // parallel workers but each uses its own key prefix and its own ports.
