@@ -1,10 +1,12 @@
 // The global lookups in Redis: softphone identity → "accountId staffId", phone number →
 // account, CallSid → account, video room → account, and the marker of a removed identity.
 // Each is a single key outside any account's slot. Claims are SET NX, so two accounts can
-// never own the same name; the caching and the claim/release decisions live in
+// never own the same name, and a release deletes only its own claim (a script); the caching and the claim/release decisions live in
 // metering/directory.ts.
 import type { Cluster, Redis } from 'ioredis';
 import { directoryKeys } from './keys.js';
+import { outcome } from './script-codes.js';
+import type { ScriptRunner } from './scripts.js';
 
 export type DirectoryKind = 'identity' | 'number';
 
@@ -13,6 +15,7 @@ export class DirectoryStore {
 
   constructor(
     private readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
     prefix: string,
   ) {
     this.k = directoryKeys(prefix);
@@ -27,10 +30,9 @@ export class DirectoryStore {
     return this.redis.get(this.k[kind](name));
   }
 
-  /** Deletes the name only while it still points at `value`. */
-  async releaseIfOwner(kind: DirectoryKind, name: string, value: string): Promise<void> {
-    const key = this.k[kind](name);
-    if ((await this.redis.get(key)) === value) await this.redis.del(key);
+  /** Deletes the name only while it still points at `value` (release-claim-1.lua). */
+  async releaseIfOwner(kind: DirectoryKind, name: string, value: string): Promise<boolean> {
+    return outcome('release-claim', await this.scripts.run('release-claim', [this.k[kind](name)], [value])) === 'released';
   }
 
   async markIdentityRemoved(identity: string, seconds: number): Promise<void> {

@@ -11,6 +11,7 @@ export const SCRIPT_CODES = {
   'read-pool': { 1: 'ok' },
   'add-staff': { 1: 'added', 0: 'exists', [-1]: 'no_account' },
   'add-numbers': { 1: 'done', [-1]: 'no_account' },
+  'release-claim': { 1: 'released', 0: 'not_owner' },
   adjust: { 1: 'applied', [-3]: 'insufficient_balance' },
   'change-plan': { 1: 'ok' },
   'add-payment-method': { 1: 'stored', [-30]: 'too_many', [-1]: 'no_account' },

@@ -17,6 +17,7 @@ export const SCRIPT_NAMES = [
   // Account administration: members and numbers of an existing account.
   'add-staff',
   'add-numbers',
+  'release-claim',
   // Plans and purchases (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
   'change-plan',
   'add-payment-method',

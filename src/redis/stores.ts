@@ -16,7 +16,7 @@ export function createStores(redis: Redis | Cluster, scripts: ScriptRunner, opts
   return {
     pool,
     accounts: new AccountStore(redis, scripts, prefix),
-    directory: new DirectoryStore(redis, prefix),
+    directory: new DirectoryStore(redis, scripts, prefix),
     staffAccess: new StaffAccessStore(redis, prefix),
     reconcileQueue: new ReconcileQueue(redis, prefix),
     purchases: new PurchaseStore(redis, scripts, pool, prefix),
