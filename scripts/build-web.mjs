@@ -51,7 +51,7 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')) {
 }
 
 /** Brotli and gzip copies of the scripts and styles, made once here so the gateway sends
- *  ~100 KB instead of ~500 KB without compressing on every request. */
+ *  a fraction of their size without compressing on every request. */
 async function precompress(dir) {
   const br = promisify(brotliCompress);
   const gz = promisify(gzip);

@@ -1,7 +1,9 @@
 // What the gateway sends on /v1/ws (DESIGN §2), as zod schemas: the client library
 // (src/client) parses every frame with them, so a change of the wire shape breaks its
 // tests, not its users. Unknown fields are kept (passthrough): newer gateways may add some.
-import { z } from 'zod';
+// zod/mini (the same schemas, functional API): the web app bundles these, and the full
+// zod would be most of its JavaScript on a phone.
+import * as z from 'zod/mini';
 
 const requestId = z.union([z.string(), z.number()]);
 
@@ -24,7 +26,7 @@ export const callMessageSchema = z.looseObject({
   type: z.literal('call'),
   event: z.string(),
   callSid: z.string(),
-  version: z.number().optional(),
+  version: z.optional(z.number()),
 });
 
 export const alertMessageSchema = z.looseObject({
@@ -32,7 +34,7 @@ export const alertMessageSchema = z.looseObject({
   level: z.enum(['low', 'exhausted']),
   available: z.number(),
   threshold: z.number(),
-  cycleStart: z.string().optional(),
+  cycleStart: z.optional(z.string()),
 });
 
 export const serverMessageSchema = z.discriminatedUnion('type', [
@@ -41,9 +43,9 @@ export const serverMessageSchema = z.discriminatedUnion('type', [
   alertMessageSchema,
   z.looseObject({ type: z.literal('authorized'), requestId, authorizationId: z.string(), expiresAt: z.string() }),
   z.looseObject({ type: z.literal('denied'), requestId, reason: z.string() }),
-  z.looseObject({ type: z.literal('canceled'), authorizationId: z.string(), requestId: requestId.optional() }),
-  z.looseObject({ type: z.literal('pong'), requestId: requestId.optional() }),
-  z.looseObject({ type: z.literal('error'), code: z.string(), message: z.string(), requestId: requestId.optional() }),
+  z.looseObject({ type: z.literal('canceled'), authorizationId: z.string(), requestId: z.optional(requestId) }),
+  z.looseObject({ type: z.literal('pong'), requestId: z.optional(requestId) }),
+  z.looseObject({ type: z.literal('error'), code: z.string(), message: z.string(), requestId: z.optional(requestId) }),
 ]);
 
 export type ServerMessage = z.infer<typeof serverMessageSchema>;
