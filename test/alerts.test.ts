@@ -129,3 +129,30 @@ it('does not raise on a new threshold already under the balance, and follows an 
   expect(s.messages.filter((m) => m.type === 'alert')).toHaveLength(0);
   s.close();
 });
+
+it('an alert announced while no instance listened is found and delivered: the sweep at start-up queues kept alerts', async () => {
+  // An instance of its own on a prefix of its own, whose dispatcher stops listening.
+  const deaf = await startTestGateway({ keepKeys: true, env: { SMTP_URL: smtp.url } });
+  try {
+    const a = await createAccount(deaf, { monthlyMinutes: 100 });
+    await deaf.alerts.stop(); // its subscriber is gone: nobody hears the announcement
+    await deaf.admin('POST', `/v1/accounts/${a.id}/adjustments`, { minutes: -95, reason: 'used elsewhere' }); // 100 → 5: crosses 10
+    const kept = await deaf.store.readPool(a.id, Date.now());
+    expect(kept?.balance).toBe(5);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.mails.some((m) => m.to.includes(`alice@${a.id}.example`))).toBe(false);
+
+    // Another instance starts on the same keys: its sweep queues the kept alert, and it is mailed.
+    const next = await startTestGateway({ prefix: deaf.config.redis.prefix, env: { SMTP_URL: smtp.url } });
+    try {
+      const mail = await waitFor(async () => smtp.mails.find((m) => m.to.includes(`alice@${a.id}.example`)));
+      expect(decodeMail(mail.raw)).toMatch(/low on minutes \(5 left\)/);
+      // Delivered once: a second sweep finds nothing left to queue.
+      await waitFor(async () => ((await next.alerts.sweep()) === 0 ? true : undefined));
+    } finally {
+      await next.stop();
+    }
+  } finally {
+    await deaf.stop();
+  }
+});

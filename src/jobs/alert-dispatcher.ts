@@ -4,9 +4,9 @@
 // "<prefix>:alerts" channel; each instance listens there and puts the alert in the due-set,
 // from which one instance at a time claims it with a lease (as receipts are sent).
 //
-// Gap, stated: an alert announced while no instance's subscriber is connected is not
-// queued until an instance starts (each instance sweeps nothing at start-up); its socket
-// frame still reached the account's dashboards.
+// An alert announced while no instance's subscriber is connected is not lost: each instance
+// sweeps the accounts' kept alerts when it starts and whenever its subscriber reconnects,
+// and queues what is not queued yet.
 import { PeriodicJob } from './periodic.js';
 import type { MailTransport } from './receipt-mailer.js';
 import type { Logger } from '../log.js';
@@ -17,7 +17,7 @@ import { postWebhook } from '../alerts/alert-webhook.js';
 export interface AlertDispatcherDeps {
   store: AlertStore;
   /** The alerts the pool scripts announce (on a dedicated subscriber connection). */
-  announcements: Pick<AlertAnnouncements, 'listen' | 'close'>;
+  announcements: Pick<AlertAnnouncements, 'listen' | 'close' | 'onReconnect'>;
   /** Staff e-mail addresses and the account's name. */
   recipients(accountId: string): Promise<{ name: string; emails: string[] }>;
   transport: MailTransport | null;
@@ -50,7 +50,27 @@ export class AlertDispatcher {
         .then(() => this.job.wake())
         .catch((err: unknown) => this.d.log.warn('alert not queued', { err, accountId, alertId }));
     });
+    this.d.announcements.onReconnect(() => void this.sweep());
     this.job.start();
+    void this.sweep();
+  }
+
+  /** Queues every kept alert that is not queued (announced while nobody listened). Reads
+   *  every account's pool hash once: run at start-up and after a reconnection only. */
+  async sweep(): Promise<number> {
+    let queued = 0;
+    try {
+      for await (const a of this.d.store.undelivered()) {
+        if (await this.d.store.hintIfAbsent(a.accountId, a.alertId, this.d.clock())) queued += 1;
+      }
+      if (queued > 0) {
+        this.d.log.info('alerts found unqueued and queued', { queued });
+        this.job.wake();
+      }
+    } catch (err) {
+      this.d.log.warn('alert sweep failed; the next start or reconnection sweeps again', { err });
+    }
+    return queued;
   }
 
   async stop(): Promise<void> {

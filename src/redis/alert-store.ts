@@ -4,6 +4,7 @@
 // claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
 import type { AlertSettings, StoredAlert } from '../domain/alert-records.js';
+import { billingGlobalKeys } from './keys.js';
 import type { PoolStore } from './pool-store.js';
 import type { ScriptRunner } from './scripts.js';
 import { outcome } from './script-codes.js';
@@ -17,7 +18,7 @@ export class AlertStore {
     private readonly redis: Redis | Cluster,
     private readonly scripts: ScriptRunner,
     private readonly pool: PoolStore,
-    prefix: string,
+    private readonly prefix: string,
   ) {
     this.dueKey = `${prefix}:alerts:due`;
   }
@@ -59,6 +60,32 @@ export class AlertStore {
   async dropHint(member: string): Promise<void> {
     await this.redis.zrem(this.dueKey, member);
   }
+
+  /** Queues the alert unless it is queued already (its retry time is kept). */
+  async hintIfAbsent(accountId: string, alertId: string, at: number): Promise<boolean> {
+    return (await this.redis.zadd(this.dueKey, 'NX', at, `${accountId} ${alertId}`)) === 1;
+  }
+
+  /** Every alert still kept in any account's pool ("alertbox:<id>" fields), page by page:
+   *  the accounts from the cycle schedule (it holds every account), their alerts by HSCAN.
+   *  Reads only; for the sweep that finds alerts whose announcement nobody heard. */
+  async *undelivered(): AsyncGenerator<{ accountId: string; alertId: string }> {
+    const accounts = billingGlobalKeys(this.prefix).cycleDue;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(accounts, cursor, 'COUNT', 200);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const accountId = flat[i]!;
+        let at = '0';
+        do {
+          const [n, fields] = await this.redis.hscan(this.pool.keys(accountId).pool, at, 'MATCH', 'alertbox:*', 'COUNT', 100);
+          at = n;
+          for (let j = 0; j < fields.length; j += 2) yield { accountId, alertId: fields[j]!.slice('alertbox:'.length) };
+        } while (at !== '0');
+      }
+    } while (cursor !== '0');
+  }
 }
 
 /** The alerts the pool scripts announce on "<prefix>:alerts", heard on a dedicated
@@ -71,6 +98,13 @@ export class AlertAnnouncements {
     prefix: string,
   ) {
     this.channel = `${prefix}:alerts`;
+  }
+
+  /** Calls `fn` whenever the subscriber is ready again after a reconnection (whatever
+   *  was announced meanwhile was missed). The subscriber is connected before this is
+   *  called, so every 'ready' heard here is a reconnection. */
+  onReconnect(fn: () => void): void {
+    this.subscriber.on('ready', fn);
   }
 
   /** Calls `fn` with each announced alert ("accountId alertId" members). */
