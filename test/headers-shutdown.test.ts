@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { callSid, createAccount, deleteKeys, PUBLIC_BASE_URL, startTestGateway, TEST_AUTH_TOKEN, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { startGatewayProcess } from './support/gateway-process.js';
+import { readResponse } from './support/raw-http.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
 import { parentEvent } from './support/calls.js';
 import { signForm } from './support/twilio-sign.js';
@@ -61,28 +62,6 @@ describe('response headers', () => {
     }
   });
 });
-
-/** One raw HTTP/1.1 exchange on a keep-alive socket: resolves with the response's head
- *  and body once Content-Length bytes arrived. */
-function readResponse(sock: Socket): Promise<{ head: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const head = buf.subarray(0, end).toString();
-      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < end + 4 + len) return;
-      sock.off('data', onData);
-      sock.off('error', reject);
-      resolve({ head, body: buf.subarray(end + 4, end + 4 + len).toString() });
-    };
-    sock.on('data', onData);
-    sock.once('error', reject);
-    sock.once('close', () => reject(new Error(`closed before a whole answer: ${buf.toString()}`)));
-  });
-}
 
 describe('SIGTERM and keep-alive connections', () => {
   it('while draining, a request on an idle keep-alive connection is answered with Connection: close', async () => {

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatewayProcess } from './support/gateway-process.js';
+import { readResponse } from './support/raw-http.js';
 import { startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
@@ -48,11 +49,11 @@ it('a real SIGTERM without a drain delay: a keep-alive connection already open g
   try {
     await new Promise((r) => s.once('connect', r));
     s.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
-    expect((await readAnswer(s)).head).toMatch(/^HTTP\/1\.1 200/);
+    expect((await readResponse(s)).head).toMatch(/^HTTP\/1\.1 200/);
     p.child.kill('SIGTERM');
     await waitFor(async () => p.output(), (out) => out.includes('shutting down'), 5_000);
     s.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
-    const during = await readAnswer(s);
+    const during = await readResponse(s);
     expect(during.head).toMatch(/^HTTP\/1\.1 503/);
     expect(during.head).toMatch(/^connection: close$/im);
     expect(JSON.parse(during.body)).toEqual({ status: 'draining' });
@@ -62,24 +63,6 @@ it('a real SIGTERM without a drain delay: a keep-alive connection already open g
     await p.stop('SIGKILL');
   }
 });
-
-function readAnswer(sock: Socket): Promise<{ head: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const head = buf.subarray(0, end).toString();
-      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < end + 4 + len) return;
-      sock.off('data', onData);
-      resolve({ head, body: buf.subarray(end + 4, end + 4 + len).toString() });
-    };
-    sock.on('data', onData);
-    sock.once('error', reject);
-  });
-}
 
 it('close() (SIGINT, tests) marks the instance draining before anything else', async () => {
   const gw = await startTestGateway();

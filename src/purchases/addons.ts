@@ -1,6 +1,7 @@
 // Recurring add-ons as the API shows them (R10): what was bought, and when it ended and
 // leaves the allowance. Pure: built from the stored purchase record or charge line.
 import type { ChargeRecord, OrderLine, PurchaseRecord } from '../domain/purchase-records.js';
+import { iso, isoOrNull } from '../domain/iso.js';
 
 export interface AddonView extends OrderLine {
   purchaseId: string;
@@ -19,9 +20,6 @@ export interface AddonList {
   /** Ended add-ons whose minutes are still in this cycle's allowance (they were paid for). */
   ending: AddonView[];
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | undefined) => (ms === undefined ? null : iso(ms));
 
 /** What every view of a purchase shows of its order: the line, its id, the card, when. */
 export function orderOf(p: PurchaseRecord): OrderLine & Pick<AddonView, 'purchaseId' | 'paymentMethod' | 'createdAt'> {

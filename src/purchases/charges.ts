@@ -8,6 +8,7 @@
 // add-on (endsAt, the reset its minutes leave the allowance at) recurs in no cycle that
 // starts at or after endsAt — the same rule the pool's reset applies to its minutes.
 import type { ChargeRecord } from '../domain/purchase-records.js';
+import { iso } from '../domain/iso.js';
 
 export interface ChargeLine {
   kind: 'addon' | 'one_time' | 'overage';
@@ -38,7 +39,6 @@ export interface ChargeStatement {
   currency: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const bundlesText = (n: number) => `${n} bundle${n === 1 ? '' : 's'} of 100`;
 
 export function describePurchase(kind: 'addon' | 'one_time', minutes: number, bundles: number): string {

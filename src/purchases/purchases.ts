@@ -14,6 +14,7 @@ import type { PurchaseStore } from '../redis/purchase-store.js';
 import { addonFromPurchase, addonList, type AddonList, type AddonView } from './addons.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
 import { cardExpiresAt, cardView, purchaseView, type PaymentMethodView, type PurchaseView, type QuoteView } from './views.js';
+import { iso } from '../domain/iso.js';
 
 export type { PaymentMethodView, PurchaseView, QuoteView } from './views.js';
 
@@ -40,7 +41,6 @@ export const DEFAULT_PURCHASE_OPTIONS: Omit<PurchaseOptions, 'bundlePriceCents' 
 /** Expired quotes are kept this long, so a late confirm hears "expired" (409), not "unknown". */
 const EXPIRED_QUOTE_MEMORY_MS = 24 * 3600_000;
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url')}`;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 

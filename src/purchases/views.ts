@@ -3,6 +3,7 @@
 import { balanceView, type BalanceView } from '../accounts/views.js';
 import type { OrderLine, PurchaseRecord, StoredPaymentMethod } from '../domain/purchase-records.js';
 import { orderOf } from './addons.js';
+import { iso } from '../domain/iso.js';
 
 export interface PaymentMethodView {
   id: string;
@@ -31,8 +32,6 @@ export interface PurchaseView extends OrderLine {
   endedAt?: string;
   endsAt?: string;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export function purchaseView(p: PurchaseRecord): PurchaseView {
   const receipt: PurchaseView['receipt'] = { to: p.receipt.to, status: p.receipt.status, attempts: p.receipt.attempts };
