@@ -112,7 +112,7 @@ describe('authorization scripts', () => {
     expect(await store.cancelAuthorization(a.id, 'req:alice:r1', 'alice', now)).toBeNull();
     expect(await store.cancelAuthorization(a.id, 'req:alice:r1', '', now)).toBeNull();
     const call = await store.authorizeCall(
-      { accountId: a.id, callSid: 'CAcrafted000000000000000000000001', direction: 'outbound', from: `client:${a.identity}`, to: '+14155550100', staffId: 'alice', reserveMinutes: 1, authorizationId: 'req:alice:r1', expectedLegs: 1 },
+      { accountId: a.id, callSid: 'CAcrafted000000000000000000000001', direction: 'outbound', from: `client:${a.identity}`, to: '+14155550100', staffId: 'alice', reserveMinutes: 1, authorizationId: 'req:alice:r1', expectedLegs: 1, check: { member: 'CAcrafted000000000000000000000001', dueAt: now + 3600_000 } },
       now,
     );
     // A fresh reservation: the open authorization is left as it was.

@@ -5,6 +5,9 @@ import { createAccount, startTestGateway, type TestGateway } from './support/gat
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
 import { openSocket, wsUrl } from './support/ws-client.js';
+import { accountKeys, directoryKeys } from '../src/redis/keys.js';
+import { ReconcileQueue } from '../src/redis/reconcile-queue.js';
+import { registerScripts } from '../src/redis/scripts.js';
 
 let cluster: RedisClusterHandle;
 let gw: TestGateway;
@@ -35,4 +38,24 @@ it('meters calls and streams the balance to sockets on Redis Cluster', async () 
   expect((await gw.admin('GET', `/v1/accounts/${a.id}/ledger`)).json.entries.map((e: any) => e.kind)).toEqual(['cycle_reset', 'call_debit']);
   expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
   dash.close();
+});
+
+it('keeps reconciliation checks in each account slot and the index of accounts on Redis Cluster', async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 10 });
+  const call = await placeSoftphoneCall(gw, a.identity);
+  const prefix = gw.config.redis.prefix;
+  // The call's check went in with its authorization (same slot) and the account into the index.
+  expect(await gw.redis.zscore(accountKeys(prefix, a.id).checks, call.callSid)).not.toBeNull();
+  expect(await gw.redis.zscore(directoryKeys(prefix).reconcileIndex, a.id)).not.toBeNull();
+  // Every script of a reconciliation pass, each on its own slot.
+  const queue = new ReconcileQueue(gw.redis, registerScripts(gw.redis), prefix);
+  const now = Date.now();
+  await queue.schedule(a.id, call.callSid, now - 1, true);
+  const claimed = (await queue.claimAccounts(now, 60_000, 1000)).find((c) => c.accountId === a.id);
+  expect(claimed).toBeDefined();
+  expect((await queue.claimChecks(a.id, now, 60_000, 50)).members).toEqual([call.callSid]);
+  await queue.schedule(a.id, call.callSid, now + 3_600_000, true);
+  const { next } = await queue.claimChecks(a.id, now, 60_000, 0);
+  await queue.release(claimed!, next);
+  expect(await gw.redis.zscore(directoryKeys(prefix).reconcileIndex, a.id)).toBe(String(now + 3_600_000));
 });

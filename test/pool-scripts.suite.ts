@@ -51,7 +51,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
     }
     const authorize = (accountId: string, sid: string, now = T0, extra: Partial<Parameters<PoolStore['authorizeCall']>[0]> = {}) =>
       store.authorizeCall(
-        { accountId, callSid: sid, direction: 'outbound', from: 'client:a', to: '+1', staffId: 's1', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, ...extra },
+        { accountId, callSid: sid, direction: 'outbound', from: 'client:a', to: '+1', staffId: 's1', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: now + DAY }, ...extra },
         now,
       );
     const action = (accountId: string, sid: string, seconds: number, now = T0) =>

@@ -222,7 +222,7 @@ describe('slow clients', () => {
         await Promise.all(
           Array.from({ length: 250 }, async () => {
             const sid = `CAslow${(n++).toString().padStart(10, '0')}`;
-            await store.authorizeCall({ accountId: a.id, callSid: sid, direction: 'outbound', from: 'client:x', to: '+1', staffId: 'alice', reserveMinutes: 1, authorizationId: '', expectedLegs: 1 }, Date.now());
+            await store.authorizeCall({ accountId: a.id, callSid: sid, direction: 'outbound', from: 'client:x', to: '+1', staffId: 'alice', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: Date.now() + 3600_000 } }, Date.now());
             await store.recordCallEvent(a.id, { callSid: sid, kind: 'action', legSid: sid, sequenceNumber: null, status: 'completed', seconds: 90, minutes: 2, dialCallSid: null }, Date.now());
           }),
         );

@@ -1,8 +1,10 @@
 // R15: a call whose final signal never arrives is settled from Twilio's own records, and
-// nothing is ever held for ever. Calls and video participants enter a due-set when they
-// are placed (checked after a long while) and when their parent ends before a dialled leg
-// reported (checked after the final grace). Every instance polls; ZREM decides who takes
-// an entry, so each check runs once.
+// nothing is ever held for ever. Calls and video participants get a check in their
+// account's queue when they are placed (due after a long while) and when their parent ends
+// before a dialled leg reported (due after the final grace); a call that becomes final
+// drops its check. Every instance polls the global index of accounts with checks due
+// (redis/reconcile-queue.ts); accounts and checks are leased, so each check runs once and
+// an instance that dies mid-pass loses nothing.
 //
 // A check, in order:
 //   1. Twilio's record (REST) when it is configured: settled only when the record is
@@ -19,12 +21,17 @@ import type { Logger } from '../log.js';
 import { PeriodicJob } from './periodic.js';
 import type { CallEventInput, CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { TwilioCall, TwilioParticipant } from '../twilio/rest-client.js';
-import { parseReconcileMember, type ReconcileQueue } from '../redis/reconcile-queue.js';
+import { checkMember, parseReconcileMember, type ReconcileQueue } from '../redis/reconcile-queue.js';
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 /** Past this age an unsettled call is no longer looked up (Twilio keeps no call this long open). */
 const GIVE_UP_AFTER_MS = 7 * 86400_000;
 const MAX_BACKOFF_MS = 3600_000;
+/** Most accounts, and most checks of one account, taken in one pass. */
+const BATCH = 50;
+/** An instance's hold on what it took: longer than a pass's checks can take (REST look-ups
+ *  time out well before). */
+const LEASE_MS = 120_000;
 
 /** Twilio's records, as reconciliation reads them (twilio/rest-client.ts; tests: a local fake). */
 export interface TwilioRecords {
@@ -84,17 +91,37 @@ export class Reconciler {
   private async pass(): Promise<void> {
     try {
       this.backlog = await this.queue.backlog(this.clock());
-      for (const member of await this.queue.claimDue(this.clock(), 50)) {
-        const next = await this.check(member).catch((err: unknown) => {
-          this.log.warn('reconciliation check failed', { err, member });
-          return this.clock() + this.opts.retryMs;
-        });
-        if (next !== null) await this.queue.reschedule(member, next);
+      // What versions before the per-account checks queued globally: checked, and what is
+      // still to check moves into the account's own queue.
+      for (const member of await this.queue.claimLegacy(this.clock(), BATCH)) {
+        const { accountId, sid, roomSid } = parseReconcileMember(member);
+        const next = await this.checkOrRetry(member);
+        if (next !== null) await this.queue.schedule(accountId, checkMember(sid, roomSid), next, true);
+      }
+      for (const claimed of await this.queue.claimAccounts(this.clock(), LEASE_MS, BATCH)) {
+        const { accountId } = claimed;
+        const { members } = await this.queue.claimChecks(accountId, this.clock(), LEASE_MS, BATCH);
+        for (const m of members) {
+          const next = await this.checkOrRetry(`${accountId} ${m}`);
+          if (next === null) await this.queue.drop(accountId, m);
+          else await this.queue.schedule(accountId, m, next, true);
+        }
+        // The account's next due time, now that what was taken is re-timed or gone.
+        const { next } = await this.queue.claimChecks(accountId, this.clock(), LEASE_MS, 0);
+        await this.queue.release(claimed, next);
       }
       this.unsettledCalls = await this.queue.countUnsettled();
     } catch (err) {
       this.log.warn('reconciliation poll failed', { err });
     }
+  }
+
+  /** A check; when it fails, when to try again. */
+  private checkOrRetry(member: string): Promise<number | null> {
+    return this.check(member).catch((err: unknown) => {
+      this.log.warn('reconciliation check failed', { err, member });
+      return this.clock() + this.opts.retryMs;
+    });
   }
 
   /** One due entry; returns when to look again, or null when the call needs no more. */
@@ -162,7 +189,8 @@ export class Reconciler {
     const p = await this.rest!.fetchParticipant(roomSid, participantSid);
     if (p.status === 'connected') return 'still_running';
     if (p.status !== 'disconnected' || p.duration === null) return 'incomplete';
-    const r = await this.feed(accountId, this.event(participantSid, 'parent', participantSid, 'completed', p.duration, p.endTime));
+    const e = this.event(participantSid, 'parent', participantSid, 'completed', p.duration, p.endTime);
+    const r = await this.feed(accountId, { ...e, checkMember: checkMember(participantSid, roomSid) });
     this.log.info('video participant reconciled from Twilio', { participantSid, seconds: p.duration, outcome: r.outcome });
     return settledBy([r]);
   }
@@ -215,6 +243,7 @@ export class Reconciler {
   private async feed(accountId: string, e: CallEventInput): Promise<CallEventOutcome> {
     const r = await this.store.recordCallEvent(accountId, e, this.clock());
     if (r.outcome === 'finalized' && r.wasUnsettled) await this.queue.clearUnsettled(accountId, e.callSid);
+    if (r.outcome === 'pending' || r.outcome === 'unexpected_status') await this.queue.index(accountId, r.indexAt);
     return r;
   }
 }

@@ -95,7 +95,8 @@ export class CallMetering {
     }
 
     // The CallSid → account map and the authorization go out together (pipelined); both
-    // are written before the TwiML is answered, so before any signal about the call.
+    // are written before the TwiML is answered, so before any signal about the call. The
+    // authorization queues the call's reconciliation check in the same script (R15).
     const now = this.clock();
     const [, result, numbers] = await Promise.all([
       this.directory.rememberCall(callSid, accountId),
@@ -112,12 +113,12 @@ export class CallMetering {
           authorizationId: isAuthorizationId(p.authorizationId) ? p.authorizationId : '',
           expectedLegs: targets.length,
           policy,
+          // Should every signal about the call be lost, Twilio's record settles it (R15).
+          check: { member: callSid, dueAt: now + Math.min(this.opts.reconcileAfterMs, this.opts.maxHoldMs) },
         },
         now,
       ),
       callerIdFrom,
-      // Should every signal about the call be lost, Twilio's record settles it (R15).
-      this.queue.schedule(accountId, callSid, now + Math.min(this.opts.reconcileAfterMs, this.opts.maxHoldMs)),
     ]);
     if (numbers) {
       const wanted = p.CallerId;
@@ -126,6 +127,8 @@ export class CallMetering {
     // The account was removed since it was looked up: as if it had never been found.
     if (!result) return { allow: false, reason: direction === 'outbound' ? 'unknown_caller' : 'unknown_number' };
     if (result.decision === 'denied') return { allow: false, reason: result.reason };
+    // Rarely: the account's first open check, or one earlier than any before.
+    await this.queue.index(accountId, result.indexAt);
     return { allow: true, accountId, callSid, targets, callerId };
   }
 
@@ -193,8 +196,9 @@ export class CallMetering {
       },
       now,
     );
+    // A call left waiting was queued for a check after the final grace by the script itself.
     if (outcome.outcome === 'pending' || outcome.outcome === 'unexpected_status') {
-      await this.queue.schedule(accountId, callSid, now + this.opts.finalGraceMs);
+      await this.queue.index(accountId, outcome.indexAt);
     } else if (outcome.outcome === 'finalized' && outcome.wasUnsettled) {
       await this.queue.clearUnsettled(accountId, callSid);
     }

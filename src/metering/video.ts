@@ -10,7 +10,7 @@ import { isIdentity } from '../domain/ids.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import type { Directory } from './directory.js';
-import type { ReconcileQueue } from '../redis/reconcile-queue.js';
+import { checkMember, type ReconcileQueue } from '../redis/reconcile-queue.js';
 
 export type VideoOutcome = 'opened' | 'settled' | 'pending' | 'duplicate' | 'ignored' | 'unknown_account';
 
@@ -70,15 +70,15 @@ export class VideoMetering {
         reserveMinutes: this.opts.reserveMinutes,
         authorizationId: '',
         expectedLegs: 0,
+        // Should the disconnect be lost, Twilio Video's record settles it (R15).
+        check: { member: checkMember(participantSid, roomSid), dueAt: now + this.opts.firstCheckMs },
       },
       now,
     );
     // The account was removed since the room was mapped to it.
     if (!opened) return 'unknown_account';
-    if (opened.decision === 'allowed' && opened.via !== 'repeat') {
-      // Should the disconnect be lost, Twilio Video's record settles it (R15).
-      await this.queue.schedule(accountId, participantSid, now + this.opts.firstCheckMs, roomSid);
-    }
+    // The check was queued by the script that opened the participant; rarely the index needs telling.
+    if (opened.decision === 'allowed') await this.queue.index(accountId, opened.indexAt);
     if (event === 'participant-connected') return opened.decision === 'allowed' && opened.via === 'repeat' ? 'duplicate' : 'opened';
     const r = await this.store.recordCallEvent(
       accountId,
@@ -92,11 +92,12 @@ export class VideoMetering {
         minutes: seconds === null ? null : billableMinutes(seconds, this.opts.billing),
         dialCallSid: null,
         eventAt: parseTwilioTimestamp(p.Timestamp),
+        checkMember: checkMember(participantSid, roomSid),
       },
       now,
     );
     if (r.outcome === 'pending') {
-      await this.queue.schedule(accountId, participantSid, now + this.opts.finalGraceMs, roomSid);
+      await this.queue.index(accountId, r.indexAt);
       return 'pending';
     }
     if (r.outcome !== 'finalized') return 'duplicate';

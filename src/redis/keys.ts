@@ -24,6 +24,9 @@ export function accountKeys(prefix: string, accountId: string) {
     /** Sorted sets of CallSids: open calls by start, ended calls by end (ms). */
     activeCalls: `${base}:calls:active`,
     endedCalls: `${base}:calls:ended`,
+    /** Sorted set: the account's reconciliation checks (R15; lua/lib/checks.lua) — "callSid"
+     *  or "participantSid roomSid" by due time (ms). */
+    checks: `${base}:checks`,
     /** Hash per call. */
     call: (callSid: string) => `${base}:call:${callSid}`,
     /** Hash: staffId → token generation (issue #8); tokens of an older one are refused. */
@@ -51,7 +54,11 @@ export function directoryKeys(prefix: string) {
     removedIdentity: (identity: string) => `${prefix}:dir:removed:${identity}`,
     /** Video room → the account whose staff member was seen in it (R12). */
     room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
-    /** Sorted set: "accountId callSid" members due for reconciliation (R15), by due time. */
+    /** Sorted set: accountId by the next due time of its reconciliation checks (R15), written
+     *  only when an account's earliest check moves earlier (reconcile-index-1.lua). */
+    reconcileIndex: `${prefix}:reconcile:accounts`,
+    /** Sorted set: "accountId callSid" due for reconciliation, as versions before the
+     *  per-account checks kept them; only drained now. */
     reconcile: `${prefix}:reconcile`,
     /** Sorted set: "accountId callSid" of calls whose hold was released unsettled (R15), by then. */
     unsettled: `${prefix}:unsettled`,

@@ -9,7 +9,13 @@ export const NO_ACCOUNT = 'no_account' as const;
 export type NoAccount = typeof NO_ACCOUNT;
 
 export type AuthorizeCallResult =
-  | { decision: 'allowed'; reservedMinutes: number; via: 'reserved' | 'repeat' | 'authorization' }
+  | {
+      decision: 'allowed';
+      reservedMinutes: number;
+      via: 'reserved' | 'repeat' | 'authorization';
+      /** A due time the global reconciliation index must be given (ReconcileQueue.index), or 0. */
+      indexAt: number;
+    }
   | { decision: 'denied'; reason: 'no_minutes' | 'destination_not_allowed' };
 
 export type CreateAuthorizationResult =
@@ -28,7 +34,12 @@ export type CallEventOutcome =
       /** Start (ms) of the cycle the minutes were booked in (R16). */
       cycleStart: number;
     }
-  | { outcome: 'recorded' | 'pending' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' | 'unexpected_status' };
+  | {
+      outcome: 'pending' | 'unexpected_status';
+      /** A due time the global reconciliation index must be given (ReconcileQueue.index), or 0. */
+      indexAt: number;
+    }
+  | { outcome: 'recorded' | 'duplicate' | 'late' | 'denied_call' | 'unknown_call' };
 
 export type ReleaseHoldResult =
   | { outcome: 'released'; releasedMinutes: number }
@@ -50,6 +61,9 @@ export interface CallEventInput {
   /** When the event fired at Twilio (its Timestamp, ms), if known: the call's end instant
    *  for cycle attribution (R16). */
   eventAt?: number | null;
+  /** The call's reconciliation check (lib/checks.lua): "participantSid roomSid" for a video
+   *  participant; a call's is its CallSid (the default). */
+  checkMember?: string;
 }
 
 export function parseSnapshot(json: string): PoolSnapshot {
@@ -100,6 +114,9 @@ export interface AuthorizeCallInput {
   /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused
    *  destination) or "" (the usual check). */
   policy?: 'emergency' | 'deny' | '';
+  /** R15: the check reconciliation makes should the call's final signal be lost — queued
+   *  with the call, in the same script. */
+  check: { member: string; dueAt: number };
 }
 
 export interface CreateAuthorizationInput {

@@ -105,9 +105,10 @@ export class PoolStore {
     const reply = await this.runPool(
       'authorize-call',
       input.accountId,
-      [k.call(input.callSid), k.activeCalls],
+      [k.call(input.callSid), k.activeCalls, k.checks],
       [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
-        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? ''],
+        input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? '',
+        input.check.member, input.check.dueAt],
       now,
     );
     if (!reply) return null;
@@ -116,7 +117,7 @@ export class PoolStore {
       return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
     }
     // The new snapshot reaches clients through the bus; the webhook needs only the decision.
-    return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: o };
+    return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: o, indexAt: Number(reply[3] ?? 0) };
   }
 
   async createAuthorization(
@@ -159,9 +160,10 @@ export class PoolStore {
     const reply = await this.runPool(
       'record-call-event',
       accountId,
-      [k.call(e.callSid), k.activeCalls, k.endedCalls],
+      [k.call(e.callSid), k.activeCalls, k.endedCalls, k.checks],
       [e.callSid, e.kind, e.legSid, e.sequenceNumber ?? '', e.status, e.seconds ?? '', e.minutes ?? '',
-        this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs],
+        this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs,
+        e.checkMember ?? e.callSid],
       now,
     );
     // The call cannot be in an account that does not exist.
@@ -178,6 +180,7 @@ export class PoolStore {
         cycleStart: Number(reply[7]),
       };
     }
+    if (o === 'pending' || o === 'unexpected_status') return { outcome: o, indexAt: Number(reply[1] ?? 0) };
     return { outcome: o };
   }
 

@@ -1,11 +1,16 @@
-// R15's queue in Redis: calls and video participants due for a check against Twilio's
-// records (a global sorted set, by due time, whose members claim themselves with ZREM so
-// each check runs once), and the index of calls whose hold was released unsettled. Global
-// keys, touched by single-key commands only, so any cluster slot will do.
+// R15's queue in Redis. Each account keeps its own checks (lua/lib/checks.lua: a sorted set
+// in its slot, written by the same script that opens or leaves a call waiting, so a
+// webhook pays no extra command for it); a small global index (accountId by next due
+// time, reconcile-index-1.lua) tells reconciliation which accounts to look at, and is
+// written only when an account's earliest check moves earlier. Index entries and checks
+// are leased, never taken away: an instance that dies mid-pass leaves them due again.
+// Also here: the index of calls whose hold was released unsettled, and the drain of the
+// global queue that versions before the per-account checks wrote.
 import type { Cluster, Redis } from 'ioredis';
-import { directoryKeys } from './keys.js';
+import { accountKeys, directoryKeys } from './keys.js';
+import type { ScriptRunner } from './scripts.js';
 
-/** A queue entry: "accountId callSid", or "accountId participantSid roomSid". */
+/** A queue entry as reconciliation handles it: "accountId callSid", or "accountId participantSid roomSid". */
 export function reconcileMember(accountId: string, sid: string, roomSid?: string): string {
   return roomSid ? `${accountId} ${sid} ${roomSid}` : `${accountId} ${sid}`;
 }
@@ -15,35 +20,89 @@ export function parseReconcileMember(member: string): { accountId: string; sid: 
   return { accountId, sid, roomSid: roomSid ?? null };
 }
 
+/** The member of an account's checks for a call ("callSid") or a video participant ("participantSid roomSid"). */
+export function checkMember(sid: string, roomSid?: string | null): string {
+  return roomSid ? `${sid} ${roomSid}` : sid;
+}
+
+/** An index lease ends half a millisecond off the whole ms, so it never equals a due time. */
+const HALF_MS = 0.5;
+
+export interface ClaimedAccount {
+  accountId: string;
+  /** The index entry's lease, handed back to release(). */
+  leaseEnd: number;
+}
+
 export class ReconcileQueue {
   private readonly k;
 
   constructor(
     private readonly redis: Redis | Cluster,
-    prefix: string,
+    private readonly scripts: ScriptRunner,
+    private readonly prefix: string,
   ) {
     this.k = directoryKeys(prefix);
   }
 
-  /** The call (or participant, with its room) is checked at `dueAt` unless due earlier already. */
-  async schedule(accountId: string, sid: string, dueAt: number, roomSid?: string): Promise<void> {
-    await this.redis.zadd(this.k.reconcile, 'LT', dueAt, reconcileMember(accountId, sid, roomSid));
+  /** Tells the index the account has a check due at `dueAt` (what authorize-call,
+   *  record-call-event and schedule-check ask for when they return a non-zero time). */
+  async index(accountId: string, dueAt: number): Promise<void> {
+    if (dueAt > 0) await this.scripts.run('reconcile-index', [this.k.reconcileIndex], [accountId, dueAt, '']);
   }
 
-  async reschedule(member: string, dueAt: number): Promise<void> {
-    await this.redis.zadd(this.k.reconcile, 'LT', dueAt, member);
+  /** Queues a check (a video participant's, or reconciliation's "look again at"); with
+   *  `replace` the new time stands even if later. */
+  async schedule(accountId: string, member: string, dueAt: number, replace = false): Promise<void> {
+    const k = accountKeys(this.prefix, accountId);
+    const reply = await this.scripts.run('schedule-check', [k.pool, k.checks], [member, dueAt, replace ? 'replace' : '']);
+    await this.index(accountId, Number(reply));
   }
 
-  /** Up to `max` entries due by `now`, each taken by this caller alone (ZREM decides). */
-  async claimDue(now: number, max: number): Promise<string[]> {
+  /** The check needs no more looking at. */
+  async drop(accountId: string, member: string): Promise<void> {
+    const k = accountKeys(this.prefix, accountId);
+    await this.scripts.run('schedule-check', [k.pool, k.checks], [member, '', '']);
+  }
+
+  /** Up to `max` accounts with checks due by `now`, each leased to this caller for `leaseMs`. */
+  async claimAccounts(now: number, leaseMs: number, max: number): Promise<ClaimedAccount[]> {
+    const lease = leaseMs + HALF_MS;
+    const ids = (await this.scripts.run('claim-due', [this.k.reconcileIndex], [now, lease, max])) as string[];
+    return ids.map((accountId) => ({ accountId, leaseEnd: now + lease }));
+  }
+
+  /** Up to `max` of the account's checks due by `now`, leased for `leaseMs` (max 0: none,
+   *  only the account's next due time is read and noted). Returns the members and the
+   *  account's next due time (null: nothing queued). */
+  async claimChecks(accountId: string, now: number, leaseMs: number, max: number): Promise<{ members: string[]; next: number | null }> {
+    const k = accountKeys(this.prefix, accountId);
+    const [next, ...members] = (await this.scripts.run('claim-checks', [k.pool, k.checks], [now, leaseMs, max])) as string[];
+    return { members, next: next ? Number(next) : null };
+  }
+
+  /** Ends this caller's lease on the account's index entry: the account's next due time, or gone. */
+  async release(claimed: ClaimedAccount, next: number | null): Promise<void> {
+    await this.scripts.run('reconcile-index', [this.k.reconcileIndex], [claimed.accountId, next ?? '', claimed.leaseEnd]);
+  }
+
+  /** Accounts with checks due by `now`, and entries of the old global queue. */
+  async backlog(now: number): Promise<number> {
+    const [accounts, legacy] = await Promise.all([
+      this.redis.zcount(this.k.reconcileIndex, '-inf', now),
+      this.redis.zcount(this.k.reconcile, '-inf', now),
+    ]);
+    return accounts + legacy;
+  }
+
+  /** The old global queue ("accountId sid [roomSid]"): up to `max` entries due by `now`,
+   *  each taken by this caller alone (ZREM decides). Reconciliation moves what is still to
+   *  check into the account's own queue. */
+  async claimLegacy(now: number, max: number): Promise<string[]> {
     const due = await this.redis.zrangebyscore(this.k.reconcile, '-inf', now, 'LIMIT', 0, max);
     const mine: string[] = [];
     for (const member of due) if ((await this.redis.zrem(this.k.reconcile, member)) === 1) mine.push(member);
     return mine;
-  }
-
-  backlog(now: number): Promise<number> {
-    return this.redis.zcount(this.k.reconcile, '-inf', now);
   }
 
   async markUnsettled(accountId: string, callSid: string, at: number): Promise<void> {

@@ -26,6 +26,10 @@ export const SCRIPT_NAMES = [
   'purchase',
   'end-addon',
   'claim-due',
+  // R15: reconciliation checks in each account's slot, and their global index.
+  'schedule-check',
+  'claim-checks',
+  'reconcile-index',
   'claim-receipt',
   'receipt-sent',
   'receipt-failed',

@@ -18,7 +18,7 @@ export function createStores(redis: Redis | Cluster, scripts: ScriptRunner, opts
     accounts: new AccountStore(redis, scripts, prefix),
     directory: new DirectoryStore(redis, scripts, prefix),
     staffAccess: new StaffAccessStore(redis, prefix),
-    reconcileQueue: new ReconcileQueue(redis, prefix),
+    reconcileQueue: new ReconcileQueue(redis, scripts, prefix),
     purchases: new PurchaseStore(redis, scripts, pool, prefix),
     alerts: new AlertStore(redis, scripts, pool, prefix),
   };

@@ -4,7 +4,7 @@
   (a <Dial> ends at its timeLimit, 4 h by default). Its reservation is released and its
   activeCalls count dropped, so a lost final signal never locks an account out; nothing is
   debited on a guess. The call is marked "unsettled": when Twilio's truth arrives later
-  (a late signal, a reconciliation), record-call-event-7.lua debits it then, exactly once.
+  (a late signal, a reconciliation), record-call-event-8.lua debits it then, exactly once.
   KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
   ARGV[4] CallSid (or ParticipantSid)   ARGV[5] maximum hold (ms)

@@ -1,25 +1,29 @@
 --[[
-  authorize-call-6.lua — a call reached /twilio/voice (R2, R7): bind the softphone's
+  authorize-call-7.lua — a call reached /twilio/voice (R2, R7): bind the softphone's
   authorization if it names a live one, otherwise check and reserve. Idempotent per
   CallSid: a repeated webhook gets the first decision.
   KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
-  KEYS[5] call hash   KEYS[6] active calls zset
+  KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] the account's checks zset (lib/checks.lua)
   ARGV[4] CallSid (or a video ParticipantSid)   ARGV[5] direction ("outbound"|"inbound"|"video")   ARGV[6] from   ARGV[7] to
   ARGV[8] staffId ("" for inbound)   ARGV[9] reserve minutes   ARGV[10] authorizationId or ""
   ARGV[11] dialled legs expected (number of nouns in the <Dial>)   ARGV[12] denial memory (ms)
   ARGV[13] R17 dialling policy: "emergency" (allowed, reserves nothing, never debited: the
            call hash carries emergency=true), "deny" (refused destination) or ""
-  Returns: {1, reservedMinutes, snapshotJson} allowed, reserved now;
+  ARGV[14] what reconciliation checks should the call's final signal be lost (R15): the
+           member ("callSid", or "participantSid roomSid")   ARGV[15] when (ms)
+  Returns: {1, reservedMinutes, snapshotJson, indexAt} allowed, reserved now;
            {2, reservedMinutes} repeated webhook for an allowed call;
-           {3, reservedMinutes, snapshotJson} allowed on a bound authorization (no new reservation);
+           {3, reservedMinutes, snapshotJson, indexAt} allowed on a bound authorization (no new reservation);
+           (indexAt: the due time to write to the global reconciliation index, or 0);
            {0, "no_minutes" | "destination_not_allowed"} denied (also for a repeated
              denied CallSid: the reason it was first denied for);
            -1 / -100 as in lib/prologue.lua.
 ]]
 --!include prologue
+--!include checks
 local early = prologue()
 if early then return early end
-local CALL, ACTIVE = KEYS[5], KEYS[6]
+local CALL, ACTIVE, CHECKS = KEYS[5], KEYS[6], KEYS[7]
 local callSid, direction, staffId = ARGV[4], ARGV[5], ARGV[8]
 
 local prior = redis.call('HMGET', CALL, 'state', 'reservedMinutes')
@@ -37,6 +41,8 @@ local function open_call(reserved, authId)
   redis.call('ZADD', ACTIVE, NOW, callSid)
   P.active = P.active + 1
   changed = true
+  -- Queued in the same script, so no call is ever open without its check (R15).
+  return schedule_check(POOL, CHECKS, ARGV[14], tonumber(ARGV[15]), false)
 end
 
 -- R17 dialling policy (issue #8): decided before any balance check.
@@ -62,9 +68,9 @@ if policy == 'emergency' then
       redis.call('ZREM', AUTHEXP, eid)
     end
   end
-  open_call(0, eid)
+  local indexAt = open_call(0, eid)
   redis.call('HSET', CALL, 'emergency', 'true')
-  return { 1, 0, finish() }
+  return { 1, 0, finish(), indexAt }
 end
 
 local authId = ARGV[10]
@@ -77,8 +83,8 @@ if authId ~= '' then
       redis.call('HDEL', AUTHS, authId, 'req:' .. a.s .. ':' .. a.q)
       staff_auth_gone(a) -- issue #8: the staff member's open count
       redis.call('ZREM', AUTHEXP, authId)
-      open_call(a.r, authId)
-      return { 3, a.r, finish() }
+      local indexAt = open_call(a.r, authId)
+      return { 3, a.r, finish(), indexAt }
     end
   end
   -- Unknown, expired or someone else's: fall back to a fresh check.
@@ -95,5 +101,5 @@ if not try_reserve(reserve, mayOverdraw) then
   finish()
   return { 0, 'no_minutes' }
 end
-open_call(reserve, '')
-return { 1, reserve, finish() }
+local indexAt = open_call(reserve, '')
+return { 1, reserve, finish(), indexAt }

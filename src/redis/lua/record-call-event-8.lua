@@ -1,5 +1,5 @@
 --[[
-  record-call-event-7.lua — one Twilio signal about a metered call: a status callback of
+  record-call-event-8.lua — one Twilio signal about a metered call: a status callback of
   the parent leg or of a dialled (child) leg, the <Dial action> request, or the end of the
   final grace period (kind "grace"), or the word that Twilio's record of the call, fed in as
   ordinary signals, is complete (kind "complete"); both from the reconciliation job. Records it idempotently
@@ -31,6 +31,7 @@
 
   KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
   KEYS[5] call hash   KEYS[6] active calls zset   KEYS[7] ended calls zset
+  KEYS[8] the account's checks zset (lib/checks.lua)
   ARGV[4] parent CallSid   ARGV[5] kind: "parent" | "child" | "action" | "grace" | "complete"
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
@@ -38,18 +39,27 @@
   computed by domain/billable-minutes.ts)  ARGV[11] retention of ended calls (ms)
   ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
   ARGV[14] final grace (ms; used by kind "grace")
+  ARGV[15] the call's reconciliation check ("callSid", or "participantSid roomSid"):
+           queued for the end of the final grace when the signal leaves the call waiting
+           (3, 7), dropped when the call becomes final (R15)
   Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson|false,
             wasUnsettled (0|1), bookedCycleStart}  the call became final now;
-           {2} recorded, not final;   {3} parent ended, waiting for dialled legs (R15 next);
+           {2} recorded, not final;   {3, indexAt} parent ended, waiting for dialled legs (R15 next);
            {4} duplicate signal (already recorded);   {5} call already final, signal late;
-           {6} signal about a call that was denied;   {7} recorded, status not one Twilio
-           documents (left for reconciliation);   {-2} no such call in this account;
+           {6} signal about a call that was denied;   {7, indexAt} recorded, status not one Twilio
+           documents (left for reconciliation);   (indexAt: the due time to write to the
+           global reconciliation index, or 0)   {-2} no such call in this account;
            -1 / -100 as in lib/prologue.lua.
 ]]
 --!include prologue
+--!include checks
 local early = prologue()
 if early then return early end
-local CALL, ACTIVE, ENDED = KEYS[5], KEYS[6], KEYS[7]
+local CALL, ACTIVE, ENDED, CHECKS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+-- Checked once the final grace has passed, unless a check is queued earlier (R15).
+local function check_after_grace()
+  return schedule_check(POOL, CHECKS, ARGV[15], NOW + tonumber(ARGV[14]), false)
+end
 local callSid, kind, legSid, seq, status = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local seconds, minutes = tonumber(ARGV[9]), tonumber(ARGV[10])
 local eventAt = tonumber(ARGV[13])
@@ -78,7 +88,7 @@ if state == 'ended' then finish() return { 5 } end
 if not check and not (kind == 'action' and DIAL_STATUS or CALL_STATUS)[status] then
   redis.call('HSET', CALL, 'unexpected:' .. legSid, status)
   finish()
-  return { 7 }
+  return { 7, check_after_grace() }
 end
 
 local answeredNow = false
@@ -213,7 +223,7 @@ if not final then
   publish_started()
   if c[4] then
     redis.call('HSETNX', CALL, 'pendingSince', NOW)
-    return { 3 }
+    return { 3, check_after_grace() }
   end
   return { 2 }
 end
@@ -260,6 +270,7 @@ redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', bi
   'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over, 'cycleStart', bookedIn,
   'callEndedAt', endAt)
 redis.call('ZREM', ACTIVE, callSid)
+drop_check(CHECKS, ARGV[15])
 local retention = tonumber(ARGV[11])
 redis.call('ZADD', ENDED, NOW, callSid)
 -- Trimming the history now and then is enough (the call hashes expire on their own).
