@@ -18,7 +18,7 @@ describe('reconciliation checks in the account slot', () => {
   let gw: TestGateway;
   let queue: ReconcileQueue;
   let prefix: string;
-  const checksOf = (id: string) => gw.redis.zrange(accountKeys(prefix, id).checks, 0, -1, 'WITHSCORES');
+  const checksOf = async (id: string) => ((await gw.redis.call('ZRANGE', accountKeys(prefix, id).checks, '0', '-1', 'WITHSCORES')) as unknown[]).flat().map(String);
   const indexOf = (id: string) => gw.redis.zscore(directoryKeys(prefix).reconcileIndex, id);
   const noted = (id: string) => gw.redis.hget(accountKeys(prefix, id).pool, 'reconcileAt');
 

@@ -203,6 +203,28 @@ describe('slow clients', () => {
     fast.close();
   });
 
+  it('of an account whose balance changes all the time get ~10 snapshots a second, the last one always', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 1 });
+    const tok = await staffToken(a.id);
+    const sock = await connect(tok);
+    await sock.next((m) => m.type === 'balance');
+    const before = sock.messages.filter((m) => m.type === 'balance').length;
+    // ~2 s of changes, one after the other (hundreds a second; an authorization storm).
+    const until = Date.now() + 2000;
+    let n = 0;
+    while (Date.now() < until) {
+      n += 1;
+      await gw.store.adjust(a.id, 1, 'load', `s${n}`, Date.now());
+    }
+    const last = await sock.next((m) => m.type === 'balance' && m.balance === n + 1, 5000);
+    const frames = sock.messages.filter((m) => m.type === 'balance').length - before;
+    expect(n).toBeGreaterThan(100);
+    // At most every 100 ms once the room is busy (40 a second while it was quiet): ≤ ~10/s, plus the ramp-up.
+    expect(frames).toBeLessThanOrEqual(30);
+    expect(last.version).toBeGreaterThan(0);
+    sock.close();
+  });
+
   it('are closed with SLOW_CONSUMER once their unsent buffer passes the bound', async () => {
     const small = await startTestGateway({ env: { WS_MAX_BUFFERED_BYTES: '16384' } });
     try {

@@ -4,15 +4,21 @@
 // slices (yielding to the event loop between slices, so a 10,000-socket room never stalls
 // authorizations or webhooks), and gives each socket the call events queued before the
 // pass began and the newest balance snapshot available when its turn comes. Balance
-// snapshots are state, not events: passes start at most every MIN_PASS_INTERVAL_MS per
-// room, and everything that changed meanwhile is folded into the latest snapshot.
+// snapshots are state, not events: passes start at most every `interval` per room, and
+// everything that changed meanwhile is folded into the latest snapshot. The interval is
+// MIN_PASS_INTERVAL_MS for a room that changes now and then, and doubles up to
+// MAX_PASS_INTERVAL_MS while changes keep arriving faster than that (an authorization
+// storm: every authorization changes `reserved`), so authorizing does not flood the
+// account's own sockets; a quiet spell of MAX_PASS_INTERVAL_MS sets it back.
 import { balanceView } from '../accounts/views.js';
 import type { BusMessage, PoolSnapshot } from '../domain/pool-snapshot.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 import { forEachSliced } from './sliced.js';
 
-/** At most ~40 balance passes per second per room. */
+/** At most ~40 balance passes per second for a room that changes now and then... */
 const MIN_PASS_INTERVAL_MS = 25;
+/** ...and ~10 for one that changes all the time: its sockets see the balance at most this late. */
+const MAX_PASS_INTERVAL_MS = 100;
 
 interface Room {
   accountId: string;
@@ -25,6 +31,8 @@ interface Room {
   running: boolean;
   timer: NodeJS.Timeout | null;
   lastPassAt: number;
+  /** The current throttle (MIN_PASS_INTERVAL_MS..MAX_PASS_INTERVAL_MS). */
+  interval: number;
   listener: BusListener;
 }
 
@@ -80,6 +88,7 @@ export class Hub {
       running: false,
       timer: null,
       lastPassAt: 0,
+      interval: MIN_PASS_INTERVAL_MS,
       listener: (msg) => this.onBus(r, msg),
     };
     room = r;
@@ -138,12 +147,16 @@ export class Hub {
 
   private schedule(room: Room): void {
     if (room.running || room.timer) return; // the running pass or the timer picks it up
-    const wait = room.lastPassAt + MIN_PASS_INTERVAL_MS - performance.now();
+    const now = performance.now();
+    if (now - room.lastPassAt >= MAX_PASS_INTERVAL_MS) room.interval = MIN_PASS_INTERVAL_MS;
+    const wait = room.lastPassAt + room.interval - now;
     // Call events are not held back by the balance throttle.
     if (wait <= 0 || room.events.length > 0) {
       this.pass(room);
       return;
     }
+    // Held back: the room changes faster than its interval, which grows while that lasts.
+    room.interval = Math.min(MAX_PASS_INTERVAL_MS, room.interval * 2);
     room.timer = setTimeout(() => {
       room.timer = null;
       this.pass(room);
