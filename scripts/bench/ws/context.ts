@@ -90,7 +90,7 @@ export interface Row {
 }
 
 export const rows: Row[] = [];
-export const cpuRows: { phase: Phase; window: string; cpu: CpuShare }[] = [];
+export const cpuRows: { phase: Phase | `${Phase} ceiling`; window: string; cpu: CpuShare }[] = [];
 export const failures: string[] = [];
 export const notes: string[] = [];
 

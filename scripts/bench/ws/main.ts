@@ -25,7 +25,9 @@
  *           out, whatever --duration. Afterwards `reserved` must equal the authorizations
  *           granted (when the phase was shorter than the TTL). Also counts the balance
  *           frames the sockets got meanwhile: every authorization changes `reserved`, and
- *           softphone sockets watch their account.
+ *           softphone sockets watch their account. Then the same load (sockets, in-flight
+ *           bound, warm-up and window) against the bare ceiling, ceiling-server.mjs in its
+ *           own process (ws + JSON.parse + one EVALSHA + send), and the ratio (target ≥ 0.8).
  *   fanout  --dashboards (10,000) sockets with one staff token, opened in batches by
  *           --fanout-procs (2) client processes (scripts/bench/ws/fanout-clients.mjs) so
  *           that receiving does not share an event loop with the measurement. Gateway RSS
