@@ -13,9 +13,10 @@ export interface Frame {
 }
 
 /** Frames a text message once, so a broadcast writes the same bytes to every socket
- *  instead of framing it again per socket (server frames are never masked). */
-export function textFrame(payload: Buffer): Buffer {
-  const n = payload.length;
+ *  instead of framing it again per socket (server frames are never masked). A string is
+ *  encoded straight into the frame. */
+export function textFrame(payload: Buffer | string): Buffer {
+  const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
   const out = Buffer.allocUnsafe(head + n);
   out[0] = 0x81; // FIN + text
@@ -29,7 +30,8 @@ export function textFrame(payload: Buffer): Buffer {
     out.writeUInt32BE(0, 2);
     out.writeUInt32BE(n, 6);
   }
-  payload.copy(out, head);
+  if (typeof payload === 'string') out.write(payload, head);
+  else payload.copy(out, head);
   return out;
 }
 
@@ -107,7 +109,7 @@ export class ClientConnection {
   /** A reply to this client alone: framed here and written whole (one write instead of
    *  ws's header-and-payload pair, which costs a writev per reply). */
   sendText(text: string): void {
-    if (this.mayWrite()) this.writeWire(textFrame(Buffer.from(text)));
+    if (this.mayWrite()) this.writeWire(textFrame(text));
   }
 
   /** Open and within its bound; a socket past the bound is closed (SLOW_CONSUMER). */

@@ -37,19 +37,19 @@ interface Room {
 }
 
 export function balanceFrame(s: PoolSnapshot): Frame {
-  return { version: s.version, wire: textFrame(Buffer.from(JSON.stringify({ type: 'balance', ...balanceView(s) }))) };
+  return { version: s.version, wire: textFrame(JSON.stringify({ type: 'balance', ...balanceView(s) })) };
 }
 
 export function callFrame(m: BusMessage): Buffer {
   const { t: _t, accountId: _a, at, ...rest } = m as Record<string, unknown>;
-  return textFrame(Buffer.from(JSON.stringify({ type: 'call', ...rest, at: typeof at === 'number' ? new Date(at).toISOString() : at })));
+  return textFrame(JSON.stringify({ type: 'call', ...rest, at: typeof at === 'number' ? new Date(at).toISOString() : at }));
 }
 
 /** A low-balance alert as the socket shows it: {"type":"alert","level","available","threshold","cycleStart",…}. */
 export function alertFrame(m: BusMessage): Buffer {
   const { t: _t, version: _v, cycleStart, at, ...rest } = m as Record<string, unknown>;
   const iso = (v: unknown) => (typeof v === 'number' ? new Date(v).toISOString() : v);
-  return textFrame(Buffer.from(JSON.stringify({ type: 'alert', ...rest, cycleStart: iso(cycleStart), at: iso(at) })));
+  return textFrame(JSON.stringify({ type: 'alert', ...rest, cycleStart: iso(cycleStart), at: iso(at) }));
 }
 
 export type BusListener = (msg: BusMessage, raw: string) => void;
