@@ -12,11 +12,13 @@
  * After every script run it reads INFO commandstats: the EVALSHA's usec is the script's
  * time, the other commands' deltas are the redis.call()s it issued (Redis counts those
  * under their own names too) — commands per call is the machine-independent unit.
- * usec_per_call is the median over the rounds (CONFIG RESETSTAT before each), min–max beside.
+ * usec_per_call is the median over the rounds (CONFIG RESETSTAT before each), min–max beside:
+ * on a shared machine the min is the steadier figure to compare.
  * The digest hashes every reply, every message published on the account's channel and the
  * account's stored state at the end (ledger ids left out): a change that keeps behaviour
  * keeps it.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createStores } from '../../../src/redis/stores.js';
@@ -30,8 +32,15 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const LIFECYCLES = arg('lifecycles', 400);
-const ROUNDS = arg('rounds', 5);
+const ROUNDS = arg('rounds', 7);
 const PORT = arg('port', 0);
+// --url: a private server already running (e.g. under valgrind --tool=callgrind, whose pid
+// --callgrind names: then the counted rounds' instructions executed by Redis are printed,
+// a figure the other work on the machine does not move; per-script figures are not taken
+// then). Never the shared Redis.
+const urlIdx = process.argv.indexOf('--url');
+const URL_ARG = urlIdx >= 0 ? process.argv[urlIdx + 1]! : null;
+const CALLGRIND = arg('callgrind', 0);
 const WARMUP = 100;
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
@@ -57,13 +66,27 @@ async function startPrivate(): Promise<RedisServerHandle> {
   throw new Error('unreachable');
 }
 
+/** The instructions `pid` (a server under callgrind) executed since its counters were zeroed. */
+function callgrindTotal(pid: number): number {
+  const out = execFileSync('callgrind_control', ['-e', String(pid)], { encoding: 'utf8' });
+  const totals = out.slice(out.indexOf('Totals:'));
+  const threads = [...totals.matchAll(/^\s*Th \d+\s+([\d,]+)/gm)];
+  if (threads.length === 0) throw new Error(`callgrind_control -e gave no totals:\n${out}`);
+  return threads.reduce((sum, m) => sum + Number(m[1]!.replace(/,/g, '')), 0);
+}
+
 async function main() {
-  const srv = await startPrivate();
-  const redis = new Redis(srv.url, { maxRetriesPerRequest: 1 });
-  const sub = new Redis(srv.url, { maxRetriesPerRequest: 1 });
+  if (URL_ARG && /:6379\b/.test(URL_ARG)) throw new Error('--url must be a private server, not the shared one');
+  const srv = URL_ARG ? null : await startPrivate();
+  const url = URL_ARG ?? srv!.url;
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const sub = new Redis(url, { maxRetriesPerRequest: 1 });
   const digest = createHash('sha256');
+  // Published messages apart: they arrive on another connection, interleaved with the
+  // replies in no fixed order.
+  const pubDigest = createHash('sha256');
   try {
-    const prefix = 'mgsc';
+    const prefix = `mgsc${URL_ARG ? Date.now() : ''}`;
     // Counting wrapper: labels a run by script name (record-call-event by its signal).
     const inner = registerScripts(redis);
     let label = '';
@@ -97,7 +120,7 @@ async function main() {
     let published = 0;
     sub.on('smessage', (_ch: string, msg: string) => {
       published++;
-      digest.update(`pub ${msg}\n`);
+      pubDigest.update(`${msg}\n`);
     });
 
     let clock = T0;
@@ -152,24 +175,27 @@ async function main() {
 
     for (let i = 0; i < WARMUP; i++) await softphone(), await call();
     const rounds: Map<string, Tally>[] = [];
+    if (CALLGRIND) execFileSync('callgrind_control', ['-z', String(CALLGRIND)], { stdio: 'ignore' });
     for (let r = 0; r < ROUNDS; r++) {
       await redis.config('RESETSTAT');
       tallies.clear();
       last = await commandStats(redis);
-      counting = true;
+      // Under callgrind the INFO after each run would be counted too: totals only.
+      counting = !CALLGRIND;
       for (let i = 0; i < LIFECYCLES; i++) await softphone(), await call();
       counting = false;
       rounds.push(new Map(tallies));
     }
+    const instructions = CALLGRIND ? callgrindTotal(CALLGRIND) : null;
 
     // The account's state at the end, for the digest (stream ids are wall-clock: left out).
     await new Promise((r) => setTimeout(r, 300));
     const sorted = (h: Record<string, string>) => JSON.stringify(Object.entries(h).sort(([a], [b]) => (a < b ? -1 : 1)));
     digest.update(sorted(await redis.hgetall(k.pool)));
     digest.update(sorted(await redis.hgetall(k.auths)));
-    digest.update(JSON.stringify(await redis.zrange(k.authExpiry, 0, -1, 'WITHSCORES')));
-    digest.update(JSON.stringify(await redis.zrange(k.endedCalls, 0, -1, 'WITHSCORES')));
-    digest.update(JSON.stringify(await redis.zrange(k.activeCalls, 0, -1, 'WITHSCORES')));
+    digest.update(JSON.stringify(await redis.zrange(k.authExpiry, '0', '-1', 'WITHSCORES')));
+    digest.update(JSON.stringify(await redis.zrange(k.endedCalls, '0', '-1', 'WITHSCORES')));
+    digest.update(JSON.stringify(await redis.zrange(k.activeCalls, '0', '-1', 'WITHSCORES')));
     for (const i of [2, 3, n - 1, n]) digest.update(sorted(await redis.hgetall(k.call(`CA${String(i).padStart(32, '0')}`))));
     for (const [, f] of await redis.xrange(k.ledger, '-', '+')) digest.update(JSON.stringify(f));
 
@@ -196,12 +222,15 @@ async function main() {
       out.write(`${r.script.padEnd(36)}${String(r.calls).padStart(7)}${r.usecPerCall.toFixed(1).padStart(11)}  ${`${r.min}–${r.max}`.padEnd(14)}` +
         `${r.commandsPerCall.toFixed(2).padStart(10)}  ${r.commands}\n`);
     }
-    out.write(`published ${published}, digest ${digest.digest('hex').slice(0, 16)}\n`);
-    out.write(`${JSON.stringify({ rows })}\n`);
+    out.write(`published ${published}, digest ${digest.digest('hex').slice(0, 16)}/${pubDigest.digest('hex').slice(0, 16)}\n`);
+    if (instructions !== null) {
+      out.write(`Redis instructions (callgrind) per softphone request + call lifecycle: ${Math.round(instructions / (LIFECYCLES * ROUNDS))}\n`);
+    }
+    out.write(`${JSON.stringify({ rows, instructions })}\n`);
   } finally {
     sub.disconnect();
     redis.disconnect();
-    await srv.stop();
+    await srv?.stop();
   }
 }
 

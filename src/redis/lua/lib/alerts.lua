@@ -33,7 +33,7 @@ local function raise_alert(threshold, email, webhook)
 end
 
 local function check_alerts()
-  local before = O and tonumber(O.balance)
+  local before = L and L.balance
   local after = P.balance
   if not before or before == after then return end
   local ts, email, webhook = alert_settings()

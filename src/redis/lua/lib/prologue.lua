@@ -32,7 +32,7 @@ local function finish()
   persist_allowance(args)
   for _, f in ipairs(STATE_FIELDS) do
     local v = P[f]
-    if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
+    if v ~= nil and not (L and L[f] == v) then
       args[#args + 1] = f
       args[#args + 1] = int(v)
     end
