@@ -34,10 +34,11 @@ const arg = (name: string, dflt: number) => {
 const LIFECYCLES = arg('lifecycles', 400);
 const ROUNDS = arg('rounds', 7);
 const PORT = arg('port', 0);
-// --url: a private server already running (e.g. under valgrind --tool=callgrind, whose pid
+// --url: a private server already running (e.g. under valgrind --tool=callgrind
+// --collect-atstart=no --toggle-collect=evalGenericCommand, so that only scripts count), whose pid
 // --callgrind names: then the counted rounds' instructions executed by Redis are printed,
-// a figure the other work on the machine does not move; per-script figures are not taken
-// then). Never the shared Redis.
+// figures the other work on the machine does not move: per script, its instructions per
+// run replace the timings, which valgrind makes meaningless). Never the shared Redis.
 const urlIdx = process.argv.indexOf('--url');
 const URL_ARG = urlIdx >= 0 ? process.argv[urlIdx + 1]! : null;
 const CALLGRIND = arg('callgrind', 0);
@@ -68,7 +69,7 @@ async function startPrivate(): Promise<RedisServerHandle> {
 
 /** The instructions `pid` (a server under callgrind) executed since its counters were zeroed. */
 function callgrindTotal(pid: number): number {
-  const out = execFileSync('callgrind_control', ['-e', String(pid)], { encoding: 'utf8' });
+  const out = execFileSync('callgrind_control', ['-e', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const totals = out.slice(out.indexOf('Totals:'));
   const threads = [...totals.matchAll(/^\s*Th \d+\s+([\d,]+)/gm)];
   if (threads.length === 0) throw new Error(`callgrind_control -e gave no totals:\n${out}`);
@@ -92,17 +93,25 @@ async function main() {
     let label = '';
     let counting = false;
     let last = await commandStats(redis);
+    let lastInstructions = 0;
     const tallies = new Map<string, Tally>();
     const runner: ScriptRunner = {
       async run(name: ScriptName, keys, args) {
         const reply = await inner.run(name, keys, args);
         digest.update(`${name} ${JSON.stringify(reply)}\n`);
         if (!counting) return reply;
-        const now = await commandStats(redis);
         const key = label || name;
         const t = tallies.get(key) ?? { calls: 0, usec: 0, inner: new Map() };
         tallies.set(key, t);
         t.calls += 1;
+        if (CALLGRIND) {
+          // Cumulative counter: the delta since the previous run is this run's (no INFO read).
+          const total = callgrindTotal(CALLGRIND);
+          t.usec += total - lastInstructions;
+          lastInstructions = total;
+          return reply;
+        }
+        const now = await commandStats(redis);
         for (const [cmd, s] of now) {
           const d = s.calls - (last.get(cmd)?.calls ?? 0);
           if (d === 0 || cmd === 'info') continue;
@@ -175,18 +184,16 @@ async function main() {
 
     for (let i = 0; i < WARMUP; i++) await softphone(), await call();
     const rounds: Map<string, Tally>[] = [];
-    if (CALLGRIND) execFileSync('callgrind_control', ['-z', String(CALLGRIND)], { stdio: 'ignore' });
     for (let r = 0; r < ROUNDS; r++) {
       await redis.config('RESETSTAT');
       tallies.clear();
       last = await commandStats(redis);
-      // Under callgrind the INFO after each run would be counted too: totals only.
-      counting = !CALLGRIND;
+      if (CALLGRIND) lastInstructions = callgrindTotal(CALLGRIND);
+      counting = true;
       for (let i = 0; i < LIFECYCLES; i++) await softphone(), await call();
       counting = false;
       rounds.push(new Map(tallies));
     }
-    const instructions = CALLGRIND ? callgrindTotal(CALLGRIND) : null;
 
     // The account's state at the end, for the digest (stream ids are wall-clock: left out).
     await new Promise((r) => setTimeout(r, 300));
@@ -199,6 +206,8 @@ async function main() {
     for (const i of [2, 3, n - 1, n]) digest.update(sorted(await redis.hgetall(k.call(`CA${String(i).padStart(32, '0')}`))));
     for (const [, f] of await redis.xrange(k.ledger, '-', '+')) digest.update(JSON.stringify(f));
 
+    const scale = CALLGRIND ? 1000 : 1;
+    const fmtK = (x: number) => `${Math.round(x / 1000)}k`;
     const rows = [...rounds[0]!.keys()].map((name) => {
       const per = rounds.map((t) => t.get(name)!.usec / t.get(name)!.calls).sort((a, b) => a - b);
       const t0 = rounds[0]!.get(name)!;
@@ -207,9 +216,9 @@ async function main() {
       return {
         script: name,
         calls: t0.calls,
-        usecPerCall: Math.round(per[Math.floor(per.length / 2)]! * 10) / 10,
-        min: Math.round(per[0]! * 10) / 10,
-        max: Math.round(per[per.length - 1]! * 10) / 10,
+        usecPerCall: Math.round((per[Math.floor(per.length / 2)]! / scale) * 10) / 10,
+        min: Math.round((per[0]! / scale) * 10) / 10,
+        max: Math.round((per[per.length - 1]! / scale) * 10) / 10,
         commandsPerCall: Math.round((total / t0.calls) * 100) / 100,
         commands: cmds.map(([c, x]) => `${c}:${Math.round((x / t0.calls) * 100) / 100}`).join(' '),
       };
@@ -223,10 +232,11 @@ async function main() {
         `${r.commandsPerCall.toFixed(2).padStart(10)}  ${r.commands}\n`);
     }
     out.write(`published ${published}, digest ${digest.digest('hex').slice(0, 16)}/${pubDigest.digest('hex').slice(0, 16)}\n`);
-    if (instructions !== null) {
-      out.write(`Redis instructions (callgrind) per softphone request + call lifecycle: ${Math.round(instructions / (LIFECYCLES * ROUNDS))}\n`);
+    if (CALLGRIND) {
+      const all = rounds.reduce((sum, t) => sum + [...t.values()].reduce((x, y) => x + y.usec, 0), 0);
+      out.write(`(callgrind: "usec/call" is Redis instructions per run, in thousands; per softphone request + call lifecycle: ${fmtK(all / (LIFECYCLES * ROUNDS))})\n`);
     }
-    out.write(`${JSON.stringify({ rows, instructions })}\n`);
+    out.write(`${JSON.stringify({ rows })}\n`);
   } finally {
     sub.disconnect();
     redis.disconnect();
