@@ -22,25 +22,28 @@ local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleSta
 -- Every script that touches a pool runs this, so it is written for speed: one HMGET with
 -- the field names as constants, and tables built by constructors (sized once) rather than
 -- by a loop of inserts and tonumber()s (that loop cost more than the HMGET itself).
+-- Fields few runs need are left to those that do, each field costing HMGET a search of
+-- the hash (a whole one when absent, as the alert fields usually are): the billing anchor
+-- (lib/cycles.lua, when a reset is due) and the alert fields (lib/alerts.lua, when the
+-- balance moved).
 local function load_pool()
   local v = redis.call('HMGET', POOL, 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly',
-    'cycleIndex', 'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy',
-    'plan', 'addon', 'pendingPlan', 'addonEnding', 'alertCfg', 'alertsFired')
+    'cycleIndex', 'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'inboundPolicy',
+    'plan', 'addon', 'pendingPlan', 'addonEnding')
   if not v[1] then return false end
   O = { accountId = v[1], balance = v[2], reserved = v[3], monthly = v[4], pendingMonthly = v[5],
     cycleIndex = v[6], cycleStart = v[7], cycleEnd = v[8], used = v[9], overage = v[10], active = v[11],
-    version = v[12], anchor = v[13], inboundPolicy = v[14], plan = v[15], addon = v[16], pendingPlan = v[17],
-    addonEnding = v[18], alertCfg = v[19], alertsFired = v[20] }
+    version = v[12], inboundPolicy = v[13], plan = v[14], addon = v[15], pendingPlan = v[16], addonEnding = v[17] }
   L = { balance = tonumber(v[2]), reserved = tonumber(v[3]), monthly = tonumber(v[4]),
     pendingMonthly = tonumber(v[5]), cycleIndex = tonumber(v[6]), cycleStart = tonumber(v[7]),
     cycleEnd = tonumber(v[8]), used = tonumber(v[9]), overage = tonumber(v[10]), active = tonumber(v[11]),
-    version = tonumber(v[12]), anchor = tonumber(v[13]), plan = tonumber(v[15]), addon = tonumber(v[16]),
-    pendingPlan = tonumber(v[17]), addonEnding = tonumber(v[18]) }
+    version = tonumber(v[12]), plan = tonumber(v[14]), addon = tonumber(v[15]), pendingPlan = tonumber(v[16]),
+    addonEnding = tonumber(v[17]) }
   P = { accountId = v[1], balance = L.balance, reserved = L.reserved, monthly = L.monthly,
     pendingMonthly = L.pendingMonthly, cycleIndex = L.cycleIndex, cycleStart = L.cycleStart,
     cycleEnd = L.cycleEnd, used = L.used, overage = L.overage, active = L.active, version = L.version,
-    anchor = L.anchor, inboundPolicy = v[14], plan = L.plan, addon = L.addon, pendingPlan = L.pendingPlan,
-    addonEnding = L.addonEnding, alertCfg = v[19], alertsFired = v[20] }
+    inboundPolicy = v[13], plan = L.plan, addon = L.addon, pendingPlan = L.pendingPlan,
+    addonEnding = L.addonEnding }
   -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
   if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
   return true
