@@ -42,8 +42,8 @@ local function raise_alert(threshold, email, webhook)
   redis.call('PUBLISH', string.match(CHANNEL, '^(.*):{') .. ':alerts', P.accountId .. ' ' .. id)
 end
 
-local function check_alerts()
-  local before = L and L.balance
+-- `before`: the balance as loaded (nil when the pool was not loaded but created).
+local function check_alerts(before)
   local after = P.balance
   if not before or before == after then return end
   local ts, email, webhook = alert_settings() -- loads P.alertsFired too
