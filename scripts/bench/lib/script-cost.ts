@@ -1,7 +1,16 @@
 /**
  * What each hot pool script costs Redis (issue #12, "Cheaper scripts"):
  *
- *   npx tsx scripts/bench/lib/script-cost.ts [--lifecycles 400] [--rounds 5] [--port 6394]
+ *   npx tsx scripts/bench/lib/script-cost.ts [--lifecycles 400] [--rounds 7] [--port 6394]
+ *
+ * or, for instructions executed instead of time (the other work on a shared machine moves
+ * the µs by ±20%, not these; per script ±7% from where Lua's GC steps fall, the lifecycle's
+ * total ±2%), against a server of your own under callgrind:
+ *
+ *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=evalGenericCommand \
+ *     redis-server --port 6396 --save '' &
+ *   npx tsx scripts/bench/lib/script-cost.ts --url redis://127.0.0.1:6396 --callgrind <its pid> \
+ *     --lifecycles 30 --rounds 1
  *
  * Starts a private redis-server (ports 6391–6399, the first free one unless --port), creates
  * one account through the stores and runs, sequentially and on a simulated clock:
@@ -34,11 +43,9 @@ const arg = (name: string, dflt: number) => {
 const LIFECYCLES = arg('lifecycles', 400);
 const ROUNDS = arg('rounds', 7);
 const PORT = arg('port', 0);
-// --url: a private server already running (e.g. under valgrind --tool=callgrind
-// --collect-atstart=no --toggle-collect=evalGenericCommand, so that only scripts count), whose pid
-// --callgrind names: then the counted rounds' instructions executed by Redis are printed,
-// figures the other work on the machine does not move: per script, its instructions per
-// run replace the timings, which valgrind makes meaningless). Never the shared Redis.
+// --url: a private server already running, never the shared one. --callgrind: its pid, when
+// it runs under callgrind (above): each run's instructions replace its timing, which
+// valgrind makes meaningless, and INFO is not read (it would be counted).
 const urlIdx = process.argv.indexOf('--url');
 const URL_ARG = urlIdx >= 0 ? process.argv[urlIdx + 1]! : null;
 const CALLGRIND = arg('callgrind', 0);
@@ -225,8 +232,8 @@ async function main() {
     });
     const out = process.stdout;
     out.write(`script cost — ${new Date().toISOString()} git ${gitRevision()} redis ${/redis_version:(\S+)/.exec(await redis.info('server'))?.[1]}, ` +
-      `${LIFECYCLES} softphone requests + ${LIFECYCLES} call lifecycles per round, ${ROUNDS} rounds, median (min–max) µs\n`);
-    out.write(`${'script'.padEnd(36)}${'calls'.padStart(7)}${'usec/call'.padStart(11)}${'  min–max'.padEnd(16)}${'cmds/call'.padStart(10)}  commands per call\n`);
+      `${LIFECYCLES} softphone requests + ${LIFECYCLES} call lifecycles per round, ${ROUNDS} rounds, median (min–max) ${CALLGRIND ? 'thousand instructions' : 'µs'}\n`);
+    out.write(`${'script'.padEnd(36)}${'calls'.padStart(7)}${(CALLGRIND ? 'kinstr/run' : 'usec/call').padStart(11)}${'  min–max'.padEnd(16)}${'cmds/call'.padStart(10)}  commands per call\n`);
     for (const r of rows) {
       out.write(`${r.script.padEnd(36)}${String(r.calls).padStart(7)}${r.usecPerCall.toFixed(1).padStart(11)}  ${`${r.min}–${r.max}`.padEnd(14)}` +
         `${r.commandsPerCall.toFixed(2).padStart(10)}  ${r.commands}\n`);
@@ -234,7 +241,7 @@ async function main() {
     out.write(`published ${published}, digest ${digest.digest('hex').slice(0, 16)}/${pubDigest.digest('hex').slice(0, 16)}\n`);
     if (CALLGRIND) {
       const all = rounds.reduce((sum, t) => sum + [...t.values()].reduce((x, y) => x + y.usec, 0), 0);
-      out.write(`(callgrind: "usec/call" is Redis instructions per run, in thousands; per softphone request + call lifecycle: ${fmtK(all / (LIFECYCLES * ROUNDS))})\n`);
+      out.write(`Redis instructions per softphone request + call lifecycle: ${fmtK(all / (LIFECYCLES * ROUNDS))} (commands per call are counted without --callgrind)\n`);
     }
     out.write(`${JSON.stringify({ rows })}\n`);
   } finally {
