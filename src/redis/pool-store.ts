@@ -19,6 +19,20 @@ function prologueOutcome(reply: ScriptReply): (typeof PROLOGUE_CODES)[keyof type
   return PROLOGUE_CODES[Number(reply[0]) as keyof typeof PROLOGUE_CODES] ?? null;
 }
 
+/** An unbound authorization as create-authorization-4.lua stores it (and lua/lib/auths.lua
+ *  reads it): built here, where JSON is cheap, rather than by cjson in the script. */
+function authorizationRecord(input: CreateAuthorizationInput, now: number): string {
+  const r = {
+    r: input.emergency ? 0 : input.reserveMinutes,
+    e: now + input.ttlMs,
+    s: input.staffId,
+    q: input.requestId,
+    t: input.to,
+    ...(input.emergency ? { em: 1 } : {}),
+  };
+  return JSON.stringify(r);
+}
+
 export class PoolStore {
   /** The current cycle is sent along with every script (domain/cycle.ts). */
   private readonly cycles = new CycleHints();
@@ -129,7 +143,7 @@ export class PoolStore {
       input.accountId,
       [],
       [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs,
-        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : ''],
+        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : '', authorizationRecord(input, now)],
       now,
     );
     if (!reply) return null;

@@ -8,20 +8,37 @@
 --!include prologue
 local early = prologue()
 if early then return early end
-local raw = redis.call('HGET', AUTHS, ARGV[4])
+local id, staffId = ARGV[4], ARGV[5]
+-- A staff member's cancel reads their open count (issue #8) with the record, so that the
+-- count is written with the same HDEL (or one HSET) instead of HINCRBY and an HDEL.
+local countField = staffId ~= '' and 'req:#' .. staffId or nil
+local got = countField and redis.call('HMGET', AUTHS, id, countField) or { redis.call('HGET', AUTHS, id) }
+local raw = got[1]
 -- Only authorization records are JSON objects; a "req:…" index entry is no authorization.
 if not raw or string.sub(raw, 1, 1) ~= '{' then
   finish()
   return { 0 }
 end
 local a = cjson.decode(raw)
-if ARGV[5] ~= '' and a.s ~= ARGV[5] then
+if staffId ~= '' and a.s ~= staffId then
   finish()
   return { 0 }
 end
 P.reserved = P.reserved - a.r
-redis.call('HDEL', AUTHS, ARGV[4], 'req:' .. a.s .. ':' .. a.q)
-staff_auth_gone(a) -- issue #8: the staff member's open count
-redis.call('ZREM', AUTHEXP, ARGV[4])
+local reqField = 'req:' .. a.s .. ':' .. a.q
+if a.em or not countField then
+  -- An emergency one is not counted (R17); an operator's cancel learns the staff member only now.
+  redis.call('HDEL', AUTHS, id, reqField)
+  staff_auth_gone(a)
+else
+  local left = (tonumber(got[2]) or 0) - 1
+  if left <= 0 then
+    redis.call('HDEL', AUTHS, id, reqField, countField)
+  else
+    redis.call('HDEL', AUTHS, id, reqField)
+    redis.call('HSET', AUTHS, countField, int(left))
+  end
+end
+redis.call('ZREM', AUTHEXP, id)
 changed = true
 return { 1, finish() }

@@ -8,6 +8,10 @@
   ARGV[8] reserve minutes       ARGV[9] ttl (ms)
   ARGV[10] max open authorizations per staff member ("" = no cap)
   ARGV[11] "emergency" (R17: authorized without reserving, outside the cap) or ""
+  ARGV[12] the authorization's record as stored, JSON built by the caller (cjson.encode here
+           cost the script more than two of its Redis commands): {"r": reserve (0 for an
+           emergency), "e": expiresAt (ARGV[1] + ARGV[9]), "s": staffId, "q": requestId,
+           "t": to, and "em": 1 for an emergency}
   Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
            {2, authorizationId, expiresAt} repeated request, same answer;
            {0, "no_minutes" | "too_many_open_authorizations"} denied, nothing reserved;
@@ -16,8 +20,10 @@
 --!include prologue
 local early = prologue()
 if early then return early end
-local reqField = 'req:' .. ARGV[5] .. ':' .. ARGV[6]
-local existing = redis.call('HGET', AUTHS, reqField)
+local reqField, countField = 'req:' .. ARGV[5] .. ':' .. ARGV[6], 'req:#' .. ARGV[5]
+-- One read for the repeat check and the staff member's open count (issue #8).
+local got = redis.call('HMGET', AUTHS, reqField, countField)
+local existing = got[1]
 if existing then
   local raw = redis.call('HGET', AUTHS, existing)
   if raw then
@@ -33,7 +39,8 @@ if emergency then reserve = 0 end
 -- Issue #8: no staff member can drain the shared pool. Counted and decided here, in the
 -- same script that reserves, so concurrent requests on any instance cannot overshoot.
 local cap = tonumber(ARGV[10])
-if not emergency and cap and tonumber(redis.call('HGET', AUTHS, 'req:#' .. ARGV[5]) or '0') >= cap then
+local open = tonumber(got[2]) or 0
+if not emergency and cap and open >= cap then
   finish()
   return { 0, 'too_many_open_authorizations' }
 end
@@ -43,9 +50,12 @@ if not try_reserve(reserve, emergency) then
   return { 0, 'no_minutes' }
 end
 local expiresAt = NOW + tonumber(ARGV[9])
-redis.call('HSET', AUTHS, ARGV[4], cjson.encode({ r = reserve, e = expiresAt, s = ARGV[5], q = ARGV[6], t = ARGV[7],
-  em = emergency and 1 or nil }), reqField, ARGV[4])
+if emergency then
+  redis.call('HSET', AUTHS, ARGV[4], ARGV[12], reqField, ARGV[4])
+else
+  -- The count as HINCRBY would leave it, in the same write: it was read above.
+  redis.call('HSET', AUTHS, ARGV[4], ARGV[12], reqField, ARGV[4], countField, int(open + 1))
+end
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
-if not emergency then redis.call('HINCRBY', AUTHS, 'req:#' .. ARGV[5], 1) end
 changed = true
 return { 1, ARGV[4], expiresAt, finish() }

@@ -19,25 +19,37 @@
 ]]
 --!include pool
 local CALL = KEYS[2]
-local state = redis.call('HGET', CALL, 'state')
-if not state or state == 'denied' then return { -2 } end
+-- Fewer redis.calls (each costs about as much as the Lua around it), but no field read that
+-- the path does not need (an absent one costs a search of the whole call hash).
 local ev, streamSid, conn = ARGV[4], ARGV[5], ARGV[7]
-local open = redis.call('HGET', CALL, 'streamOpen')
-if ev == 'stop' then
+local start = ev ~= 'stop'
+local c = start and redis.call('HMGET', CALL, 'state', 'streamOpen', 'streamEndedAt', 'liveAt')
+  or redis.call('HMGET', CALL, 'state', 'streamOpen')
+local state, open = c[1], c[2]
+if not state or state == 'denied' then return { -2 } end
+if not start then
   if open ~= conn then return { 2 } end
   redis.call('HDEL', CALL, 'streamOpen')
-  redis.call('HSET', CALL, 'streamEndedAt', NOW)
+  redis.call('HSET', CALL, 'streamEndedAt', ARGV[1])
   return { 1 }
 end
 if open == conn then return { 2 } end
 if open then return { -3 } end
 -- A stream is media of a live call; once the call has ended no stream of it is opened.
 if state == 'ended' then return { -2 } end
-redis.call('HSET', CALL, 'streamOpen', conn, 'streamSid', streamSid, 'streamStartedAt', NOW)
-redis.call('HDEL', CALL, 'streamEndedAt')
-if redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 and load_pool() then
-  local c = redis.call('HMGET', CALL, 'callSid', 'direction', 'from', 'to', 'staffId')
-  publish_call_event({ event = 'started', callSid = c[1], direction = c[2], from = c[3], to = c[4],
-    staffId = c[5], streamSid = streamSid, customParameters = cjson.decode(ARGV[6]), at = NOW })
+local live = not c[4] -- this start is the first sign the call is live (liveAt, as HSETNX would set it)
+if live then
+  redis.call('HSET', CALL, 'streamOpen', conn, 'streamSid', streamSid, 'streamStartedAt', ARGV[1], 'liveAt', ARGV[1])
+else
+  redis.call('HSET', CALL, 'streamOpen', conn, 'streamSid', streamSid, 'streamStartedAt', ARGV[1])
+end
+if c[3] then redis.call('HDEL', CALL, 'streamEndedAt') end
+-- The event carries the account and the version: the pool's, read only for it.
+local p = live and redis.call('HMGET', POOL, 'accountId', 'version')
+if p and p[1] then
+  P = { accountId = p[1], version = tonumber(p[2]) }
+  local e = redis.call('HMGET', CALL, 'callSid', 'direction', 'from', 'to', 'staffId')
+  publish_call_event({ event = 'started', callSid = e[1], direction = e[2], from = e[3], to = e[4],
+    staffId = e[5], streamSid = streamSid, customParameters = cjson.decode(ARGV[6]), at = NOW })
 end
 return { 1 }

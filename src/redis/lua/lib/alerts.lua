@@ -8,7 +8,17 @@
 -- "alertbox:<id>" until delivered (e-mail, webhook: src/alerts), published on the
 -- account's channel for its sockets, and announced on the global "<prefix>:alerts"
 -- channel so a dispatcher queues its delivery.
+-- The alert fields are read when needed (see load_pool), once per script.
+local alert_fields_loaded = false
+local function load_alert_fields()
+  if alert_fields_loaded then return end
+  alert_fields_loaded = true
+  local v = redis.call('HMGET', POOL, 'alertCfg', 'alertsFired')
+  P.alertCfg, P.alertsFired = v[1], v[2]
+end
+
 local function alert_settings()
+  load_alert_fields()
   if P.alertCfg then
     local c = cjson.decode(P.alertCfg)
     return c.t, c.e, c.w
@@ -32,11 +42,11 @@ local function raise_alert(threshold, email, webhook)
   redis.call('PUBLISH', string.match(CHANNEL, '^(.*):{') .. ':alerts', P.accountId .. ' ' .. id)
 end
 
-local function check_alerts()
-  local before = O and tonumber(O.balance)
+-- `before`: the balance as loaded (nil when the pool was not loaded but created).
+local function check_alerts(before)
   local after = P.balance
   if not before or before == after then return end
-  local ts, email, webhook = alert_settings()
+  local ts, email, webhook = alert_settings() -- loads P.alertsFired too
   local fc, list = string.match(P.alertsFired or '', '^(%-?%d+)|(.*)$')
   local fired, dirty = {}, tonumber(fc) ~= P.cycleStart
   if not dirty then

@@ -63,7 +63,7 @@ local function apply_due_reset()
   local idx, s, e = string.match(ARGV[3] or '', '^(%-?%d+):(%-?%d+):(%-?%d+)$')
   idx, s, e = tonumber(idx), tonumber(s), tonumber(e)
   if not idx or s > NOW or e <= NOW or s < P.cycleEnd then
-    return { -100, P.anchor }
+    return { -100, tonumber(redis.call('HGET', POOL, 'anchor')) }
   end
   apply_pending_allowance()
   local delta = P.monthly - P.balance

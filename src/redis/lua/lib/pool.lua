@@ -12,24 +12,38 @@ local POOL = KEYS[1]
 
 local P = nil        -- the pool, loaded by load_pool()
 local O = nil        -- the pool's fields as loaded (strings): unchanged ones are never re-written
+local L = nil        -- the same as numbers (nil where not one): "unchanged" is P[f] == L[f]
 local changed = false
 
-local POOL_FIELDS = { 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly', 'cycleIndex',
-  'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'anchor', 'inboundPolicy',
-  'plan', 'addon', 'pendingPlan', 'addonEnding', 'alertCfg', 'alertsFired' }
 -- Written back by finish(), when they changed (the pending fields are handled on their own).
 local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleStart', 'cycleEnd', 'used',
   'overage', 'active', 'version', 'plan', 'addon' }
 
+-- Every script that touches a pool runs this, so it is written for speed: one HMGET with
+-- the field names as constants, and tables built by constructors (sized once) rather than
+-- by a loop of inserts and tonumber()s (that loop cost more than the HMGET itself).
+-- Fields few runs need are left to those that do, each field costing HMGET a search of
+-- the hash (a whole one when absent, as the alert fields usually are): the billing anchor
+-- (lib/cycles.lua, when a reset is due) and the alert fields (lib/alerts.lua, when the
+-- balance moved).
 local function load_pool()
-  local v = redis.call('HMGET', POOL, unpack(POOL_FIELDS))
+  local v = redis.call('HMGET', POOL, 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly',
+    'cycleIndex', 'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'inboundPolicy',
+    'plan', 'addon', 'pendingPlan', 'addonEnding')
   if not v[1] then return false end
-  P, O = {}, {}
-  for i, f in ipairs(POOL_FIELDS) do
-    O[f] = v[i]
-    if f == 'accountId' or f == 'inboundPolicy' or f == 'alertCfg' or f == 'alertsFired' then P[f] = v[i]
-    else P[f] = tonumber(v[i]) end
-  end
+  O = { accountId = v[1], balance = v[2], reserved = v[3], monthly = v[4], pendingMonthly = v[5],
+    cycleIndex = v[6], cycleStart = v[7], cycleEnd = v[8], used = v[9], overage = v[10], active = v[11],
+    version = v[12], inboundPolicy = v[13], plan = v[14], addon = v[15], pendingPlan = v[16], addonEnding = v[17] }
+  L = { balance = tonumber(v[2]), reserved = tonumber(v[3]), monthly = tonumber(v[4]),
+    pendingMonthly = tonumber(v[5]), cycleIndex = tonumber(v[6]), cycleStart = tonumber(v[7]),
+    cycleEnd = tonumber(v[8]), used = tonumber(v[9]), overage = tonumber(v[10]), active = tonumber(v[11]),
+    version = tonumber(v[12]), plan = tonumber(v[14]), addon = tonumber(v[15]), pendingPlan = tonumber(v[16]),
+    addonEnding = tonumber(v[17]) }
+  P = { accountId = v[1], balance = L.balance, reserved = L.reserved, monthly = L.monthly,
+    pendingMonthly = L.pendingMonthly, cycleIndex = L.cycleIndex, cycleStart = L.cycleStart,
+    cycleEnd = L.cycleEnd, used = L.used, overage = L.overage, active = L.active, version = L.version,
+    inboundPolicy = v[13], plan = L.plan, addon = L.addon, pendingPlan = L.pendingPlan,
+    addonEnding = L.addonEnding }
   -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
   if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
   return true
@@ -41,8 +55,7 @@ local function int(n) return string.format('%d', n) end
 local function str(f)
   local v = P[f]
   if v == nil then return nil end
-  local o = O and O[f]
-  if o and tonumber(o) == v then return o end
+  if L and L[f] == v then return O[f] end
   return int(v)
 end
 
@@ -84,7 +97,7 @@ local function persist_allowance(args)
   local gone = {}
   for _, f in ipairs(PENDING_FIELDS) do
     local v = P[f]
-    if v ~= nil and not (O and O[f] and tonumber(O[f]) == v) then
+    if v ~= nil and not (L and L[f] == v) then
       args[#args + 1] = f
       args[#args + 1] = int(v)
     elseif v == nil and O and O[f] then
