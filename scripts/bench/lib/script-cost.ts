@@ -165,9 +165,11 @@ async function main() {
       const sid = `CA${String(n).padStart(32, '0')}`;
       const leg = `CA${String(n).padStart(31, '0')}L`;
       label = 'authorize-call';
+      const placedAt = tick();
       const v = await pool.authorizeCall(
-        { accountId: ACCOUNT, callSid: sid, direction: 'outbound', from: 'client:alice', to: '+14155550100', staffId: STAFF, reserveMinutes: 2, authorizationId: '', expectedLegs: 1 },
-        tick(),
+        { accountId: ACCOUNT, callSid: sid, direction: 'outbound', from: 'client:alice', to: '+14155550100', staffId: STAFF, reserveMinutes: 2, authorizationId: '', expectedLegs: 1,
+          check: { member: sid, dueAt: placedAt + 4 * 3600_000 } },
+        placedAt,
       );
       if (v?.decision !== 'allowed') throw new Error(`voice ${n}: ${JSON.stringify(v)}`);
       const signal = async (what: string, e: Partial<Parameters<typeof pool.recordCallEvent>[1]>) => {
