@@ -34,6 +34,30 @@ export interface CallCost {
   redisCpuUsPerCall: number | null;
   gatewayCpuUsPerCall: number | null;
   gatewayCpuUsPerRequest: number | null;
+  /** From MONITOR (commandsSent): per call, the commands the gateway sent, by name, and how
+   *  many its scripts ran. */
+  sent?: { byName: Record<string, number>; total: number; inScripts: number; calls: number };
+}
+
+/** Runs `work` (`calls` call lifecycles) under MONITOR and splits what Redis executed into
+ *  the commands the gateway sent (its round trips' contents) and those its scripts ran. */
+export async function commandsSent(redis: Redis, work: () => Promise<unknown>, calls: number): Promise<NonNullable<CallCost['sent']>> {
+  const mon = await redis.duplicate().monitor();
+  const byName: Record<string, number> = {};
+  let inScripts = 0;
+  mon.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source === 'lua') inScripts++;
+    else {
+      const name = String(args[0]).toUpperCase();
+      byName[name] = (byName[name] ?? 0) + 1;
+    }
+  });
+  await work();
+  await new Promise((r) => setTimeout(r, 200));
+  mon.disconnect();
+  const per = (x: number) => r1(x / calls);
+  const total = Object.values(byName).reduce((a, b) => a + b, 0);
+  return { byName: Object.fromEntries(Object.entries(byName).map(([k, v]) => [k, per(v)])), total: per(total), inScripts: per(inScripts), calls };
 }
 
 export function callCost(a: CostSnapshot, b: CostSnapshot, calls: number, requests: number): CallCost {
@@ -65,6 +89,14 @@ export function callCostLines(c: CallCost, redisLabel: string): string[] {
   return [
     `cost per call (${fmtInt(c.calls)} full lifecycles: voice webhook + 4 leg status callbacks + <Dial action> + the parent's completed callback = ${c.requestsPerCall} requests; ${redisLabel}; the gateway's periodic work meanwhile included):`,
     `  Redis commands      ${c.redisCommandsPerCall} per call (${c.redisScriptCallsPerCall} of them Lua script calls; INFO commandstats also counts each command a script runs)`,
+    ...(c.sent
+      ? [
+          `  sent by the gateway ${c.sent.total} commands per call (${Object.entries(c.sent.byName)
+            .sort((x, y) => y[1] - x[1])
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}); ${c.sent.inScripts} more run inside its scripts (MONITOR over ${c.sent.calls} more calls; the gateway's periodic jobs included)`,
+        ]
+      : []),
     `  Redis command time  ${us(c.redisCommandUsPerCall)} per call (INFO commandstats usec summed: execution only, a script's time counted with its commands' again; scripts alone ${us(c.redisScriptUsPerCall)})`,
     `  Redis CPU           ${us(c.redisCpuUsPerCall)} per call (INFO cpu user+sys of the Redis process: network I/O included)`,
     `  gateway CPU         ${us(c.gatewayCpuUsPerCall)} per call, ${us(c.gatewayCpuUsPerRequest)} per webhook`,

@@ -4,12 +4,13 @@
  * in-progress, completed), the <Dial action> and the parent's own completed callback — through a gateway of its own on a
  * private redis-server, so that INFO commandstats and INFO cpu count this gateway's work
  * alone. Not a throughput figure: 20 calls at a time, bodies signed on the fly (in this
- * process, outside what is counted). Every answer must be right and every call debited
- * 2 minutes once, nothing left reserved.
+ * process, outside what is counted). Then 50 more calls under MONITOR, which tells the
+ * commands the gateway sent (its round trips) from those its scripts ran. Every answer
+ * must be right and every call debited 2 minutes once, nothing left reserved.
  */
 import { Redis } from 'ioredis';
 import { join } from 'node:path';
-import { callCost, costSnapshot, type CallCost } from '../lib/cost.js';
+import { callCost, commandsSent, costSnapshot, type CallCost } from '../lib/cost.js';
 import { gatewayEnv } from '../lib/identity.js';
 import { startPrivateRedis, startServer, stopChild, type Child } from '../lib/processes.js';
 import { ROOT, fmtInt, pool, sleep } from '../lib/util.js';
@@ -19,6 +20,8 @@ import { balanceNow } from './books.js';
 
 const LEG_STATUSES = ['initiated', 'ringing', 'in-progress', 'completed'] as const;
 const WARMUP_CALLS = 50;
+/** Calls watched with MONITOR (after the counted ones, not in their figures). */
+const MONITORED_CALLS = 50;
 
 export interface LifecycleOutcome {
   cost: CallCost;
@@ -92,10 +95,13 @@ export async function lifecyclePhase(fallbackGw: Child): Promise<LifecycleOutcom
   await pool(Array.from({ length: opts.lifecycleCalls }), 20, oneCall);
   const b = await costSnapshot(redis, gw.proc.pid);
   const cost = callCost(a, b, opts.lifecycleCalls, requests);
+  // Which commands the gateway sends and which its scripts run: MONITOR marks the latter
+  // "lua". Only on the private server, where every command is this gateway's.
+  if (priv) cost.sent = await commandsSent(redis, () => pool(Array.from({ length: MONITORED_CALLS }), 20, oneCall), MONITORED_CALLS);
 
   await sleep(200);
   const after = await balanceNow(gw.port);
-  const calls = WARMUP_CALLS + opts.lifecycleCalls;
+  const calls = WARMUP_CALLS + opts.lifecycleCalls + (priv ? MONITORED_CALLS : 0);
   const expectedDebit = calls * MINUTES_PER_CALL;
   const debit = before.balance - after.balance;
   if (priv) {
