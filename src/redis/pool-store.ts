@@ -131,7 +131,7 @@ export class PoolStore {
       return { decision: 'denied', reason: reply[1] === 'destination_not_allowed' ? 'destination_not_allowed' : 'no_minutes' };
     }
     // The new snapshot reaches clients through the bus; the webhook needs only the decision.
-    return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: o, indexAt: Number(reply[3] ?? 0) };
+    return { decision: 'allowed', reservedMinutes: Number(reply[1]), via: o, indexAt: Number(reply[2] ?? 0) };
   }
 
   async createAuthorization(
@@ -190,8 +190,8 @@ export class PoolStore {
         billableSeconds: Number(reply[2]),
         debitedMinutes: Number(reply[3]),
         overageMinutes: Number(reply[4]),
-        wasUnsettled: reply[6] === 1,
-        cycleStart: Number(reply[7]),
+        wasUnsettled: reply[5] === 1,
+        cycleStart: Number(reply[6]),
       };
     }
     if (o === 'pending' || o === 'unexpected_status') return { outcome: o, indexAt: Number(reply[1] ?? 0) };

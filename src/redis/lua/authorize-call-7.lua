@@ -11,10 +11,11 @@
            call hash carries emergency=true), "deny" (refused destination) or ""
   ARGV[14] what reconciliation checks should the call's final signal be lost (R15): the
            member ("callSid", or "participantSid roomSid")   ARGV[15] when (ms)
-  Returns: {1, reservedMinutes, snapshotJson, indexAt} allowed, reserved now;
+  Returns: {1, reservedMinutes, indexAt} allowed, reserved now;
            {2, reservedMinutes} repeated webhook for an allowed call;
-           {3, reservedMinutes, snapshotJson, indexAt} allowed on a bound authorization (no new reservation);
-           (indexAt: the due time to write to the global reconciliation index, or 0);
+           {3, reservedMinutes, indexAt} allowed on a bound authorization (no new reservation);
+           (indexAt: the due time to write to the global reconciliation index, or 0; the
+           snapshot goes out on the channel only: the webhook needs just the decision);
            {0, "no_minutes" | "destination_not_allowed"} denied (also for a repeated
              denied CallSid: the reason it was first denied for);
            -1 / -100 as in lib/prologue.lua.
@@ -70,7 +71,8 @@ if policy == 'emergency' then
   end
   local indexAt = open_call(0, eid)
   redis.call('HSET', CALL, 'emergency', 'true')
-  return { 1, 0, finish(), indexAt }
+  finish()
+  return { 1, 0, indexAt }
 end
 
 local authId = ARGV[10]
@@ -84,7 +86,8 @@ if authId ~= '' then
       staff_auth_gone(a) -- issue #8: the staff member's open count
       redis.call('ZREM', AUTHEXP, authId)
       local indexAt = open_call(a.r, authId)
-      return { 3, a.r, finish(), indexAt }
+      finish()
+      return { 3, a.r, indexAt }
     end
   end
   -- Unknown, expired or someone else's: fall back to a fresh check.
@@ -102,4 +105,5 @@ if not try_reserve(reserve, mayOverdraw) then
   return { 0, 'no_minutes' }
 end
 local indexAt = open_call(reserve, '')
-return { 1, reserve, finish(), indexAt }
+finish()
+return { 1, reserve, indexAt }

@@ -12,7 +12,8 @@
            cost the script more than two of its Redis commands): {"r": reserve (0 for an
            emergency), "e": expiresAt (ARGV[1] + ARGV[9]), "s": staffId, "q": requestId,
            "t": to, and "em": 1 for an emergency}
-  Returns: {1, authorizationId, expiresAt, snapshotJson} reserved;
+  Returns: {1, authorizationId, expiresAt} reserved (the snapshot goes out on the channel only:
+             the caller does not need it back);
            {2, authorizationId, expiresAt} repeated request, same answer;
            {0, "no_minutes" | "too_many_open_authorizations"} denied, nothing reserved;
            -1 / -100 as in lib/prologue.lua.
@@ -58,4 +59,5 @@ else
 end
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
 changed = true
-return { 1, ARGV[4], expiresAt, finish() }
+finish()
+return { 1, ARGV[4], expiresAt }

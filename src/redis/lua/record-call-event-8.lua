@@ -42,8 +42,9 @@
   ARGV[15] the call's reconciliation check ("callSid", or "participantSid roomSid"):
            queued for the end of the final grace when the signal leaves the call waiting
            (3, 7), dropped when the call becomes final (R15)
-  Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes, snapshotJson|false,
-            wasUnsettled (0|1), bookedCycleStart}  the call became final now;
+  Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes,
+            wasUnsettled (0|1), bookedCycleStart}  the call became final now (its snapshot
+            and "ended" event go out on the channel only);
            {2} recorded, not final;   {3, indexAt} parent ended, waiting for dialled legs (R15 next);
            {4} duplicate signal (already recorded);   {5} call already final, signal late;
            {6} signal about a call that was denied;   {7, indexAt} recorded, status not one Twilio
@@ -277,9 +278,9 @@ redis.call('ZADD', ENDED, NOW, callSid)
 if NOW % 32 == 0 then redis.call('ZREMRANGEBYSCORE', ENDED, '-inf', '(' .. (NOW - retention)) end
 redis.call('PEXPIRE', CALL, retention)
 changed = true
-local snap = finish()
+finish()
 publish_started()
 publish_call_event({ event = 'ended', callSid = callSid, direction = c[14], from = c[15], to = c[16],
   staffId = c[17], billableSeconds = billSec, billedMinutes = billMin, debitedMinutes = debit,
   overageMinutes = over, cycleStart = bookedIn, at = NOW })
-return { 1, billMin, billSec, debit, over, snap, held and 1 or 0, bookedIn }
+return { 1, billMin, billSec, debit, over, held and 1 or 0, bookedIn }
