@@ -70,6 +70,20 @@ describe('reconciliation checks in the account slot', () => {
     expect((await queue.claimChecks(a.id, later, LEASE, 50)).members).toEqual(['CAlease000000000000000000000000001']);
   });
 
+  it('a pass that leaves an account with no checks takes it out of the index (its own lease recognised)', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const t0 = clock.now;
+    await queue.schedule(a.id, 'CAempty000000000000000000000000001', t0 - 1);
+    const [claimed] = (await queue.claimAccounts(t0, LEASE, 1000)).filter((c) => c.accountId === a.id);
+    expect(await indexOf(a.id)).toBe(String(claimed!.leaseEnd));
+    await queue.drop(a.id, 'CAempty000000000000000000000000001');
+    const { next } = await queue.claimChecks(a.id, t0, LEASE, 0);
+    expect(next).toBeNull();
+    await queue.release(claimed!, next);
+    expect(await indexOf(a.id)).toBeNull();
+    expect(await noted(a.id)).toBeNull();
+  });
+
   it('a call placed while a pass empties its account keeps the account in the index, in either order of the last two writes', async () => {
     for (const indexFirst of [true, false]) {
       const a = await createAccount(gw, { monthlyMinutes: 10 });
