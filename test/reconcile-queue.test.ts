@@ -9,6 +9,8 @@ import { ReconcileQueue } from '../src/redis/reconcile-queue.js';
 import { registerScripts } from '../src/redis/scripts.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { createAccount, startTestGateway, type TestClock, type TestGateway } from './support/gateway.js';
+import { startRedisServer } from './support/redis-server.js';
+import { Redis } from 'ioredis';
 
 const HOUR = 3600_000;
 const LEASE = 120_000;
@@ -130,6 +132,20 @@ describe('reconciliation checks in the account slot', () => {
     expect(await noted(a.id)).toBe(score);
   });
 
+  it('an account whose index write was lost is found again by the repair sweep', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const call = await placeSoftphoneCall(gw, a.identity);
+    // As if the webhook's index write had failed on an instance that then died.
+    await gw.redis.zrem(directoryKeys(prefix).reconcileIndex, a.id);
+    await gw.reconciler.tick();
+    expect(await indexOf(a.id)).toBeNull(); // the sweep ran at start-up; the next is an hour away
+    clock.now += 3600_000;
+    await gw.reconciler.tick();
+    const [member, score] = await checksOf(a.id);
+    expect(member).toBe(call.callSid);
+    expect(await indexOf(a.id)).toBe(score);
+  });
+
   it('drains what older versions queued globally: a check still needed moves into its account', async () => {
     const a = await createAccount(gw, { monthlyMinutes: 10 });
     const call = await placeSoftphoneCall(gw, a.identity);
@@ -141,5 +157,29 @@ describe('reconciliation checks in the account slot', () => {
     const [member, score] = await checksOf(a.id);
     expect(member).toBe(call.callSid);
     expect(await indexOf(a.id)).toBe(score);
+  });
+});
+
+describe('an index write that fails', () => {
+  it('does not fail the caller, and is written by the next retry once Redis answers again', async () => {
+    const srv = await startRedisServer();
+    const redis = new Redis(srv.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
+    redis.on('error', () => {});
+    await redis.connect();
+    const q = new ReconcileQueue(redis, registerScripts(redis), 'mgtest-idx');
+    const key = directoryKeys('mgtest-idx').reconcileIndex;
+    try {
+      await srv.stop();
+      await expect(q.index('acc1', 1_000)).resolves.toBeUndefined();
+      await expect(q.retryUnindexed()).rejects.toThrow();
+      await srv.start();
+      await expect.poll(() => redis.ping().catch(() => 'down'), { timeout: 10_000 }).toBe('PONG');
+      expect(await q.retryUnindexed()).toBe(1);
+      expect(await redis.zscore(key, 'acc1')).toBe('1000');
+      expect(await q.retryUnindexed()).toBe(0);
+    } finally {
+      redis.disconnect();
+      await srv.stop();
+    }
   });
 });

@@ -32,6 +32,9 @@ const BATCH = 50;
 /** An instance's hold on what it took: longer than a pass's checks can take (REST look-ups
  *  time out well before). */
 const LEASE_MS = 120_000;
+/** How often each instance re-indexes every account from its own queue (the repair sweep,
+ *  for an index write that failed on an instance that then died); also at start-up. */
+const REPAIR_EVERY_MS = 3600_000;
 
 /** Twilio's records, as reconciliation reads them (twilio/rest-client.ts; tests: a local fake). */
 export interface TwilioRecords {
@@ -60,6 +63,9 @@ export class Reconciler {
   unsettledCalls = 0;
   /** Entries that were due at the last poll (for /metrics). */
   backlog = 0;
+  /** The repair sweep: where it is, and when the next one starts. */
+  private repairCursor = '0';
+  private repairAt = 0;
 
   constructor(
     private readonly queue: ReconcileQueue,
@@ -90,6 +96,8 @@ export class Reconciler {
 
   private async pass(): Promise<void> {
     try {
+      await this.queue.retryUnindexed();
+      await this.repairStep();
       this.backlog = await this.queue.backlog(this.clock());
       // What versions before the per-account checks queued globally: checked, and what is
       // still to check moves into the account's own queue.
@@ -114,6 +122,14 @@ export class Reconciler {
     } catch (err) {
       this.log.warn('reconciliation poll failed', { err });
     }
+  }
+
+  /** One page of the repair sweep while one is due or under way. */
+  private async repairStep(): Promise<void> {
+    const now = this.clock();
+    if (this.repairCursor === '0' && now < this.repairAt) return;
+    this.repairCursor = await this.queue.reindexPage(this.repairCursor, now);
+    if (this.repairCursor === '0') this.repairAt = now + REPAIR_EVERY_MS;
   }
 
   /** A check; when it fails, when to try again. */

@@ -4,10 +4,13 @@
 // time, reconcile-index-1.lua) tells reconciliation which accounts to look at, and is
 // written only when an account's earliest check moves earlier. Index entries and checks
 // are leased, never taken away: an instance that dies mid-pass leaves them due again.
+// An index write that fails never fails the webhook that asked for it (the check itself is
+// safe in the account's slot): this instance retries it on its next pass, and the repair
+// sweep (reindexPage, from every account's own queue) finds it should the instance die first.
 // Also here: the index of calls whose hold was released unsettled, and the drain of the
 // global queue that versions before the per-account checks wrote.
 import type { Cluster, Redis } from 'ioredis';
-import { accountKeys, directoryKeys } from './keys.js';
+import { accountKeys, billingGlobalKeys, directoryKeys } from './keys.js';
 import type { ScriptRunner } from './scripts.js';
 
 /** A queue entry as reconciliation handles it: "accountId callSid", or "accountId participantSid roomSid". */
@@ -36,6 +39,8 @@ export interface ClaimedAccount {
 
 export class ReconcileQueue {
   private readonly k;
+  /** Index writes that failed on this instance: account → the earliest due time to write. */
+  private readonly unindexed = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis | Cluster,
@@ -48,7 +53,41 @@ export class ReconcileQueue {
   /** Tells the index the account has a check due at `dueAt` (what authorize-call,
    *  record-call-event and schedule-check ask for when they return a non-zero time). */
   async index(accountId: string, dueAt: number): Promise<void> {
-    if (dueAt > 0) await this.scripts.run('reconcile-index', [this.k.reconcileIndex], [accountId, dueAt, '']);
+    if (dueAt <= 0) return;
+    try {
+      await this.writeIndex(accountId, dueAt);
+    } catch {
+      this.unindexed.set(accountId, Math.min(dueAt, this.unindexed.get(accountId) ?? Infinity));
+    }
+  }
+
+  private async writeIndex(accountId: string, dueAt: number): Promise<void> {
+    await this.scripts.run('reconcile-index', [this.k.reconcileIndex], [accountId, dueAt, '']);
+  }
+
+  /** Writes the index entries that failed on this instance; throws (keeping the rest) on
+   *  the first that fails again. Returns how many were written. */
+  async retryUnindexed(): Promise<number> {
+    let n = 0;
+    for (const [accountId, dueAt] of [...this.unindexed]) {
+      await this.writeIndex(accountId, dueAt);
+      this.unindexed.delete(accountId);
+      n++;
+    }
+    return n;
+  }
+
+  /** The repair sweep, a page at a time: every account (from the cycle schedule, which holds
+   *  them all) is indexed at its next due check, read from its own queue. Returns the cursor
+   *  of the next page, "0" when the sweep is done. */
+  async reindexPage(cursor: string, now: number): Promise<string> {
+    const [next, flat] = await this.redis.zscan(billingGlobalKeys(this.prefix).cycleDue, cursor, 'COUNT', 200);
+    for (let i = 0; i < flat.length; i += 2) {
+      const accountId = flat[i]!;
+      const { next: due } = await this.claimChecks(accountId, now, 0, 0);
+      if (due !== null) await this.writeIndex(accountId, due);
+    }
+    return next;
   }
 
   /** Queues a check (a video participant's, or reconciliation's "look again at"); with
