@@ -14,10 +14,6 @@ import { accountKeys, billingGlobalKeys, directoryKeys } from './keys.js';
 import type { ScriptRunner } from './scripts.js';
 
 /** A queue entry as reconciliation handles it: "accountId callSid", or "accountId participantSid roomSid". */
-export function reconcileMember(accountId: string, sid: string, roomSid?: string): string {
-  return roomSid ? `${accountId} ${sid} ${roomSid}` : `${accountId} ${sid}`;
-}
-
 export function parseReconcileMember(member: string): { accountId: string; sid: string; roomSid: string | null } {
   const [accountId = '', sid = '', roomSid] = member.split(' ');
   return { accountId, sid, roomSid: roomSid ?? null };
