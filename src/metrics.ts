@@ -85,7 +85,7 @@ export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
 export function instanceMetrics(
   m: Metrics,
   s: {
-    reconciler: { unsettledCalls: number; backlog: number };
+    reconciler: { unsettledCalls: number; backlog: number; unindexed: number };
     clients: { clients: { size: number } };
     media: { openSockets: number; stats: { mediaFrames: number; malformedFrames: number; streams: number; refusedStreams: number; unknownCalls: number } };
     bus: { dropped: number };
@@ -96,6 +96,9 @@ export function instanceMetrics(
     set({}, s.reconciler.unsettledCalls),
   );
   m.gauge('minutegate_reconcile_backlog', 'Reconciliation entries due and not yet checked (R15), as of the last poll', (set) => set({}, s.reconciler.backlog));
+  m.gauge('minutegate_reconcile_unindexed', 'Accounts whose reconciliation index write failed on this instance and waits for its retry (R15)', (set) =>
+    set({}, s.reconciler.unindexed),
+  );
   m.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, s.clients.clients.size));
   m.gauge('minutegate_media_streams_open', 'Media Streams sockets open on this instance (calls live here)', (set) => set({}, s.media.openSockets));
   m.counterFrom('minutegate_media_frames_total', 'Media Streams frames by kind (counted, not parsed)', (set) => {

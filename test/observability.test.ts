@@ -57,7 +57,7 @@ it('exports process, HTTP, script and gateway figures after real traffic', async
   expect(find('minutegate_redis_script_duration_seconds_count', { script: 'authorize-call' })[0]?.value).toBeGreaterThanOrEqual(1);
   expect(find('minutegate_redis_script_duration_seconds_count', { script: 'record-call-event' })[0]?.value).toBeGreaterThanOrEqual(6);
   expect(find('minutegate_call_authorizations_total', { decision: 'allowed' })[0]?.value).toBeGreaterThanOrEqual(1);
-  for (const g of ['minutegate_ws_clients', 'minutegate_unsettled_calls', 'minutegate_reconcile_backlog', 'minutegate_media_streams_open']) {
+  for (const g of ['minutegate_ws_clients', 'minutegate_unsettled_calls', 'minutegate_reconcile_backlog', 'minutegate_reconcile_unindexed', 'minutegate_media_streams_open']) {
     expect(types.get(g), g).toBe('gauge');
   }
   expect(types.get('minutegate_bus_messages_dropped_total')).toBe('counter');

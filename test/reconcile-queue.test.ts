@@ -171,12 +171,14 @@ describe('an index write that fails', () => {
     try {
       await srv.stop();
       await expect(q.index('acc1', 1_000)).resolves.toBeUndefined();
+      expect(q.unindexedCount).toBe(1);
       await expect(q.retryUnindexed()).rejects.toThrow();
       await srv.start();
       await expect.poll(() => redis.ping().catch(() => 'down'), { timeout: 10_000 }).toBe('PONG');
       expect(await q.retryUnindexed()).toBe(1);
       expect(await redis.zscore(key, 'acc1')).toBe('1000');
       expect(await q.retryUnindexed()).toBe(0);
+      expect(q.unindexedCount).toBe(0);
     } finally {
       redis.disconnect();
       await srv.stop();

@@ -63,6 +63,10 @@ export class Reconciler {
   unsettledCalls = 0;
   /** Entries that were due at the last poll (for /metrics). */
   backlog = 0;
+  /** Index writes that failed on this instance and wait for the next pass (for /metrics). */
+  get unindexed(): number {
+    return this.queue.unindexedCount;
+  }
   /** The repair sweep: where it is, and when the next one starts. */
   private repairCursor = '0';
   private repairAt = 0;

@@ -57,6 +57,11 @@ export class ReconcileQueue {
     }
   }
 
+  /** How many accounts wait for a retried index write on this instance. */
+  get unindexedCount(): number {
+    return this.unindexed.size;
+  }
+
   private async writeIndex(accountId: string, dueAt: number): Promise<void> {
     await this.scripts.run('reconcile-index', [this.k.reconcileIndex], [accountId, dueAt, '']);
   }
