@@ -2,24 +2,12 @@
 // purchases' replies), mapped from what the stores hold.
 import type { PoolSnapshot } from '../redis/pool-store.js';
 
-export interface BalanceView {
-  accountId: string;
-  balance: number;
-  reserved: number;
-  available: number;
-  planMinutes: number;
-  addonMinutes: number;
-  monthlyMinutes: number;
-  pendingMonthlyMinutes?: number;
-  pendingPlanMinutes?: number;
-  pendingAddonMinutes?: number;
-  usedThisCycle: number;
-  overageThisCycle: number;
-  activeCalls: number;
-  cycleStart: string;
-  cycleEnd: string;
-  version: number;
-}
+type PendingField = 'pendingMonthlyMinutes' | 'pendingPlanMinutes' | 'pendingAddonMinutes';
+
+/** The snapshot as clients see it: instants as ISO strings, pending fields only when pending. */
+export type BalanceView = Omit<PoolSnapshot, 'cycleStart' | 'cycleEnd' | PendingField> & {
+  [K in PendingField]?: number;
+} & { cycleStart: string; cycleEnd: string };
 
 export function balanceView(s: PoolSnapshot): BalanceView {
   const v: BalanceView = {

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
 import { parseWith, readJson } from '../http/json.js';
+import { accountParam } from './params.js';
 import type { Accounts } from '../accounts/accounts.js';
 import type { VoiceTokens } from '../twilio/voice-token.js';
 
@@ -83,8 +84,6 @@ export function accountRoutes(deps: {
   const app = new Hono<AuthEnv>();
   app.use('*', authenticate(deps.auth));
 
-  const accountId = (raw: string | undefined) => parseWith(accountIdSchema, raw);
-
   app.post('/', async (c) => {
     requireAdmin(c);
     const { planMinutes, ...body } = await readJson(c, newAccountSchema);
@@ -97,33 +96,33 @@ export function accountRoutes(deps: {
   });
 
   app.get('/:id', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     return c.json(await accounts.get(id));
   });
 
   app.get('/:id/balance', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     return c.json(await accounts.balance(id));
   });
 
   app.get('/:id/ledger', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const q = parseWith(ledgerQuery, c.req.query());
     return c.json(await accounts.ledger(id, q));
   });
 
   app.get('/:id/calls', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const q = parseWith(callsQuery, c.req.query());
     return c.json(await accounts.calls(id, q));
   });
 
   app.get('/:id/calls/:callSid', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const call = await accounts.call(id, c.req.param('callSid'));
     if (!call) throw notFound(`call ${c.req.param('callSid')}`);
@@ -132,13 +131,13 @@ export function accountRoutes(deps: {
 
   app.post('/:id/staff', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const member = await readJson(c, staffSchema);
     return c.json(await accounts.addStaff(id, member), 201);
   });
 
   app.get('/:id/staff', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     if (!(await accounts.exists(id))) throw notFound(`account ${id}`);
     return c.json({ staff: await accounts.staffList(id) });
@@ -146,7 +145,7 @@ export function accountRoutes(deps: {
 
   app.post('/:id/numbers', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const body = await readJson(c, numbersSchema);
     const numbers = 'phoneNumbers' in body ? body.phoneNumbers : 'phoneNumber' in body ? [body.phoneNumber] : [body.number];
     return c.json({ phoneNumbers: await accounts.addNumbers(id, numbers) }, 201);
@@ -154,14 +153,14 @@ export function accountRoutes(deps: {
 
   app.post('/:id/adjustments', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const body = await readJson(c, adjustmentSchema);
     return c.json({ balance: await accounts.adjust(id, body.minutes, body.reason) }, 201);
   });
 
   app.post('/:id/staff/:staffId/token', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
     // The body is optional here; an empty one means the default lifetime.
     const hasBody = (c.req.header('content-length') ?? '0') !== '0' || c.req.header('transfer-encoding');
@@ -181,7 +180,7 @@ export function accountRoutes(deps: {
   // staff-access cache time; sockets are closed with 4003 by each instance's re-check).
   app.delete('/:id/staff/:staffId', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
     if (!(await accounts.removeStaff(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
     return c.body(null, 204);
@@ -189,14 +188,14 @@ export function accountRoutes(deps: {
 
   app.post('/:id/staff/:staffId/revoke-tokens', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const staffId = parseWith(staffIdSchema, c.req.param('staffId'));
     if (!(await accounts.revokeTokens(id, staffId))) throw notFound(`staff member ${staffId} of account ${id}`);
     return c.body(null, 204);
   });
 
   app.post('/:id/voice-token', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const p = requireAccount(c, id);
     if (p.kind !== 'staff') throw new AppError(403, 'FORBIDDEN', 'a voice token is minted for a staff member: use a staff token');
     const member = await accounts.staffMember(id, p.staffId);

@@ -5,9 +5,9 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AlertSettings } from '../domain/alert-records.js';
 import { notFound } from '../domain/errors.js';
-import { accountIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, type AuthEnv, type Authenticator } from '../http/auth.js';
-import { parseWith, readJson } from '../http/json.js';
+import { readJson } from '../http/json.js';
+import { accountParam } from './params.js';
 
 export const settingsSchema = z.object({
   thresholdsMinutes: z
@@ -37,13 +37,13 @@ export function alertRoutes(deps: { alerts: AlertSettingsStore; auth: Authentica
   };
 
   app.get('/:id/alerts', async (c) => {
-    const id = parseWith(accountIdSchema, c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     return c.json(await read(id));
   });
 
   app.put('/:id/alerts', async (c) => {
-    const id = parseWith(accountIdSchema, c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const body = await readJson(c, settingsSchema);
     if (!(await deps.alerts.setSettings(id, body, deps.clock()))) throw notFound(`account ${id}`);

@@ -10,9 +10,10 @@ import { z } from 'zod';
 import { containsCardNumber, jsonContainsCardNumber } from '../purchases/card-number.js';
 import type { Purchases } from '../purchases/purchases.js';
 import { AppError } from '../domain/errors.js';
-import { accountIdSchema, staffIdSchema } from '../domain/ids.js';
+import { staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
 import { parseWith } from '../http/json.js';
+import { accountParam } from './params.js';
 import type { Logger } from '../log.js';
 
 const MAX_MINUTES = 10_000_000;
@@ -73,8 +74,6 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
   const app = new Hono<AuthEnv>();
   app.use('*', authenticate(deps.auth));
 
-  const accountId = (raw: string | undefined) => parseWith(accountIdSchema, raw);
-
   /** readJson, with the card-number screen before parsing and validation. */
   async function readBody<S extends z.ZodType>(c: Context<AuthEnv>, schema: S): Promise<z.infer<S>> {
     const type = c.req.header('content-type') ?? '';
@@ -104,27 +103,27 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
 
   app.patch('/:id/plan', async (c) => {
     requireAdmin(c);
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const planMinutes = await readBody(c, planSchema);
     return c.json(await purchases.changePlan(id, planMinutes));
   });
 
   app.get('/:id/addons', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     return c.json(await purchases.listAddons(id));
   });
 
   // 200 with the add-on record (endedAt, endsAt), also when it had been ended before.
   app.delete('/:id/addons/:purchaseId', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
     return c.json(await purchases.endAddon(id, purchaseId));
   });
 
   app.post('/:id/payment-methods', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const body = await readBody(c, paymentMethodSchema);
     // Optional here: with a key, a retried request (a lost answer) adds the card once.
@@ -138,13 +137,13 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
   });
 
   app.get('/:id/payment-methods', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     return c.json({ paymentMethods: await purchases.listCards(id) });
   });
 
   app.delete('/:id/payment-methods/:pmId', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const pmId = parseWith(objectIdSchema, c.req.param('pmId'));
     await purchases.removeCard(id, pmId);
@@ -152,14 +151,14 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
   });
 
   app.post('/:id/purchases/quote', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const p = requireAccount(c, id);
     const body = await readBody(c, quoteSchema);
     return c.json(await purchases.quote(id, { ...body, createdBy: p.kind === 'staff' ? p.staffId : 'admin' }), 201);
   });
 
   app.post('/:id/purchases', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     const p = requireAccount(c, id);
     const key = c.req.header('idempotency-key');
     if (key === undefined || key === '') {
@@ -187,14 +186,14 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
   });
 
   app.get('/:id/purchases/:purchaseId', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const purchaseId = parseWith(objectIdSchema, c.req.param('purchaseId'));
     return c.json(await purchases.purchaseById(id, purchaseId));
   });
 
   app.get('/:id/charges', async (c) => {
-    const id = accountId(c.req.param('id'));
+    const id = accountParam(c);
     requireAccount(c, id);
     const q = parseWith(chargesQuery, c.req.query());
     return c.json(await purchases.charges(id, q.cycle));

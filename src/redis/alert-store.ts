@@ -4,7 +4,7 @@
 // claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
 import type { AlertSettings, StoredAlert } from '../domain/alert-records.js';
-import { billingGlobalKeys } from './keys.js';
+import { alertGlobalKeys, billingGlobalKeys } from './keys.js';
 import type { PoolStore } from './pool-store.js';
 import type { ScriptRunner } from './scripts.js';
 import { outcome } from './script-codes.js';
@@ -20,7 +20,7 @@ export class AlertStore {
     private readonly pool: PoolStore,
     private readonly prefix: string,
   ) {
-    this.dueKey = `${prefix}:alerts:due`;
+    this.dueKey = alertGlobalKeys(prefix).due;
   }
 
   /** The account's settings, or the default (10% of the plan, and 0, decided in
@@ -97,7 +97,7 @@ export class AlertAnnouncements {
     private readonly subscriber: Redis | Cluster,
     prefix: string,
   ) {
-    this.channel = `${prefix}:alerts`;
+    this.channel = alertGlobalKeys(prefix).announcements;
   }
 
   /** Calls `fn` whenever the subscriber is ready again after a reconnection (whatever

@@ -95,3 +95,15 @@ export function billingGlobalKeys(prefix: string) {
     receiptsDue: `${prefix}:receipts:due`,
   };
 }
+
+/** Low-balance alerts' global names: the due set of alerts still to deliver, and the plain
+ *  pub/sub channel the pool scripts announce new ones on (lua/lib/alerts.lua derives the
+ *  same name from the account channel's prefix). */
+export function alertGlobalKeys(prefix: string) {
+  return {
+    /** Sorted set: "accountId alertId" by the next time to try delivering it (ms). */
+    due: `${prefix}:alerts:due`,
+    /** Channel: "accountId alertId" of each alert raised. */
+    announcements: `${prefix}:alerts`,
+  };
+}

@@ -19,18 +19,10 @@ function prologueOutcome(reply: ScriptReply): (typeof PROLOGUE_CODES)[keyof type
   return PROLOGUE_CODES[Number(reply[0]) as keyof typeof PROLOGUE_CODES] ?? null;
 }
 
-/** An unbound authorization as create-authorization-4.lua stores it (and lua/lib/auths.lua
- *  reads it): built here, where JSON is cheap, rather than by cjson in the script. */
-function authorizationRecord(input: CreateAuthorizationInput, now: number): string {
-  const r = {
-    r: input.emergency ? 0 : input.reserveMinutes,
-    e: now + input.ttlMs,
-    s: input.staffId,
-    q: input.requestId,
-    t: input.to,
-    ...(input.emergency ? { em: 1 } : {}),
-  };
-  return JSON.stringify(r);
+/** The request's own fields of an unbound authorization's record, JSON-encoded here where
+ *  it is cheap; create-authorization-4.lua splices in what it decides (reserve, expiry). */
+function authorizationFields(input: CreateAuthorizationInput): string {
+  return JSON.stringify({ s: input.staffId, q: input.requestId, t: input.to });
 }
 
 export class PoolStore {
@@ -143,7 +135,7 @@ export class PoolStore {
       input.accountId,
       [],
       [input.authorizationId, input.staffId, input.requestId, input.to, input.reserveMinutes, input.ttlMs,
-        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : '', authorizationRecord(input, now)],
+        input.maxOpenPerStaff ?? '', input.emergency ? 'emergency' : '', authorizationFields(input)],
       now,
     );
     if (!reply) return null;

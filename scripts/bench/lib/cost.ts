@@ -42,7 +42,7 @@ export interface CallCost {
 /** Runs `work` (`calls` call lifecycles) under MONITOR and splits what Redis executed into
  *  the commands the gateway sent (its round trips' contents) and those its scripts ran. */
 export async function commandsSent(redis: Redis, work: () => Promise<unknown>, calls: number): Promise<NonNullable<CallCost['sent']>> {
-  const mon = await redis.duplicate().monitor();
+  const mon = await redis.monitor();
   const byName: Record<string, number> = {};
   let inScripts = 0;
   mon.on('monitor', (_time: string, args: string[], source: string) => {

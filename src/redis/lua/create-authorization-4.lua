@@ -8,10 +8,10 @@
   ARGV[8] reserve minutes       ARGV[9] ttl (ms)
   ARGV[10] max open authorizations per staff member ("" = no cap)
   ARGV[11] "emergency" (R17: authorized without reserving, outside the cap) or ""
-  ARGV[12] the authorization's record as stored, JSON built by the caller (cjson.encode here
-           cost the script more than two of its Redis commands): {"r": reserve (0 for an
-           emergency), "e": expiresAt (ARGV[1] + ARGV[9]), "s": staffId, "q": requestId,
-           "t": to, and "em": 1 for an emergency}
+  ARGV[12] the request's own fields, JSON-encoded by the caller: {"s": staffId, "q":
+           requestId, "t": to}. The script splices what it decides (reserve, expiry,
+           emergency) in front: cjson.encode of the whole record cost the script more than
+           two of its Redis commands.
   Returns: {1, authorizationId, expiresAt} reserved (the snapshot goes out on the channel only:
              the caller does not need it back);
            {2, authorizationId, expiresAt} repeated request, same answer;
@@ -51,11 +51,14 @@ if not try_reserve(reserve, emergency) then
   return { 0, 'no_minutes' }
 end
 local expiresAt = NOW + tonumber(ARGV[9])
+-- The record lib/auths.lua reads: {"r","e"[,"em"], then "s","q","t" as the caller encoded them}.
+local record = '{"r":' .. int(reserve) .. ',"e":' .. int(expiresAt) .. (emergency and ',"em":1,' or ',')
+  .. string.sub(ARGV[12], 2)
 if emergency then
-  redis.call('HSET', AUTHS, ARGV[4], ARGV[12], reqField, ARGV[4])
+  redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4])
 else
   -- The count as HINCRBY would leave it, in the same write: it was read above.
-  redis.call('HSET', AUTHS, ARGV[4], ARGV[12], reqField, ARGV[4], countField, int(open + 1))
+  redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4], countField, int(open + 1))
 end
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
 changed = true
