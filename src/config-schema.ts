@@ -41,6 +41,8 @@ export const schema = z.object({
     .regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters without braces or spaces')
     .optional(),
   REDIS_CONNECT_TIMEOUT_SECONDS: intIn(1, 300).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  HISTORY_RETENTION_MONTHS: intIn(1, 1200).optional(),
   PUBLIC_BASE_URL: url(['http:', 'https:'])
     .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not carry a query or fragment')
     .optional(),

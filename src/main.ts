@@ -17,6 +17,8 @@ import { drainHttp } from './http/drain.js';
 import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
+import { Archiver, DEFAULT_ARCHIVER_OPTIONS } from './jobs/archiver.js';
+import { HistoryRetention } from './jobs/history-retention.js';
 import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
@@ -33,6 +35,8 @@ import { Bus } from './redis/bus.js';
 import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/client.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import type { PoolStore } from './redis/pool-store.js';
+import { Books } from './postgres/books.js';
+import { ArchiveAnnouncements } from './redis/archive-queue.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
 import { createStores } from './redis/stores.js';
@@ -53,6 +57,8 @@ export interface GatewayDeps {
   log: Logger;
   /** The clock of every use case and job (tests move it by hand); default Date.now. */
   clock?: () => number;
+  /** The books (R19); default: opened here from config.postgres and closed with the gateway. */
+  books?: Books;
 }
 
 export interface RunningGateway {
@@ -67,6 +73,8 @@ export interface RunningGateway {
   media: MediaStreams;
   bus: Bus;
   alerts: AlertDispatcher;
+  books: Books;
+  archiver: Archiver;
   /** The periodic jobs that run on the injected clock (reset scheduler, receipt mailer). */
   jobs: { start(): void; stop(): Promise<void> };
   close(): Promise<void>;
@@ -76,6 +84,11 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const { config, redis, log } = deps;
   const clock = deps.clock ?? Date.now;
   const m = config.metering;
+
+  // The books first: one try now, then in the background (metering does not wait for them).
+  const ownsBooks = !deps.books;
+  const books = deps.books ?? new Books({ url: config.postgres.url, createDatabase: config.postgres.createDatabase }, log);
+  if (ownsBooks) await books.open();
 
   // Stores
   const registry = new Metrics();
@@ -133,6 +146,8 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const readiness = new Readiness();
   readiness.check('redis', () => redisAnswers(redis));
   readiness.check('subscriber', () => bus.connected);
+  // Reported, never deciding readiness: metering does not need PostgreSQL.
+  readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
     config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
     clients, media: config.ws.mediaStreams ? media : null,
@@ -180,7 +195,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     clock,
     log,
   });
-  instanceMetrics(registry, { reconciler, clients, media, bus, alerts });
+  // The archive (R19): ledger entries and settled calls to PostgreSQL within seconds.
+  const archiver = new Archiver(stores.archive, books.archive, new ArchiveAnnouncements(alertSubscriber, prefix), DEFAULT_ARCHIVER_OPTIONS, log, {
+    onLag: (s) => metrics.archiveLag.observe({}, s),
+    ready: () => books.ready,
+  });
+  const retention = new HistoryRetention(books, config.postgres.historyRetentionMonths, clock, log);
+  instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver });
 
   // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
   const server: ServerType = await new Promise((resolve) => {
@@ -190,6 +211,8 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const addr = server.address() as AddressInfo;
   jobs.start();
   await alerts.start();
+  await archiver.start();
+  retention.start();
 
   const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
@@ -201,13 +224,16 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       const httpClosed = draining.start();
       await reconciler.stop();
       await alerts.stop();
+      await archiver.stop();
+      await retention.stop();
       await jobs.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
+      if (ownsBooks) await books.close();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, jobs, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, jobs, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with

@@ -107,3 +107,15 @@ export function alertGlobalKeys(prefix: string) {
     announcements: `${prefix}:alerts`,
   };
 }
+
+/** The archive's global names (R19, src/jobs/archiver.ts): the due set of accounts with
+ *  ledger entries not yet in PostgreSQL, and the plain pub/sub channel lib/ledger.lua
+ *  announces an account on when its first unarchived entry is written. */
+export function archiveGlobalKeys(prefix: string) {
+  return {
+    /** Sorted set: accountId by the ms of its oldest unarchived entry (or a lease's end). */
+    due: `${prefix}:archive:due`,
+    /** Channel: "accountId ms" when an account gets its first unarchived entry. */
+    announcements: `${prefix}:archive`,
+  };
+}

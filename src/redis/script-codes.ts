@@ -29,6 +29,8 @@ export const SCRIPT_CODES = {
   },
   'end-addon': { 1: 'ended', 2: 'ended_before', [-30]: 'not_found', [-31]: 'not_addon' },
   'claim-due': {},
+  'release-lease': { 1: 'released', 0: 'kept' },
+  'archive-done': { 1: 'all_archived', 2: 'more', [-1]: 'no_account' },
   'schedule-check': {},
   'claim-checks': {},
   'reconcile-index': {},

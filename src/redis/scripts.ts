@@ -26,6 +26,9 @@ export const SCRIPT_NAMES = [
   'purchase',
   'end-addon',
   'claim-due',
+  'release-lease',
+  // R19: the archive's marks in each account's pool.
+  'archive-done',
   // R15: reconciliation checks in each account's slot, and their global index.
   'schedule-check',
   'claim-checks',
