@@ -36,6 +36,8 @@ import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/clie
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import type { PoolStore } from './redis/pool-store.js';
 import { Books } from './postgres/books.js';
+import { Writes } from './books/writes.js';
+import { AlertSettings } from './alerts/alert-settings.js';
 import { ArchiveAnnouncements } from './redis/archive-queue.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
@@ -75,6 +77,7 @@ export interface RunningGateway {
   alerts: AlertDispatcher;
   books: Books;
   archiver: Archiver;
+  writes: Writes;
   /** The periodic jobs that run on the injected clock (reset scheduler, receipt mailer). */
   jobs: { start(): void; stop(): Promise<void> };
   close(): Promise<void>;
@@ -102,7 +105,9 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
 
   // Use cases
   const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
-  const accounts = new Accounts(stores.accounts, store, directory, clock, staffAccess);
+  // Setup and payments are committed to the books before they are acknowledged (R19).
+  const writes = new Writes(books, log);
+  const accounts = new Accounts(stores.accounts, store, directory, clock, writes, staffAccess);
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
     billing: billingRules,
@@ -120,7 +125,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
   }, clock);
   const mailer = config.smtpUrl ? new ReceiptMailer(purchaseStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
-  const purchases = new Purchases(purchaseStore, accounts, {
+  const purchases = new Purchases(purchaseStore, accounts, writes, {
     ...DEFAULT_PURCHASE_OPTIONS,
     bundlePriceCents: config.bundlePriceCents,
     currency: config.currency,
@@ -149,7 +154,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   // Reported, never deciding readiness: metering does not need PostgreSQL.
   readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
-    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
+    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
     clients, media: config.ws.mediaStreams ? media : null,
   });
 
@@ -213,6 +218,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   await alerts.start();
   await archiver.start();
   retention.start();
+  writes.start(); // its first pass at once: what a dead instance left committed and not applied
 
   const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
@@ -226,6 +232,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       await alerts.stop();
       await archiver.stop();
       await retention.stop();
+      await writes.stop();
       await jobs.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
@@ -233,7 +240,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       if (ownsBooks) await books.close();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, jobs, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, writes, jobs, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with

@@ -24,6 +24,8 @@ export interface ArchiverOptions {
   batchesPerAccount: number;
   /** How often the sweep of every account's mark runs (besides start-up and reconnects). */
   sweepMs: number;
+  /** After a failed batch (PostgreSQL away), the account is tried again this much later. */
+  retryMs: number;
 }
 
 export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
@@ -33,6 +35,7 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   entriesPerBatch: 500,
   batchesPerAccount: 4,
   sweepMs: 3600_000,
+  retryMs: 1000,
 };
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
@@ -166,8 +169,10 @@ export class Archiver {
       try {
         await this.archiveAccount(accountId, score);
       } catch (err) {
-        // PostgreSQL or Redis away: the account is due again when its lease ends.
+        // PostgreSQL or Redis away: due again in a moment (not only when the lease ends),
+        // so the archive catches up within seconds of PostgreSQL's return.
         this.log.warn('archive: account not archived this time', { err, accountId });
+        await this.queue.queue(accountId, Date.now() + this.opts.retryMs).catch(() => {});
       }
     }
     const backlog = await this.queue.backlog(Date.now());
