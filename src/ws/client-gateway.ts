@@ -16,6 +16,7 @@ import type { StaffPresence } from './staff-presence.js';
 import { recheckStaffAccess } from './access-recheck.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
+const INVALID_TO = 'to: must be an E.164 number, an emergency number or a softphone identity ("client:bob")';
 /** How often each instance re-checks its staff sockets' tokens (issue #8: within 5 s). */
 const ACCESS_RECHECK_MS = 2_000;
 
@@ -156,6 +157,7 @@ export class ClientGateway {
         }
         const r = await this.authorizations.authorize(p, m.requestId, m.to);
         if (r.outcome === 'no_account') return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
+        if (r.outcome === 'invalid') return client.sendText(errorFrame('VALIDATION_FAILED', INVALID_TO, m.requestId));
         if (r.outcome === 'denied') {
           return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
         }
