@@ -122,6 +122,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const hub = new Hub(bus);
   const clients = new ClientGateway(hub, authorizations, new StaffPresence(new PresenceStore(redis, prefix), authorizations, config.authorizationReleaseGraceMs, log), auth, {
     heartbeatMs: config.ws.heartbeatMs,
+    maxSocketsPerStaff: config.ws.maxSocketsPerStaff,
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),

@@ -35,6 +35,9 @@ export const CLOSE = {
   ACCOUNT_GONE: 4004,
   /** The staff member was removed or their tokens revoked (issue #8). */
   ACCESS_REVOKED: 4003,
+  /** Issue #16: the staff member already holds WS_MAX_SOCKETS_PER_STAFF sockets here (an
+   *  upgrade that raced past the route's 429). */
+  TOO_MANY_SOCKETS: 4429,
 } as const;
 
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {
