@@ -112,7 +112,7 @@ export interface AuthorizeCallInput {
   authorizationId: string;
   /** R21 (issue #16): the call's destination as dial-policy.ts normalizes it; the
    *  authorization is bound only if it was issued for the same one, otherwise the call
-   *  is decided afresh. Default: `to` as given. */
+   *  is decided afresh. None given (inbound, video): no authorization is bound. */
   destination?: string;
   expectedLegs: number;
   /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused

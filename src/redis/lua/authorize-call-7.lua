@@ -13,7 +13,7 @@
            member ("callSid", or "participantSid roomSid")   ARGV[15] when (ms)
   ARGV[16] the call's normalized destination (R21, issue #16): an authorization is bound
            only if it was issued for the same one (its "t"); any other is left open and
-           the call decided as if it carried none
+           the call decided as if it carried none ("": binds none)
   Returns: {1, reservedMinutes, indexAt} allowed, reserved now;
            {2, reservedMinutes} repeated webhook for an allowed call;
            {3, reservedMinutes, indexAt} allowed on a bound authorization (no new reservation);
@@ -62,7 +62,7 @@ end
 -- (R21), or none. Unknown, expired, someone else's or another destination's is left as it
 -- is, and the call is decided as if it carried none.
 local authId, auth = ARGV[10], nil
-if authId ~= '' then
+if authId ~= '' and ARGV[16] ~= '' then
   local raw = redis.call('HGET', AUTHS, authId)
   if raw and string.sub(raw, 1, 1) == '{' then -- a "req:…" index entry is no authorization
     local a = cjson.decode(raw)
