@@ -76,6 +76,7 @@ export const schema = z.object({
   WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
   WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
   WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
+  WS_MAX_SOCKETS_PER_STAFF: intIn(1, 100_000).optional(),
   SHUTDOWN_IDLE_GRACE_MS: intIn(0, 30_000).optional(),
   // R17 dialling policy and the per-staff limits on authorizations (issue #8).
   EMERGENCY_NUMBERS: z

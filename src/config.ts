@@ -100,6 +100,8 @@ export interface Config {
     maxMessagesPerSecond: number;
     maxBufferedBytes: number;
     heartbeatMs: number;
+    /** Open client sockets per staff member on this instance (issue #16); the next is 429. */
+    maxSocketsPerStaff: number;
   };
   /** On shutdown, idle keep-alive connections are closed only after this long, so a
    *  request already on its way over one is answered (with Connection: close), not reset. */
@@ -246,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND ?? 50,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES ?? 1024 * 1024,
       heartbeatMs: (e.WS_HEARTBEAT_SECONDS ?? 30) * 1000,
+      maxSocketsPerStaff: e.WS_MAX_SOCKETS_PER_STAFF ?? 20,
     },
     shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS ?? 1000,
   });

@@ -25,6 +25,7 @@ import { Reconciler } from './jobs/reconciler.js';
 import { createLogger, type Logger } from './log.js';
 import { CallMetering } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
+import { Dialling } from './metering/dialling.js';
 import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
 import { VideoMetering } from './metering/video.js';
@@ -109,19 +110,19 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const writes = new Writes(books, log);
   const accounts = new Accounts(stores.accounts, store, directory, clock, writes, staffAccess);
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
-  const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
+  // R17: one dialling decision for the socket and /twilio/voice (issue #16).
+  const dialling = new Dialling(config.dialling, directory);
+  const calls = new CallMetering(store, accounts, directory, dialling, reconcileQueue, {
     billing: billingRules,
     reserveMinutes: m.reserveMinutes,
     finalGraceMs: m.finalGraceSeconds * 1000,
     reconcileAfterMs: m.reconcileAfterSeconds * 1000,
     maxHoldMs: m.maxCallHoldSeconds * 1000,
-    dialPolicy: config.dialling,
   }, clock);
   const video = new VideoMetering(store, directory, reconcileQueue, { billing: billingRules, reserveMinutes: m.reserveMinutes, firstCheckMs, finalGraceMs: m.finalGraceSeconds * 1000 }, clock);
-  const authorizations = new SoftphoneAuthorizations(store, {
+  const authorizations = new SoftphoneAuthorizations(store, dialling, {
     reserveMinutes: m.reserveMinutes,
     authorizationTtlMs: m.authorizationTtlSeconds * 1000,
-    dialPolicy: config.dialling,
     maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
   }, clock);
   const mailer = config.smtpUrl ? new ReceiptMailer(purchaseStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
@@ -139,6 +140,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const hub = new Hub(bus);
   const clients = new ClientGateway(hub, authorizations, new StaffPresence(new PresenceStore(redis, prefix), authorizations, config.authorizationReleaseGraceMs, log), auth, {
     heartbeatMs: config.ws.heartbeatMs,
+    maxSocketsPerStaff: config.ws.maxSocketsPerStaff,
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),

@@ -116,7 +116,7 @@ export class PoolStore {
       [k.call(input.callSid), k.activeCalls, k.checks],
       [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
         input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? '',
-        input.check.member, input.check.dueAt],
+        input.check.member, input.check.dueAt, input.destination ?? ''],
       now,
     );
     if (!reply) return null;
