@@ -87,11 +87,16 @@ export class Accounts {
 
   private async claimOrThrow(kind: 'identity' | 'number', entries: { name: string; value: string }[]) {
     const r = await this.directory.claim(kind, entries);
-    if (!r.ok) {
-      throw kind === 'identity'
-        ? new AppError(409, 'IDENTITY_TAKEN', `softphone identity ${r.taken} belongs to another staff member`)
-        : new AppError(409, 'NUMBER_TAKEN', `phone number ${r.taken} belongs to another account`);
+    if (r.ok) return;
+    if (kind === 'number') throw new AppError(409, 'NUMBER_TAKEN', `phone number ${r.taken} belongs to another account`);
+    if (r.heldSeconds === undefined) {
+      throw new AppError(409, 'IDENTITY_TAKEN', `softphone identity ${r.taken} belongs to another staff member`);
     }
+    throw new AppError(
+      409,
+      'IDENTITY_TAKEN',
+      `softphone identity ${r.taken} was removed from another account and stays theirs for ${Math.max(1, Math.ceil(r.heldSeconds / 60))} more minutes, while a Voice token issued for it may still be valid`,
+    );
   }
 
   async get(accountId: string) {
@@ -165,12 +170,10 @@ export class Accounts {
     this.access?.forget(accountId, staffId);
     if (!removed) return false;
     const member = JSON.parse(removed.memberJson) as StaffMember;
-    // Released only while it still points at this member; other instances stop trusting
-    // their cached copy within the directory's identity cache time.
-    await this.directory.markIdentityRemoved(member.identity);
-    await this.directory.release('identity', [member.identity], [
-      { name: member.identity, value: Directory.identityValue(accountId, staffId) },
-    ]);
+    // Released only while it still points at this member, and held for this account while
+    // the member's Voice token may live; other instances stop trusting their cached copy
+    // within the directory's identity cache time.
+    await this.directory.retireIdentity(member.identity, accountId, staffId);
     return true;
   }
 
