@@ -161,19 +161,26 @@ export class Accounts {
     return member;
   }
 
-  /** Issue #8: removes a staff member at once — staff hash, token generation, open
-   *  authorizations (one script), then their softphone identity. False when unknown. */
+  /** Issue #8: removes a staff member at once — their softphone identity, then staff hash,
+   *  token generation and open authorizations (one script). False when unknown. */
   async removeStaff(accountId: string, staffId: string): Promise<boolean> {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    const removed = await this.store.removeStaff(accountId, staffId, this.clock());
-    this.staffCache.delete(accountId);
-    this.access?.forget(accountId, staffId);
-    if (!removed) return false;
-    const member = JSON.parse(removed.memberJson) as StaffMember;
+    const member = await this.staffMember(accountId, staffId);
+    if (!member) return false;
+    // The identity first (issue #16): should Redis refuse the script after it (full, or
+    // gone), the member is still listed and a retried DELETE finishes the job; the other
+    // way round a retry would find no member and leave their softphone placing calls.
     // Released only while it still points at this member, and held for this account while
     // the member's Voice token may live; other instances stop trusting their cached copy
     // within the directory's identity cache time.
     await this.directory.retireIdentity(member.identity, accountId, staffId);
+    const removed = await this.store.removeStaff(accountId, staffId, this.clock());
+    this.staffCache.delete(accountId);
+    this.access?.forget(accountId, staffId);
+    if (!removed) return false;
+    // Re-added with another identity in between (two admins at once): that one goes too.
+    const gone = JSON.parse(removed.memberJson) as StaffMember;
+    if (gone.identity !== member.identity) await this.directory.retireIdentity(gone.identity, accountId, staffId);
     return true;
   }
 
