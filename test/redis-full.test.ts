@@ -108,6 +108,7 @@ it('answers 503 STORE_UNAVAILABLE to every write, <Reject> to calls, an error to
   const grew = (route: string) => (errors.get(route) ?? 0) - (errorsBefore.get(route) ?? 0);
   expect(grew('api')).toBe(writes.length + removals);
   expect(grew('voice')).toBe(1);
+  expect(grew('ws')).toBe(1);
   expect(grew('status')).toBe(statuses.filter((s) => s === 503).length);
 
   // Nothing was changed by what was refused.
