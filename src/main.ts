@@ -144,6 +144,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
+    onStorageFailure: () => metrics.redisErrors.inc({ route: 'ws' }),
   }, clock, log);
   clients.start();
   const tokenKey = mediaTokenKey(config.staffTokenSecret);

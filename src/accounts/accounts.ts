@@ -87,16 +87,22 @@ export class Accounts {
       this.records.addStaffIfAbsent(accountId, w.member.id, JSON.stringify(w.member)),
     );
     this.removeStaffWrite = writes.register('remove_staff', async (accountId, w: { staffId: string; now: number }) => {
+      const member = await this.staffMember(accountId, w.staffId);
+      // Applied again after a crash: the member is gone already, and so is their identity.
+      if (!member) return { removed: false };
+      // The identity first (issue #16): should Redis refuse the script after it (full, or
+      // gone), the member is still listed and the write, applied again, finishes the job;
+      // the other way round a retry would find no member and leave their softphone placing
+      // calls. Released only while it still points at this member, and held for this
+      // account while the member's Voice token may live; other instances stop trusting
+      // their cached copy within the directory's identity cache time.
+      await this.directory.retireIdentity(member.identity, accountId, w.staffId);
       const removed = await this.store.removeStaff(accountId, w.staffId, w.now);
       if (!removed) return { removed: false };
-      const member = JSON.parse(removed.memberJson) as StaffMember;
-      // Released only while it still points at this member; other instances stop trusting
-      // their cached copy within the directory's identity cache time.
-      await this.directory.markIdentityRemoved(member.identity);
-      await this.directory.release('identity', [member.identity], [
-        { name: member.identity, value: Directory.identityValue(accountId, w.staffId) },
-      ]);
-      return { removed: true, member };
+      // Re-added with another identity in between (two admins at once): that one goes too.
+      const gone = JSON.parse(removed.memberJson) as StaffMember;
+      if (gone.identity !== member.identity) await this.directory.retireIdentity(gone.identity, accountId, w.staffId);
+      return { removed: true };
     });
     this.revokeWrite = writes.register('revoke_tokens', async (accountId, w: { staffId: string }, seq) => ({
       revoked: await this.store.revokeStaffTokens(accountId, w.staffId, seq),
@@ -157,11 +163,16 @@ export class Accounts {
 
   private async claimOrThrow(kind: 'identity' | 'number', entries: { name: string; value: string }[]) {
     const r = await this.directory.claim(kind, entries);
-    if (!r.ok) {
-      throw kind === 'identity'
-        ? new AppError(409, 'IDENTITY_TAKEN', `softphone identity ${r.taken} belongs to another staff member`)
-        : new AppError(409, 'NUMBER_TAKEN', `phone number ${r.taken} belongs to another account`);
+    if (r.ok) return;
+    if (kind === 'number') throw new AppError(409, 'NUMBER_TAKEN', `phone number ${r.taken} belongs to another account`);
+    if (r.heldSeconds === undefined) {
+      throw new AppError(409, 'IDENTITY_TAKEN', `softphone identity ${r.taken} belongs to another staff member`);
     }
+    throw new AppError(
+      409,
+      'IDENTITY_TAKEN',
+      `softphone identity ${r.taken} was removed from another account and stays theirs for ${Math.max(1, Math.ceil(r.heldSeconds / 60))} more minutes, while a Voice token issued for it may still be valid`,
+    );
   }
 
   async get(accountId: string) {
@@ -234,10 +245,11 @@ export class Accounts {
     return member;
   }
 
-  /** Issue #8: removes a staff member at once — staff hash, token generation, open
-   *  authorizations (one script), then their softphone identity. False when unknown. */
+  /** Issue #8: removes a staff member at once — their softphone identity, then staff hash,
+   *  token generation and open authorizations (one script). False when unknown. */
   async removeStaff(accountId: string, staffId: string): Promise<boolean> {
     if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
+    if (!(await this.staffMember(accountId, staffId))) return false;
     const r = await this.removeStaffWrite(accountId, { staffId, now: this.clock() });
     this.staffCache.delete(accountId);
     this.access?.forget(accountId, staffId);

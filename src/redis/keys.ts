@@ -1,6 +1,7 @@
 // Every Redis key and channel name, and the only place hash tags appear. All of an
 // account's keys share `{accountId}`, so each pool script touches one cluster slot.
-// Directory keys (identity, number, call → account) are global single-key lookups.
+// Directory keys (identity, number, call → account) are global single-key lookups; an
+// identity's removal marker is tagged into the identity key's slot.
 
 export type AccountKeys = ReturnType<typeof accountKeys>;
 
@@ -45,13 +46,17 @@ export function poolScriptKeys(k: AccountKeys): [string, string, string, string]
 }
 
 export function directoryKeys(prefix: string) {
+  // No hash tag (prefix and identities carry no braces): its slot is its whole name's.
+  const identityKey = (identity: string) => `${prefix}:dir:identity:${identity}`;
   return {
-    identity: (identity: string) => `${prefix}:dir:identity:${identity}`,
+    identity: identityKey,
     number: (e164: string) => `${prefix}:dir:number:${e164}`,
     call: (callSid: string) => `${prefix}:dir:call:${callSid}`,
-    /** Marker of a removed staff member's identity (issue #8), while their Voice SDK token
-     *  may still be valid: nobody may dial it. Cleared when the identity is claimed again. */
-    removedIdentity: (identity: string) => `${prefix}:dir:removed:${identity}`,
+    /** Marker of a removed staff member's identity (issue #8), naming the account it was
+     *  removed from, while their Voice SDK token may still be valid: nobody dials it until
+     *  it is claimed again, and only that account may claim it (issue #16). Its hash tag is
+     *  the identity's own key, so both share a cluster slot and one script takes both. */
+    removedIdentity: (identity: string) => `${prefix}:dir:removed:{${identityKey(identity)}}`,
     /** Video room → the account whose staff member was seen in it (R12). */
     room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
     /** Sorted set: accountId by the next due time of its reconciliation checks (R15), written

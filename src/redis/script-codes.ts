@@ -12,6 +12,8 @@ export const SCRIPT_CODES = {
   'add-staff': { 1: 'added', 0: 'exists', [-1]: 'no_account' },
   'add-numbers': { 1: 'done', [-1]: 'no_account' },
   'release-claim': { 1: 'released', 0: 'not_owner' },
+  'claim-identity': { 1: 'claimed', 2: 'own', 0: 'taken', [-1]: 'held' },
+  'retire-identity': { 1: 'retired', 0: 'not_owner' },
   adjust: { 1: 'applied', 2: 'applied_before', [-3]: 'insufficient_balance' },
   'change-plan': { 1: 'ok' },
   'add-payment-method': { 1: 'stored', [-30]: 'too_many', [-1]: 'no_account' },

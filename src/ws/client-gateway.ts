@@ -4,6 +4,7 @@
 // the admin key watches any account it subscribes to. Softphones authorize calls here
 // (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
 import type { RawData, WebSocket } from 'ws';
+import { isStorageFailure } from '../domain/storage-failure.js';
 import type { Authenticator, Principal } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { SoftphoneAuthorizations } from '../metering/softphone-authorizations.js';
@@ -25,6 +26,8 @@ export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
   /** Open sockets per staff member on this instance (issue #16). */
   maxSocketsPerStaff: number;
+  /** Hears each socket request that failed because Redis could not carry it out (R14). */
+  onStorageFailure?: () => void;
 }
 
 export class ClientGateway {
@@ -145,6 +148,7 @@ export class ClientGateway {
     client.inFlight += 1;
     this.handle(client, parsed.data)
       .catch((err) => {
+        if (isStorageFailure(err)) this.opts.onStorageFailure?.();
         this.log.warn('ws request failed', { err, type });
         client.sendText(errorFrame('UNAVAILABLE', 'the request could not be carried out; retry', requestId));
       })
