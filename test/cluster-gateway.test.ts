@@ -63,10 +63,14 @@ it('keeps reconciliation checks in each account slot and the index of accounts o
 it('holds a removed identity for its account on Redis Cluster: claim and removal take its key and marker in one slot', async () => {
   const a = await createAccount(gw, { monthlyMinutes: 10 });
   const b = await createAccount(gw, { monthlyMinutes: 10 });
+  // A softphone dials only its own account's identities (issue #16): frank of A is the caller.
+  const frank = `${a.identity}-frank`;
+  expect((await gw.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'frank', email: 'f@a.example', identity: frank })).status).toBe(201);
   expect((await gw.admin('DELETE', `/v1/accounts/${a.id}/staff/alice`)).status).toBe(204);
-  expect((await placeSoftphoneCall(gw, b.identity, `client:${a.identity}`)).allowed).toBe(false);
+  expect((await placeSoftphoneCall(gw, frank, `client:${a.identity}`)).allowed).toBe(false);
   const taken = await gw.admin('POST', `/v1/accounts/${b.id}/staff`, { id: 'dave', email: 'd@b.example', identity: a.identity });
   expect(taken.json.error.code).toBe('IDENTITY_TAKEN');
   expect((await gw.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'erin', email: 'e@a.example', identity: a.identity })).status).toBe(201);
-  expect((await placeSoftphoneCall(gw, b.identity, `client:${a.identity}`)).allowed).toBe(true);
+  expect((await placeSoftphoneCall(gw, frank, `client:${a.identity}`)).allowed).toBe(true);
+  expect((await placeSoftphoneCall(gw, b.identity, `client:${a.identity}`)).allowed).toBe(false);
 });

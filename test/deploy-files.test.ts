@@ -56,10 +56,23 @@ describe('docker-compose.yml', () => {
     expect(mainTs).toMatch(/setTimeout\(\(\) => process\.exit\(1\), 20_000\)/);
   });
 
-  it('`docker compose up -d redis` needs no secret: no required ${VAR:?} and only Redis outside profiles', () => {
+  it('`docker compose up -d redis postgres` needs no secret: no required ${VAR:?} and only the two stores outside profiles', () => {
     expect(composeText).not.toMatch(/\$\{[A-Z_]+:?\?/);
     const always = Object.entries(services).filter(([, s]) => !s.profiles);
-    expect(always.map(([n]) => n)).toEqual(['redis']);
+    expect(always.map(([n]) => n)).toEqual(['redis', 'postgres']);
+  });
+
+  it('PostgreSQL (the books): a pinned major version, a volume, a health check every gateway waits for, and its URL in every gateway', () => {
+    const pg = services.postgres;
+    expect(pg.image).toMatch(/^postgres:15(\.\d+)?(-alpine)?$/);
+    expect(pg.volumes).toContain('postgres-data:/var/lib/postgresql/data');
+    expect(pg.healthcheck.test).toContain('pg_isready');
+    for (const name of ['gateway', 'gateway-dev', 'gateway-a', 'gateway-b']) {
+      expect(services[name].depends_on.postgres.condition, name).toBe('service_healthy');
+      expect(services[name].environment.DATABASE_URL, name).toMatch(/^postgres:\/\/minutegate:.*@postgres:5432\/minutegate$/);
+    }
+    // The cluster's gateways live on the cluster network: PostgreSQL is on it too.
+    expect(pg.networks).toContain('cluster');
   });
 
   it('Redis: a pinned major.minor image, AOF on with an fsync policy, noeviction, reachable from the host', () => {

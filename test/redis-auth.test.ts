@@ -75,7 +75,7 @@ describe('password-protected Redis', () => {
     url.password = WRONG;
     const gw = await startTestGateway({ redisUrl: url.toString(), env: { REDIS_PASSWORD: PASSWORD } });
     try {
-      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' });
     } finally {
       await gw.stop();
     }

@@ -36,7 +36,7 @@ describe.skipIf(missing !== null)('Redis over TLS', () => {
     try {
       const a = await createAccount(gw, { monthlyMinutes: 9 });
       expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ balance: 9 });
-      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' });
     } finally {
       await gw.stop();
     }
@@ -77,7 +77,7 @@ describe.skipIf(missing !== null)('Redis Cluster over TLS (REDIS_TLS=on)', () =>
     const gw = await startTestGateway({ clusterNodes: cluster.nodes, env: { REDIS_TLS: 'on', REDIS_TLS_CA_FILE: cluster.ca } });
     try {
       const a = await createAccount(gw, { monthlyMinutes: 6 });
-      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+      expect(await (await fetch(`${gw.url}/readyz`)).json()).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' });
       const token = (await gw.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
       const sock = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${token}` });
       try {

@@ -9,7 +9,7 @@
 // every few seconds. While PostgreSQL is away `run` refuses with 503 STORE_UNAVAILABLE
 // before anything is applied.
 import { AppError } from '../domain/errors.js';
-import { isPostgresUnavailable } from '../domain/storage-failure.js';
+import { isPostgresUnavailable, isStorageFailure } from '../domain/storage-failure.js';
 import type { Logger } from '../log.js';
 import type { Books } from '../postgres/books.js';
 import type { DbClient } from '../postgres/connect.js';
@@ -37,6 +37,11 @@ export class BooksUnavailableError extends AppError {
 
 /** True for a refusal that changed nothing: what a use case claimed beforehand goes back. */
 export const notCommitted = (err: unknown) => err instanceof BooksUnavailableError && !err.committed;
+
+/** Redis refused or could not take the script (full, away, read-only): it did not run. A
+ *  timeout is left out — the script may have run — so such a write stays pending and the
+ *  replayer applies it (as nothing, if it had). */
+const refusedByRedis = (err: unknown) => isStorageFailure(err) && !/timed out/i.test((err as Error).message);
 
 export class Writes {
   private readonly journal: JournalStore;
@@ -89,11 +94,20 @@ export class Writes {
   }
 
   /** Applies the account's pending writes through `throughSeq`, in order; returns the
-   *  outcome of `throughSeq` when it was among them. */
+   *  outcome of `throughSeq` when it was among them. When Redis refuses (full, away) the
+   *  request's own write is voided — it answers 503 and must change nothing, so that a
+   *  retry is not doubled by a late replay — while an older write left by someone else
+   *  stays pending for the replayer. */
   private async applyPending(c: DbClient, accountId: string, throughSeq: number): Promise<{ outcome: unknown } | undefined> {
     let result: { outcome: unknown } | undefined;
     for (const w of await this.journal.pending(c, accountId, throughSeq)) {
-      const outcome = await this.applyOne(w);
+      let outcome: unknown;
+      try {
+        outcome = await this.applyOne(w);
+      } catch (err) {
+        if (refusedByRedis(err)) await this.journal.markApplied(c, throughSeq, { voided: 'the live store (Redis) refused it', error: (err as Error).message });
+        throw err;
+      }
       await this.journal.markApplied(c, w.seq, outcome);
       if (w.seq === throughSeq) result = { outcome };
     }
