@@ -10,21 +10,27 @@
   Final when (R5, and one identity may ring on several devices, so one <Client> noun may
   produce several dialled legs — the number of legs is never assumed):
     * the <Dial action> arrived with its talk time (billed: DialCallDuration if answered);
-    * the parent is terminal and a dialled leg answered and reported its completed
-      duration (only one leg of a <Dial> is ever bridged; the others count 0 s);
+    * the parent is terminal, a dialled leg answered and reported its completed duration,
+      and no leg known to be answered (its in-progress callback, or the leg a <Dial action>
+      without its talk time named) is still open. Only one leg of a <Dial> is bridged:
+      the one the action named, else the answered leg that talked longest (another device
+      that answered too was dropped); legs never add up;
     * the parent is terminal, every dialled leg that reported is terminal, and the final
       grace has passed since the parent ended (kind "grace") or Twilio's complete record
       listed every leg (kind "complete"): nobody answered;
-    * the parent never connected (busy, failed, no-answer, canceled);
+    * the parent never connected (busy, failed, no-answer, canceled) and no leg is known
+      to have answered;
     * a call with no <Dial> (video): its own completed duration.
   A completed leg or <Dial action> without a duration, or a signal with a status Twilio
   does not document, is recorded and left for another signal or reconciliation (R14).
 
-  Cycle attribution (R16): the call's end instant is the Timestamp of its answered leg's
-  terminal callback, else its parent's, else now (clamped to [placed, now]). If that instant
-  lies in a cycle already reset, the minutes are booked against that cycle's closing record
-  (pool field "cycle:<start>", written by the reset in lib/cycles.lua): they consume what it had
-  left at its reset, the rest is its overage; the current balance and usage are untouched.
+  Cycle attribution (R16): the call's end instant is the end of its bridged leg — the
+  Timestamp of its terminal callback, else (a <Dial action> carries none) the Timestamp of
+  its in-progress callback plus its talk time — else its parent's, else now (clamped to
+  [placed, now]). If that instant lies in a cycle already reset, the minutes are booked
+  against that cycle's closing record (pool field "cycle:<start>", written by the reset in
+  lib/cycles.lua): they consume what it had left at its reset, the rest is its overage;
+  the current balance and usage are untouched.
 
   A call whose hold was released by release-hold-7.lua ("unsettled") has no reservation
   and no activeCalls count left: settling it only debits.
