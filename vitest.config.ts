@@ -18,6 +18,6 @@ export default defineConfig({
     // global-redis: starts a private redis-server when none answers on TEST_REDIS_URL
     // (default 127.0.0.1:6379), so `npm test` needs only the redis-server binary.
     // global-setup: the web app is bundled into dist/web/ once, before the files run.
-    globalSetup: ['test/support/global-redis.ts', 'test/support/global-setup.ts'],
+    globalSetup: ['test/support/global-redis.ts', 'test/support/global-postgres.ts', 'test/support/global-setup.ts'],
   },
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Copies every src/redis/lua/*.lua (and lib/*.lua, the libraries scripts include) to
-// dist/redis/lua/ (run after `tsc` by `npm run build`).
+// dist/redis/lua/, and the PostgreSQL migrations (src/postgres/migrations/*.sql) to
+// dist/postgres/migrations/ (run after `tsc` by `npm run build`).
 // Plain Node ESM, no dependencies. Paths are resolved from the repo root, not the cwd.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -41,3 +42,11 @@ mkdirSync(libOut, { recursive: true });
 const libs = existsSync(libSrc) ? readdirSync(libSrc).filter((n) => n.endsWith('.lua')) : [];
 for (const name of libs) copyFileSync(join(libSrc, name), join(libOut, name));
 console.log(`copy-lua: copied ${files.length} Lua file(s) and ${libs.length} librar${libs.length === 1 ? 'y' : 'ies'} to ${outDir}`);
+
+const sqlSrc = join(root, 'src', 'postgres', 'migrations');
+const sqlOut = join(root, 'dist', 'postgres', 'migrations');
+rmSync(sqlOut, { recursive: true, force: true });
+mkdirSync(sqlOut, { recursive: true });
+const migrations = readdirSync(sqlSrc).filter((n) => n.endsWith('.sql'));
+for (const name of migrations) copyFileSync(join(sqlSrc, name), join(sqlOut, name));
+console.log(`copy-lua: copied ${migrations.length} migration(s) to ${sqlOut}`);

@@ -8,7 +8,7 @@ import { alertRoutes, type AlertSettingsStore } from './api/alert-routes.js';
 import { purchaseRoutes } from './api/purchase-routes.js';
 import type { Config } from './config.js';
 import { AppError } from './domain/errors.js';
-import { isRedisUnavailable } from './domain/storage-failure.js';
+import { isPostgresUnavailable, isStorageFailure } from './domain/storage-failure.js';
 import { requestContext, type LogEnv } from './http/access-log.js';
 import type { Authenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
@@ -100,9 +100,14 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   app.onError((err, c) => {
     if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
     if (err instanceof HTTPException) return c.json(errorBody('BAD_REQUEST', err.message), err.status);
-    if (isRedisUnavailable(err)) {
+    if (isStorageFailure(err)) {
+      // R14: Redis away or refusing writes (full, issue #16): nothing was done; retry.
       metrics.redisErrors.inc({ route: 'api' });
-      return c.json(errorBody('UNAVAILABLE', 'storage is unreachable; retry'), 503);
+      return c.json(errorBody('STORE_UNAVAILABLE', 'storage is unavailable (unreachable or full); retry'), 503);
+    }
+    if (isPostgresUnavailable(err)) {
+      // A read of the books (history) while PostgreSQL is away; writes refuse before this.
+      return c.json(errorBody('STORE_UNAVAILABLE', 'the books (PostgreSQL) cannot be reached; retry'), 503);
     }
     (c.get('log') ?? log).error('unhandled error', { err, path: c.req.path });
     return c.json(errorBody('INTERNAL', 'internal error'), 500);

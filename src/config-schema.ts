@@ -41,6 +41,8 @@ export const schema = z.object({
     .regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters without braces or spaces')
     .optional(),
   REDIS_CONNECT_TIMEOUT_SECONDS: intIn(1, 300).optional(),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  HISTORY_RETENTION_MONTHS: intIn(1, 1200).optional(),
   PUBLIC_BASE_URL: url(['http:', 'https:'])
     .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not carry a query or fragment')
     .optional(),
@@ -74,6 +76,7 @@ export const schema = z.object({
   WS_MAX_MESSAGES_PER_SECOND: intIn(1, 100_000).optional(),
   WS_MAX_BUFFERED_BYTES: intIn(16 * 1024, 1024 * 1024 * 1024).optional(),
   WS_HEARTBEAT_SECONDS: intIn(1, 3600).optional(),
+  WS_MAX_SOCKETS_PER_STAFF: intIn(1, 100_000).optional(),
   SHUTDOWN_IDLE_GRACE_MS: intIn(0, 30_000).optional(),
   // R17 dialling policy and the per-staff limits on authorizations (issue #8).
   EMERGENCY_NUMBERS: z

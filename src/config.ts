@@ -29,6 +29,13 @@ export interface Config {
     /** PEM CA bundle read from REDIS_TLS_CA_FILE at start-up; null = the system CAs. */
     tlsCa: string | null;
   };
+  /** The books (R19): PostgreSQL, and whether start-up may create the database. */
+  postgres: {
+    url: string;
+    createDatabase: boolean;
+    /** Archived history is kept this many months (this one included), dropped a month at a time. */
+    historyRetentionMonths: number;
+  };
   /** Browser origins allowed to call /v1/* (CORS) and open /v1/ws; empty = no CORS. */
   corsOrigins: string[];
   /** When set, /metrics requires Authorization: Bearer <token>. */
@@ -93,6 +100,8 @@ export interface Config {
     maxMessagesPerSecond: number;
     maxBufferedBytes: number;
     heartbeatMs: number;
+    /** Open client sockets per staff member on this instance (issue #16); the next is 429. */
+    maxSocketsPerStaff: number;
   };
   /** On shutdown, idle keep-alive connections are closed only after this long, so a
    *  request already on its way over one is answered (with Connection: close), not reset. */
@@ -112,7 +121,10 @@ export class ConfigError extends Error {
 
 /** Settings a production deployment must set explicitly. TWILIO_ACCOUNT_SID: without it
  *  lost signals could never be reconciled from Twilio's REST API (R15). */
-const PRODUCTION_SECRETS = ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID'] as const;
+const PRODUCTION_SECRETS = ['ADMIN_API_KEY', 'STAFF_TOKEN_SECRET', 'TWILIO_AUTH_TOKEN', 'PUBLIC_BASE_URL', 'TWILIO_ACCOUNT_SID', 'DATABASE_URL'] as const;
+
+/** Outside production the books default to a local database, created at start-up. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/minutegate';
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset: docker-compose passes `VAR=` for unset optionals.
@@ -183,6 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tls: e.REDIS_TLS === 'on' || (e.REDIS_URL ?? '').startsWith('rediss:'),
       tlsCa,
     },
+    postgres: {
+      url: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+      createDatabase: !production,
+      historyRetentionMonths: e.HISTORY_RETENTION_MONTHS ?? 25,
+    },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
     metricsToken: e.METRICS_TOKEN ?? null,
     // Behind a load balancer (production) by default; a laptop has none to wait for.
@@ -231,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMessagesPerSecond: e.WS_MAX_MESSAGES_PER_SECOND ?? 50,
       maxBufferedBytes: e.WS_MAX_BUFFERED_BYTES ?? 1024 * 1024,
       heartbeatMs: (e.WS_HEARTBEAT_SECONDS ?? 30) * 1000,
+      maxSocketsPerStaff: e.WS_MAX_SOCKETS_PER_STAFF ?? 20,
     },
     shutdownIdleGraceMs: e.SHUTDOWN_IDLE_GRACE_MS ?? 1000,
   });

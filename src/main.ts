@@ -17,12 +17,15 @@ import { drainHttp } from './http/drain.js';
 import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
+import { Archiver, DEFAULT_ARCHIVER_OPTIONS } from './jobs/archiver.js';
+import { HistoryRetention } from './jobs/history-retention.js';
 import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
 import { createLogger, type Logger } from './log.js';
 import { CallMetering } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
+import { Dialling } from './metering/dialling.js';
 import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
 import { VideoMetering } from './metering/video.js';
@@ -33,6 +36,10 @@ import { Bus } from './redis/bus.js';
 import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/client.js';
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import type { PoolStore } from './redis/pool-store.js';
+import { Books } from './postgres/books.js';
+import { Writes } from './books/writes.js';
+import { AlertSettings } from './alerts/alert-settings.js';
+import { ArchiveAnnouncements } from './redis/archive-queue.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
 import { createStores } from './redis/stores.js';
@@ -53,6 +60,8 @@ export interface GatewayDeps {
   log: Logger;
   /** The clock of every use case and job (tests move it by hand); default Date.now. */
   clock?: () => number;
+  /** The books (R19); default: opened here from config.postgres and closed with the gateway. */
+  books?: Books;
 }
 
 export interface RunningGateway {
@@ -67,6 +76,9 @@ export interface RunningGateway {
   media: MediaStreams;
   bus: Bus;
   alerts: AlertDispatcher;
+  books: Books;
+  archiver: Archiver;
+  writes: Writes;
   /** The periodic jobs that run on the injected clock (reset scheduler, receipt mailer). */
   jobs: { start(): void; stop(): Promise<void> };
   close(): Promise<void>;
@@ -76,6 +88,11 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const { config, redis, log } = deps;
   const clock = deps.clock ?? Date.now;
   const m = config.metering;
+
+  // The books first: one try now, then in the background (metering does not wait for them).
+  const ownsBooks = !deps.books;
+  const books = deps.books ?? new Books({ url: config.postgres.url, createDatabase: config.postgres.createDatabase }, log);
+  if (ownsBooks) await books.open();
 
   // Stores
   const registry = new Metrics();
@@ -89,25 +106,27 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
 
   // Use cases
   const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
-  const accounts = new Accounts(stores.accounts, store, directory, clock, staffAccess);
+  // Setup and payments are committed to the books before they are acknowledged (R19).
+  const writes = new Writes(books, log);
+  const accounts = new Accounts(stores.accounts, store, directory, clock, writes, staffAccess);
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
-  const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
+  // R17: one dialling decision for the socket and /twilio/voice (issue #16).
+  const dialling = new Dialling(config.dialling, directory);
+  const calls = new CallMetering(store, accounts, directory, dialling, reconcileQueue, {
     billing: billingRules,
     reserveMinutes: m.reserveMinutes,
     finalGraceMs: m.finalGraceSeconds * 1000,
     reconcileAfterMs: m.reconcileAfterSeconds * 1000,
     maxHoldMs: m.maxCallHoldSeconds * 1000,
-    dialPolicy: config.dialling,
   }, clock);
   const video = new VideoMetering(store, directory, reconcileQueue, { billing: billingRules, reserveMinutes: m.reserveMinutes, firstCheckMs, finalGraceMs: m.finalGraceSeconds * 1000 }, clock);
-  const authorizations = new SoftphoneAuthorizations(store, {
+  const authorizations = new SoftphoneAuthorizations(store, dialling, {
     reserveMinutes: m.reserveMinutes,
     authorizationTtlMs: m.authorizationTtlSeconds * 1000,
-    dialPolicy: config.dialling,
     maxOpenPerStaff: config.maxOpenAuthorizationsPerStaff,
   }, clock);
   const mailer = config.smtpUrl ? new ReceiptMailer(purchaseStore, smtpTransport(config.smtpUrl), config.receiptFrom, clock, log) : null;
-  const purchases = new Purchases(purchaseStore, accounts, {
+  const purchases = new Purchases(purchaseStore, accounts, writes, {
     ...DEFAULT_PURCHASE_OPTIONS,
     bundlePriceCents: config.bundlePriceCents,
     currency: config.currency,
@@ -121,9 +140,11 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const hub = new Hub(bus);
   const clients = new ClientGateway(hub, authorizations, new StaffPresence(new PresenceStore(redis, prefix), authorizations, config.authorizationReleaseGraceMs, log), auth, {
     heartbeatMs: config.ws.heartbeatMs,
+    maxSocketsPerStaff: config.ws.maxSocketsPerStaff,
     maxMessagesPerSecond: config.ws.maxMessagesPerSecond,
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
+    onStorageFailure: () => metrics.redisErrors.inc({ route: 'ws' }),
   }, clock, log);
   clients.start();
   const tokenKey = mediaTokenKey(config.staffTokenSecret);
@@ -133,8 +154,10 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const readiness = new Readiness();
   readiness.check('redis', () => redisAnswers(redis));
   readiness.check('subscriber', () => bus.connected);
+  // Reported, never deciding readiness: metering does not need PostgreSQL.
+  readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
-    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
+    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
     clients, media: config.ws.mediaStreams ? media : null,
   });
 
@@ -180,7 +203,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     clock,
     log,
   });
-  instanceMetrics(registry, { reconciler, clients, media, bus, alerts });
+  // The archive (R19): ledger entries and settled calls to PostgreSQL within seconds.
+  const archiver = new Archiver(stores.archive, books.archive, new ArchiveAnnouncements(alertSubscriber, prefix), DEFAULT_ARCHIVER_OPTIONS, log, {
+    onLag: (s) => metrics.archiveLag.observe({}, s),
+    ready: () => books.ready,
+  });
+  const retention = new HistoryRetention(books, config.postgres.historyRetentionMonths, clock, log);
+  instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver });
 
   // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
   const server: ServerType = await new Promise((resolve) => {
@@ -190,6 +219,9 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const addr = server.address() as AddressInfo;
   jobs.start();
   await alerts.start();
+  await archiver.start();
+  retention.start();
+  writes.start(); // its first pass at once: what a dead instance left committed and not applied
 
   const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
   let closing: Promise<void> | null = null;
@@ -201,13 +233,17 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       const httpClosed = draining.start();
       await reconciler.stop();
       await alerts.stop();
+      await archiver.stop();
+      await retention.stop();
+      await writes.stop();
       await jobs.stop();
       await Promise.all([clients.drain(), media.drain()]);
       await httpClosed;
       await bus.stop();
+      if (ownsBooks) await books.close();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, jobs, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, writes, jobs, close };
 }
 
 /** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with

@@ -77,6 +77,12 @@ export function gatewayMetrics(m: Metrics) {
     signals: m.counter('minutegate_call_signals_total', 'Twilio call signals by outcome', ['outcome']),
     redisErrors: m.counter('minutegate_redis_errors_total', 'Requests that failed closed because Redis failed', ['route']),
     signatureFailures: m.counter('minutegate_twilio_signature_failures_total', 'Twilio requests refused for their signature'),
+    archiveLag: m.histogram(
+      'minutegate_archive_entry_lag_seconds',
+      'Seconds from a ledger entry being written in Redis to its commit in PostgreSQL (R19), per entry archived here',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    ),
   };
 }
 export type GatewayMetrics = ReturnType<typeof gatewayMetrics>;
@@ -90,6 +96,7 @@ export function instanceMetrics(
     media: { openSockets: number; stats: { mediaFrames: number; malformedFrames: number; streams: number; refusedStreams: number; unknownCalls: number } };
     bus: { dropped: number };
     alerts: { delivered: { email: number; webhook: number; failed: number } };
+    archiver: { lagSeconds: number; pendingAccounts: number; archived: { entries: number; calls: number } };
   },
 ): void {
   m.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
@@ -99,6 +106,16 @@ export function instanceMetrics(
   m.gauge('minutegate_reconcile_unindexed', 'Accounts whose reconciliation index write failed on this instance and waits for its retry (R15)', (set) =>
     set({}, s.reconciler.unindexed),
   );
+  m.gauge('minutegate_archive_lag_seconds', 'Age of the oldest ledger entry waiting to be archived to PostgreSQL (R19), as of the last archive pass', (set) =>
+    set({}, s.archiver.lagSeconds),
+  );
+  m.gauge('minutegate_archive_pending', 'Accounts with ledger entries not yet archived to PostgreSQL (R19), as of the last archive pass', (set) =>
+    set({}, s.archiver.pendingAccounts),
+  );
+  m.counterFrom('minutegate_archived_total', 'Rows this instance archived to PostgreSQL, by kind', (set) => {
+    set({ kind: 'entry' }, s.archiver.archived.entries);
+    set({ kind: 'call' }, s.archiver.archived.calls);
+  }, ['kind']);
   m.gauge('minutegate_ws_clients', 'Open client sockets on this instance', (set) => set({}, s.clients.clients.size));
   m.gauge('minutegate_media_streams_open', 'Media Streams sockets open on this instance (calls live here)', (set) => set({}, s.media.openSockets));
   m.counterFrom('minutegate_media_frames_total', 'Media Streams frames by kind (counted, not parsed)', (set) => {

@@ -102,6 +102,7 @@ describe('cards on file', () => {
 
   it('refuses raw card numbers in any field and any spelling, and stores or logs none of them', async () => {
     const a = await createAccount(gw);
+    const b = await createAccount(gw);
     const PAN = '4000056655665556'; // a network test number, used nowhere else in this run
     const AMEX = '371449635398431';
     const bodies: unknown[] = [
@@ -117,6 +118,15 @@ describe('cards on file', () => {
       `{"processorToken":"${[...PAN].map((c) => `\\u00${c.charCodeAt(0).toString(16)}`).join('')}","brand":"visa","last4":"5556","expMonth":1,"expYear":2099}`,
       // Not even valid JSON: still refused as a card number, not echoed as a parse error.
       `{"processorToken": ${PAN}`,
+      // Issue #16: dots, underscores, colons and slashes between the groups (the token's own
+      // pattern allows '.', '_' and ':'), mixed, in every field and in a field of its own.
+      ...['.', '_', ':', '/', ' . ', '._'].map((sep) => ({ ...CARD, processorToken: PAN.match(/\d{4}/g)!.join(sep) })),
+      { ...CARD, processorToken: `tok_${PAN.slice(0, 4)}.${PAN.slice(4, 8)}-${PAN.slice(8, 12)}_${PAN.slice(12)}` },
+      { ...CARD, processorToken: `${AMEX.slice(0, 4)}.${AMEX.slice(4, 10)}.${AMEX.slice(10)}` },
+      { ...CARD, brand: PAN.match(/\d{4}/g)!.join(':') },
+      { ...CARD, last4: PAN.match(/\d{4}/g)!.join('_') },
+      { ...CARD, label: `card ${PAN.match(/\d{4}/g)!.join('/')}` },
+      { ...CARD, [PAN.match(/\d{4}/g)!.join('.')]: true },
     ];
     for (const body of bodies) {
       const r = await gw.admin('POST', `/v1/accounts/${a.id}/payment-methods`, body);
@@ -130,6 +140,11 @@ describe('cards on file', () => {
     expect(q.json.error.code).toBe('RAW_CARD_NUMBER');
 
     expect((await gw.admin('GET', `/v1/accounts/${a.id}/payment-methods`)).json.paymentMethods).toEqual([]);
+    // Processors' tokens, separators and all, are still taken.
+    for (const processorToken of ['pm_1NirD82eZvKYlo2CIvbtLWuY', 'tok_1MvoA2LkdIwHu7ix.v2:a_b-c', 'card_2030_12_31']) {
+      const ok = await gw.admin('POST', `/v1/accounts/${b.id}/payment-methods`, { ...CARD, processorToken });
+      expect(ok.status, processorToken).toBe(201);
+    }
     const stored = await everyStoredValue();
     expect(stored.length).toBeGreaterThan(0);
     for (const v of stored) {

@@ -59,3 +59,14 @@ it('keeps reconciliation checks in each account slot and the index of accounts o
   await queue.release(claimed!, next);
   expect(await gw.redis.zscore(directoryKeys(prefix).reconcileIndex, a.id)).toBe(String(now + 3_600_000));
 });
+
+it('holds a removed identity for its account on Redis Cluster: claim and removal take its key and marker in one slot', async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 10 });
+  const b = await createAccount(gw, { monthlyMinutes: 10 });
+  expect((await gw.admin('DELETE', `/v1/accounts/${a.id}/staff/alice`)).status).toBe(204);
+  expect((await placeSoftphoneCall(gw, b.identity, `client:${a.identity}`)).allowed).toBe(false);
+  const taken = await gw.admin('POST', `/v1/accounts/${b.id}/staff`, { id: 'dave', email: 'd@b.example', identity: a.identity });
+  expect(taken.json.error.code).toBe('IDENTITY_TAKEN');
+  expect((await gw.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'erin', email: 'e@a.example', identity: a.identity })).status).toBe(201);
+  expect((await placeSoftphoneCall(gw, b.identity, `client:${a.identity}`)).allowed).toBe(true);
+});

@@ -60,6 +60,80 @@ describe('emergency numbers', () => {
   });
 });
 
+describe('one dialling decision for the socket and /twilio/voice (issue #16)', () => {
+  it('an emergency number is recognised after removing spaces, dashes, dots and parentheses, on both paths', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 0 });
+    const s = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${await tokenOf(a.id)}` });
+    await s.next((m) => m.type === 'balance');
+    for (const [to, digits] of [['911 ', '911'], [' 112', '112'], ['(911)', '911'], ['9-1-1', '911'], ['+1.1.2', '112'], ['+000', '000']]) {
+      const call = await placeSoftphoneCall(gw, a.identity, to!);
+      expect(call.twiml, to).toMatch(new RegExp(`<Number [^>]*>${digits}</Number>`));
+      await postAll(gw, answeredCallSignals(call.callSid, 90));
+      s.send({ type: 'authorize', requestId: to, to });
+      const ok = await s.next((m) => m.requestId === to);
+      expect(ok, to).toMatchObject({ type: 'authorized' });
+      // Cancelled, so the six stay under the cap on open authorizations.
+      s.send({ type: 'cancel', requestId: `c${to}`, authorizationId: ok.authorizationId });
+      expect(await s.next((m) => m.requestId === `c${to}`)).toMatchObject({ type: 'canceled' });
+    }
+    expect(await balance(a.id)).toMatchObject({ balance: 0, reserved: 0, activeCalls: 0, usedThisCycle: 0, overageThisCycle: 0 });
+    s.close();
+  });
+
+  it('what one path refuses as no destination the other refuses too', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const s = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${await tokenOf(a.id)}` });
+    await s.next((m) => m.type === 'balance');
+    for (const to of ['+0123', '(415) 555 0100!', '', '+']) {
+      expect((await placeSoftphoneCall(gw, a.identity, to)).allowed, to).toBe(false);
+      s.send({ type: 'authorize', requestId: `x${to}`, to });
+      expect(await s.next((m) => m.requestId === `x${to}`), to).toMatchObject({ type: 'error', code: 'VALIDATION_FAILED' });
+    }
+    // A number written with separators is the number itself, and its prefix is checked.
+    expect((await placeSoftphoneCall(gw, a.identity, '+1 (415) 555-0100')).twiml).toMatch(/<Number [^>]*>\+14155550100<\/Number>/);
+    expect((await placeSoftphoneCall(gw, a.identity, '+1 900 555 0123')).allowed).toBe(false);
+    s.send({ type: 'authorize', requestId: 'p', to: '+1.900.555.0123' });
+    expect(await s.next((m) => m.requestId === 'p')).toEqual({ type: 'denied', requestId: 'p', reason: 'destination_not_allowed' });
+    s.close();
+  });
+});
+
+describe("another business's softphones (issue #16)", () => {
+  const metric = async (decision: string) => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`minutegate_call_authorizations_total{decision="${decision}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  it("a softphone cannot ring another account's identity, nor one no account has; its own account's it can", async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const b = await createAccount(gw, { monthlyMinutes: 10 });
+    expect((await gw.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'bob', email: 'bob@x.example', identity: `${a.id}_bob` })).status).toBe(201);
+    const before = await metric('destination_not_allowed');
+    for (const to of [`client:${b.identity}`, b.identity, `client:nobody_${a.id}`]) {
+      const call = await placeSoftphoneCall(gw, a.identity, to);
+      expect(call.twiml, to).toMatch(/<Response><Reject/);
+      expect(call.twiml).not.toContain('<Client');
+    }
+    expect(await metric('destination_not_allowed')).toBe(before + 3);
+    expect(await balance(a.id)).toMatchObject({ reserved: 0, activeCalls: 0 });
+    expect(await balance(b.id)).toMatchObject({ reserved: 0, activeCalls: 0 });
+    // The same account's softphones ring as before.
+    expect((await placeSoftphoneCall(gw, a.identity, `client:${a.id}_bob`)).twiml).toContain(`<Client`);
+
+    const s = await openSocket(wsUrl(gw.url), { authorization: `Bearer ${await tokenOf(a.id)}` });
+    await s.next((m) => m.type === 'balance');
+    for (const to of [`client:${b.identity}`, b.identity, `client:nobody_${a.id}`]) {
+      s.send({ type: 'authorize', requestId: to, to });
+      expect(await s.next((m) => m.requestId === to)).toEqual({ type: 'denied', requestId: to, reason: 'destination_not_allowed' });
+    }
+    expect(await balance(a.id)).toMatchObject({ reserved: 1 }); // the call to bob
+    s.send({ type: 'authorize', requestId: 'own', to: `client:${a.id}_bob` });
+    expect(await s.next((m) => m.requestId === 'own')).toMatchObject({ type: 'authorized' });
+    s.close();
+  });
+});
+
 describe('premium-rate destinations', () => {
   it('are refused with <Reject> on /twilio/voice, nothing reserved', async () => {
     const a = await createAccount(gw, { monthlyMinutes: 10 });

@@ -28,3 +28,28 @@ it('keeps a name with its first owner, and a release by anyone else deletes noth
   expect(await store.releaseIfOwner('number', '+14155550100', 'acctA')).toBe(false);
   expect(await store.owner('number', '+14155550100')).toBe('acctB');
 });
+
+it('holds a retired identity for the account that removed it until the hold runs out (issue #16)', async () => {
+  const id = `dave${Date.now()}`;
+  expect(await store.claimIdentity(id, 'acctA dave', 'acctA')).toEqual({ outcome: 'claimed' });
+  expect(await store.claimIdentity(id, 'acctA dave', 'acctA')).toEqual({ outcome: 'own' });
+  expect(await store.claimIdentity(id, 'acctB dave', 'acctB')).toEqual({ outcome: 'taken' });
+  // Another owner's value is never retired.
+  expect(await store.retireIdentity(id, 'acctB dave', 'acctB', 1)).toBe(false);
+  expect(await store.isIdentityRemoved(id)).toBe(false);
+  expect(await store.retireIdentity(id, 'acctA dave', 'acctA', 1)).toBe(true);
+  expect(await store.owner('identity', id)).toBeNull();
+  expect(await store.isIdentityRemoved(id)).toBe(true);
+  expect(await store.claimIdentity(id, 'acctB dave', 'acctB')).toEqual({ outcome: 'held', secondsLeft: 1 });
+  // The account that removed it takes it back: dialled again, and the hold still stands
+  // for the others (should that claim be undone, nobody else gets it early).
+  expect(await store.claimIdentity(id, 'acctA erin', 'acctA')).toEqual({ outcome: 'claimed' });
+  expect(await store.isIdentityRemoved(id)).toBe(false);
+  expect(await store.releaseIfOwner('identity', id, 'acctA erin')).toBe(true);
+  expect(await store.claimIdentity(id, 'acctB dave', 'acctB')).toMatchObject({ outcome: 'held' });
+  // Once the hold is over, anyone may claim it.
+  await new Promise((r) => setTimeout(r, 1100));
+  expect(await store.isIdentityRemoved(id)).toBe(false);
+  expect(await store.claimIdentity(id, 'acctB dave', 'acctB')).toEqual({ outcome: 'claimed' });
+  expect(await store.owner('identity', id)).toBe('acctB dave');
+});

@@ -43,7 +43,7 @@ it('fails closed while Redis is down and recovers when it returns', async () => 
   expect((await fetch(`${gw.url}/readyz`)).status).toBe(503);
   const api = await gw.admin('GET', `/v1/accounts/${a.id}/balance`);
   expect(api.status).toBe(503);
-  expect(api.json.error.code).toBe('UNAVAILABLE');
+  expect(api.json.error.code).toBe('STORE_UNAVAILABLE');
   expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
 
   // The private server comes back empty (it keeps nothing on disk): the gateway

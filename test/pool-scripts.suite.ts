@@ -51,7 +51,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
     }
     const authorize = (accountId: string, sid: string, now = T0, extra: Partial<Parameters<PoolStore['authorizeCall']>[0]> = {}) =>
       store.authorizeCall(
-        { accountId, callSid: sid, direction: 'outbound', from: 'client:a', to: '+1', staffId: 's1', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: now + DAY }, ...extra },
+        { accountId, callSid: sid, direction: 'outbound', from: 'client:a', to: '+1', destination: '+1', staffId: 's1', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: now + DAY }, ...extra },
         now,
       );
     const action = (accountId: string, sid: string, seconds: number, now = T0) =>
@@ -146,6 +146,21 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await authorize(id, 'CAx', T0 + 61_000, { authorizationId: 'au2' })).toMatchObject({ decision: 'allowed', via: 'reserved' });
     });
 
+    it('issue #16: binds an authorization only to a call to the destination it was issued for', async () => {
+      const id = await account(1);
+      await store.createAuthorization({ accountId: id, authorizationId: 'aud', staffId: 's1', requestId: 'r', to: '911', reserveMinutes: 0, ttlMs: 60_000, emergency: true }, T0);
+      // Another destination is decided afresh: the pool's minute is reserved for it.
+      expect(await authorize(id, 'CAd1', T0, { authorizationId: 'aud', to: '+2', destination: '+2' })).toMatchObject({ decision: 'allowed', via: 'reserved', reservedMinutes: 1 });
+      expect(await authorize(id, 'CAd2', T0, { authorizationId: 'aud', to: '+2', destination: '+2' })).toEqual({ decision: 'denied', reason: 'no_minutes' });
+      // Its own destination binds it (an emergency call: nothing reserved), and uses it up.
+      expect(await authorize(id, 'CAd3', T0, { authorizationId: 'aud', to: '911', destination: '911', policy: 'emergency' })).toMatchObject({ decision: 'allowed', reservedMinutes: 0 });
+      expect(await store.cancelAuthorization(id, 'aud', 's1', T0)).toBeNull();
+      // An emergency call with someone else's destination leaves that authorization alone.
+      await store.createAuthorization({ accountId: id, authorizationId: 'aue', staffId: 's1', requestId: 'r2', to: '+3', reserveMinutes: 0, ttlMs: 60_000 }, T0);
+      expect(await authorize(id, 'CAd4', T0, { authorizationId: 'aue', to: '911', destination: '911', policy: 'emergency' })).toMatchObject({ decision: 'allowed', reservedMinutes: 0 });
+      expect(await store.cancelAuthorization(id, 'aue', 's1', T0)).not.toBeNull();
+    });
+
     it('cancels an unbound authorization at once, only for its own staff member', async () => {
       const id = await account(1);
       await store.createAuthorization({ accountId: id, authorizationId: 'auc', staffId: 's1', requestId: 'r', to: '+1', reserveMinutes: 1, ttlMs: 60_000 }, T0);
@@ -167,7 +182,8 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect((await auth('s1', 'a'))?.decision).toBe('authorized');
       expect((await auth('s1', 'b'))?.decision).toBe('authorized');
       expect(await auth('s1', 'c')).toEqual({ decision: 'denied', reason: 'too_many_open_authorizations' });
-      expect((await auth('s1', 'sos', { emergency: true }))?.decision).toBe('authorized');
+      // Issue #16 (R21): an emergency authorization counts like any other.
+      expect(await auth('s1', 'sos', { emergency: true })).toEqual({ decision: 'denied', reason: 'too_many_open_authorizations' });
       expect((await auth('s2', 'a'))?.decision).toBe('authorized');
       expect(await store.readPool(id, T0)).toMatchObject({ reserved: 3 });
       // A live lease of some instance keeps them; without one they are released.
@@ -175,7 +191,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       await redis.zadd(presence, Date.now() + 10_000, 'other-instance');
       expect(await store.releaseStaffAuthorizations(id, 's1', Date.now(), T0)).toBeNull();
       await redis.zrem(presence, 'other-instance');
-      expect(await store.releaseStaffAuthorizations(id, 's1', Date.now(), T0)).toBe(3);
+      expect(await store.releaseStaffAuthorizations(id, 's1', Date.now(), T0)).toBe(2);
       expect(await store.readPool(id, T0)).toMatchObject({ reserved: 1 });
       expect((await auth('s1', 'd'))?.decision).toBe('authorized');
       // Removing s2 releases theirs and moves their token generation on.

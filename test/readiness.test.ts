@@ -26,7 +26,7 @@ async function waitFor<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_0
 it('a real SIGTERM: /readyz is 503 at once while the process keeps serving for DRAIN_DELAY_SECONDS, /healthz stays 200', async () => {
   const p = await startGatewayProcess(uniquePrefix('ready'), { DRAIN_DELAY_SECONDS: '3' });
   try {
-    expect(await probe(`${p.url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', redis: 'ok', subscriber: 'ok' } });
+    expect(await probe(`${p.url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' } });
     const sentAt = Date.now();
     p.child.kill('SIGTERM');
     const during = await waitFor(() => probe(`${p.url}/readyz`), (r) => r.status === 503, 2_000);
@@ -90,7 +90,7 @@ describe('Redis connections down (private redis-server)', () => {
   });
 
   it('the subscriber connection alone down: 503 naming it; back when it reconnects', async () => {
-    expect(await probe(`${gw.url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', redis: 'ok', subscriber: 'ok' } });
+    expect(await probe(`${gw.url}/readyz`)).toEqual({ status: 200, body: { status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' } });
     // Keep the bus from reconnecting: no room for one more client, then drop its connection.
     const list = String(await admin.client('LIST')).trim().split('\n');
     const bus = list.find((l) => / name=minutegate-bus /.test(l));
@@ -99,22 +99,22 @@ describe('Redis connections down (private redis-server)', () => {
     try {
       expect(Number(await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(bus!)![1]!))).toBe(1);
       const down = await waitFor(() => probe(`${gw.url}/readyz`), (r) => r.status === 503);
-      expect(down).toEqual({ status: 503, body: { status: 'unavailable', redis: 'ok', subscriber: 'down' } });
+      expect(down).toEqual({ status: 503, body: { status: 'unavailable', redis: 'ok', subscriber: 'down', postgres: 'ok' } });
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     } finally {
       await admin.config('SET', 'maxclients', '10000');
     }
     const back = await waitFor(() => probe(`${gw.url}/readyz`), (r) => r.status === 200);
-    expect(back.body).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+    expect(back.body).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' });
   });
 
   it('Redis stopped: 503 with both connections down, /healthz 200; ready again when it returns', async () => {
     await srv.stop();
     const down = await waitFor(() => probe(`${gw.url}/readyz`), (r) => r.status === 503 && r.body.subscriber === 'down');
-    expect(down).toEqual({ status: 503, body: { status: 'unavailable', redis: 'down', subscriber: 'down' } });
+    expect(down).toEqual({ status: 503, body: { status: 'unavailable', redis: 'down', subscriber: 'down', postgres: 'ok' } });
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     await srv.start();
     const back = await waitFor(() => probe(`${gw.url}/readyz`), (r) => r.status === 200, 15_000);
-    expect(back.body).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok' });
+    expect(back.body).toEqual({ status: 'ready', redis: 'ok', subscriber: 'ok', postgres: 'ok' });
   });
 });

@@ -78,7 +78,7 @@ describe('per-staff cap on open authorizations', () => {
     for (const s of sockets) s.close();
   });
 
-  it('expired authorizations leave the count, and emergency ones never enter it', async () => {
+  it('expired authorizations leave the count', async () => {
     const clock = { now: Date.now() };
     const other = await startTestGateway({ clock });
     try {
@@ -86,8 +86,6 @@ describe('per-staff cap on open authorizations', () => {
       const s = await connect(other, await tokenOf(other, a.id));
       for (let i = 0; i < 5; i++) expect((await authorize(s, `e${i}`)).type).toBe('authorized');
       expect((await authorize(s, 'e5')).reason).toBe('too_many_open_authorizations');
-      // Emergency numbers always connect: authorized at the cap, and not counted.
-      expect(await authorize(s, 'sos', '911')).toMatchObject({ type: 'authorized' });
       clock.now += 61_000; // past AUTHORIZATION_TTL_SECONDS: swept by the next script
       for (let i = 0; i < 5; i++) expect((await authorize(s, `f${i}`)).type).toBe('authorized');
       expect((await authorize(s, 'f5')).reason).toBe('too_many_open_authorizations');
@@ -96,6 +94,32 @@ describe('per-staff cap on open authorizations', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it('issue #16 (R21): emergency authorizations count like any other; an emergency call connects without one', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 0 });
+    const s = await connect(gw, await tokenOf(gw, a.id));
+    // They reserve nothing, so only the cap bounds them: 5, then no more of any kind.
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await authorize(s, `sos${i}`, '911');
+      expect(r).toMatchObject({ type: 'authorized' });
+      ids.push(r.authorizationId);
+    }
+    expect(await authorize(s, 'sos5', '911')).toEqual({ type: 'denied', requestId: 'sos5', reason: 'too_many_open_authorizations' });
+    expect(await authorize(s, 'sos6', '+14155550100')).toMatchObject({ type: 'denied', reason: 'too_many_open_authorizations' });
+    // The call itself always connects: no authorization, an empty pool, at the cap.
+    const call = await placeSoftphoneCall(gw, a.identity, '911');
+    expect(call.twiml).toMatch(/<Number [^>]*>911<\/Number>/);
+    // Cancelling one, or binding one to its call, makes room for one more.
+    s.send({ type: 'cancel', requestId: 'c0', authorizationId: ids[0] });
+    expect(await s.next((m) => m.requestId === 'c0')).toMatchObject({ type: 'canceled' });
+    expect(await authorize(s, 'sos7', '112')).toMatchObject({ type: 'authorized' });
+    expect(await authorize(s, 'sos8', '112')).toMatchObject({ type: 'denied', reason: 'too_many_open_authorizations' });
+    expect((await placeSoftphoneCall(gw, a.identity, '911', { authorizationId: ids[1]! })).allowed).toBe(true);
+    expect(await authorize(s, 'sos9', '112')).toMatchObject({ type: 'authorized' });
+    expect(await balance(gw, a.id)).toMatchObject({ balance: 0, reserved: 0 });
+    s.close();
   });
 
   it('MAX_OPEN_AUTHORIZATIONS_PER_STAFF sets the cap', async () => {

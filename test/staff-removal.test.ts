@@ -135,6 +135,48 @@ describe('DELETE /v1/accounts/:id/staff/:staffId', () => {
   });
 });
 
+describe('a removed identity is held for its account while a Voice token for it may live (issue #16)', () => {
+  it('another account cannot claim it, by creating an account or adding staff; its own account can', async () => {
+    const a = await accountWithBob();
+    const dave = `${a.id}_bob`;
+    expect((await placeSoftphoneCall(A, dave)).allowed).toBe(true);
+    expect((await A.admin('DELETE', `/v1/accounts/${a.id}/staff/bob`)).status).toBe(204);
+
+    // Account B, through either instance: a new account naming the identity, or a new member.
+    const bId = `${a.id}b`;
+    const created = await B.admin('POST', '/v1/accounts', {
+      id: bId,
+      name: 'B',
+      monthlyMinutes: 100,
+      staff: [{ id: 'dave', email: 'dave@b.example', identity: dave }],
+    });
+    expect(created.status).toBe(409);
+    expect(created.json.error.code).toBe('IDENTITY_TAKEN');
+    expect(created.json.error.message).toContain(dave);
+    expect((await A.admin('GET', `/v1/accounts/${bId}`)).status).toBe(404); // nothing half-made
+    const b = await createAccount(B, { monthlyMinutes: 100 });
+    const added = await A.admin('POST', `/v1/accounts/${b.id}/staff`, { id: 'dave', email: 'dave@b.example', identity: dave });
+    expect(added.status).toBe(409);
+    expect(added.json.error.code).toBe('IDENTITY_TAKEN');
+    // dave's still-valid Voice token spends nobody's pool.
+    expect((await placeSoftphoneCall(B, dave)).allowed).toBe(false);
+    expect((await A.admin('GET', `/v1/accounts/${b.id}/balance`)).json).toMatchObject({ reserved: 0, activeCalls: 0 });
+
+    // A's own failed re-claim (the member id exists) leaves the hold as it was.
+    const clash = await A.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'alice', email: 'x@x.example', identity: dave });
+    expect(clash.json.error.code).toBe('STAFF_EXISTS');
+    expect((await B.admin('POST', `/v1/accounts/${b.id}/staff`, { id: 'dave', email: 'd@b.example', identity: dave })).json.error.code).toBe('IDENTITY_TAKEN');
+
+    // Account A itself may take it back (its own decision: the old token then calls on A's pool).
+    expect((await A.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'erin', email: 'e@x.example', identity: dave })).status).toBe(201);
+    expect((await placeSoftphoneCall(A, a.identity, `client:${dave}`)).allowed).toBe(true);
+    // Removed again, it is held again for A, not released to B.
+    expect((await A.admin('DELETE', `/v1/accounts/${a.id}/staff/erin`)).status).toBe(204);
+    expect((await B.admin('POST', `/v1/accounts/${b.id}/staff`, { id: 'dave', email: 'd@b.example', identity: dave })).json.error.code).toBe('IDENTITY_TAKEN');
+    expect((await A.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'bob', email: 'b@x.example', identity: dave })).status).toBe(201);
+  });
+});
+
 describe('POST /v1/accounts/:id/staff/:staffId/revoke-tokens', () => {
   it('stops every earlier token on every instance within 5 s; tokens issued after work', async () => {
     const a = await accountWithBob();

@@ -37,10 +37,11 @@ describe('/twilio/voice', () => {
     expect(b).toMatchObject({ balance: 10, reserved: 1, available: 9, activeCalls: 1 });
   });
 
-  it('dials another softphone with <Client>', async () => {
+  it("dials another softphone of the account with <Client>", async () => {
     const a = await createAccount(gw);
-    const call = await placeSoftphoneCall(gw, a.identity, 'client:bob_1');
-    expect(call.twiml).toContain('>bob_1</Client>');
+    expect((await gw.admin('POST', `/v1/accounts/${a.id}/staff`, { id: 'bob', email: 'bob@x.example', identity: `${a.id}_bob` })).status).toBe(201);
+    const call = await placeSoftphoneCall(gw, a.identity, `client:${a.id}_bob`);
+    expect(call.twiml).toContain(`>${a.id}_bob</Client>`);
   });
 
   it('answers a repeated webhook for the same CallSid with the same decision and no second reservation', async () => {

@@ -15,8 +15,9 @@ let B: GatewayProcess;
 const redis = new Redis(TEST_REDIS_URL);
 
 beforeAll(async () => {
-  // The storm below is one staff member on 50 sockets: the per-staff cap (issue #8) is lifted.
-  const env = { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000' };
+  // The storm below is one staff member on 50 sockets: the per-staff caps on authorizations
+  // (issue #8) and sockets (issue #16) are lifted.
+  const env = { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000', WS_MAX_SOCKETS_PER_STAFF: '100000' };
   [A, B] = await Promise.all([startGatewayProcess(prefix, env), startGatewayProcess(prefix, env)]);
 });
 afterAll(async () => {

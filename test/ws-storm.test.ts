@@ -6,8 +6,9 @@ import { openSocket, wsUrl, type TestSocket } from './support/ws-client.js';
 let gw: TestGateway;
 const clock: TestClock = { now: Date.now() };
 beforeAll(async () => {
-  // One staff member on 200 sockets: the per-staff cap (issue #8) is lifted for this test.
-  gw = await startTestGateway({ clock, env: { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000' } });
+  // One staff member on 200 sockets: the per-staff caps on authorizations (issue #8) and
+  // sockets (issue #16) are lifted for this test.
+  gw = await startTestGateway({ clock, env: { MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000', WS_MAX_SOCKETS_PER_STAFF: '100000' } });
 });
 afterAll(async () => {
   await gw.stop();

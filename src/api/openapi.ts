@@ -36,7 +36,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/twilio/status', summary: 'Call status callbacks and the <Dial action> (R4, R5)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'post', path: '/twilio/video/status', summary: 'Video room and participant callbacks (R12)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'get', path: '/twilio/media/{token}', summary: 'Media Streams WebSocket, bound to one call by its token (R18)', tag: 'twilio', auth: 'twilio', responses: { 101: 'upgrade', 403: 'text', 404: R.errorResponse } },
-  { method: 'get', path: '/v1/ws', summary: 'Client WebSocket: balance, calls, alerts, authorize/cancel (token in Authorization or ?token=)', tag: 'sockets', auth: 'account', responses: { 101: 'upgrade', 401: 'text', 403: 'text' } },
+  { method: 'get', path: '/v1/ws', summary: 'Client WebSocket: balance, calls, alerts, authorize/cancel (token in Authorization or ?token=)', tag: 'sockets', auth: 'account', responses: { 101: 'upgrade', 401: 'text', 403: 'text', 429: R.errorResponse } },
 
   { method: 'post', path: '/v1/accounts', summary: 'Create an account', tag: 'accounts', auth: 'admin', body: newAccountSchema, responses: { 201: R.accountResponse, 409: R.errorResponse } },
   { method: 'get', path: '/v1/accounts/{id}', summary: 'An account with its balance', tag: 'accounts', auth: 'account', responses: { 200: R.accountResponse } },
@@ -75,7 +75,7 @@ const jsonSchema = (s: z.ZodType, io: 'input' | 'output') => {
 
 const STATUS_TEXT: Record<number, string> = {
   101: 'Switching Protocols', 200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad request', 401: 'No or bad credentials',
-  403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 422: 'Unprocessable', 503: 'Unavailable',
+  403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 422: 'Unprocessable', 429: 'Too many', 503: 'Unavailable',
 };
 
 function content(body: Body) {

@@ -1,7 +1,8 @@
 // /readyz: whether this instance should get new work. Not ready from the moment draining
 // starts (SIGTERM or close()) and while any dependency is down: the Redis command
 // connection (metering fails closed without it, R14) or the bus's subscriber connection
-// (sockets here would miss balance pushes). /healthz stays the liveness probe.
+// (sockets here would miss balance pushes). PostgreSQL is reported, not required.
+// /healthz stays the liveness probe.
 import type { Context } from 'hono';
 
 export type ReadinessCheck = () => boolean | Promise<boolean>;
@@ -9,10 +10,17 @@ export type ReadinessCheck = () => boolean | Promise<boolean>;
 export class Readiness {
   private drainingSince: number | null = null;
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly reported = new Map<string, ReadinessCheck>();
 
   /** Registers a dependency; `name` is reported as 'ok' or 'down'. */
   check(name: string, fn: ReadinessCheck): void {
     this.checks.set(name, fn);
+  }
+
+  /** Registers a dependency that is reported ('ok' or 'unavailable') but never makes the
+   *  instance unready: PostgreSQL, which metering does not need (R19). */
+  reportOnly(name: string, fn: ReadinessCheck): void {
+    this.reported.set(name, fn);
   }
 
   /** Idempotent: the first call marks the start of the drain. */
@@ -38,6 +46,12 @@ export class Readiness {
         }
         body[name] = ok ? 'ok' : 'down';
         if (!ok) ready = false;
+      }),
+    );
+    await Promise.all(
+      [...this.reported].map(async ([name, fn]) => {
+        const ok = await Promise.resolve().then(fn).catch(() => false);
+        body[name] = ok ? 'ok' : 'unavailable';
       }),
     );
     return { ready, body: { status: ready ? 'ready' : 'unavailable', ...body } };

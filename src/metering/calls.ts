@@ -4,13 +4,13 @@
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
-import { isAuthorizationId, isCallSid, isE164, isIdentity } from '../domain/ids.js';
+import { isAuthorizationId, isCallSid, isE164 } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from '../accounts/accounts.js';
 import type { Directory } from './directory.js';
 import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 import type { DialTarget } from '../domain/dial-target.js';
-import { classifyDestination, DEFAULT_DIAL_POLICY, emergencyNumber, type DialPolicy } from './dial-policy.js';
+import type { Dialling } from './dialling.js';
 
 export type VoiceDecision =
   | {
@@ -34,8 +34,6 @@ export interface CallMeteringOptions {
   reconcileAfterMs: number;
   /** ...and its hold released by then at the latest (R15's safety net). */
   maxHoldMs: number;
-  /** R17: emergency numbers and refused prefixes (default: the documented defaults). */
-  dialPolicy?: DialPolicy;
 }
 
 export class CallMetering {
@@ -43,6 +41,8 @@ export class CallMetering {
     private readonly store: PoolStore,
     private readonly accounts: Accounts,
     private readonly directory: Directory,
+    /** R17 and issue #16: which destinations a softphone may dial (shared with the socket). */
+    private readonly dialling: Dialling,
     private readonly queue: ReconcileQueue,
     private readonly opts: CallMeteringOptions,
     private readonly clock: () => number,
@@ -62,6 +62,8 @@ export class CallMetering {
 
     let callerIdFrom: Promise<string[]> | null = null;
     let policy: 'emergency' | 'deny' | '' = '';
+    // What an authorization must have been issued for to be bound (R21): none for inbound.
+    let destination = '';
     if (from.startsWith('client:')) {
       // A softphone of a staff member (Voice SDK through the TwiML App).
       const who = await this.directory.lookupIdentity(from.slice(7));
@@ -69,20 +71,20 @@ export class CallMetering {
       accountId = who.accountId;
       staffId = who.staffId;
       direction = 'outbound';
-      // R17: an emergency number is dialled as a <Number> even though it is not E.164, and
-      // a refused prefix is decided (and remembered) by the script like any denial.
-      const dialPolicy = this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY;
-      const destination = classifyDestination(dialPolicy, to);
-      if (destination !== 'ordinary') policy = destination === 'emergency' ? 'emergency' : 'deny';
-      const emergency = emergencyNumber(dialPolicy, to);
-      const target: DialTarget | null = emergency !== null ? { kind: 'number', value: emergency } : dialTarget(to);
-      if (!target) return { allow: false, reason: 'no_destination' };
-      // Issue #8: a removed staff member's softphone is not rung (its Voice token may live on).
-      if (target.kind === 'client' && (await this.directory.isIdentityRemoved(target.value))) {
-        return { allow: false, reason: 'no_destination' };
+      // R17, the same decision as the socket's (dialling.ts): an emergency number is
+      // dialled as a <Number> even though it is not E.164, and a refused destination is
+      // decided (and remembered) by the script like any denial.
+      const d = await this.dialling.decide(accountId, to);
+      if (d.kind === 'invalid') return { allow: false, reason: 'no_destination' };
+      destination = d.destination;
+      if (d.kind === 'denied') {
+        policy = 'deny';
+        targets = [];
+      } else {
+        if (d.kind === 'emergency') policy = 'emergency';
+        targets = [d.target];
+        if (d.target.kind === 'number') callerIdFrom = this.accounts.cachedNumbers(accountId);
       }
-      targets = [target];
-      if (target.kind === 'number') callerIdFrom = this.accounts.cachedNumbers(accountId);
     } else {
       // A call to one of the account's numbers rings its staff's softphones.
       const owner = isE164(to) ? await this.directory.lookupNumber(to) : null;
@@ -111,6 +113,7 @@ export class CallMetering {
           reserveMinutes: this.opts.reserveMinutes,
           // Only an id the gateway issued is looked up; anything else is a fresh check.
           authorizationId: isAuthorizationId(p.authorizationId) ? p.authorizationId : '',
+          destination,
           expectedLegs: targets.length,
           policy,
           // Should every signal about the call be lost, Twilio's record settles it (R15).
@@ -204,12 +207,4 @@ export class CallMetering {
     }
     return { ...outcome, accountId };
   }
-}
-
-/** The softphone's `To`: an E.164 number, or another softphone ("client:bob" or "bob"). */
-function dialTarget(to: string): DialTarget | null {
-  if (isE164(to)) return { kind: 'number', value: to };
-  const id = to.startsWith('client:') ? to.slice(7) : to;
-  if (isIdentity(id)) return { kind: 'client', value: id };
-  return null;
 }

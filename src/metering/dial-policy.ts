@@ -1,8 +1,10 @@
-// R17 dialling policy: which destinations a softphone may dial. Emergency numbers always
-// connect (and are never metered); premium-rate prefixes are refused. The decision is a
-// pure function of the settings, so the webhook and the socket always agree.
-import { DEFAULT_DIAL_DENY_PREFIXES, DEFAULT_EMERGENCY_NUMBERS } from '../config.js';
-import { isE164 } from '../domain/ids.js';
+// R17 dialling policy: what a softphone's `To` names and whether it may be dialled.
+// Emergency numbers always connect (and are never metered); premium-rate prefixes are
+// refused. One pure function decides it for both paths — the socket's `authorize` and
+// /twilio/voice — so they cannot disagree (issue #16), and the destination it normalizes
+// is what an authorization is issued for and later bound to (R21).
+import type { DialTarget } from '../domain/dial-target.js';
+import { isE164, isIdentity } from '../domain/ids.js';
 
 export interface DialPolicy {
   /** Bare digits ("911"). */
@@ -11,22 +13,46 @@ export interface DialPolicy {
   denyPrefixes: string[];
 }
 
-export type DestinationClass = 'emergency' | 'denied' | 'ordinary';
+/** What a `To` names. `destination` is its one normalized spelling ("911", "+14155550100",
+ *  "client:bob"): an authorization binds only a call whose destination is the same. */
+export type Destination =
+  | { kind: 'emergency'; destination: string; target: DialTarget }
+  | { kind: 'denied'; destination: string }
+  | { kind: 'number'; destination: string; target: DialTarget }
+  | { kind: 'client'; destination: string; target: DialTarget }
+  | { kind: 'invalid' };
 
-export const DEFAULT_DIAL_POLICY: DialPolicy = {
-  emergencyNumbers: DEFAULT_EMERGENCY_NUMBERS.split(','),
-  denyPrefixes: DEFAULT_DIAL_DENY_PREFIXES.split(','),
-};
+/** What people and dialers write between a number's digits ("(911)", "+1 415-555.0100"). */
+const SEPARATORS = /[\s.()-]/g;
 
-/** The emergency number a `To` names ("911" or "+911"), as bare digits, or null. */
-export function emergencyNumber(policy: DialPolicy, to: string): string | null {
-  const digits = to.startsWith('+') ? to.slice(1) : to;
-  return /^\d+$/.test(digits) && policy.emergencyNumbers.includes(digits) ? digits : null;
+export function decideDestination(policy: DialPolicy, to: string): Destination {
+  // "client:" names a softphone even when the rest looks like a number.
+  if (to.startsWith('client:')) return softphone(to.slice(7));
+  const compact = to.replace(SEPARATORS, '');
+  if (/^\+?\d+$/.test(compact)) {
+    // Emergency first: "+112" is also shaped like an E.164 number. A leading + is dropped
+    // when dialled: "+911" would be a country code.
+    const digits = compact.startsWith('+') ? compact.slice(1) : compact;
+    if (policy.emergencyNumbers.includes(digits)) {
+      return { kind: 'emergency', destination: digits, target: { kind: 'number', value: digits } };
+    }
+    if (isE164(compact)) {
+      if (policy.denyPrefixes.some((p) => compact.startsWith(p))) return { kind: 'denied', destination: compact };
+      return { kind: 'number', destination: compact, target: { kind: 'number', value: compact } };
+    }
+  }
+  // A bare identity ("bob") is a softphone too, as the Voice SDK passes it.
+  return softphone(to);
 }
 
-export function classifyDestination(policy: DialPolicy, to: string): DestinationClass {
-  // Emergency first: "+112" is also shaped like an E.164 number.
-  if (emergencyNumber(policy, to) !== null) return 'emergency';
-  if (isE164(to) && policy.denyPrefixes.some((p) => to.startsWith(p))) return 'denied';
-  return 'ordinary';
+function softphone(identity: string): Destination {
+  if (!isIdentity(identity)) return { kind: 'invalid' };
+  return { kind: 'client', destination: `client:${identity}`, target: { kind: 'client', value: identity } };
+}
+
+/** Issue #16: a softphone rings only its own account's softphones. An identity no account
+ *  holds (never claimed, or released) cannot be rung either; both are refused alike, so a
+ *  caller cannot tell another business's identities from unused ones. */
+export function mayRing(callerAccountId: string, owner: { accountId: string } | null): boolean {
+  return owner !== null && owner.accountId === callerAccountId;
 }

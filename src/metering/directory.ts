@@ -14,7 +14,8 @@ const OWNER_CACHE_MS = 60_000;
 /** Identities are released when a staff member is removed (issue #8), which must reach
  *  every instance within seconds: they are reused only briefly. */
 const IDENTITY_CACHE_MS = 2_000;
-/** A removed identity stays undiallable longer than any Voice SDK token we mint lives. */
+/** A removed identity stays undiallable, and unclaimable by other accounts, longer than
+ *  any Voice SDK token we mint lives (twilio/voice-token.ts: 1 h). */
 const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
@@ -26,23 +27,31 @@ export class Directory {
   constructor(private readonly store: DirectoryStore) {}
 
   /** Claims each name for the account; on any conflict releases what it claimed and
-   *  returns the name that was taken. */
+   *  returns the name that was taken (with, for an identity another account removed, how
+   *  long it stays held). */
   async claim(
     kind: 'identity' | 'number',
     entries: { name: string; value: string }[],
-  ): Promise<{ ok: true } | { ok: false; taken: string }> {
+  ): Promise<{ ok: true } | { ok: false; taken: string; heldSeconds?: number }> {
     const claimed: string[] = [];
     for (const e of entries) {
-      if (!(await this.store.claim(kind, e.name, e.value))) {
-        // Re-claiming one's own entry (a retried request) is not a conflict.
-        if ((await this.store.owner(kind, e.name)) === e.value) continue;
+      const r = await this.claimOne(kind, e);
+      // Re-claiming one's own entry (a retried request) is not a conflict.
+      if (r.outcome === 'own') continue;
+      if (r.outcome !== 'claimed') {
         await this.release(kind, claimed, entries);
-        return { ok: false, taken: e.name };
+        return r.outcome === 'held' ? { ok: false, taken: e.name, heldSeconds: r.secondsLeft } : { ok: false, taken: e.name };
       }
       claimed.push(e.name);
-      if (kind === 'identity') await this.store.clearIdentityRemoved(e.name);
     }
     return { ok: true };
+  }
+
+  private async claimOne(kind: 'identity' | 'number', e: { name: string; value: string }) {
+    // Issue #16: an identity removed from another account is held while its Voice token may live.
+    if (kind === 'identity') return this.store.claimIdentity(e.name, e.value, parseIdentityValue(e.value).accountId);
+    if (await this.store.claim(kind, e.name, e.value)) return { outcome: 'claimed' as const };
+    return { outcome: (await this.store.owner(kind, e.name)) === e.value ? ('own' as const) : ('taken' as const) };
   }
 
   async release(kind: 'identity' | 'number', names: string[], entries: { name: string; value: string }[]): Promise<void> {
@@ -58,15 +67,16 @@ export class Directory {
   lookupIdentity(identity: string): Promise<{ accountId: string; staffId: string } | null> {
     return this.identityCache.getOrLoad(identity, async () => {
       const v = await this.store.owner('identity', identity);
-      if (!v) return null;
-      const i = v.indexOf(' ');
-      return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+      return v ? parseIdentityValue(v) : null;
     });
   }
 
-  /** Issue #8: a removed staff member's softphone must not be reached by other softphones. */
-  async markIdentityRemoved(identity: string): Promise<void> {
-    await this.store.markIdentityRemoved(identity, REMOVED_IDENTITY_SECONDS);
+  /** Issue #8: a removed staff member's softphone must not be reached by other softphones;
+   *  issue #16: nor claimed by another account, while a Voice token minted for it may live.
+   *  Lets the identity go only while it still points at the member. */
+  async retireIdentity(identity: string, accountId: string, staffId: string): Promise<void> {
+    await this.store.retireIdentity(identity, Directory.identityValue(accountId, staffId), accountId, REMOVED_IDENTITY_SECONDS);
+    this.identityCache.delete(identity);
   }
 
   async isIdentityRemoved(identity: string): Promise<boolean> {
@@ -100,3 +110,7 @@ export class Directory {
   }
 }
 
+function parseIdentityValue(v: string): { accountId: string; staffId: string } {
+  const i = v.indexOf(' ');
+  return { accountId: v.slice(0, i), staffId: v.slice(i + 1) };
+}

@@ -6,45 +6,50 @@
 import { randomUUID } from 'node:crypto';
 import { indexSafeRequestId, isAuthorizationId, newAuthorizationId } from '../domain/ids.js';
 import type { PoolSnapshot, PoolStore } from '../redis/pool-store.js';
-import { classifyDestination, DEFAULT_DIAL_POLICY, type DialPolicy } from './dial-policy.js';
+import type { Dialling } from './dialling.js';
 
 export interface SoftphoneAuthorizationOptions {
   reserveMinutes: number;
   authorizationTtlMs: number;
-  dialPolicy?: DialPolicy;
-  /** Open authorizations per staff member (none: no cap). */
+  /** Open authorizations per staff member, emergency ones included (none: no cap). */
   maxOpenPerStaff?: number;
 }
 
 export type AuthorizeOutcome =
   | { outcome: 'authorized'; authorizationId: string; expiresAt: number; repeat: boolean }
   | { outcome: 'denied'; reason: 'no_minutes' | 'too_many_open_authorizations' | 'destination_not_allowed' }
-  | { outcome: 'no_account' };
+  | { outcome: 'no_account' }
+  /** `to` names no destination at all (the voice path's no_destination). */
+  | { outcome: 'invalid' };
 
 export class SoftphoneAuthorizations {
   constructor(
     private readonly store: PoolStore,
+    /** R17 and issue #16: the same decision /twilio/voice makes (calls.ts). */
+    private readonly dialling: Dialling,
     private readonly opts: SoftphoneAuthorizationOptions,
     private readonly clock: () => number,
   ) {}
 
   /** Check and reserve for `to`; the same requestId gets the same authorization while open. */
   async authorize(staff: { accountId: string; staffId: string }, requestId: string | number, to: string): Promise<AuthorizeOutcome> {
-    // R17: a refused destination is denied before anything is reserved; an emergency
-    // number is authorized without reserving.
-    const destination = classifyDestination(this.opts.dialPolicy ?? DEFAULT_DIAL_POLICY, to);
-    if (destination === 'denied') return { outcome: 'denied', reason: 'destination_not_allowed' };
+    // R17: a refused destination (a premium-rate prefix, another account's softphone) is
+    // denied before anything is reserved; an emergency number is authorized without
+    // reserving. The authorization binds only a call to the normalized destination (R21).
+    const d = await this.dialling.decide(staff.accountId, to);
+    if (d.kind === 'invalid') return { outcome: 'invalid' };
+    if (d.kind === 'denied') return { outcome: 'denied', reason: 'destination_not_allowed' };
     const r = await this.store.createAuthorization(
       {
         accountId: staff.accountId,
         authorizationId: newAuthorizationId(randomUUID()),
         staffId: staff.staffId,
         requestId: indexSafeRequestId(String(requestId)),
-        to,
+        to: d.destination,
         reserveMinutes: this.opts.reserveMinutes,
         ttlMs: this.opts.authorizationTtlMs,
         maxOpenPerStaff: this.opts.maxOpenPerStaff,
-        emergency: destination === 'emergency',
+        emergency: d.kind === 'emergency',
       },
       this.clock(),
     );

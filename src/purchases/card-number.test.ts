@@ -36,6 +36,27 @@ describe('containsCardNumber', () => {
     expect(containsCardNumber('card 4242 4242 4242 4242 12 2030 cvc 123')).toBe(true);
   });
 
+  it('treats dots, underscores, colons and slashes between digit groups like spaces and dashes, mixed too', () => {
+    for (const s of [
+      '4242.4242.4242.4242',
+      '4242_4242_4242_4242',
+      '6011:1111:1111:1117',
+      '3782.822463.10005',
+      '4242/4242/4242/4242',
+      '4242.4242-4242_4242',
+      '4242 / 4242 : 4242 . 4242',
+      '4242._4242:/4242-_4242',
+      'tok_4242.4242.4242.4242',
+      'pm_4242_4242_4242_4242',
+      'card:6011:1111:1111:1117:exp',
+      // Unicode spaces and dashes a pasted number may carry.
+      '4242\u20134242\u20144242\u22124242',
+      '4242\u20094242\u202f4242\u30004242',
+    ]) {
+      expect(containsCardNumber(s), s).toBe(true);
+    }
+  });
+
   it('searches unbroken runs longer than 19 digits window by window', () => {
     expect(containsCardNumber(`999${VISA}99999`)).toBe(true);
   });
@@ -44,6 +65,12 @@ describe('containsCardNumber', () => {
     expect(containsCardNumber('4242424242424241')).toBe(false); // fails Luhn
     expect(containsCardNumber('424242424242')).toBe(false); // 12 digits
     expect(containsCardNumber('pm_1NirD82eZvKYlo2CIvbtLWuY')).toBe(false);
+    // Processor tokens and what stands around them on these routes stay accepted.
+    for (const s of ['tok_1MvoA2LkdIwHu7ixYz9Ab3Cd', 'pm_card_visa', 'tok_visa_test_abc123', 'src_2030_12_31', 'seti_1Q2w3E4r5T6y:v2.1', 'exp 12/2030']) {
+      expect(containsCardNumber(s), s).toBe(false);
+    }
+    // Groups too far apart (four separators or more) are not read as one number.
+    expect(containsCardNumber('4242 .:. 4242 .:. 4242 .:. 4242')).toBe(false);
     expect(containsCardNumber('{"brand":"visa","last4":"4242","expMonth":12,"expYear":2030}')).toBe(false);
     expect(containsCardNumber('')).toBe(false);
   });

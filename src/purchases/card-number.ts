@@ -4,8 +4,10 @@
 // stored one is a PCI incident.
 //
 // A candidate is 13–19 digits passing the Luhn check, written anywhere in the text: alone,
-// inside a longer string ("tok_4242424242424242x"), or in groups split by spaces or dashes
-// ("4242 4242 4242 4242", "4242-4242-4242-4242"). Groups are combined at group boundaries
+// inside a longer string ("tok_4242424242424242x"), or in groups split by separators: spaces,
+// dashes, dots, underscores, colons or slashes, mixed or not ("4242 4242 4242 4242",
+// "4242-4242-4242-4242", "4242.4242_4242:4242"), Unicode spaces and dashes included (issue
+// #16: a processor token may itself contain '.', '_' and ':'). Groups are combined at group boundaries
 // (a number written in groups is still found when other digit groups stand around it), and
 // an unbroken run longer than 19 digits is searched window by window.
 
@@ -31,11 +33,15 @@ export function luhnValid(digits: string): boolean {
 
 const isCard = (digits: string) => digits.length >= MIN_DIGITS && digits.length <= MAX_DIGITS && luhnValid(digits);
 
-/** Runs of digits joined by at most three separator characters (spaces, tabs, dashes) at a time. */
-const RUN = /\d+(?:[ \t\u00a0-]{1,3}\d+)*/g;
+/** What may stand between two digit groups of one number: any whitespace (Unicode spaces
+ *  too), ASCII and Unicode dashes and minus, '.', '_', ':' and '/'. */
+const SEPARATOR = '[\\s\\-._:/\\u2010-\\u2015\\u2212]';
+/** Runs of digits joined by at most three separator characters at a time. */
+const RUN = new RegExp(`\\d+(?:${SEPARATOR}{1,3}\\d+)*`, 'g');
+const SEPARATORS = new RegExp(`${SEPARATOR}+`);
 
 function runHasCard(run: string): boolean {
-  const groups = run.split(/[ \t\u00a0-]+/);
+  const groups = run.split(SEPARATORS);
   for (const g of groups) {
     if (g.length > MAX_DIGITS) {
       for (let len = MIN_DIGITS; len <= MAX_DIGITS; len += 1) {

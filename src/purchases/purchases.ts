@@ -10,6 +10,7 @@ import type { Accounts } from '../accounts/accounts.js';
 import { balanceView } from '../accounts/views.js';
 import type { PurchaseKind, PurchaseRefusal, StoredPaymentMethod } from '../domain/purchase-records.js';
 import { NO_ACCOUNT, type NoAccount } from '../redis/pool-results.js';
+import type { Writes } from '../books/writes.js';
 import type { PurchaseStore } from '../redis/purchase-store.js';
 import { addonFromPurchase, addonList, type AddonList, type AddonView } from './addons.js';
 import { chargeStatement, type ChargeStatement } from './charges.js';
@@ -54,22 +55,72 @@ const REFUSALS: Record<PurchaseRefusal, () => AppError> = {
   card_expired: () => new AppError(422, 'CARD_EXPIRED', 'this card has expired; choose or add another card'),
 };
 
+type Or<T> = T | 'no_account';
+/** NO_ACCOUNT (a symbol) as the journal can keep it: a write's outcome is JSON. */
+const orNoAccount = <T>(r: T | NoAccount): Or<T> => (r === NO_ACCOUNT ? 'no_account' : (r as T));
+
+interface QuoteWrite {
+  q: { quoteId: string; kind: PurchaseKind; bundles: number; minutes: number; amountCents: number; currency: string; expiresAt: number; keepUntil: number; createdBy: string };
+  now: number;
+}
+
+interface PurchaseWrite {
+  purchaseId: string;
+  fingerprint: string;
+  idempotencyKeyDigest: string;
+  idempotencyTtlMs: number;
+  quoteId: string;
+  paymentMethodId: string;
+  staffId: string;
+  receiptTo: string;
+  now: number;
+}
+
 export class Purchases {
+  // Writes committed to the books before they are acknowledged (R19): each applied by
+  // its script, which is idempotent by the write's own ids (card id, quote id, the
+  // Idempotency-Key, the add-on's end), so a write applied again after a crash is nothing.
+  private readonly planWrite;
+  private readonly cardWrite;
+  private readonly removeCardWrite;
+  private readonly quoteWrite;
+  private readonly purchaseWrite;
+  private readonly endAddonWrite;
+
   constructor(
     private readonly store: PurchaseStore,
     private readonly accounts: Accounts,
+    writes: Writes,
     private readonly opts: PurchaseOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
     /** Called after a purchase was recorded: wakes this instance's receipt mailer. */
     private readonly onPurchase: () => void = () => {},
-  ) {}
+  ) {
+    this.planWrite = writes.register('change_plan', async (accountId, w: { planMinutes: number; ref: string; now: number }) =>
+      orNoAccount(await this.store.changePlan(accountId, w.planMinutes, w.ref, w.now)),
+    );
+    this.cardWrite = writes.register('add_card', async (accountId, w: { pm: StoredPaymentMethod; maxCards: number; now: number }) =>
+      orNoAccount(await this.store.addPaymentMethod(accountId, w.pm, w.maxCards, w.now)),
+    );
+    this.removeCardWrite = writes.register('remove_card', async (accountId, w: { pmId: string; now: number }) =>
+      orNoAccount(await this.store.removePaymentMethod(accountId, w.pmId, w.now)),
+    );
+    this.quoteWrite = writes.register('quote', async (accountId, w: QuoteWrite) => orNoAccount(await this.store.createQuote(accountId, w.q, w.now)));
+    this.purchaseWrite = writes.register('purchase', async (accountId, w: PurchaseWrite) => {
+      const { now, ...input } = w;
+      return orNoAccount(await this.store.purchase(accountId, input, now));
+    });
+    this.endAddonWrite = writes.register('end_addon', async (accountId, w: { purchaseId: string; now: number }) =>
+      orNoAccount(await this.store.endAddon(accountId, w.purchaseId, w.now)),
+    );
+  }
 
-  /** Runs a store call, turning its "no such account" into a 404. */
-  private async onAccount<T>(accountId: string, f: () => Promise<T | NoAccount>): Promise<T> {
+  /** Runs a write, turning its "no such account" into a 404. */
+  private async onAccount<T>(accountId: string, f: () => Promise<Or<T>>): Promise<T> {
     const r = await f();
-    if (r === NO_ACCOUNT) throw notFound(`account ${accountId}`);
-    return r;
+    if (r === 'no_account') throw notFound(`account ${accountId}`);
+    return r as T;
   }
 
   private async assertAccount(accountId: string): Promise<void> {
@@ -82,7 +133,8 @@ export class Purchases {
   async changePlan(accountId: string, planMinutes: number) {
     const now = this.clock();
     const ref = `plan:${now.toString(36)}:${randomBytes(3).toString('hex')}`;
-    const r = await this.onAccount(accountId, () => this.store.changePlan(accountId, planMinutes, ref, now));
+    await this.assertAccount(accountId);
+    const r = await this.onAccount(accountId, () => this.planWrite(accountId, { planMinutes, ref, now }));
     return { effect: r.effect, creditedMinutes: r.creditedMinutes, balance: balanceView(r.snapshot) };
   }
 
@@ -97,7 +149,8 @@ export class Purchases {
   /** Ends a recurring add-on: its minutes stay this cycle and leave at the next reset,
    *  with its charge line. Ending it again answers the same record. */
   async endAddon(accountId: string, purchaseId: string): Promise<AddonView> {
-    const r = await this.onAccount(accountId, () => this.store.endAddon(accountId, purchaseId, this.clock()));
+    await this.assertAccount(accountId);
+    const r = await this.onAccount(accountId, () => this.endAddonWrite(accountId, { purchaseId, now: this.clock() }));
     if (!r.ok) {
       throw r.reason === 'not_found'
         ? new AppError(404, 'ADDON_NOT_FOUND', `purchase ${purchaseId} does not exist in account ${accountId}`)
@@ -131,7 +184,8 @@ export class Purchases {
       }
     }
     const pm: StoredPaymentMethod = { id, ...card, expiresAt, createdAt: now };
-    const r = await this.onAccount(accountId, () => this.store.addPaymentMethod(accountId, pm, this.opts.maxCardsPerAccount, now));
+    await this.assertAccount(accountId);
+    const r = await this.onAccount(accountId, () => this.cardWrite(accountId, { pm, maxCards: this.opts.maxCardsPerAccount, now }));
     if (r === 'too_many') {
       throw new AppError(409, 'TOO_MANY_PAYMENT_METHODS', `an account keeps at most ${this.opts.maxCardsPerAccount} cards; remove one first`);
     }
@@ -145,7 +199,8 @@ export class Purchases {
   }
 
   async removeCard(accountId: string, pmId: string): Promise<void> {
-    const removed = await this.onAccount(accountId, () => this.store.removePaymentMethod(accountId, pmId, this.clock()));
+    await this.assertAccount(accountId);
+    const removed = await this.onAccount(accountId, () => this.removeCardWrite(accountId, { pmId, now: this.clock() }));
     if (!removed) throw new AppError(404, 'PAYMENT_METHOD_NOT_FOUND', 'no such card on file for this account');
   }
 
@@ -166,7 +221,8 @@ export class Purchases {
       keepUntil: expiresAt + EXPIRED_QUOTE_MEMORY_MS,
       createdBy: input.createdBy,
     };
-    const billedOn = await this.onAccount(accountId, () => this.store.createQuote(accountId, q, now));
+    await this.assertAccount(accountId);
+    const billedOn = await this.onAccount(accountId, () => this.quoteWrite(accountId, { q, now }));
     if (billedOn === null) throw new Error('quote id collision'); // 96 random bits: never
     return {
       quoteId,
@@ -191,21 +247,18 @@ export class Purchases {
     }
     const now = this.clock();
     const r = await this.onAccount(accountId, () =>
-      this.store.purchase(
-        accountId,
-        {
-          purchaseId: newId('pur'),
-          // What makes two requests "the same": the order and who placed it.
-          fingerprint: sha256(JSON.stringify([input.quoteId, input.paymentMethodId, input.staffId])),
-          idempotencyKeyDigest: sha256(input.idempotencyKey),
-          idempotencyTtlMs: this.opts.idempotencyTtlMs,
-          quoteId: input.quoteId,
-          paymentMethodId: input.paymentMethodId,
-          staffId: input.staffId,
-          receiptTo: member.email,
-        },
+      this.purchaseWrite(accountId, {
+        purchaseId: newId('pur'),
+        // What makes two requests "the same": the order and who placed it.
+        fingerprint: sha256(JSON.stringify([input.quoteId, input.paymentMethodId, input.staffId])),
+        idempotencyKeyDigest: sha256(input.idempotencyKey),
+        idempotencyTtlMs: this.opts.idempotencyTtlMs,
+        quoteId: input.quoteId,
+        paymentMethodId: input.paymentMethodId,
+        staffId: input.staffId,
+        receiptTo: member.email,
         now,
-      ),
+      }),
     );
     if (!r.ok) throw REFUSALS[r.reason]();
     if (!r.replay) {

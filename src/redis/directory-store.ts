@@ -1,8 +1,9 @@
 // The global lookups in Redis: softphone identity → "accountId staffId", phone number →
 // account, CallSid → account, video room → account, and the marker of a removed identity.
-// Each is a single key outside any account's slot. Claims are SET NX, so two accounts can
-// never own the same name, and a release deletes only its own claim (a script); the caching and the claim/release decisions live in
-// metering/directory.ts.
+// Each is a single key outside any account's slot (an identity's marker shares its slot).
+// Claims are SET NX (an identity's a script that also reads its marker), so two accounts
+// can never own the same name, and a release deletes only its own claim (a script); the
+// caching and the claim/release decisions live in metering/directory.ts.
 import type { Cluster, Redis } from 'ioredis';
 import { directoryKeys } from './keys.js';
 import { outcome } from './script-codes.js';
@@ -35,16 +36,34 @@ export class DirectoryStore {
     return outcome('release-claim', await this.scripts.run('release-claim', [this.k[kind](name)], [value])) === 'released';
   }
 
-  async markIdentityRemoved(identity: string, seconds: number): Promise<void> {
-    await this.redis.set(this.k.removedIdentity(identity), '1', 'EX', seconds);
+  /** Claims an identity for `value` ("accountId staffId") unless someone owns it or another
+   *  account removed it less than the hold ago (claim-identity-2.lua). */
+  async claimIdentity(
+    identity: string,
+    value: string,
+    accountId: string,
+  ): Promise<{ outcome: 'claimed' | 'own' | 'taken' } | { outcome: 'held'; secondsLeft: number }> {
+    const reply = await this.scripts.run('claim-identity', this.identityKeys(identity), [value, accountId]);
+    const o = outcome('claim-identity', reply);
+    return o === 'held' ? { outcome: o, secondsLeft: Number(reply[1]) } : { outcome: o };
   }
 
-  async clearIdentityRemoved(identity: string): Promise<void> {
-    await this.redis.del(this.k.removedIdentity(identity));
+  /** Lets a removed member's identity go and holds it for their account for `seconds`
+   *  (retire-identity-2.lua); false when it belongs to someone else. */
+  async retireIdentity(identity: string, value: string, accountId: string, seconds: number): Promise<boolean> {
+    const reply = await this.scripts.run('retire-identity', this.identityKeys(identity), [value, accountId, seconds]);
+    return outcome('retire-identity', reply) === 'retired';
   }
 
+  /** Removed and not claimed again: nobody owns it while its removal marker lives. */
   async isIdentityRemoved(identity: string): Promise<boolean> {
-    return (await this.redis.exists(this.k.removedIdentity(identity))) === 1;
+    const [owner, removedBy] = await this.redis.mget(...this.identityKeys(identity));
+    return owner === null && removedBy !== null;
+  }
+
+  /** The identity's key and its removal marker, in one cluster slot. */
+  private identityKeys(identity: string): [string, string] {
+    return [this.k.identity(identity), this.k.removedIdentity(identity)];
   }
 
   async rememberCall(callSid: string, accountId: string, seconds: number): Promise<void> {

@@ -1,6 +1,7 @@
 // Every Redis key and channel name, and the only place hash tags appear. All of an
 // account's keys share `{accountId}`, so each pool script touches one cluster slot.
-// Directory keys (identity, number, call → account) are global single-key lookups.
+// Directory keys (identity, number, call → account) are global single-key lookups; an
+// identity's removal marker is tagged into the identity key's slot.
 
 export type AccountKeys = ReturnType<typeof accountKeys>;
 
@@ -45,13 +46,17 @@ export function poolScriptKeys(k: AccountKeys): [string, string, string, string]
 }
 
 export function directoryKeys(prefix: string) {
+  // No hash tag (prefix and identities carry no braces): its slot is its whole name's.
+  const identityKey = (identity: string) => `${prefix}:dir:identity:${identity}`;
   return {
-    identity: (identity: string) => `${prefix}:dir:identity:${identity}`,
+    identity: identityKey,
     number: (e164: string) => `${prefix}:dir:number:${e164}`,
     call: (callSid: string) => `${prefix}:dir:call:${callSid}`,
-    /** Marker of a removed staff member's identity (issue #8), while their Voice SDK token
-     *  may still be valid: nobody may dial it. Cleared when the identity is claimed again. */
-    removedIdentity: (identity: string) => `${prefix}:dir:removed:${identity}`,
+    /** Marker of a removed staff member's identity (issue #8), naming the account it was
+     *  removed from, while their Voice SDK token may still be valid: nobody dials it until
+     *  it is claimed again, and only that account may claim it (issue #16). Its hash tag is
+     *  the identity's own key, so both share a cluster slot and one script takes both. */
+    removedIdentity: (identity: string) => `${prefix}:dir:removed:{${identityKey(identity)}}`,
     /** Video room → the account whose staff member was seen in it (R12). */
     room: (roomSid: string) => `${prefix}:dir:room:${roomSid}`,
     /** Sorted set: accountId by the next due time of its reconciliation checks (R15), written
@@ -105,5 +110,17 @@ export function alertGlobalKeys(prefix: string) {
     due: `${prefix}:alerts:due`,
     /** Channel: "accountId alertId" of each alert raised. */
     announcements: `${prefix}:alerts`,
+  };
+}
+
+/** The archive's global names (R19, src/jobs/archiver.ts): the due set of accounts with
+ *  ledger entries not yet in PostgreSQL, and the plain pub/sub channel lib/ledger.lua
+ *  announces an account on when its first unarchived entry is written. */
+export function archiveGlobalKeys(prefix: string) {
+  return {
+    /** Sorted set: accountId by the ms of its oldest unarchived entry (or a lease's end). */
+    due: `${prefix}:archive:due`,
+    /** Channel: "accountId ms" when an account gets its first unarchived entry. */
+    announcements: `${prefix}:archive`,
   };
 }

@@ -110,6 +110,10 @@ export interface AuthorizeCallInput {
   staffId: string;
   reserveMinutes: number;
   authorizationId: string;
+  /** R21 (issue #16): the call's destination as dial-policy.ts normalizes it; the
+   *  authorization is bound only if it was issued for the same one, otherwise the call
+   *  is decided afresh. None given (inbound, video): no authorization is bound. */
+  destination?: string;
   expectedLegs: number;
   /** R17: "emergency" (allowed, reserves nothing, never debited), "deny" (refused
    *  destination) or "" (the usual check). */
@@ -124,11 +128,12 @@ export interface CreateAuthorizationInput {
   authorizationId: string;
   staffId: string;
   requestId: string;
+  /** The destination as dial-policy.ts normalizes it: the only one the authorization binds (R21). */
   to: string;
   reserveMinutes: number;
   ttlMs: number;
   /** At most this many open authorizations per staff member (none: no cap). */
   maxOpenPerStaff?: number;
-  /** R17: an emergency number — authorized without reserving, outside the cap. */
+  /** R17, R21: an emergency number — authorized without reserving, counted like any other. */
   emergency?: boolean;
 }

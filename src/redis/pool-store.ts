@@ -96,8 +96,10 @@ export class PoolStore {
     reason: string,
     ref: string,
     now: number,
+    /** The write's journal seq (R19): applied once, a repeat answers the pool as it is. */
+    writeSeq: number | '' = '',
   ): Promise<{ ok: true; snapshot: PoolSnapshot } | { ok: false; balance: number } | null> {
-    const reply = await this.runPool('adjust', accountId, [], [minutes, reason, ref], now);
+    const reply = await this.runPool('adjust', accountId, [], [minutes, reason, ref, writeSeq], now);
     if (!reply) return null;
     if (outcome('adjust', reply) === 'insufficient_balance') return { ok: false, balance: Number(reply[1]) };
     return { ok: true, snapshot: parseSnapshot(String(reply[1])) };
@@ -114,7 +116,7 @@ export class PoolStore {
       [k.call(input.callSid), k.activeCalls, k.checks],
       [input.callSid, input.direction, input.from, input.to, input.staffId, input.reserveMinutes,
         input.authorizationId, input.expectedLegs, this.opts.deniedMemoryMs, input.policy ?? '',
-        input.check.member, input.check.dueAt],
+        input.check.member, input.check.dueAt, input.destination ?? ''],
       now,
     );
     if (!reply) return null;
@@ -243,10 +245,10 @@ export class PoolStore {
 
   /** Moves a staff member's token generation on (revoke-staff-tokens-2.lua); false when
    *  there is no such member. */
-  async revokeStaffTokens(accountId: string, staffId: string): Promise<boolean> {
+  async revokeStaffTokens(accountId: string, staffId: string, writeSeq: number | '' = ''): Promise<boolean> {
     const k = this.keys(accountId);
-    const reply = await this.scripts.run('revoke-staff-tokens', [k.staff, k.tokenGen], [Date.now(), '', '', staffId]);
-    return outcome('revoke-staff-tokens', reply) === 'revoked';
+    const reply = await this.scripts.run('revoke-staff-tokens', [k.staff, k.tokenGen], [Date.now(), writeSeq, '', staffId]);
+    return outcome('revoke-staff-tokens', reply) !== 'not_found';
   }
 
   /** A Media Stream of a call started or stopped (media-stream-2.lua). */

@@ -12,7 +12,9 @@ export const SCRIPT_CODES = {
   'add-staff': { 1: 'added', 0: 'exists', [-1]: 'no_account' },
   'add-numbers': { 1: 'done', [-1]: 'no_account' },
   'release-claim': { 1: 'released', 0: 'not_owner' },
-  adjust: { 1: 'applied', [-3]: 'insufficient_balance' },
+  'claim-identity': { 1: 'claimed', 2: 'own', 0: 'taken', [-1]: 'held' },
+  'retire-identity': { 1: 'retired', 0: 'not_owner' },
+  adjust: { 1: 'applied', 2: 'applied_before', [-3]: 'insufficient_balance' },
   'change-plan': { 1: 'ok' },
   'add-payment-method': { 1: 'stored', [-30]: 'too_many', [-1]: 'no_account' },
   'remove-payment-method': { 1: 'removed', 0: 'not_found', [-1]: 'no_account' },
@@ -29,6 +31,8 @@ export const SCRIPT_CODES = {
   },
   'end-addon': { 1: 'ended', 2: 'ended_before', [-30]: 'not_found', [-31]: 'not_addon' },
   'claim-due': {},
+  'release-lease': { 1: 'released', 0: 'kept' },
+  'archive-done': { 1: 'all_archived', 2: 'more', [-1]: 'no_account' },
   'schedule-check': {},
   'claim-checks': {},
   'reconcile-index': {},
@@ -55,7 +59,7 @@ export const SCRIPT_CODES = {
   'media-stream': { 1: 'recorded', 2: 'repeated', [-2]: 'unknown_call', [-3]: 'busy' },
   'release-staff-authorizations': { 1: 'released', 2: 'present' },
   'remove-staff': { 1: 'removed', 0: 'not_found' },
-  'revoke-staff-tokens': { 1: 'revoked', 0: 'not_found' },
+  'revoke-staff-tokens': { 1: 'revoked', 2: 'revoked_before', 0: 'not_found' },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 type Codes<S extends ScriptName> = (typeof SCRIPT_CODES)[S];

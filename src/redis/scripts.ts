@@ -18,6 +18,9 @@ export const SCRIPT_NAMES = [
   'add-staff',
   'add-numbers',
   'release-claim',
+  // Issue #16: a softphone identity is claimed and let go together with its removal marker.
+  'claim-identity',
+  'retire-identity',
   // Plans and purchases (R8–R10): plans, cards, quotes, purchases, receipts, the reset schedule.
   'change-plan',
   'add-payment-method',
@@ -26,6 +29,9 @@ export const SCRIPT_NAMES = [
   'purchase',
   'end-addon',
   'claim-due',
+  'release-lease',
+  // R19: the archive's marks in each account's pool.
+  'archive-done',
   // R15: reconciliation checks in each account's slot, and their global index.
   'schedule-check',
   'claim-checks',

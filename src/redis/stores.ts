@@ -3,6 +3,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { AccountStore } from './account-store.js';
 import { AlertStore } from './alert-store.js';
+import { ArchiveQueue } from './archive-queue.js';
 import { DirectoryStore } from './directory-store.js';
 import { PoolStore, type PoolStoreOptions } from './pool-store.js';
 import { PurchaseStore } from './purchase-store.js';
@@ -21,5 +22,6 @@ export function createStores(redis: Redis | Cluster, scripts: ScriptRunner, opts
     reconcileQueue: new ReconcileQueue(redis, scripts, prefix),
     purchases: new PurchaseStore(redis, scripts, pool, prefix),
     alerts: new AlertStore(redis, scripts, pool, prefix),
+    archive: new ArchiveQueue(redis, scripts, prefix),
   };
 }

@@ -4,7 +4,7 @@
 // /twilio/voice answers <Reject>, /twilio/status a 503 so Twilio (or reconciliation) tries again.
 import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../domain/errors.js';
-import { isRedisUnavailable } from '../domain/storage-failure.js';
+import { isStorageFailure } from '../domain/storage-failure.js';
 import { errorBody } from '../http/json.js';
 import type { Logger } from '../log.js';
 import type { CallMetering } from '../metering/calls.js';
@@ -123,7 +123,7 @@ export function twilioRoutes(deps: {
     } catch (err) {
       if (err instanceof AppError) throw err;
       // Fail closed: a call we cannot meter is not placed (R14). <Reject> costs nothing.
-      if (isRedisUnavailable(err)) deps.metrics.redisErrors.inc({ route: 'voice' });
+      if (isStorageFailure(err)) deps.metrics.redisErrors.inc({ route: 'voice' });
       deps.metrics.authorizations.inc({ decision: 'unavailable' });
       callLog(c, deps.log, p.CallSid).error('voice webhook failed closed', { err });
       return c.body(rejectTwiml(), 200, XML);
@@ -142,7 +142,7 @@ export function twilioRoutes(deps: {
         return c.body(EMPTY_RESPONSE, 200, XML);
       } catch (err) {
         if (err instanceof AppError) throw err;
-        if (isRedisUnavailable(err)) deps.metrics.redisErrors.inc({ route });
+        if (isStorageFailure(err)) deps.metrics.redisErrors.inc({ route });
         callLog(c, deps.log, p.CallSid ?? p.ParticipantSid).error('signal not recorded', { err, route });
         return c.json(errorBody('UNAVAILABLE', 'the signal could not be recorded; retry'), 503);
       }

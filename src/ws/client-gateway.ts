@@ -4,6 +4,7 @@
 // the admin key watches any account it subscribes to. Softphones authorize calls here
 // (R2): the reply's authorizationId is passed to Twilio and bound by /twilio/voice.
 import type { RawData, WebSocket } from 'ws';
+import { isStorageFailure } from '../domain/storage-failure.js';
 import type { Authenticator, Principal } from '../http/auth.js';
 import type { Logger } from '../log.js';
 import type { SoftphoneAuthorizations } from '../metering/softphone-authorizations.js';
@@ -14,13 +15,19 @@ import { forEachSliced } from './sliced.js';
 import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type ClientMessage, type RequestId } from './protocol.js';
 import type { StaffPresence } from './staff-presence.js';
 import { recheckStaffAccess } from './access-recheck.js';
+import { StaffSockets } from './staff-sockets.js';
 
 export const MAX_FRAME_BYTES = 16 * 1024;
+const INVALID_TO = 'to: must be an E.164 number, an emergency number or a softphone identity ("client:bob")';
 /** How often each instance re-checks its staff sockets' tokens (issue #8: within 5 s). */
 const ACCESS_RECHECK_MS = 2_000;
 
 export interface ClientGatewayOptions extends FlowLimits {
   heartbeatMs: number;
+  /** Open sockets per staff member on this instance (issue #16). */
+  maxSocketsPerStaff: number;
+  /** Hears each socket request that failed because Redis could not carry it out (R14). */
+  onStorageFailure?: () => void;
 }
 
 export class ClientGateway {
@@ -29,6 +36,7 @@ export class ClientGateway {
   private readonly sweeps = new Map<string, { due: number[]; timer: NodeJS.Timeout | null }>();
   private isDraining = false;
   private accessTimer: NodeJS.Timeout | null = null;
+  private readonly staffSockets: StaffSockets;
 
   constructor(
     private readonly hub: Hub,
@@ -40,7 +48,9 @@ export class ClientGateway {
     private readonly opts: ClientGatewayOptions,
     private readonly clock: () => number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.staffSockets = new StaffSockets(opts.maxSocketsPerStaff);
+  }
 
   /** True once drain() began: the route refuses new sockets (503). */
   get draining(): boolean {
@@ -62,10 +72,23 @@ export class ClientGateway {
     this.heartbeat.unref();
   }
 
+  /** Issue #16: the route refuses an upgrade (429) when this is false. */
+  hasRoomFor(principal: Principal): boolean {
+    return this.staffSockets.hasRoom(principal);
+  }
+
+  get maxSocketsPerStaff(): number {
+    return this.staffSockets.max;
+  }
+
   /** A socket the route upgraded for this principal (authenticated and admitted). */
   open(ws: WebSocket, principal: Principal): void {
     // The drain may have begun between the route's check and the handshake.
     if (this.isDraining) return ws.close(CLOSE.RESTARTING, 'server restarting; reconnect');
+    // Concurrent upgrades of one staff member may all have passed the route's check.
+    if (!this.staffSockets.add(principal)) {
+      return ws.close(CLOSE.TOO_MANY_SOCKETS, `TOO_MANY_SOCKETS: at most ${this.staffSockets.max} per staff member`);
+    }
     const client = new ClientConnection(ws, principal, this.opts);
     this.clients.add(client);
     ws.on('pong', () => (client.alive = true));
@@ -73,6 +96,7 @@ export class ClientGateway {
     ws.on('error', () => {}); // 1009 and protocol errors close the socket; nothing to add
     ws.on('close', () => {
       this.clients.delete(client);
+      this.staffSockets.remove(principal);
       void this.hub.leaveAll(client).catch(() => {});
       if (principal.kind === 'staff') this.presence?.closed(principal.accountId, principal.staffId);
     });
@@ -124,6 +148,7 @@ export class ClientGateway {
     client.inFlight += 1;
     this.handle(client, parsed.data)
       .catch((err) => {
+        if (isStorageFailure(err)) this.opts.onStorageFailure?.();
         this.log.warn('ws request failed', { err, type });
         client.sendText(errorFrame('UNAVAILABLE', 'the request could not be carried out; retry', requestId));
       })
@@ -156,6 +181,7 @@ export class ClientGateway {
         }
         const r = await this.authorizations.authorize(p, m.requestId, m.to);
         if (r.outcome === 'no_account') return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
+        if (r.outcome === 'invalid') return client.sendText(errorFrame('VALIDATION_FAILED', INVALID_TO, m.requestId));
         if (r.outcome === 'denied') {
           return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
         }

@@ -1,7 +1,9 @@
 // GET /v1/ws as a route: refusals are the app's JSON errors, before any handshake — 503
 // while draining, 403 for a browser origin not in CORS_ORIGINS, 401 for no, a bad or a
-// revoked token (issue #8). Then the socket is the gateway's (client-gateway.ts).
+// revoked token (issue #8), 429 for a staff member at WS_MAX_SOCKETS_PER_STAFF (issue #16).
+// Then the socket is the gateway's (client-gateway.ts).
 import { Hono } from 'hono';
+import { AppError } from '../domain/errors.js';
 import { authenticate, type AuthEnv, type Authenticator } from '../http/auth.js';
 import { socketOrigin } from '../http/cors.js';
 import { onlyUpgrades, socketRoute, unavailableWhile } from '../http/upgrades.js';
@@ -23,6 +25,13 @@ export function clientSocketRoute(clients: ClientGateway, auth: Authenticator, a
     }),
     // Again: the revocation check awaited Redis, and the drain may have begun meanwhile.
     notDraining,
+    // Issue #16: a bounded number of sockets per staff member on this instance.
+    async (c, next) => {
+      if (!clients.hasRoomFor(c.get('principal'))) {
+        throw new AppError(429, 'TOO_MANY_SOCKETS', `this staff member already has ${clients.maxSocketsPerStaff} sockets open here (WS_MAX_SOCKETS_PER_STAFF); close one first`);
+      }
+      await next();
+    },
     socketRoute<AuthEnv>((ws, c) => clients.open(ws, c.get('principal'))),
   );
   return app;

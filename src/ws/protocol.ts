@@ -2,7 +2,7 @@
 // and the shapes the gateway sends back. Parsed with zod; a bad frame gets an error frame
 // naming the problem and the socket stays open.
 import { z } from 'zod';
-import { accountIdSchema, isE164, isIdentity } from '../domain/ids.js';
+import { accountIdSchema } from '../domain/ids.js';
 
 /** Echoed back as sent; clients use strings or numbers alike. */
 const requestId = z.union([z.string().min(1).max(128), z.number().finite()]);
@@ -12,13 +12,9 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('authorize'),
     requestId,
-    to: z
-      .string()
-      .max(256)
-      .refine(
-        (t) => isE164(t) || isIdentity(t.startsWith('client:') ? t.slice(7) : t),
-        'must be an E.164 number or a softphone identity ("client:bob")',
-      ),
+    // What it names is decided with /twilio/voice's own rule (metering/dialling.ts), so
+    // the two paths cannot disagree; a `to` that names nothing is answered there.
+    to: z.string().max(256),
   }),
   z.object({ type: z.literal('cancel'), authorizationId: z.string().min(1).max(128), requestId: requestId.optional() }),
   z.object({ type: z.literal('ping'), requestId: requestId.optional() }),
@@ -39,6 +35,9 @@ export const CLOSE = {
   ACCOUNT_GONE: 4004,
   /** The staff member was removed or their tokens revoked (issue #8). */
   ACCESS_REVOKED: 4003,
+  /** Issue #16: the staff member already holds WS_MAX_SOCKETS_PER_STAFF sockets here (an
+   *  upgrade that raced past the route's 429). */
+  TOO_MANY_SOCKETS: 4429,
 } as const;
 
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {

@@ -2,6 +2,7 @@
 // tests that need several instances or a SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PUBLIC_BASE_URL, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, TEST_STAFF_SECRET } from './gateway.js';
+import { dropTestDatabase, testDatabaseUrl } from './postgres.js';
 import { TEST_REDIS_URL } from './redis-url.js';
 
 export interface GatewayProcess {
@@ -26,6 +27,7 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
         STAFF_TOKEN_SECRET: TEST_STAFF_SECRET,
         PUBLIC_BASE_URL,
         LOG_LEVEL: 'info',
+        DATABASE_URL: testDatabaseUrl(prefix),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,7 +54,10 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
           exited,
           async stop(signal = 'SIGTERM') {
             if (child.exitCode === null) child.kill(signal);
-            return exited;
+            const code = await exited;
+            // The prefix's database goes with it (a test naming its own keeps it).
+            if (!env.DATABASE_URL) await dropTestDatabase(testDatabaseUrl(prefix)).catch(() => {});
+            return code;
           },
         });
       }

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
 import { startGateway, type RunningGateway } from '../../src/main.js';
+import { dropTestDatabase, testDatabaseUrl } from './postgres.js';
 import { TEST_REDIS_URL } from './redis-url.js';
 import { signForm } from './twilio-sign.js';
 
@@ -72,6 +73,8 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
     STAFF_TOKEN_SECRET: TEST_STAFF_SECRET,
     PUBLIC_BASE_URL,
     LOG_LEVEL: 'silent',
+    // The prefix's own database, created by the gateway at start-up (not production).
+    DATABASE_URL: testDatabaseUrl(prefix),
     ...opts.env,
   });
   const ownsRedis = !opts.redis;
@@ -105,7 +108,10 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
       await gw.jobs.stop();
       await gw.close();
       if (ownsRedis) {
-        if (!opts.keepKeys) await deleteKeys(redis, prefix).catch(() => {});
+        if (!opts.keepKeys) {
+          await deleteKeys(redis, prefix).catch(() => {});
+          if (!opts.env?.DATABASE_URL) await dropTestDatabase(config.postgres.url).catch(() => {});
+        }
         redis.disconnect();
       }
     },

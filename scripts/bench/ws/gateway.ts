@@ -19,6 +19,8 @@ export function startGateway(label: string): Promise<Child> {
       // The auth phase keeps every authorization open for its TTL, thousands per staff
       // member: the per-staff cap (issue #8) is lifted so it measures throughput.
       MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000',
+      // The fan-out phase opens 10,000 sockets with one staff token (issue #16's bound).
+      WS_MAX_SOCKETS_PER_STAFF: '100000',
       // Media Streams are off by default (the route answers 404); the media phase needs them.
       MEDIA_STREAMS: 'on',
     },

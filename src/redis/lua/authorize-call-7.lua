@@ -11,6 +11,9 @@
            call hash carries emergency=true), "deny" (refused destination) or ""
   ARGV[14] what reconciliation checks should the call's final signal be lost (R15): the
            member ("callSid", or "participantSid roomSid")   ARGV[15] when (ms)
+  ARGV[16] the call's normalized destination (R21, issue #16): an authorization is bound
+           only if it was issued for the same one (its "t"); any other is left open and
+           the call decided as if it carried none ("": binds none)
   Returns: {1, reservedMinutes, indexAt} allowed, reserved now;
            {2, reservedMinutes} repeated webhook for an allowed call;
            {3, reservedMinutes, indexAt} allowed on a bound authorization (no new reservation);
@@ -55,42 +58,46 @@ if policy == 'deny' then
   finish()
   return { 0, 'destination_not_allowed' }
 end
-if policy == 'emergency' then
-  -- Always connects, whatever the pool holds, and reserves nothing. A softphone's
-  -- authorization for it is used up (it reserved nothing either, but release what it holds).
-  local eid = ARGV[10]
-  local raw = eid ~= '' and redis.call('HGET', AUTHS, eid)
-  if raw then
+-- The authorization the call binds: this staff member's, issued for this very destination
+-- (R21), or none. Unknown, expired, someone else's or another destination's is left as it
+-- is, and the call is decided as if it carried none.
+local authId, auth = ARGV[10], nil
+if authId ~= '' and ARGV[16] ~= '' then
+  local raw = redis.call('HGET', AUTHS, authId)
+  if raw and string.sub(raw, 1, 1) == '{' then -- a "req:…" index entry is no authorization
     local a = cjson.decode(raw)
-    if a.s == staffId then
-      P.reserved = P.reserved - a.r
-      redis.call('HDEL', AUTHS, eid, 'req:' .. a.s .. ':' .. a.q)
-      staff_auth_gone(a)
-      redis.call('ZREM', AUTHEXP, eid)
-    end
+    if a.s == staffId and a.t == ARGV[16] then auth = a end
   end
-  local indexAt = open_call(0, eid)
+end
+if not auth then authId = '' end
+
+-- Used up by its call: the reservation moves to the call (or is released, for an
+-- emergency call, which reserves nothing).
+local function use_auth()
+  redis.call('HDEL', AUTHS, authId, 'req:' .. auth.s .. ':' .. auth.q)
+  staff_auth_gone(auth) -- issue #8: the staff member's open count
+  redis.call('ZREM', AUTHEXP, authId)
+end
+
+if policy == 'emergency' then
+  -- Always connects, whatever the pool holds, with or without an authorization, and
+  -- reserves nothing (its authorization reserved nothing either: release what it holds).
+  if auth then
+    P.reserved = P.reserved - auth.r
+    use_auth()
+  end
+  local indexAt = open_call(0, authId)
   redis.call('HSET', CALL, 'emergency', 'true')
   finish()
   return { 1, 0, indexAt }
 end
 
-local authId = ARGV[10]
-if authId ~= '' then
-  local raw = redis.call('HGET', AUTHS, authId)
-  if raw and string.sub(raw, 1, 1) == '{' then -- a "req:…" index entry is no authorization
-    local a = cjson.decode(raw)
-    if a.s == staffId then
-      -- The reservation moves from the authorization to the call: nothing is reserved twice.
-      redis.call('HDEL', AUTHS, authId, 'req:' .. a.s .. ':' .. a.q)
-      staff_auth_gone(a) -- issue #8: the staff member's open count
-      redis.call('ZREM', AUTHEXP, authId)
-      local indexAt = open_call(a.r, authId)
-      finish()
-      return { 3, a.r, indexAt }
-    end
-  end
-  -- Unknown, expired or someone else's: fall back to a fresh check.
+if auth then
+  -- Nothing is reserved twice.
+  use_auth()
+  local indexAt = open_call(auth.r, authId)
+  finish()
+  return { 3, auth.r, indexAt }
 end
 
 local reserve = tonumber(ARGV[9])

@@ -26,8 +26,8 @@ if staffId ~= '' and a.s ~= staffId then
 end
 P.reserved = P.reserved - a.r
 local reqField = 'req:' .. a.s .. ':' .. a.q
-if a.em or not countField then
-  -- An emergency one is not counted (R17); an operator's cancel learns the staff member only now.
+if not countField then
+  -- An operator's cancel learns the staff member only now.
   redis.call('HDEL', AUTHS, id, reqField)
   staff_auth_gone(a)
 else

@@ -4,14 +4,15 @@
   (staffId, requestId) while the authorization is unbound. Unbound authorizations expire
   and their reservation is released by the sweep in lib/auths.lua.
   KEYS[1..4], ARGV[1..3]: see lib/prologue.lua
-  ARGV[4] new authorizationId   ARGV[5] staffId   ARGV[6] requestId   ARGV[7] to
+  ARGV[4] new authorizationId   ARGV[5] staffId   ARGV[6] requestId
+  ARGV[7] to (normalized by dial-policy.ts: the only destination the authorization binds, R21)
   ARGV[8] reserve minutes       ARGV[9] ttl (ms)
   ARGV[10] max open authorizations per staff member ("" = no cap)
-  ARGV[11] "emergency" (R17: authorized without reserving, outside the cap) or ""
+  ARGV[11] "emergency" (R17, R21: authorized without reserving, counted like any other) or ""
   ARGV[12] the request's own fields, JSON-encoded by the caller: {"s": staffId, "q":
-           requestId, "t": to}. The script splices what it decides (reserve, expiry,
-           emergency) in front: cjson.encode of the whole record cost the script more than
-           two of its Redis commands.
+           requestId, "t": to}. The script splices what it decides (reserve, expiry) in
+           front: cjson.encode of the whole record cost the script more than two of its
+           Redis commands.
   Returns: {1, authorizationId, expiresAt} reserved (the snapshot goes out on the channel only:
              the caller does not need it back);
            {2, authorizationId, expiresAt} repeated request, same answer;
@@ -33,33 +34,29 @@ if existing then
     return { 2, existing, a.e }
   end
 end
--- R17 (issue #8): an emergency number is authorized whatever the pool holds, reserving nothing.
-local emergency = ARGV[11] == 'emergency'
-local reserve = tonumber(ARGV[8])
-if emergency then reserve = 0 end
--- Issue #8: no staff member can drain the shared pool. Counted and decided here, in the
--- same script that reserves, so concurrent requests on any instance cannot overshoot.
+-- Issue #8: no staff member can drain the shared pool, nor (issue #16, R21) fill it with
+-- authorizations: emergency ones count too. Counted and decided here, in the same script
+-- that reserves, so concurrent requests on any instance cannot overshoot. (An emergency
+-- *call* needs no authorization: it always connects, authorize-call-7.lua.)
 local cap = tonumber(ARGV[10])
 local open = tonumber(got[2]) or 0
-if not emergency and cap and open >= cap then
+if cap and open >= cap then
   finish()
   return { 0, 'too_many_open_authorizations' }
 end
--- An emergency authorization reserves nothing (reserve is 0 then), so it always succeeds.
+-- R17: an emergency number is authorized whatever the pool holds, reserving nothing.
+local emergency = ARGV[11] == 'emergency'
+local reserve = tonumber(ARGV[8])
+if emergency then reserve = 0 end
 if not try_reserve(reserve, emergency) then
   finish()
   return { 0, 'no_minutes' }
 end
 local expiresAt = NOW + tonumber(ARGV[9])
--- The record lib/auths.lua reads: {"r","e"[,"em"], then "s","q","t" as the caller encoded them}.
-local record = '{"r":' .. int(reserve) .. ',"e":' .. int(expiresAt) .. (emergency and ',"em":1,' or ',')
-  .. string.sub(ARGV[12], 2)
-if emergency then
-  redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4])
-else
-  -- The count as HINCRBY would leave it, in the same write: it was read above.
-  redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4], countField, int(open + 1))
-end
+-- The record lib/auths.lua reads: {"r","e", then "s","q","t" as the caller encoded them}.
+local record = '{"r":' .. int(reserve) .. ',"e":' .. int(expiresAt) .. ',' .. string.sub(ARGV[12], 2)
+-- The count as HINCRBY would leave it, in the same write: it was read above.
+redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4], countField, int(open + 1))
 redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
 changed = true
 finish()

@@ -11,9 +11,8 @@ local AUTHS, AUTHEXP = KEYS[3], KEYS[4]
 -- Issue #8: how many open authorizations each staff member holds, kept in the auths hash
 -- under "req:#<staffId>" ("#" never occurs in a staffId, so it never meets a
 -- "req:<staffId>:<requestId>" field). create-authorization counts up; every script that
--- removes an authorization calls this. Emergency ones (em) are not counted (R17).
+-- removes an authorization calls this. Emergency ones count like any other (R21).
 local function staff_auth_gone(a)
-  if a.em then return end
   local f = 'req:#' .. a.s
   if redis.call('HINCRBY', AUTHS, f, -1) <= 0 then redis.call('HDEL', AUTHS, f) end
 end

@@ -1,0 +1,222 @@
+// Archives every ledger entry and every settled call to PostgreSQL within seconds (R19,
+// issue #17 §3). Accounts with unarchived entries reach the global due set two ways: the
+// announcement lib/ledger.lua makes when an account gets its first unarchived entry
+// (heard by every instance), and a sweep of every account's mark at start-up, hourly and
+// whenever the announcement subscriber reconnects (for announcements nobody heard). Each
+// pass claims due accounts with a lease, writes a batch of entries and the calls they
+// settled in one PostgreSQL transaction (idempotent by entry id and CallSid), then tells
+// Redis (archive-done-2.lua). An instance killed mid-batch leaves its accounts due again
+// when the lease ends; what it committed is written again as nothing. Nothing here waits
+// on a webhook or a socket: metering never waits for PostgreSQL.
+import type { Logger } from '../log.js';
+import type { ArchivedCall, ArchivedEntry, ArchiveStore } from '../postgres/archive-store.js';
+import { leaseScore, type ArchiveAnnouncements, type ArchiveQueue, type UnarchivedEntry } from '../redis/archive-queue.js';
+import { PeriodicJob } from './periodic.js';
+
+export interface ArchiverOptions {
+  /** How often each instance looks for due accounts (and, when woken, at once). */
+  pollMs: number;
+  /** How long a claimed account is this instance's (then due again). */
+  leaseMs: number;
+  /** Accounts per pass, entries per batch, batches per account per claim. */
+  accountsPerPass: number;
+  entriesPerBatch: number;
+  batchesPerAccount: number;
+  /** How often the sweep of every account's mark runs (besides start-up and reconnects). */
+  sweepMs: number;
+  /** After a failed batch (PostgreSQL away), the account is tried again this much later. */
+  retryMs: number;
+}
+
+export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
+  pollMs: 1000,
+  leaseMs: 15_000,
+  accountsPerPass: 50,
+  entriesPerBatch: 500,
+  batchesPerAccount: 4,
+  sweepMs: 3600_000,
+  retryMs: 1000,
+};
+
+const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
+
+/** Ledger fields every entry has; the rest go to `extra`. */
+const BASE_FIELDS = new Set(['kind', 'minutes', 'balanceAfter', 'ref', 'at']);
+
+export function archivedEntry(e: UnarchivedEntry): ArchivedEntry {
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(e.fields)) if (!BASE_FIELDS.has(k)) extra[k] = v;
+  return {
+    id: e.id,
+    kind: e.fields.kind ?? '',
+    minutes: Number(e.fields.minutes ?? 0),
+    balanceAfter: Number(e.fields.balanceAfter ?? 0),
+    ref: e.fields.ref ?? '',
+    at: Number(e.fields.at ?? e.id.split('-')[0]),
+    extra,
+  };
+}
+
+/** The call detail record of a settled call: its hash for who and when, its call_debit
+ *  entry for the money (the two agree; the entry is what the ledger replays). */
+export function archivedCall(entry: UnarchivedEntry, h: Record<string, string>): ArchivedCall | null {
+  if (h.state !== 'ended') return null;
+  const f = entry.fields;
+  const legs: unknown[] = [];
+  for (const [k, v] of Object.entries(h)) {
+    if (!k.startsWith('leg:')) continue;
+    try {
+      legs.push({ sid: k.slice(4), ...(JSON.parse(v) as object) });
+    } catch {
+      legs.push({ sid: k.slice(4), raw: v });
+    }
+  }
+  const settledAt = Number(h.endedAt ?? f.at);
+  return {
+    callSid: h.callSid ?? f.ref ?? '',
+    direction: h.direction ?? '',
+    from: h.from ?? '',
+    to: h.to ?? '',
+    staffId: h.staffId || null,
+    emergency: h.emergency === 'true' || f.emergency === 'true',
+    placedAt: Number(h.createdAt ?? settledAt),
+    answeredAt: num(h.answeredAt),
+    endedAt: num(f.endedAt) ?? num(h.callEndedAt) ?? settledAt,
+    settledAt,
+    reservedMinutes: Number(h.reservedMinutes ?? 0),
+    billableSeconds: Number(f.billableSeconds ?? h.billableSeconds ?? 0),
+    billedMinutes: Number(f.billedMinutes ?? h.billedMinutes ?? 0),
+    debitedMinutes: Number(f.debitedMinutes ?? h.debitedMinutes ?? 0),
+    overageMinutes: Number(f.overageMinutes ?? h.overageMinutes ?? 0),
+    cycleStart: Number(f.cycleStart ?? h.cycleStart ?? 0),
+    legs,
+    ledgerEntryId: entry.id,
+  };
+}
+
+export class Archiver {
+  private readonly job: PeriodicJob;
+  private readonly sweepJob: PeriodicJob;
+  /** As of the last pass: the age of the oldest waiting entry (s) and accounts waiting. */
+  lagSeconds = 0;
+  pendingAccounts = 0;
+  archived = { entries: 0, calls: 0 };
+  /** Announcements heard that could not be queued (Redis away): the sweep finds them. */
+  private sweepWanted = false;
+
+  constructor(
+    private readonly queue: ArchiveQueue,
+    private readonly books: ArchiveStore,
+    private readonly announcements: ArchiveAnnouncements | null,
+    private readonly opts: ArchiverOptions,
+    private readonly log: Logger,
+    private readonly hooks: {
+      /** Seconds between an entry's append and its commit, for the lag histogram. */
+      onLag?: (seconds: number) => void;
+      /** Whether the books are open (until then a pass claims nothing). */
+      ready?: () => boolean;
+    } = {},
+  ) {
+    this.job = new PeriodicJob('archive', opts.pollMs, () => this.pass(), log);
+    this.sweepJob = new PeriodicJob('archive sweep', opts.sweepMs, async () => void (await this.sweep()), log);
+  }
+
+  async start(): Promise<void> {
+    if (this.announcements) {
+      await this.announcements.listen((accountId, ms) => {
+        this.queue.queue(accountId, ms).then(
+          () => this.job.wake(),
+          (err: unknown) => {
+            this.sweepWanted = true;
+            this.log.warn('archive: could not queue an announced account; the sweep will', { err, accountId });
+          },
+        );
+      });
+      this.announcements.onReconnect(() => this.sweepJob.wake());
+    }
+    this.job.start();
+    this.sweepJob.start(); // its first pass runs at once: the start-up sweep
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.job.stop(), this.sweepJob.stop()]);
+  }
+
+  wake(): void {
+    this.job.wake();
+  }
+
+  /** Queues every account whose mark says it has unarchived entries. */
+  async sweep(): Promise<number> {
+    this.sweepWanted = false;
+    let n = 0;
+    for await (const { accountId, ms } of this.queue.marked()) {
+      await this.queue.queue(accountId, ms);
+      n++;
+    }
+    if (n > 0) this.job.wake();
+    return n;
+  }
+
+  /** One pass: claim due accounts and archive each. Exposed for tests. */
+  async pass(): Promise<void> {
+    if (this.hooks.ready && !this.hooks.ready()) return;
+    if (this.sweepWanted) await this.sweep();
+    const now = Date.now();
+    const accounts = await this.queue.claim(now, this.opts.leaseMs, this.opts.accountsPerPass);
+    const score = leaseScore(now, this.opts.leaseMs);
+    for (const accountId of accounts) {
+      try {
+        await this.archiveAccount(accountId, score);
+      } catch (err) {
+        // PostgreSQL or Redis away: due again in a moment (not only when the lease ends),
+        // so the archive catches up within seconds of PostgreSQL's return.
+        this.log.warn('archive: account not archived this time', { err, accountId });
+        await this.queue.queue(accountId, Date.now() + this.opts.retryMs).catch(() => {});
+      }
+    }
+    const backlog = await this.queue.backlog(Date.now());
+    this.pendingAccounts = backlog.accounts;
+    this.lagSeconds = backlog.oldestMs === null ? 0 : Math.max(0, (Date.now() - backlog.oldestMs) / 1000);
+    // More due than one pass takes: go again at once.
+    if (accounts.length === this.opts.accountsPerPass) this.job.wake();
+  }
+
+  private async archiveAccount(accountId: string, score: number): Promise<void> {
+    for (let i = 0; i < this.opts.batchesPerAccount; i++) {
+      const batch = await this.queue.unarchived(accountId, this.opts.entriesPerBatch);
+      if (batch.entries.length === 0) {
+        // Marked but nothing after the mark: clear it.
+        const through = await this.queue.done(accountId, '0-0');
+        if (through !== 'more') await this.queue.release(accountId, score);
+        return;
+      }
+      const entries = batch.entries.map(archivedEntry);
+      const calls: ArchivedCall[] = [];
+      for (const e of batch.entries) {
+        if (e.fields.kind !== 'call_debit') continue;
+        const h = batch.calls.get(e.fields.ref ?? '');
+        const call = h ? archivedCall(e, h) : null;
+        if (call) calls.push(call);
+        else this.log.warn('archive: a call_debit without its settled call record', { accountId, entryId: e.id, callSid: e.fields.ref });
+      }
+      const written = await this.books.write(accountId, entries, calls);
+      const committed = Date.now();
+      for (const e of batch.entries) this.hooks.onLag?.(Math.max(0, (committed - Number(e.id.split('-')[0])) / 1000));
+      this.archived.entries += written.entries;
+      this.archived.calls += written.calls;
+      const last = batch.entries[batch.entries.length - 1]!.id;
+      const result = await this.queue.done(accountId, last);
+      if (result === 'no_account') {
+        await this.queue.release(accountId, score);
+        return;
+      }
+      if (result === 'all_archived') {
+        await this.queue.release(accountId, score);
+        return;
+      }
+    }
+    // More than this claim's share: due again at once, behind nobody.
+    await this.queue.queue(accountId, Date.now());
+  }
+}

@@ -1,0 +1,134 @@
+// The Redis side of the archive (R19): which accounts have ledger entries PostgreSQL does
+// not hold yet, and what those entries and their calls are. lib/ledger.lua marks an
+// account's oldest unarchived entry in its pool ("unarchived") and announces the account
+// on <prefix>:archive; an instance hearing it queues the account in the global due set,
+// from which one instance at a time claims it with a lease (claim-due-1.lua). After the
+// batch is committed to PostgreSQL, archive-done-2.lua moves the account's mark on, and
+// the lease is let go only if nobody queued the account again meanwhile
+// (release-lease-1.lua).
+import type { Cluster, Redis } from 'ioredis';
+import { accountKeys, archiveGlobalKeys, billingGlobalKeys } from './keys.js';
+import { outcome } from './script-codes.js';
+import type { ScriptRunner } from './scripts.js';
+
+export interface UnarchivedEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface UnarchivedBatch {
+  entries: UnarchivedEntry[];
+  /** The call hashes of the batch's call_debit entries, by CallSid (empty when gone). */
+  calls: Map<string, Record<string, string>>;
+}
+
+/** Lease scores end half a millisecond off the whole ms (release-lease-1.lua). */
+export const leaseScore = (now: number, leaseMs: number) => now + leaseMs + 0.5;
+
+function fieldsOf(flat: string[]): Record<string, string> {
+  const o: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) o[flat[i]!] = flat[i + 1]!;
+  return o;
+}
+
+export class ArchiveQueue {
+  readonly dueKey: string;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    private readonly scripts: ScriptRunner,
+    private readonly prefix: string,
+  ) {
+    this.dueKey = archiveGlobalKeys(prefix).due;
+  }
+
+  /** Queues the account for archiving from `ms` on, or earlier than it was queued (LT
+   *  also lowers a lease's score: the account is due again at once). */
+  async queue(accountId: string, ms: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, 'LT', ms, accountId);
+  }
+
+  /** Claims up to `max` due accounts for `leaseMs`; their lease score is leaseScore(now, leaseMs). */
+  async claim(now: number, leaseMs: number, max: number): Promise<string[]> {
+    const reply = await this.scripts.run('claim-due', [this.dueKey], [now, leaseMs + 0.5, max]);
+    return reply.map(String);
+  }
+
+  /** Lets a claimed account go, unless it was queued again meanwhile. */
+  async release(accountId: string, score: number): Promise<boolean> {
+    return outcome('release-lease', await this.scripts.run('release-lease', [this.dueKey], [accountId, score])) === 'released';
+  }
+
+  /** The oldest queued time (ms) that is not a lease, and how many accounts are queued. */
+  async backlog(now: number): Promise<{ oldestMs: number | null; accounts: number }> {
+    const [oldest, accounts] = await Promise.all([
+      this.redis.zrangebyscore(this.dueKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1),
+      this.redis.zcard(this.dueKey),
+    ]);
+    return { oldestMs: oldest.length >= 2 ? Number(oldest[1]) : null, accounts };
+  }
+
+  /** Up to `max` of the account's entries after its archive mark, with the call hashes
+   *  they settled. Reads only. */
+  async unarchived(accountId: string, max: number): Promise<UnarchivedBatch> {
+    const k = accountKeys(this.prefix, accountId);
+    const through = await this.redis.hget(k.pool, 'archivedTo');
+    const rows = await this.redis.xrange(k.ledger, through ? `(${through}` : '-', '+', 'COUNT', max);
+    const entries = rows.map(([id, flat]) => ({ id, fields: fieldsOf(flat) }));
+    const sids = entries.filter((e) => e.fields.kind === 'call_debit' && e.fields.ref).map((e) => e.fields.ref!);
+    const hashes = await Promise.all(sids.map((sid) => this.redis.hgetall(k.call(sid))));
+    return { entries, calls: new Map(sids.map((sid, i) => [sid, hashes[i]!])) };
+  }
+
+  /** Records that everything up to `through` is in PostgreSQL (archive-done-2.lua):
+   *  'more' when entries after it wait. */
+  async done(accountId: string, through: string): Promise<'all_archived' | 'more' | 'no_account'> {
+    const k = accountKeys(this.prefix, accountId);
+    return outcome('archive-done', await this.scripts.run('archive-done', [k.pool, k.ledger], [through]));
+  }
+
+  /** Every account with an unarchived entry, by the ms of that entry: the accounts from
+   *  the cycle schedule (it holds every account), their "unarchived" mark. Reads only; for
+   *  the sweep that finds accounts whose announcement nobody heard. */
+  async *marked(): AsyncGenerator<{ accountId: string; ms: number }> {
+    const accounts = billingGlobalKeys(this.prefix).cycleDue;
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.zscan(accounts, cursor, 'COUNT', 500);
+      cursor = next;
+      const ids = flat.filter((_, i) => i % 2 === 0);
+      const marks = await Promise.all(ids.map((id) => this.redis.hget(accountKeys(this.prefix, id).pool, 'unarchived')));
+      for (let i = 0; i < ids.length; i++) {
+        const m = marks[i];
+        if (m) yield { accountId: ids[i]!, ms: Number(m.split('-')[0]) };
+      }
+    } while (cursor !== '0');
+  }
+}
+
+/** The accounts lib/ledger.lua announces on "<prefix>:archive", heard on the subscriber
+ *  connection the alerts use (a subscriber may listen to several channels). */
+export class ArchiveAnnouncements {
+  private readonly channel: string;
+
+  constructor(
+    private readonly subscriber: Redis | Cluster,
+    prefix: string,
+  ) {
+    this.channel = archiveGlobalKeys(prefix).announcements;
+  }
+
+  async listen(fn: (accountId: string, ms: number) => void): Promise<void> {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      const [accountId, ms] = message.split(' ');
+      if (!accountId || !ms || !/^\d+$/.test(ms)) return;
+      fn(accountId, Number(ms));
+    });
+    await this.subscriber.subscribe(this.channel);
+  }
+
+  onReconnect(fn: () => void): void {
+    this.subscriber.on('ready', fn);
+  }
+}

@@ -1,0 +1,170 @@
+// R19, issue #17 §3: every ledger entry and every settled call reaches PostgreSQL within
+// seconds, exactly once — whatever instance archives it, and also when the announcement
+// that queues an account was missed.
+import { afterEach, expect, it } from 'vitest';
+import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
+import { waitFor } from './support/billing.js';
+import { startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
+import { queryBooks } from './support/postgres.js';
+
+const running: TestGateway[] = [];
+afterEach(async () => {
+  for (const gw of running.splice(0).reverse()) await gw.stop();
+});
+
+async function gateway(opts: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
+  const gw = await startTestGateway(opts);
+  running.push(gw);
+  return gw;
+}
+
+async function account(gw: TestGateway, id = 'acme', minutes = 100) {
+  const r = await gw.admin('POST', '/v1/accounts', {
+    id,
+    name: 'Acme',
+    monthlyMinutes: minutes,
+    staff: [{ id: 'alice', email: 'alice@acme.test', identity: `${id}-alice` }],
+  });
+  expect(r.status).toBe(201);
+}
+
+async function call(gw: TestGateway, identity: string, seconds: number): Promise<string> {
+  const placed = await placeSoftphoneCall(gw, identity);
+  expect(placed.allowed).toBe(true);
+  const statuses = await postAll(gw, answeredCallSignals(placed.callSid, seconds));
+  expect(statuses.every((s) => s === 200)).toBe(true);
+  return placed.callSid;
+}
+
+const ledgerRows = (gw: TestGateway, accountId = 'acme') =>
+  queryBooks<{ entry_id: string; kind: string; minutes: number; balance_after: number; ref: string; extra: Record<string, string> }>(
+    gw.config.postgres.url,
+    'SELECT entry_id, kind, minutes, balance_after, ref, extra FROM ledger_entries WHERE account_id = $1 ORDER BY id_ms, id_seq',
+    [accountId],
+  );
+
+it('archives every ledger entry and the settled call, with its call detail record, within seconds', async () => {
+  const gw = await gateway();
+  await account(gw);
+  const sid = await call(gw, 'acme-alice', 125);
+
+  const rows = await waitFor(async () => {
+    const r = await ledgerRows(gw);
+    return r.length === 2 ? r : null;
+  }, 5000);
+  expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
+  expect(rows[1]).toMatchObject({ minutes: -3, balance_after: 97, ref: sid });
+  expect(rows[1]!.extra).toMatchObject({ billedMinutes: '3', billableSeconds: '125' });
+
+  // The archived ledger is the ledger: same ids, same order as the Redis stream.
+  const stream = await gw.redis.xrange(`${gw.config.redis.prefix}:{acme}:ledger`, '-', '+');
+  expect(rows.map((r) => r.entry_id)).toEqual(stream.map(([id]) => id));
+
+  const calls = await queryBooks<Record<string, unknown>>(gw.config.postgres.url, 'SELECT * FROM calls WHERE account_id = $1', ['acme']);
+  expect(calls).toHaveLength(1);
+  expect(calls[0]).toMatchObject({
+    call_sid: sid,
+    direction: 'outbound',
+    from_number: 'client:acme-alice',
+    to_number: '+14155550100',
+    staff_id: 'alice',
+    billable_seconds: 125,
+    billed_minutes: 3,
+    debited_minutes: 3,
+    overage_minutes: 0,
+    ledger_entry_id: rows[1]!.entry_id,
+  });
+  expect((calls[0]!.legs as unknown[]).length).toBe(1);
+  expect(calls[0]!.answered_at).not.toBeNull();
+
+  // The pool's mark: everything archived.
+  const [unarchived, archivedTo] = await gw.redis.hmget(`${gw.config.redis.prefix}:{acme}:pool`, 'unarchived', 'archivedTo');
+  expect(unarchived).toBeNull();
+  expect(archivedTo).toBe(rows[1]!.entry_id);
+
+  const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+  expect(metrics).toMatch(/^minutegate_archive_lag_seconds \d/m);
+  expect(metrics).toMatch(/^minutegate_archive_pending \d/m);
+  expect(metrics).toMatch(/^minutegate_archived_total\{kind="entry"\} 2$/m);
+  expect(metrics).toMatch(/^minutegate_archive_entry_lag_seconds_count 2$/m);
+});
+
+it('writes each entry once when a batch is archived again (its mark lost after the commit)', async () => {
+  const gw = await gateway();
+  await account(gw);
+  await call(gw, 'acme-alice', 61);
+  await waitFor(async () => ((await ledgerRows(gw)).length === 2 ? true : null), 5000);
+
+  // As if the instance died between its commit and archive-done: the mark is back at the start.
+  const pool = `${gw.config.redis.prefix}:{acme}:pool`;
+  const first = (await gw.redis.xrange(`${gw.config.redis.prefix}:{acme}:ledger`, '-', '+', 'COUNT', 1))[0]![0];
+  await gw.redis.hdel(pool, 'archivedTo');
+  await gw.redis.hset(pool, 'unarchived', first);
+  expect(await gw.archiver.sweep()).toBe(1);
+  await waitFor(async () => ((await gw.redis.hget(pool, 'unarchived')) === null ? true : null), 5000);
+
+  expect((await ledgerRows(gw)).length).toBe(2);
+  const calls = await queryBooks(gw.config.postgres.url, 'SELECT call_sid FROM calls');
+  expect(calls).toHaveLength(1);
+});
+
+it('finds an account whose announcement nobody heard (the sweep at start-up)', async () => {
+  const prefix = uniquePrefix('arch-sweep');
+  const a = await gateway({ prefix, keepKeys: true });
+  await account(a);
+  await waitFor(async () => ((await ledgerRows(a)).length === 1 ? true : null), 5000);
+  await a.stop();
+  running.splice(running.indexOf(a), 1);
+
+  // An entry written while no instance listens: a mark in the pool, no announcement heard.
+  const b0 = await gateway({ prefix, keepKeys: true });
+  await b0.archiver.stop(); // b0 meters but does not archive, as if its archiver were stuck
+  await call(b0, 'acme-alice', 90);
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await ledgerRows(b0)).length).toBe(1);
+  await b0.redis.zrem(`${prefix}:archive:due`, 'acme'); // the queue lost it too
+  await b0.stop();
+  running.splice(running.indexOf(b0), 1);
+
+  const c = await gateway({ prefix });
+  const rows = await waitFor(async () => {
+    const r = await ledgerRows(c);
+    return r.length === 2 ? r : null;
+  }, 5000);
+  expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
+});
+
+it('two instances archiving the same busy accounts leave every entry exactly once', async () => {
+  const prefix = uniquePrefix('arch-two');
+  // b shares a's connection and prefix; a, stopped last, removes the keys and the database.
+  const a = await gateway({ prefix });
+  const b = await gateway({ prefix, redis: a.redis });
+  for (const id of ['a1', 'a2', 'a3']) await account(a, id, 1000);
+  const work: Promise<string>[] = [];
+  for (let i = 0; i < 30; i++) {
+    const gw = i % 2 === 0 ? a : b;
+    work.push(call(gw, `a${(i % 3) + 1}-alice`, 31 + i));
+  }
+  await Promise.all(work);
+  for (const id of ['a1', 'a2', 'a3']) {
+    const xlen = await a.redis.xlen(`${prefix}:{${id}}:ledger`);
+    expect(xlen).toBe(11);
+    await waitFor(async () => ((await ledgerRows(a, id)).length === xlen ? true : null), 8000);
+  }
+  const dupes = await queryBooks(a.config.postgres.url, 'SELECT account_id, entry_id FROM ledger_entries GROUP BY 1, 2 HAVING count(*) > 1');
+  expect(dupes).toEqual([]);
+  const calls = await queryBooks<{ n: number }>(a.config.postgres.url, 'SELECT count(*)::int AS n, count(DISTINCT call_sid)::int AS d FROM calls');
+  expect(calls[0]).toEqual({ n: 30, d: 30 });
+});
+
+it('reports PostgreSQL on /readyz without making the instance unready', async () => {
+  const gw = await gateway();
+  const ok = await fetch(`${gw.url}/readyz`);
+  expect(ok.status).toBe(200);
+  expect(await ok.json()).toMatchObject({ status: 'ready', redis: 'ok', postgres: 'ok' });
+
+  const away = await gateway({ env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/minutegate_nowhere' } });
+  const r = await fetch(`${away.url}/readyz`);
+  expect(r.status).toBe(200);
+  expect(await r.json()).toMatchObject({ status: 'ready', redis: 'ok', postgres: 'unavailable' });
+});
