@@ -86,3 +86,39 @@ it('never books a call in a cycle before it was placed, nor after now, whatever 
   const debit = (await ledger(acct.id)).find((e) => e.kind === 'call_debit');
   expect(debit).toMatchObject({ minutes: -2, cycleStart: iso(cycle.start) });
 });
+
+it('books a call whose <Dial action> arrives first after the reset in the cycle it ended in: its answer’s Timestamp plus DialCallDuration', async () => {
+  const anchor = clock.now - 10 * 86400_000;
+  const cycle = cycleContaining(anchor, clock.now);
+  const acct = await createAccount(gw, { monthlyMinutes: 10, billingAnchor: iso(anchor) });
+  clock.now = cycle.end - 5 * 60_000;
+  const call = await placeSoftphoneCall(gw, acct.identity);
+  const unknownAnswer = await placeSoftphoneCall(gw, acct.identity);
+  const leg = callSid();
+  const answeredAt = cycle.end - 4 * 60_000;
+  // The leg answered 4 minutes before the cycle ends and talked 125 s: the call ended
+  // 115 s before the reset. Only the answer's callback arrives before it.
+  await postAll(gw, [childLegEvent(call.callSid, leg, 2, 'in-progress', undefined, answeredAt)]);
+  clock.now = cycle.end + 2 * 60_000;
+  // The <Dial action> (no Timestamp) is the first word of the call's end.
+  await postAll(gw, [dialAction(call.callSid, leg, 'completed', 125)]);
+  // The other call's answer was never heard of: the action's arrival is all there is
+  // (today's fallback), so it is booked in the new cycle.
+  await postAll(gw, [dialAction(unknownAnswer.callSid, callSid(), 'completed', 61)]);
+  // What follows is late for both.
+  await postAll(gw, [
+    childLegEvent(call.callSid, leg, 3, 'completed', 125, answeredAt + 125_000),
+    { ...parentEvent(call.callSid, null, 'completed', 130), Timestamp: new Date(answeredAt + 126_000).toUTCString() },
+  ]);
+
+  const debits = (await ledger(acct.id)).filter((e) => e.kind === 'call_debit');
+  expect(debits).toEqual([
+    expect.objectContaining({
+      ref: call.callSid, minutes: 0, late: 1, billedMinutes: 3, debitedMinutes: 3, cycleStart: iso(cycle.start),
+      endedAt: iso(answeredAt + 125_000),
+    }),
+    expect.objectContaining({ ref: unknownAnswer.callSid, minutes: -2, billedMinutes: 2, cycleStart: iso(cycle.end) }),
+  ]);
+  // The new cycle holds only the second call's 2 minutes.
+  expect(await balanceOf(acct.id)).toMatchObject({ balance: 8, reserved: 0, activeCalls: 0, usedThisCycle: 2, cycleStart: iso(cycle.end) });
+});

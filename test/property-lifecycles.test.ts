@@ -1,9 +1,13 @@
 // R4, R5, R15, R16 as a property over whole lifecycles: softphone calls, inbound calls
-// ringing one identity on several devices, and video participants; signals lost,
+// ringing one identity on several devices (on which a second device may answer too, and
+// be dropped after a shorter talk: issue #16), and video participants; signals lost,
 // repeated and shuffled; Twilio's REST record at first incomplete; calls that end just
-// before a reset and are reported after it. Once the reconciliation job has run, every
-// account holds nothing (reserved = 0, activeCalls = 0), each call has one call_debit with
-// the minutes Twilio's truth implies, and the ledger replays to the balance.
+// before a reset and are reported after it, some of them by a <Dial action> that arrives
+// first. Once the reconciliation job has run, every account holds nothing (reserved = 0,
+// activeCalls = 0), each call has one call_debit with the minutes of its bridged leg (the
+// action's DialCallSid; without the action, the answered leg that talked longest — never
+// the sum), booked in the cycle it ended in whenever a signal the gateway had by then
+// dated that end, and the ledger replays to the balance.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { billableMinutes } from '../src/domain/billable-minutes.js';
@@ -50,6 +54,15 @@ const lifecycle = fc.record({
   incompleteFirst: fc.boolean(),
   /** The call ends 30 s before the reset (else 30 s after it); its signals arrive after it. */
   endsBeforeReset: fc.boolean(),
+  /** Inbound, answered on one device: another device answers too and is dropped after
+   *  a shorter talk (its talk time: this percentage of the bridged leg's). Both answers'
+   *  callbacks arrive before anything else of the call (the issue's premise). */
+  secondAnswer: fc.boolean(),
+  secondPercent: fc.integer({ min: 0, max: 99 }),
+  /** The <Dial action> is the first word of the call's end (it is never lost then),
+   *  and the bridged leg's answer was heard before it, or not. */
+  actionFirst: fc.boolean(),
+  answerHeard: fc.boolean(),
 });
 type Lifecycle = typeof lifecycle extends fc.Arbitrary<infer T> ? T : never;
 
@@ -64,39 +77,90 @@ interface Placed {
 let roomCounter = 0;
 const videoSid = (p: string) => `${p}${(Date.now() * 1000 + roomCounter++).toString(16).padStart(32, '0')}`;
 
-function voiceSignals(p: Placed): Record<string, string>[] {
+type Signal = Record<string, string>;
+
+/** A voice call's signals: `early` arrive before every other signal of the run, in this
+ *  order and never lost; `rest` are lost, repeated and shuffled. `action` (when sent) and
+ *  `dating` (what tells the gateway when the bridged leg ended: its answer, its end, the
+ *  parent's end) let the oracle say which cycle the call must be booked in. */
+interface VoicePlan {
+  early: Signal[];
+  rest: Signal[];
+  action: Signal;
+  dating: Signal[];
+}
+
+/** Twilio's truth of each leg's talk time, for the REST record once it is complete. */
+const legTalk = new Map<string, number>();
+
+function voiceSignals(p: Placed): VoicePlan {
   const { l, sid, endedAt } = p;
   const devices = l.kind === 'outbound' ? 1 : l.devices;
   const answered = l.answeredPick >= 0 ? l.answeredPick % devices : -1;
+  // A second device answers too (inbound only, one that talked less than the bridged leg).
+  const second = answered >= 0 && devices > 1 && l.secondAnswer && l.talk > 0 ? (answered + 1) % devices : -1;
+  const secondTalk = Math.floor((l.talk * l.secondPercent) / 100);
+  const answerAt = endedAt - l.talk * 1000;
   const legs = Array.from({ length: devices }, () => callSid());
-  const out: Record<string, string>[] = [];
+  const early: Signal[] = [];
+  const rest: Signal[] = [];
+  const dating: Signal[] = [];
   legs.forEach((leg, i) => {
-    out.push(childLegEvent(sid, leg, 0, 'initiated', undefined, endedAt - l.talk * 1000 - 5000));
-    if (i === answered) {
-      out.push(childLegEvent(sid, leg, 1, 'in-progress', undefined, endedAt - l.talk * 1000));
-      out.push(childLegEvent(sid, leg, 2, 'completed', l.talk, endedAt));
+    rest.push(childLegEvent(sid, leg, 0, 'initiated', undefined, answerAt - 5000));
+    let status: string;
+    if (i === answered || i === second) {
+      const talk = i === answered ? l.talk : secondTalk;
+      const answer = childLegEvent(sid, leg, 1, 'in-progress', undefined, answerAt);
+      const done = childLegEvent(sid, leg, 2, 'completed', talk, answerAt + talk * 1000);
+      if (second >= 0 || (i === answered && l.actionFirst && l.answerHeard)) early.push(answer);
+      else rest.push(answer);
+      rest.push(done);
+      if (i === answered) dating.push(answer, done);
+      status = 'completed';
+      legTalk.set(leg, talk);
     } else {
-      out.push(childLegEvent(sid, leg, 1, answered >= 0 ? 'canceled' : l.unanswered[i]!, 0, endedAt));
+      status = answered >= 0 ? 'canceled' : l.unanswered[i]!;
+      rest.push(childLegEvent(sid, leg, 1, status, 0, endedAt));
     }
     // Twilio's record of the leg (the fake REST).
-    const status = i === answered ? 'completed' : answered >= 0 ? 'canceled' : l.unanswered[i]!;
     twilio.calls.set(leg, {
       sid: leg,
       parent_call_sid: sid,
       status,
-      duration: status === 'completed' ? (l.incompleteFirst ? null : String(l.talk)) : null,
-      end_time: new Date(endedAt).toUTCString(),
+      duration: status === 'completed' ? (l.incompleteFirst ? null : String(legTalk.get(leg))) : null,
+      end_time: new Date(status === 'completed' ? answerAt + legTalk.get(leg)! * 1000 : endedAt).toUTCString(),
     });
   });
   const winner = answered >= 0 ? legs[answered]! : legs[0]!;
-  out.push(answered >= 0 ? dialAction(sid, winner, 'completed', l.talk) : dialAction(sid, winner, 'no-answer', 0));
-  out.push({ ...parentEvent(sid, null, 'completed', l.talk + 10), Timestamp: new Date(endedAt).toUTCString() });
+  const action = answered >= 0 ? dialAction(sid, winner, 'completed', l.talk) : dialAction(sid, winner, 'no-answer', 0);
+  if (l.actionFirst) early.push(action);
+  else rest.push(action);
+  const parentDone = { ...parentEvent(sid, null, 'completed', l.talk + 10), Timestamp: new Date(endedAt).toUTCString() };
+  rest.push(parentDone);
+  dating.push(parentDone);
   twilio.calls.set(sid, { sid, parent_call_sid: null, status: 'completed', duration: String(l.talk + 10), end_time: new Date(endedAt).toUTCString() });
   if (l.incompleteFirst && answered < 0) {
     // "No legs listed yet": hide them until the record is complete.
     for (const leg of legs) twilio.calls.get(leg)!.parent_call_sid = `hidden-${sid}`;
   }
-  return out;
+  return { early, rest, action, dating };
+}
+
+/** The cycles a call that ended before the reset may be booked in (R16). An answered
+ *  call is booked in the cycle it ended in, unless its <Dial action> (which carries no
+ *  Timestamp) came first, with nothing that dated the bridged leg's end before it: then
+ *  the gateway had only the action's arrival, after the reset. Without the action, the
+ *  leg or Twilio's record that settles the call dates it. Unanswered calls (0 minutes)
+ *  and video participants may be booked in either. */
+function bookedIn(plan: VoicePlan | undefined, answered: boolean, firstStep: Map<Signal, number>, old: number, reset: number): number[] {
+  if (!plan || !answered) return [old, reset];
+  const action = firstStep.get(plan.action);
+  if (action === undefined) return [old];
+  const steps = plan.dating.map((s) => firstStep.get(s)).filter((s): s is number => s !== undefined);
+  const dated = steps.length > 0 ? Math.min(...steps) : undefined;
+  if (dated !== undefined && dated < action) return [old];
+  if (dated === undefined || dated > action) return [reset];
+  return [old, reset];
 }
 
 function completeRecords(p: Placed): void {
@@ -107,7 +171,7 @@ function completeRecords(p: Placed): void {
   }
   for (const c of twilio.calls.values()) {
     if (c.parent_call_sid === `hidden-${p.sid}`) c.parent_call_sid = p.sid;
-    if (c.parent_call_sid === p.sid && c.status === 'completed' && c.duration === null) c.duration = String(p.l.talk);
+    if (c.parent_call_sid === p.sid && c.status === 'completed' && c.duration === null) c.duration = String(legTalk.get(c.sid));
   }
 }
 
@@ -159,16 +223,30 @@ it('settles every lifecycle once with Twilio’s truth, holds nothing afterwards
         }
       }
 
-      // The signals arrive after the reset: some lost, some repeated, in any order, in batches.
+      // The signals arrive after the reset: first what each call sends early (in order),
+      // then the rest, some lost, some repeated, in any order, in batches. `step` numbers
+      // each delivery (a batch's signals share one: their order is not known).
       clock.now = reset + 2 * 60_000;
-      const signals: Record<string, string>[] = [];
+      const signals: Signal[] = [];
+      const plans = new Map<Placed, VoicePlan>();
+      const firstStep = new Map<Signal, number>();
+      let step = 0;
       for (const p of placed) {
-        const own = p.room
-          ? [{
-              RoomSid: p.room, RoomName: 'r', StatusCallbackEvent: 'participant-disconnected', ParticipantSid: p.sid,
-              ParticipantIdentity: identity, ParticipantDuration: String(p.l.talk), Timestamp: new Date(p.endedAt).toISOString(),
-            }]
-          : voiceSignals(p);
+        let own: Signal[];
+        if (p.room) {
+          own = [{
+            RoomSid: p.room, RoomName: 'r', StatusCallbackEvent: 'participant-disconnected', ParticipantSid: p.sid,
+            ParticipantIdentity: identity, ParticipantDuration: String(p.l.talk), Timestamp: new Date(p.endedAt).toISOString(),
+          }];
+        } else {
+          const plan = voiceSignals(p);
+          plans.set(p, plan);
+          for (const s of plan.early) {
+            expect((await gw.twilio('/twilio/status', s)).status).toBe(200);
+            firstStep.set(s, step++);
+          }
+          own = plan.rest;
+        }
         own.forEach((s, i) => {
           if (!p.l.lost[i % 16]) signals.push(s);
         });
@@ -179,6 +257,8 @@ it('settles every lifecycle once with Twilio’s truth, holds nothing afterwards
         const batch = order.slice(i, i + 1 + (noise[i % 32]! % 3));
         const res = await Promise.all(batch.map((s) => gw.twilio(s.RoomSid ? '/twilio/video/status' : '/twilio/status', s)));
         expect(res.map((r) => r.status)).toEqual(batch.map(() => 200));
+        for (const s of batch) if (!firstStep.has(s)) firstStep.set(s, step);
+        step++;
         i += batch.length;
       }
 
@@ -202,7 +282,7 @@ it('settles every lifecycle once with Twilio’s truth, holds nothing afterwards
         const booked = Date.parse(d.cycleStart);
         // A call that ended after the reset is never booked in the old cycle.
         if (!p.l.endsBeforeReset) expect(booked).toBe(reset);
-        else expect([oldCycleStart, reset]).toContain(booked);
+        else expect(bookedIn(plans.get(p), p.l.answeredPick >= 0, firstStep, oldCycleStart, reset), JSON.stringify(p.l)).toContain(booked);
         if (booked === reset) usedNow += p.minutes;
       }
       expect(bal.usedThisCycle).toBe(usedNow);

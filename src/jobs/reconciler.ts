@@ -235,9 +235,11 @@ export class Reconciler {
     if (legs.some((l) => l.status === 'completed' && l.duration === null)) return 'incomplete';
     // The record is complete: its legs and the parent go in as ordinary signals, and
     // record-call-event decides what is billed (R4: the answered leg's talk time, never the
-    // parent's duration for a call that dialled).
+    // parent's duration for a call that dialled). The longest leg goes in first: a call
+    // whose parent already ended settles on the first leg that completes it, and without
+    // the <Dial action> the bridged leg is the answered one that talked longest.
     const replies: CallEventOutcome[] = [];
-    for (const leg of legs) {
+    for (const leg of [...legs].sort((x, y) => (y.duration ?? 0) - (x.duration ?? 0))) {
       replies.push(await this.feed(accountId, this.event(callSid, 'child', leg.sid, leg.status, leg.duration ?? 0, leg.endTime)));
     }
     replies.push(await this.feed(accountId, this.event(callSid, 'parent', callSid, parent.status, parent.duration ?? 0, parent.endTime)));

@@ -10,21 +10,27 @@
   Final when (R5, and one identity may ring on several devices, so one <Client> noun may
   produce several dialled legs — the number of legs is never assumed):
     * the <Dial action> arrived with its talk time (billed: DialCallDuration if answered);
-    * the parent is terminal and a dialled leg answered and reported its completed
-      duration (only one leg of a <Dial> is ever bridged; the others count 0 s);
+    * the parent is terminal, a dialled leg answered and reported its completed duration,
+      and no leg known to be answered (its in-progress callback, or the leg a <Dial action>
+      without its talk time named) is still open. Only one leg of a <Dial> is bridged:
+      the one the action named, else the answered leg that talked longest (another device
+      that answered too was dropped); legs never add up;
     * the parent is terminal, every dialled leg that reported is terminal, and the final
       grace has passed since the parent ended (kind "grace") or Twilio's complete record
       listed every leg (kind "complete"): nobody answered;
-    * the parent never connected (busy, failed, no-answer, canceled);
+    * the parent never connected (busy, failed, no-answer, canceled) and no leg is known
+      to have answered;
     * a call with no <Dial> (video): its own completed duration.
   A completed leg or <Dial action> without a duration, or a signal with a status Twilio
   does not document, is recorded and left for another signal or reconciliation (R14).
 
-  Cycle attribution (R16): the call's end instant is the Timestamp of its answered leg's
-  terminal callback, else its parent's, else now (clamped to [placed, now]). If that instant
-  lies in a cycle already reset, the minutes are booked against that cycle's closing record
-  (pool field "cycle:<start>", written by the reset in lib/cycles.lua): they consume what it had
-  left at its reset, the rest is its overage; the current balance and usage are untouched.
+  Cycle attribution (R16): the call's end instant is the end of its bridged leg — the
+  Timestamp of its terminal callback, else (a <Dial action> carries none) the Timestamp of
+  its in-progress callback plus its talk time — else its parent's, else now (clamped to
+  [placed, now]). If that instant lies in a cycle already reset, the minutes are booked
+  against that cycle's closing record (pool field "cycle:<start>", written by the reset in
+  lib/cycles.lua): they consume what it had left at its reset, the rest is its overage;
+  the current balance and usage are untouched.
 
   A call whose hold was released by release-hold-7.lua ("unsettled") has no reservation
   and no activeCalls count left: settling it only debits.
@@ -95,8 +101,9 @@ end
 local answeredNow = false
 if kind == 'action' then
   if (status == 'completed' or status == 'answered') and not seconds then
-    -- Talk time unknown: the legs' callbacks or Twilio's record will tell.
-    redis.call('HSET', CALL, 'actionIncomplete', status)
+    -- Talk time unknown: the legs' callbacks or Twilio's record will tell. Which leg was
+    -- bridged is known, though: that leg is the one billed.
+    redis.call('HSET', CALL, 'actionIncomplete', status, 'dialCallSid', ARGV[12])
   else
     redis.call('HSET', CALL, 'actionStatus', status, 'actionSeconds', seconds or 0,
       'actionMinutes', minutes or 0, 'dialCallSid', ARGV[12])
@@ -115,8 +122,12 @@ elseif kind == 'child' then
   end
   -- A leg's terminal status is final for that leg; an older progress event arriving
   -- after it changes nothing (no resurrection). A completed leg whose duration was
-  -- missing (i = 1) takes the first duration that arrives.
+  -- missing (i = 1) takes the first duration that arrives. An answer is remembered
+  -- (a = 1) with its Timestamp (ai): a call does not settle while a leg known to be
+  -- answered is still open, and the answer dates the call's end when the <Dial action>,
+  -- which carries no Timestamp, is the first word of it (R16).
   local write = false
+  if status == 'in-progress' and eventAt and not leg.ai then leg.ai, write = eventAt, true end
   if leg.t == 0 then
     if TERMINAL[status] then
       leg.t, leg.s, leg.e = 1, status, eventAt
@@ -126,7 +137,7 @@ elseif kind == 'child' then
     else
       local q = tonumber(seq) or leg.q
       if q >= leg.q then leg.s, leg.q = status, q end
-      if status == 'in-progress' then answeredNow = true end
+      if status == 'in-progress' then leg.a, answeredNow = 1, true end
     end
     write = true
   elseif leg.i == 1 and status == 'completed' and seconds then
@@ -151,7 +162,7 @@ end
 local c = redis.call('HMGET', CALL, 'actionStatus', 'actionSeconds', 'actionMinutes', 'parentTerminal',
   'parentStatus', 'parentSeconds', 'parentMinutes', 'expectedLegs', 'legsKnown', 'legsOpen', 'legList',
   'reservedMinutes', 'answeredAt', 'direction', 'from', 'to', 'staffId', 'parentIncomplete', 'parentEndAt',
-  'pendingSince', 'createdAt', 'dialCallSid')
+  'pendingSince', 'createdAt', 'dialCallSid', 'actionIncomplete')
 
 -- One "call started" event per call, whichever comes first: the answer, or a Media
 -- Stream start (media-stream-2.lua shares the liveAt flag).
@@ -164,37 +175,55 @@ local function publish_started()
   end
 end
 
--- The dialled legs that completed (answered), and whether any of them lacks its duration.
-local function answered_legs()
-  local out, incomplete = {}, false
+-- Every dialled leg signals told of, decoded, with its sid.
+local function dialled_legs()
+  local out = {}
   for sid in string.gmatch(c[11] or '', '([^,]+)') do
     local leg = cjson.decode(redis.call('HGET', CALL, 'leg:' .. sid))
-    if leg.s == 'completed' and leg.t == 1 then
-      if leg.i == 1 then incomplete = true end
-      leg.sid = sid
-      out[#out + 1] = leg
-    end
+    leg.sid = sid
+    out[#out + 1] = leg
   end
-  return out, incomplete
+  return out
+end
+local function completed(leg) return leg.t == 1 and leg.s == 'completed' end
+local function num(v) if v == nil or v == cjson.null then return nil end return v end
+-- Only one leg of a <Dial> is bridged. Without the action naming it, it is the answered
+-- leg that talked longest (another device that answered too was dropped at once); legs
+-- never add up.
+local function longest(legs)
+  local best
+  for _, leg in ipairs(legs) do
+    if completed(leg) and leg.i ~= 1 and (not best or leg.d > best.d) then best = leg end
+  end
+  return best
+end
+-- A leg's end instant (R16): its terminal callback's Timestamp, else its answer's
+-- Timestamp plus its talk time; nil when neither is known.
+local function leg_end(leg, seconds)
+  if not leg then return nil end
+  local e, ai = num(leg.e), num(leg.ai)
+  if e then return e end
+  if ai and seconds then return ai + seconds * 1000 end
+  return nil
 end
 
 local final, billSec, billMin = false, 0, 0
 local endAt = tonumber(c[19])
-local function bill_legs(legs)
-  for _, leg in ipairs(legs) do
-    billSec, billMin = billSec + leg.d, billMin + leg.m
-    if leg.e and leg.e ~= cjson.null then endAt = leg.e end
-  end
-end
+local named = c[22] ~= nil and c[22] ~= '' and c[22] or nil
 if c[1] then
   final = true
   if c[1] == 'completed' or c[1] == 'answered' then
     billSec, billMin = tonumber(c[2]), tonumber(c[3])
-    -- The bridged leg's end is the call's end (R16), when its callback told us.
-    local legs = answered_legs()
-    for _, leg in ipairs(legs) do
-      if leg.e and leg.e ~= cjson.null and (not c[22] or c[22] == '' or c[22] == leg.sid) then endAt = leg.e end
+    -- The bridged leg's end is the call's end (R16), when its callbacks told it.
+    local bridged
+    for _, leg in ipairs(dialled_legs()) do
+      if named then
+        if leg.sid == named then bridged = leg end
+      elseif completed(leg) or leg.a == 1 then
+        if not bridged or (completed(leg) and (not completed(bridged) or leg.d > bridged.d)) then bridged = leg end
+      end
     end
+    endAt = leg_end(bridged, billSec) or endAt
   end
 elseif c[4] then
   local expected, open = tonumber(c[8]), tonumber(c[10])
@@ -204,10 +233,34 @@ elseif c[4] then
       if c[5] == 'completed' then billSec, billMin = tonumber(c[6]), tonumber(c[7]) end
     end
   else
-    local legs, incomplete = answered_legs()
-    if #legs > 0 then
-      final = not incomplete
-      if final then bill_legs(legs) end
+    local legs = dialled_legs()
+    local answered, waiting = false, false
+    for _, leg in ipairs(legs) do
+      if completed(leg) then
+        answered = true
+        -- A completed leg without its duration: the first duration that arrives tells.
+        if leg.i == 1 then waiting = true end
+      elseif leg.t == 0 and leg.a == 1 then
+        -- Known to be answered and still open: it may be the leg that talked.
+        answered, waiting = true, true
+      end
+    end
+    local bridged
+    -- A <Dial action> without its talk time named the bridged leg: that leg is billed,
+    -- once it reported its duration (unless Twilio's complete record shows no such leg).
+    if named and c[23] then
+      for _, leg in ipairs(legs) do
+        if leg.sid == named and completed(leg) and leg.i ~= 1 then bridged = leg end
+      end
+      if bridged or kind ~= 'complete' then answered, waiting = true, not bridged end
+    end
+    if answered then
+      if not waiting then
+        bridged = bridged or longest(legs)
+        final = true
+        billSec, billMin = bridged.d, bridged.m
+        endAt = leg_end(bridged, bridged.d) or endAt
+      end
     elseif c[5] ~= 'completed' then
       -- The parent never connected: no leg can have talked.
       final = true
