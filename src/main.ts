@@ -36,6 +36,10 @@ import { connectRedis, createRedis, redactUrl, redisAnswers } from './redis/clie
 import { warnIfRedisCanEvict } from './redis/eviction-check.js';
 import type { PoolStore } from './redis/pool-store.js';
 import { Books } from './postgres/books.js';
+import { HistoryStore } from './postgres/history-store.js';
+import { CallsExport } from './history/calls-export.js';
+import { History } from './history/history.js';
+import { Usage } from './history/usage.js';
 import { ArchiveAnnouncements } from './redis/archive-queue.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
@@ -103,6 +107,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   // Use cases
   const billingRules = { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds };
   const accounts = new Accounts(stores.accounts, store, directory, clock, staffAccess);
+  // The whole history: what the books hold merged with what is still only in Redis.
+  const historyStore = new HistoryStore(books.db, () => books.ready);
+  const history = {
+    history: new History(stores.accounts, historyStore),
+    usage: new Usage((id) => accounts.balance(id), stores.accounts, stores.archive, historyStore),
+    exports: new CallsExport(stores.accounts, stores.archive, historyStore),
+  };
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   const calls = new CallMetering(store, accounts, directory, reconcileQueue, {
     billing: billingRules,
@@ -149,7 +160,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   // Reported, never deciding readiness: metering does not need PostgreSQL.
   readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
-    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
+    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, history, purchases, alerts: alertStore, mediaTokenKey: tokenKey,
     clients, media: config.ws.mediaStreams ? media : null,
   });
 
