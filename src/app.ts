@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { accountRoutes } from './api/account-routes.js';
 import { alertRoutes, type AlertSettingsStore } from './api/alert-routes.js';
+import { historyRoutes } from './api/history-routes.js';
 import { purchaseRoutes } from './api/purchase-routes.js';
 import type { Config } from './config.js';
 import { AppError } from './domain/errors.js';
@@ -21,6 +22,9 @@ import { securityHeaders } from './http/security-headers.js';
 import { staticRoutes } from './http/static.js';
 import type { Logger } from './log.js';
 import type { Accounts } from './accounts/accounts.js';
+import type { CallsExport } from './history/calls-export.js';
+import type { History } from './history/history.js';
+import type { Usage } from './history/usage.js';
 import type { CallMetering } from './metering/calls.js';
 import type { VideoMetering } from './metering/video.js';
 import type { Purchases } from './purchases/purchases.js';
@@ -44,6 +48,8 @@ export interface RouteDeps {
   calls: CallMetering;
   video: VideoMetering;
   accounts: Accounts;
+  /** The ledger and calls (PostgreSQL merged with Redis), usage and the CSV export. */
+  history: { history: History; usage: Usage; exports: CallsExport };
   purchases: Purchases;
   alerts: AlertSettingsStore;
   mediaTokenKey: Buffer;
@@ -79,6 +85,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       mediaTokenKey: d.mediaTokenKey,
     }),
   );
+  app.route('/v1/accounts', historyRoutes({ ...d.history, auth }));
   app.route(
     '/v1/accounts',
     accountRoutes({

@@ -39,6 +39,10 @@ import type { PoolStore } from './redis/pool-store.js';
 import { Books } from './postgres/books.js';
 import { Writes } from './books/writes.js';
 import { AlertSettings } from './alerts/alert-settings.js';
+import { HistoryStore } from './postgres/history-store.js';
+import { CallsExport } from './history/calls-export.js';
+import { History } from './history/history.js';
+import { Usage } from './history/usage.js';
 import { ArchiveAnnouncements } from './redis/archive-queue.js';
 import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
@@ -109,6 +113,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   // Setup and payments are committed to the books before they are acknowledged (R19).
   const writes = new Writes(books, log);
   const accounts = new Accounts(stores.accounts, store, directory, clock, writes, staffAccess);
+  // The whole history: what the books hold merged with what is still only in Redis.
+  const historyStore = new HistoryStore(books.db, () => books.ready);
+  const history = {
+    history: new History(stores.accounts, historyStore),
+    usage: new Usage((id) => accounts.balance(id), stores.accounts, stores.archive, historyStore),
+    exports: new CallsExport(stores.accounts, stores.archive, historyStore),
+  };
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   // R17: one dialling decision for the socket and /twilio/voice (issue #16).
   const dialling = new Dialling(config.dialling, directory);
@@ -157,7 +168,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   // Reported, never deciding readiness: metering does not need PostgreSQL.
   readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
-    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
+    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, history, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
     clients, media: config.ws.mediaStreams ? media : null,
   });
 

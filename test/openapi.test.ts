@@ -88,6 +88,9 @@ it('validates the live answers of every JSON route', async () => {
   await call('GET', `${A}/ledger`, `/v1/accounts/${id}/ledger?limit=5`);
   await call('GET', `${A}/calls`, `/v1/accounts/${id}/calls`);
   await call('GET', `${A}/calls/{callSid}`, `/v1/accounts/${id}/calls/${placed.callSid}`);
+  await call('GET', `${A}/usage`, `/v1/accounts/${id}/usage?groupBy=day`);
+  await call('GET', `${A}/calls/export`, `/v1/accounts/${id}/calls/export?from=2026-01-01T00:00:00Z&to=2036-01-01T00:00:00Z`);
+  await call('GET', `${A}/calls/export`, `/v1/accounts/${id}/calls/export?from=2026-01-01T00:00:00Z`); // 400
   await call('POST', `${A}/staff`, `/v1/accounts/${id}/staff`, { id: 'bob', email: 'bob@x.example', identity: `${id}_bob` });
   await call('GET', `${A}/staff`, `/v1/accounts/${id}/staff`);
   await call('POST', `${A}/staff/{staffId}/token`, `/v1/accounts/${id}/staff/bob/token`, {});

@@ -1,7 +1,7 @@
-// Account administration: create, read, staff, numbers, adjustments, history. Routes parse
-// and delegate here; state changes go through the pool scripts (PoolStore), reads through
-// AccountStore, and the views are mapped in views.ts.
-import { ledgerCursorAtEnd, parseCallsCursor } from '../domain/cursors.js';
+// Account administration: create, read, staff, numbers, adjustments. Routes parse and
+// delegate here; state changes go through the pool scripts (PoolStore), reads through
+// AccountStore, and the views are mapped in views.ts. The history (ledger, calls) is
+// src/history/'s.
 import { AppError, notFound } from '../domain/errors.js';
 import type { AccountStore } from '../redis/account-store.js';
 import type { PoolStore } from '../redis/pool-store.js';
@@ -10,7 +10,7 @@ import type { StaffAccess } from '../auth/staff-access.js';
 import { TtlCache } from '../metering/ttl-cache.js';
 import { notCommitted, type Writes } from '../books/writes.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
-import { balanceView, callView, ledgerEntry, type BalanceView, type CallView } from './views.js';
+import { balanceView, type BalanceView } from './views.js';
 
 export type { BalanceView, CallView, LedgerEntry } from './views.js';
 
@@ -310,46 +310,6 @@ export class Accounts {
       );
     }
     return balanceView(r.snapshot);
-  }
-
-  /** The ledger in order of entry (oldest first unless `order` is "desc"), paged by id. */
-  async ledger(accountId: string, opts: { limit: number; cursor?: string; order: 'asc' | 'desc' }) {
-    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    // Nothing lies beyond either end of the id space (and Redis refuses such a range).
-    if (opts.cursor && ledgerCursorAtEnd(opts.cursor, opts.order)) return { entries: [], nextCursor: null };
-    const rows = await this.records.ledgerEntries(accountId, opts.order, opts.cursor, opts.limit + 1);
-    const page = rows.slice(0, opts.limit);
-    const entries = page.map((r) => ledgerEntry(r.id, r.fields));
-    return { entries, nextCursor: rows.length > opts.limit ? page[page.length - 1]!.id : null };
-  }
-
-  async call(accountId: string, callSid: string): Promise<CallView | null> {
-    return callView(await this.records.call(accountId, callSid));
-  }
-
-  /** Calls, newest first (by start for open calls, by end for ended ones; both when no
-   *  state is given), paged by a cursor "<ms>:<CallSid>" of the last one returned. */
-  async calls(accountId: string, opts: { state?: 'active' | 'ended'; limit: number; cursor?: string }) {
-    if (!(await this.exists(accountId))) throw notFound(`account ${accountId}`);
-    const sets: ('active' | 'ended')[] = opts.state ? [opts.state] : ['active', 'ended'];
-    let max = '+inf';
-    let after: { score: number; sid: string } | null = null;
-    if (opts.cursor) {
-      after = parseCallsCursor(opts.cursor);
-      max = String(after.score);
-    }
-    // Members sharing the cursor's score are re-read and skipped up to the cursor.
-    const members: { sid: string; score: number }[] = [];
-    for (const state of sets) members.push(...(await this.records.callsNewestFirst(accountId, state, max, opts.limit + 64)));
-    members.sort((a, b) => b.score - a.score || (a.sid < b.sid ? 1 : a.sid > b.sid ? -1 : 0));
-    const rest = after
-      ? members.filter((m) => m.score < after.score || (m.score === after.score && m.sid < after.sid))
-      : members;
-    const page = rest.slice(0, opts.limit);
-    const hashes = await this.records.callsBySids(accountId, page.map((m) => m.sid));
-    const calls = hashes.map(callView).filter((c): c is CallView => c !== null);
-    const last = page[page.length - 1];
-    return { calls, nextCursor: rest.length > opts.limit && last ? `${last.score}:${last.sid}` : null };
   }
 }
 

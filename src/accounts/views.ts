@@ -1,5 +1,6 @@
 // The JSON an account's balance, ledger entries and calls are shown as (REST, sockets,
 // purchases' replies), mapped from what the stores hold.
+import type { CallRecord } from '../postgres/history-store.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
 
 type PendingField = 'pendingMonthlyMinutes' | 'pendingPlanMinutes' | 'pendingAddonMinutes';
@@ -102,5 +103,25 @@ export function callView(h: Record<string, string>): CallView | null {
     startedAt: iso(h.createdAt) ?? '',
     answeredAt: iso(h.answeredAt),
     endedAt: iso(h.endedAt),
+  };
+}
+
+/** A settled call from the books, shown as its hash would be (endedAt: when it settled). */
+export function settledCallView(r: CallRecord): CallView {
+  return {
+    callSid: r.callSid,
+    state: 'ended',
+    direction: r.direction,
+    from: r.from,
+    to: r.to,
+    staffId: r.staffId,
+    reservedMinutes: r.reservedMinutes,
+    billableSeconds: r.billableSeconds,
+    billedMinutes: r.billedMinutes,
+    debitedMinutes: r.debitedMinutes,
+    overageMinutes: r.overageMinutes,
+    startedAt: new Date(r.placedAt).toISOString(),
+    answeredAt: r.answeredAt === null ? null : new Date(r.answeredAt).toISOString(),
+    endedAt: new Date(r.settledAt).toISOString(),
   };
 }

@@ -2,7 +2,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { signStaffToken } from '../auth/staff-token.js';
-import { ledgerCursorSchema } from '../domain/cursors.js';
 import { AppError, notFound } from '../domain/errors.js';
 import { accountIdSchema, e164Schema, emailSchema, identitySchema, staffIdSchema } from '../domain/ids.js';
 import { authenticate, requireAccount, requireAdmin, type AuthEnv, type Authenticator } from '../http/auth.js';
@@ -60,18 +59,6 @@ export const adjustmentSchema = z.object({
 
 export const tokenSchema = z.object({ ttlSeconds: z.number().int().min(60).max(30 * 86400).optional() });
 
-export const ledgerQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: ledgerCursorSchema.optional(),
-  order: z.enum(['asc', 'desc']).default('asc'),
-});
-
-export const callsQuery = z.object({
-  state: z.enum(['active', 'ended']).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(200).optional(),
-});
-
 export function accountRoutes(deps: {
   accounts: Accounts;
   auth: Authenticator;
@@ -105,28 +92,6 @@ export function accountRoutes(deps: {
     const id = accountParam(c);
     requireAccount(c, id);
     return c.json(await accounts.balance(id));
-  });
-
-  app.get('/:id/ledger', async (c) => {
-    const id = accountParam(c);
-    requireAccount(c, id);
-    const q = parseWith(ledgerQuery, c.req.query());
-    return c.json(await accounts.ledger(id, q));
-  });
-
-  app.get('/:id/calls', async (c) => {
-    const id = accountParam(c);
-    requireAccount(c, id);
-    const q = parseWith(callsQuery, c.req.query());
-    return c.json(await accounts.calls(id, q));
-  });
-
-  app.get('/:id/calls/:callSid', async (c) => {
-    const id = accountParam(c);
-    requireAccount(c, id);
-    const call = await accounts.call(id, c.req.param('callSid'));
-    if (!call) throw notFound(`call ${c.req.param('callSid')}`);
-    return c.json(call);
   });
 
   app.post('/:id/staff', async (c) => {

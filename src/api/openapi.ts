@@ -3,13 +3,14 @@
 // through zod's own JSON Schema output. test/openapi.test.ts checks that every route of
 // the app is here and that live answers validate against it.
 import { z } from 'zod';
-import { adjustmentSchema, callsQuery, ledgerQuery, newAccountSchema, numbersSchema, staffSchema, tokenSchema } from './account-routes.js';
+import { adjustmentSchema, newAccountSchema, numbersSchema, staffSchema, tokenSchema } from './account-routes.js';
+import { callsQuery, exportQuery, ledgerQuery, usageQuery } from './history-routes.js';
 import { settingsSchema } from './alert-routes.js';
 import { chargesQuery, paymentMethodSchema, planSchema, purchaseSchema, quoteSchema } from './purchase-routes.js';
 import * as R from './response-schemas.js';
 
 type Auth = 'admin' | 'account' | 'staff' | 'twilio' | 'public';
-type Body = z.ZodType | 'empty' | 'xml' | 'text' | 'html' | 'upgrade';
+type Body = z.ZodType | 'empty' | 'xml' | 'text' | 'html' | 'csv' | 'upgrade';
 
 interface Operation {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -22,6 +23,8 @@ interface Operation {
   responses: Record<number, Body>;
   headers?: string[];
 }
+
+const INCOMPLETE = 'while PostgreSQL is away, what Redis holds, with the header History-Incomplete: postgres-unavailable';
 
 const twilioForm = z.record(z.string(), z.string()).describe('Twilio webhook parameters (application/x-www-form-urlencoded), signed');
 
@@ -41,9 +44,11 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/accounts', summary: 'Create an account', tag: 'accounts', auth: 'admin', body: newAccountSchema, responses: { 201: R.accountResponse, 409: R.errorResponse } },
   { method: 'get', path: '/v1/accounts/{id}', summary: 'An account with its balance', tag: 'accounts', auth: 'account', responses: { 200: R.accountResponse } },
   { method: 'get', path: '/v1/accounts/{id}/balance', summary: 'The R1 snapshot', tag: 'accounts', auth: 'account', responses: { 200: R.balanceResponse } },
-  { method: 'get', path: '/v1/accounts/{id}/ledger', summary: 'Ledger entries, paged', tag: 'accounts', auth: 'account', query: ledgerQuery, responses: { 200: R.ledgerResponse } },
-  { method: 'get', path: '/v1/accounts/{id}/calls', summary: 'Calls, newest first, paged', tag: 'accounts', auth: 'account', query: callsQuery, responses: { 200: R.callsResponse } },
-  { method: 'get', path: '/v1/accounts/{id}/calls/{callSid}', summary: 'One call', tag: 'accounts', auth: 'account', responses: { 200: R.callResponse } },
+  { method: 'get', path: '/v1/accounts/{id}/ledger', summary: `Ledger entries, paged: the whole history (PostgreSQL and Redis); ${INCOMPLETE}`, tag: 'history', auth: 'account', query: ledgerQuery, responses: { 200: R.ledgerResponse } },
+  { method: 'get', path: '/v1/accounts/{id}/calls', summary: `Calls, newest first, paged: the whole history; ${INCOMPLETE}`, tag: 'history', auth: 'account', query: callsQuery, responses: { 200: R.callsResponse } },
+  { method: 'get', path: '/v1/accounts/{id}/calls/export', summary: 'The calls that ended in [from, to) as CSV (RFC 4180), streamed; 503 STORE_UNAVAILABLE while PostgreSQL is away', tag: 'history', auth: 'account', query: exportQuery, responses: { 200: 'csv', 503: R.errorResponse } },
+  { method: 'get', path: '/v1/accounts/{id}/calls/{callSid}', summary: `One call; ${INCOMPLETE}`, tag: 'history', auth: 'account', responses: { 200: R.callResponse } },
+  { method: 'get', path: '/v1/accounts/{id}/usage', summary: "A cycle's calls summed by staff member or UTC day; 503 STORE_UNAVAILABLE while PostgreSQL is away", tag: 'history', auth: 'account', query: usageQuery, responses: { 200: R.usageResponse, 503: R.errorResponse } },
   { method: 'post', path: '/v1/accounts/{id}/staff', summary: 'Add a staff member', tag: 'staff', auth: 'admin', body: staffSchema, responses: { 201: R.staffMemberResponse, 409: R.errorResponse } },
   { method: 'get', path: '/v1/accounts/{id}/staff', summary: 'Staff members', tag: 'staff', auth: 'account', responses: { 200: R.staffListResponse } },
   { method: 'delete', path: '/v1/accounts/{id}/staff/{staffId}', summary: 'Remove a staff member: tokens, sockets and authorizations end within 5 s', tag: 'staff', auth: 'admin', responses: { 204: 'empty' } },
@@ -83,6 +88,7 @@ function content(body: Body) {
   if (body === 'xml') return { 'text/xml': { schema: { type: 'string', description: 'TwiML' } } };
   if (body === 'text') return { 'text/plain': { schema: { type: 'string' } } };
   if (body === 'html') return { 'text/html': { schema: { type: 'string' } } };
+  if (body === 'csv') return { 'text/csv': { schema: { type: 'string', description: 'RFC 4180, a header row first' } } };
   return { 'application/json': { schema: jsonSchema(body, 'output') } };
 }
 

@@ -69,6 +69,14 @@ export const callResponse = z.looseObject({
 });
 
 export const callsResponse = z.object({ calls: z.array(callResponse), nextCursor: z.string().nullable() });
+const usageFigures = { calls: int.min(0), billableSeconds: int.min(0), billedMinutes: int.min(0) };
+export const usageResponse = z.object({
+  cycleStart: iso,
+  cycleEnd: iso,
+  groupBy: z.enum(['staff', 'day']),
+  groups: z.array(z.object({ key: z.string().describe('a staff id, "unassigned", or a UTC day YYYY-MM-DD'), ...usageFigures })),
+  totals: z.object(usageFigures),
+});
 export const staffListResponse = z.object({ staff: z.array(staffMemberResponse) });
 export const numbersResponse = z.object({ phoneNumbers: z.array(z.string()) });
 export const adjustmentResponse = z.object({ balance: balanceResponse });

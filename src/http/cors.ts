@@ -9,7 +9,7 @@ import { AppError } from '../domain/errors.js';
 export const CORS_ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 export const CORS_ALLOW_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'];
 // Response headers a browser client may read besides the simple ones; none carries a secret.
-export const CORS_EXPOSE_HEADERS = ['Idempotent-Replayed', 'Retry-After', 'X-Request-Id'];
+export const CORS_EXPOSE_HEADERS = ['History-Incomplete', 'Idempotent-Replayed', 'Retry-After', 'X-Request-Id'];
 
 export function apiCors(origins: readonly string[]): MiddlewareHandler {
   const listed = cors({

@@ -3,6 +3,7 @@
 // entry's stream id and on the CallSid), so a batch written twice — two instances, or one
 // killed after its commit and before it told Redis — leaves each row once.
 import type { Db } from './connect.js';
+import type { CallRecord } from './history-store.js';
 import type { Partitions } from './partitions.js';
 
 export interface ArchivedEntry {
@@ -18,23 +19,9 @@ export interface ArchivedEntry {
   extra: Record<string, string>;
 }
 
-export interface ArchivedCall {
-  callSid: string;
-  direction: string;
-  from: string;
-  to: string;
-  staffId: string | null;
+/** A settled call's detail record as archived: what the history reads back, and more. */
+export interface ArchivedCall extends CallRecord {
   emergency: boolean;
-  placedAt: number;
-  answeredAt: number | null;
-  endedAt: number;
-  settledAt: number;
-  reservedMinutes: number;
-  billableSeconds: number;
-  billedMinutes: number;
-  debitedMinutes: number;
-  overageMinutes: number;
-  cycleStart: number;
   legs: unknown[];
   ledgerEntryId: string;
 }

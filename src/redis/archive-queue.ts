@@ -68,11 +68,11 @@ export class ArchiveQueue {
     return { oldestMs: oldest.length >= 2 ? Number(oldest[1]) : null, accounts };
   }
 
-  /** Up to `max` of the account's entries after its archive mark, with the call hashes
-   *  they settled. Reads only. */
-  async unarchived(accountId: string, max: number): Promise<UnarchivedBatch> {
+  /** Up to `max` of the account's entries after its archive mark (or after the entry id
+   *  `after`, to read on past a batch), with the call hashes they settled. Reads only. */
+  async unarchived(accountId: string, max: number, after?: string): Promise<UnarchivedBatch> {
     const k = accountKeys(this.prefix, accountId);
-    const through = await this.redis.hget(k.pool, 'archivedTo');
+    const through = after ?? (await this.redis.hget(k.pool, 'archivedTo'));
     const rows = await this.redis.xrange(k.ledger, through ? `(${through}` : '-', '+', 'COUNT', max);
     const entries = rows.map(([id, flat]) => ({ id, fields: fieldsOf(flat) }));
     const sids = entries.filter((e) => e.fields.kind === 'call_debit' && e.fields.ref).map((e) => e.fields.ref!);
