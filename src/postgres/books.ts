@@ -25,6 +25,7 @@ export class Books {
   private opened = false;
   private retry: NodeJS.Timeout | null = null;
   private closed = false;
+  private attempts = 0;
   private readonly waiters: (() => void)[] = [];
 
   constructor(
@@ -50,18 +51,21 @@ export class Books {
       const applied = await migrate(this.db);
       if (applied.length > 0) this.log.info('applied PostgreSQL migrations', { applied });
       this.opened = true;
+      this.attempts = 0;
       for (const w of this.waiters.splice(0)) w();
       return true;
     } catch (err) {
       if (this.closed) return false;
-      this.log.warn('PostgreSQL is not available yet: writes that must be committed first answer 503 until it is; metering goes on', {
+      // Soon at first (two instances creating one database race for a moment), then every retryMs.
+      const delay = Math.min(this.opts.retryMs ?? 2000, 250 * 2 ** this.attempts++);
+      if (this.attempts === 1 || delay >= (this.opts.retryMs ?? 2000)) this.log.warn('PostgreSQL is not available yet: writes that must be committed first answer 503 until it is; metering goes on', {
         database: redactDbUrl(this.opts.url),
         err,
       });
       this.retry = setTimeout(() => {
         this.retry = null;
         void this.open();
-      }, this.opts.retryMs ?? 2000);
+      }, delay);
       this.retry.unref();
       return false;
     }

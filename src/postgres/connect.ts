@@ -57,8 +57,9 @@ export async function ensureDatabase(url: string): Promise<boolean> {
     await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     return true;
   } catch (err) {
-    // Another instance created it first.
-    if ((err as { code?: string }).code === '42P04') return false;
+    // Another instance created it first (42P04), or at the same moment (23505 on the catalog).
+    const code = (err as { code?: string }).code;
+    if (code === '42P04' || code === '23505') return false;
     throw err;
   } finally {
     await client.end().catch(() => {});
