@@ -35,6 +35,10 @@ export interface Config {
     createDatabase: boolean;
     /** Archived history is kept this many months (this one included), dropped a month at a time. */
     historyRetentionMonths: number;
+    /** An archived ledger entry stays in Redis this long after it was written (ms). */
+    ledgerRedisWindowMs: number;
+    /** An archived call's record stays in Redis this long after it settled (ms). */
+    callRedisRetentionMs: number;
   };
   /** Browser origins allowed to call /v1/* (CORS) and open /v1/ws; empty = no CORS. */
   corsOrigins: string[];
@@ -199,6 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       url: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
       createDatabase: !production,
       historyRetentionMonths: e.HISTORY_RETENTION_MONTHS ?? 25,
+      ledgerRedisWindowMs: (e.LEDGER_REDIS_WINDOW_SECONDS ?? 3600) * 1000,
+      callRedisRetentionMs: (e.CALL_REDIS_RETENTION_SECONDS ?? 86400) * 1000,
     },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
     metricsToken: e.METRICS_TOKEN ?? null,

@@ -103,7 +103,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const metrics = gatewayMetrics(registry);
   const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const prefix = config.redis.prefix;
-  const stores = createStores(redis, scripts, { prefix, endedRetentionMs: 90 * 86400_000, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
+  const stores = createStores(redis, scripts, { prefix, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
   const { pool: store, reconcileQueue, purchases: purchaseStore, alerts: alertStore } = stores;
   const directory = new Directory(stores.directory);
   const staffAccess = new StaffAccess(stores.staffAccess);
@@ -215,7 +215,12 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     log,
   });
   // The archive (R19): ledger entries and settled calls to PostgreSQL within seconds.
-  const archiver = new Archiver(stores.archive, books.archive, new ArchiveAnnouncements(alertSubscriber, prefix), DEFAULT_ARCHIVER_OPTIONS, log, {
+  const archiver = new Archiver(stores.archive, books.archive, new ArchiveAnnouncements(alertSubscriber, prefix), {
+    ...DEFAULT_ARCHIVER_OPTIONS,
+    ledgerWindowMs: config.postgres.ledgerRedisWindowMs,
+    callRetentionMs: config.postgres.callRedisRetentionMs,
+  }, log, {
+    clock,
     onLag: (s) => metrics.archiveLag.observe({}, s),
     ready: () => books.ready,
   });

@@ -25,7 +25,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
     let redis: Redis | Cluster;
     let store: PoolStore;
     const prefix = `mgt-lua-${randomBytes(4).toString('hex')}`;
-    const newStore = () => new PoolStore(redis, registerScripts(redis), { prefix, endedRetentionMs: 30 * DAY, deniedMemoryMs: 60_000, finalGraceMs: 120_000 });
+    const newStore = () => new PoolStore(redis, registerScripts(redis), { prefix, deniedMemoryMs: 60_000, finalGraceMs: 120_000 });
 
     beforeAll(async () => {
       topo = topology();

@@ -26,6 +26,10 @@ export interface ArchiverOptions {
   sweepMs: number;
   /** After a failed batch (PostgreSQL away), the account is tried again this much later. */
   retryMs: number;
+  /** Archived ledger entries stay in Redis this long (LEDGER_REDIS_WINDOW_SECONDS). */
+  ledgerWindowMs: number;
+  /** An archived call's record stays this long after it settled (CALL_REDIS_RETENTION_SECONDS). */
+  callRetentionMs: number;
 }
 
 export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
@@ -36,6 +40,8 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   batchesPerAccount: 4,
   sweepMs: 3600_000,
   retryMs: 1000,
+  ledgerWindowMs: 3600_000,
+  callRetentionMs: 86_400_000,
 };
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
@@ -115,6 +121,8 @@ export class Archiver {
       onLag?: (seconds: number) => void;
       /** Whether the books are open (until then a pass claims nothing). */
       ready?: () => boolean;
+      /** The gateway's clock, against which calls settled (their retention); default Date.now. */
+      clock?: () => number;
     } = {},
   ) {
     this.job = new PeriodicJob('archive', opts.pollMs, () => this.pass(), log);
@@ -183,12 +191,19 @@ export class Archiver {
   }
 
   private async archiveAccount(accountId: string, score: number): Promise<void> {
+    const windowStart = () => Date.now() - this.opts.ledgerWindowMs;
+    // All archived: let the account go, or keep it queued for when its oldest entry in
+    // Redis leaves the window (the trim of an account that went quiet).
+    const settle = async (oldestMs: number | null) =>
+      this.queue.release(accountId, score, oldestMs === null ? null : oldestMs + this.opts.ledgerWindowMs + 1);
     for (let i = 0; i < this.opts.batchesPerAccount; i++) {
       const batch = await this.queue.unarchived(accountId, this.opts.entriesPerBatch);
       if (batch.entries.length === 0) {
-        // Marked but nothing after the mark: clear it.
-        const through = await this.queue.done(accountId, '0-0');
-        if (through !== 'more') await this.queue.release(accountId, score);
+        // Nothing new: a trim that came due, or a mark with nothing after it.
+        const r = await this.queue.done(accountId, '0-0', windowStart());
+        if (r.result === 'all_archived') await settle(r.oldestMs);
+        else if (r.result === 'no_account') await this.queue.release(accountId, score);
+        else continue;
         return;
       }
       const entries = batch.entries.map(archivedEntry);
@@ -205,13 +220,16 @@ export class Archiver {
       for (const e of batch.entries) this.hooks.onLag?.(Math.max(0, (committed - Number(e.id.split('-')[0])) / 1000));
       this.archived.entries += written.entries;
       this.archived.calls += written.calls;
+      // In the books now: each call's record leaves Redis CALL_REDIS_RETENTION_SECONDS after it settled.
+      const now = (this.hooks.clock ?? Date.now)();
+      for (const c of calls) await this.queue.callArchived(accountId, c.callSid, c.settledAt + this.opts.callRetentionMs - now);
       const last = batch.entries[batch.entries.length - 1]!.id;
-      const result = await this.queue.done(accountId, last);
-      if (result === 'no_account') {
-        await this.queue.release(accountId, score);
+      const r = await this.queue.done(accountId, last, windowStart());
+      if (r.result === 'all_archived') {
+        await settle(r.oldestMs);
         return;
       }
-      if (result === 'all_archived') {
+      if (r.result === 'no_account') {
         await this.queue.release(accountId, score);
         return;
       }
@@ -219,4 +237,5 @@ export class Archiver {
     // More than this claim's share: due again at once, behind nobody.
     await this.queue.queue(accountId, Date.now());
   }
+
 }

@@ -7,7 +7,7 @@
 // the lease is let go only if nobody queued the account again meanwhile
 // (release-lease-1.lua).
 import type { Cluster, Redis } from 'ioredis';
-import { accountKeys, archiveGlobalKeys, billingGlobalKeys } from './keys.js';
+import { accountKeys, archiveGlobalKeys, billingGlobalKeys, directoryKeys } from './keys.js';
 import { outcome } from './script-codes.js';
 import type { ScriptRunner } from './scripts.js';
 
@@ -54,16 +54,19 @@ export class ArchiveQueue {
     return reply.map(String);
   }
 
-  /** Lets a claimed account go, unless it was queued again meanwhile. */
-  async release(accountId: string, score: number): Promise<boolean> {
-    return outcome('release-lease', await this.scripts.run('release-lease', [this.dueKey], [accountId, score])) === 'released';
+  /** Lets a claimed account go — or keeps it queued for `requeueAt` (ms: its next trim) —
+   *  unless it was queued again meanwhile. */
+  async release(accountId: string, score: number, requeueAt: number | null = null): Promise<boolean> {
+    const reply = await this.scripts.run('release-lease', [this.dueKey], [accountId, score, requeueAt ?? '']);
+    return outcome('release-lease', reply) === 'released';
   }
 
   /** The oldest queued time (ms) that is not a lease, and how many accounts are queued. */
   async backlog(now: number): Promise<{ oldestMs: number | null; accounts: number }> {
+    // Accounts queued for later (their next trim) or leased are not waiting.
     const [oldest, accounts] = await Promise.all([
       this.redis.zrangebyscore(this.dueKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1),
-      this.redis.zcard(this.dueKey),
+      this.redis.zcount(this.dueKey, '-inf', now),
     ]);
     return { oldestMs: oldest.length >= 2 ? Number(oldest[1]) : null, accounts };
   }
@@ -80,11 +83,31 @@ export class ArchiveQueue {
     return { entries, calls: new Map(sids.map((sid, i) => [sid, hashes[i]!])) };
   }
 
-  /** Records that everything up to `through` is in PostgreSQL (archive-done-2.lua):
-   *  'more' when entries after it wait. */
-  async done(accountId: string, through: string): Promise<'all_archived' | 'more' | 'no_account'> {
+  /** Records that everything up to `through` is in PostgreSQL and trims what is archived
+   *  and older than `windowStartMs` (archive-done-2.lua): 'more' when entries after it
+   *  wait; otherwise the ms of the oldest entry still in the stream (null: none). */
+  async done(
+    accountId: string,
+    through: string,
+    windowStartMs: number,
+  ): Promise<{ result: 'all_archived'; oldestMs: number | null } | { result: 'more' | 'no_account' }> {
     const k = accountKeys(this.prefix, accountId);
-    return outcome('archive-done', await this.scripts.run('archive-done', [k.pool, k.ledger], [through]));
+    const reply = await this.scripts.run('archive-done', [k.pool, k.ledger], [through, Math.floor(windowStartMs)]);
+    const result = outcome('archive-done', reply);
+    if (result !== 'all_archived') return { result };
+    const oldest = Number(reply[1]);
+    return { result, oldestMs: oldest >= 0 ? oldest : null };
+  }
+
+  /** A settled call is archived (call-archived-2.lua): it leaves the ended set, its hash and
+   *  its CallSid look-up stay `keepMs` more (late signals, quick look-ups), then expire. */
+  async callArchived(accountId: string, callSid: string, keepMs: number): Promise<void> {
+    const k = accountKeys(this.prefix, accountId);
+    const ms = Math.max(1, Math.floor(keepMs));
+    if (outcome('call-archived', await this.scripts.run('call-archived', [k.call(callSid), k.endedCalls], [callSid, ms])) === 'done') {
+      // A global key (another slot): a single command, as the directory's own claims.
+      await this.redis.pexpire(directoryKeys(this.prefix).call(callSid), ms);
+    }
   }
 
   /** Every account with an unarchived entry, by the ms of that entry: the accounts from

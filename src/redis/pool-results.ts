@@ -82,8 +82,6 @@ export function parseSnapshot(json: string): PoolSnapshot {
 
 export interface PoolStoreOptions {
   prefix: string;
-  /** Ended calls (and their history entries) are kept this long. */
-  endedRetentionMs: number;
   /** How long a denied CallSid keeps its answer for repeated webhooks. */
   deniedMemoryMs: number;
   /** A parent that ended before its dialled legs is settled on the legs that reported

@@ -170,7 +170,7 @@ export class PoolStore {
       accountId,
       [k.call(e.callSid), k.activeCalls, k.endedCalls, k.checks],
       [e.callSid, e.kind, e.legSid, e.sequenceNumber ?? '', e.status, e.seconds ?? '', e.minutes ?? '',
-        this.opts.endedRetentionMs, e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs,
+        '', e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs,
         e.checkMember ?? e.callSid],
       now,
     );

@@ -33,6 +33,7 @@ export const SCRIPT_CODES = {
   'claim-due': {},
   'release-lease': { 1: 'released', 0: 'kept' },
   'archive-done': { 1: 'all_archived', 2: 'more', [-1]: 'no_account' },
+  'call-archived': { 1: 'done', 0: 'not_ended' },
   'schedule-check': {},
   'claim-checks': {},
   'reconcile-index': {},

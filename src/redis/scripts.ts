@@ -32,6 +32,7 @@ export const SCRIPT_NAMES = [
   'release-lease',
   // R19: the archive's marks in each account's pool.
   'archive-done',
+  'call-archived',
   // R15: reconciliation checks in each account's slot, and their global index.
   'schedule-check',
   'claim-checks',

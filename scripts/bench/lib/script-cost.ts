@@ -129,7 +129,7 @@ async function main() {
         return reply;
       },
     };
-    const stores = createStores(redis, runner, { prefix, endedRetentionMs: 30 * DAY, deniedMemoryMs: 60_000, finalGraceMs: 120_000 });
+    const stores = createStores(redis, runner, { prefix, deniedMemoryMs: 60_000, finalGraceMs: 120_000 });
     const pool = stores.pool;
     const k = pool.keys(ACCOUNT);
     await sub.ssubscribe(k.events);

@@ -42,7 +42,8 @@
   ARGV[6] CallSid of the leg the signal is about (the parent's own for parent/action)
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
-  computed by domain/billable-minutes.ts)  ARGV[11] retention of ended calls (ms)
+  computed by domain/billable-minutes.ts)  ARGV[11] unused ("": ended calls leave Redis
+  only once archived, call-archived-2.lua)
   ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
   ARGV[14] final grace (ms; used by kind "grace")
   ARGV[15] the call's reconciliation check ("callSid", or "participantSid roomSid"):
@@ -325,11 +326,9 @@ redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', bi
   'callEndedAt', endAt)
 redis.call('ZREM', ACTIVE, callSid)
 drop_check(CHECKS, ARGV[15])
-local retention = tonumber(ARGV[11])
+-- Kept until the archive has it (R19): call-archived-2.lua then lists it from PostgreSQL
+-- and lets the hash expire CALL_REDIS_RETENTION_SECONDS after it settled.
 redis.call('ZADD', ENDED, NOW, callSid)
--- Trimming the history now and then is enough (the call hashes expire on their own).
-if NOW % 32 == 0 then redis.call('ZREMRANGEBYSCORE', ENDED, '-inf', '(' .. (NOW - retention)) end
-redis.call('PEXPIRE', CALL, retention)
 changed = true
 finish()
 publish_started()
