@@ -253,7 +253,9 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
     const next = cycleContaining(anchor, now);
     applyPending();
     const monthly = plan + addon;
-    closed.set(cycle.start, { start: cycle.start, end: cycle.end, left: balance, used, overage });
+    // The cycle it closes: the archive's figures, unless it was itself a lost reset's.
+    const t = lostReset ? { used, overage } : (totals.get(cycle.start) ?? { used: 0, overage: 0 });
+    closed.set(cycle.start, { start: cycle.start, end: cycle.end, left: balance, used: t.used, overage: t.overage });
     if (next.start > cycle.end) closed.set(cycle.end, { start: cycle.end, end: next.start, left: monthly, used: 0, overage: 0 });
     const expired = balance;
     cycle = next;
