@@ -21,6 +21,8 @@ import { cycleAt, cycleContaining, type Cycle } from '../domain/cycle.js';
 import { alertConfigJson, type AlertSettings } from '../domain/alert-records.js';
 import type { ChargeRecord, PurchaseRecord, StoredPaymentMethod } from '../domain/purchase-records.js';
 import type { PoolSnapshot } from '../domain/pool-snapshot.js';
+import type { CreateAccountWrite, StaffMember } from '../accounts/accounts.js';
+import type { ArchivedEntry } from '../postgres/archive-store.js';
 
 /** A committed write as the journal holds it, applied (applied_at set). */
 export interface JournalRecord {
@@ -33,15 +35,7 @@ export interface JournalRecord {
 }
 
 /** An archived ledger entry (ledger_entries), extra fields as strings. */
-export interface ArchivedLedgerEntry {
-  id: string;
-  kind: string;
-  minutes: number;
-  balanceAfter: number;
-  ref: string;
-  at: number;
-  extra: Record<string, string>;
-}
+export type ArchivedLedgerEntry = ArchivedEntry;
 
 /** The call_debits booked in one cycle (by their cycleStart, R16). */
 export interface CycleTotals {
@@ -68,12 +62,6 @@ export interface AccountBooks {
   archivedRefs: ReadonlySet<string>;
 }
 
-export interface StaffMember {
-  id: string;
-  email: string;
-  identity: string;
-}
-
 export interface ClosedCycle {
   start: number;
   end: number;
@@ -83,14 +71,7 @@ export interface ClosedCycle {
 }
 
 /** A ledger entry to append after the archived ones (a write's entry the archive lacks). */
-export interface NewLedgerEntry {
-  kind: string;
-  minutes: number;
-  balanceAfter: number;
-  ref: string;
-  at: number;
-  extra: Record<string, string>;
-}
+export type NewLedgerEntry = Omit<ArchivedEntry, 'id'>;
 
 export interface RebuiltAccount {
   accountId: string;
@@ -159,15 +140,7 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
   const writes = books.writes.filter((w) => !voided(w.outcome));
   const create = writes.find((w) => w.kind === 'create_account');
   if (!create) throw new RebuildError(`account ${books.accountId}: no applied create_account write in the journal`);
-  const c = create.payload as {
-    name: string;
-    monthlyMinutes: number;
-    anchor: number;
-    inboundWhenExhausted: 'allow' | 'reject';
-    staff: StaffMember[];
-    phoneNumbers: string[];
-    now: number;
-  };
+  const c = create.payload as CreateAccountWrite;
   const anchor = c.anchor;
   const at = (w: JournalRecord): number => (typeof w.payload?.now === 'number' ? w.payload.now : w.createdAt);
 
