@@ -36,7 +36,7 @@ export interface NewAccount {
 const LISTS_CACHE_MS = 5_000;
 
 /** The account as created: what the create_account write carries (anchor decided). */
-interface CreateAccountWrite {
+export interface CreateAccountWrite {
   name: string;
   monthlyMinutes: number;
   anchor: number;

@@ -20,3 +20,10 @@ export interface StoredAlert {
   email: boolean;
   webhook: boolean;
 }
+
+/** The settings as the pool keeps them (field alertCfg, read by lua/lib/alerts.lua):
+ *  thresholds once each, highest first. set-alerts-4.lua stores it; a restore rebuilds it. */
+export function alertConfigJson(s: AlertSettings): string {
+  const t = [...new Set(s.thresholdsMinutes)].sort((a, b) => b - a);
+  return JSON.stringify({ t, e: s.email ? 1 : 0, w: s.webhook ? 1 : 0 });
+}

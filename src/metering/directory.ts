@@ -16,7 +16,7 @@ const OWNER_CACHE_MS = 60_000;
 const IDENTITY_CACHE_MS = 2_000;
 /** A removed identity stays undiallable, and unclaimable by other accounts, longer than
  *  any Voice SDK token we mint lives (twilio/voice-token.ts: 1 h). */
-const REMOVED_IDENTITY_SECONDS = 2 * 3600;
+export const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
   // The CallSid map never changes once written: cached for as long as Redis keeps it.

@@ -3,7 +3,7 @@
 // alert-delivered-1.lua), and the global due-set of deliveries (claimed with a lease by
 // claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
-import type { AlertSettings, StoredAlert } from '../domain/alert-records.js';
+import { alertConfigJson, type AlertSettings, type StoredAlert } from '../domain/alert-records.js';
 import { alertGlobalKeys, billingGlobalKeys } from './keys.js';
 import type { PoolStore } from './pool-store.js';
 import type { ScriptRunner } from './scripts.js';
@@ -34,8 +34,7 @@ export class AlertStore {
 
   /** False: no such account (the script wrote nothing). */
   async setSettings(accountId: string, s: AlertSettings, now: number): Promise<boolean> {
-    const t = [...new Set(s.thresholdsMinutes)].sort((a, b) => b - a);
-    return (await this.pool.runPool('set-alerts', accountId, [], [JSON.stringify({ t, e: s.email ? 1 : 0, w: s.webhook ? 1 : 0 })], now)) !== null;
+    return (await this.pool.runPool('set-alerts', accountId, [], [alertConfigJson(s)], now)) !== null;
   }
 
   async alert(accountId: string, alertId: string): Promise<StoredAlert | null> {

@@ -61,6 +61,7 @@ export const SCRIPT_CODES = {
   'release-staff-authorizations': { 1: 'released', 2: 'present' },
   'remove-staff': { 1: 'removed', 0: 'not_found' },
   'revoke-staff-tokens': { 1: 'revoked', 2: 'revoked_before', 0: 'not_found' },
+  'restore-account': { 1: 'restored', 0: 'exists' },
 } as const satisfies Record<ScriptName, Record<number, string>>;
 
 type Codes<S extends ScriptName> = (typeof SCRIPT_CODES)[S];

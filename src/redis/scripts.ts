@@ -54,6 +54,8 @@ export const SCRIPT_NAMES = [
   'release-staff-authorizations',
   'remove-staff',
   'revoke-staff-tokens',
+  // R20: an account rebuilt from the books (npm run restore).
+  'restore-account',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
