@@ -1,4 +1,5 @@
 // Who a run is: fresh secrets and a Redis prefix, and the gateway environment bound to them.
+import { benchDatabaseUrl } from './books-db.js';
 import { PUBLIC_BASE_URL, REDIS_URL, hex } from './util.js';
 
 /** Fresh secrets and a Redis prefix per run, so a run never sees (or deletes) another's keys. */
@@ -10,6 +11,8 @@ export interface RunIdentity {
   staffSecret: string;
   twAccountSid: string;
   twAppSid: string;
+  /** The run's own PostgreSQL database (created by prepareBench, dropped by cleanup). */
+  database: string;
 }
 
 export function runIdentity(prefixBase: string): RunIdentity {
@@ -22,6 +25,7 @@ export function runIdentity(prefixBase: string): RunIdentity {
     staffSecret: `bench-staff-${hex(24)}`,
     twAccountSid: `AC${hex(16)}`,
     twAppSid: `AP${hex(16)}`,
+    database: `mgbench_${run}`,
   };
 }
 
@@ -43,6 +47,7 @@ export function gatewayEnv(id: RunIdentity): Record<string, string> {
     ADMIN_API_KEY: id.adminKey,
     STAFF_TOKEN_SECRET: id.staffSecret,
     PUBLIC_BASE_URL,
+    DATABASE_URL: benchDatabaseUrl(id.database),
   };
 }
 

@@ -1,5 +1,6 @@
 // A bench's life cycle: prepare (load average, dist/, Redis), run, always clean up.
 import type { Redis } from 'ioredis';
+import { createBenchDatabase, dropBenchDatabase } from './books-db.js';
 import { ensureBuilt } from './build.js';
 import { children, stopChild } from './processes.js';
 import { createRedis, deleteBenchKeys, redisServerVersion } from './redis.js';
@@ -10,7 +11,7 @@ import type { Log } from './util.js';
  *  resort (process.exit elsewhere) children still alive are SIGKILLed: a bench must never
  *  leave a server running on a shared machine. `stopLoad` stops this process's own load
  *  (autocannon, sockets) first. */
-export function installCleanup(o: { log: Log; prefix: string; redis: () => Redis | null; stopLoad: () => void }): () => Promise<void> {
+export function installCleanup(o: { log: Log; prefix: string; database: string; redis: () => Redis | null; stopLoad: () => void }): () => Promise<void> {
   let cleanupPromise: Promise<void> | null = null;
   const cleanup = (): Promise<void> => {
     cleanupPromise ??= (async () => {
@@ -23,6 +24,10 @@ export function installCleanup(o: { log: Log; prefix: string; redis: () => Redis
         o.log(`could not delete the keys under ${o.prefix}: (${(err as Error).message}); delete them by hand`);
       }
       o.redis()?.disconnect();
+      await dropBenchDatabase(o.database).then(
+        () => o.log(`dropped the database ${o.database}`),
+        (err: unknown) => o.log(`could not drop the database ${o.database}: (${(err as Error).message}); drop it by hand`),
+      );
     })();
     return cleanupPromise;
   };
@@ -58,9 +63,11 @@ export async function runBench(tag: string, main: () => Promise<number>, cleanup
 /** Before anything is measured: the load average (how busy the shared machine was), an
  *  up-to-date dist/, and the bench's Redis client. `onRedis` gets the client before it
  *  connects, so that cleanup can close it even when connecting fails. */
-export async function prepareBench(build: boolean, log: Log, onRedis: (redis: Redis) => void) {
+export async function prepareBench(build: boolean, log: Log, onRedis: (redis: Redis) => void, database: string) {
   const start = benchStart();
   ensureBuilt(build, log);
+  await createBenchDatabase(database);
+  log(`created the database ${database} (the books)`);
   const redis = createRedis();
   onRedis(redis);
   await redis.connect();

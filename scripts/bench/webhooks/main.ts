@@ -16,6 +16,8 @@
  *              authorized by voice, oldest first, each exactly once; the rest completed
  *              unmeasured; then (books.ts) reserved must be 0 and the debit 2 minutes per
  *              authorized call; /metrics must agree.
+ *   archive    (archive.ts) every ledger entry and call of the run reaches PostgreSQL; the
+ *              archive's lag per entry (p50/p99) and the books' rows and bytes per call.
  *   lifecycle  (lifecycle.ts) full call lifecycles on a private Redis: the cost per call
  *              in Redis commands, Redis µs and gateway CPU µs, and the capacity they imply.
  *   bare       (bare.ts) the same voice bodies against the bare ceiling.
@@ -37,6 +39,7 @@ import { children, startServer, stopChild } from '../lib/processes.js';
 import { benchEnv } from '../lib/report.js';
 import { installCleanup, prepareBench, runBench } from '../lib/run.js';
 import { PUBLIC_BASE_URL, REDIS_URL, ROOT, fmtInt } from '../lib/util.js';
+import { archivePhase } from './archive.js';
 import { barePhase } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
@@ -48,10 +51,10 @@ import { printReport } from './report.js';
 import { statusPhase } from './status.js';
 import { authorized, bad, samples, voicePhase } from './voice.js';
 
-const cleanup = installCleanup({ log, prefix: ID.prefix, redis: () => shared.redis, stopLoad });
+const cleanup = installCleanup({ log, prefix: ID.prefix, database: ID.database, redis: () => shared.redis, stopLoad });
 
 async function main(): Promise<number> {
-  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r));
+  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r), ID.database);
   if (opts.only === 'scale') {
     const rows = await scalePhase();
     return printScaleReport(benchEnv(start, redisVersion), rows) ? 0 : 1;
@@ -74,6 +77,8 @@ async function main(): Promise<number> {
   const status = await statusPhase(gw);
   const calls = authorized.length;
   const books = await checkBooks(gw, initial, calls, status);
+  // Every entry of the run in PostgreSQL: the opening allowance and one call_debit per call.
+  const archive = await archivePhase(gw, 1 + status.completedTotal, status.completedTotal);
   // After the books: without a private Redis it runs on this gateway's account.
   const lifecycle = await lifecyclePhase(gw);
   const bareRun = await barePhase(bare);
@@ -90,6 +95,7 @@ async function main(): Promise<number> {
     calls,
     books,
     lifecycle,
+    archive,
     gatewayWarnLines: gw.warnLines,
   });
   return ok ? 0 : 1;

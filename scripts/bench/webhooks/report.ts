@@ -3,6 +3,7 @@
 import { callCostLines, cpuUsPer } from '../lib/cost.js';
 import { benchEnv, formatTable, pctCell, reportHeader } from '../lib/report.js';
 import { fmtInt, r2 } from '../lib/util.js';
+import type { ArchiveOutcome } from './archive.js';
 import type { checkBooks } from './books.js';
 import { MINUTES_PER_CALL, opts } from './context.js';
 import type { LifecycleOutcome } from './lifecycle.js';
@@ -46,6 +47,7 @@ export interface Outcome {
   calls: number;
   books: Awaited<ReturnType<typeof checkBooks>>;
   lifecycle: LifecycleOutcome;
+  archive: ArchiveOutcome;
   gatewayWarnLines: number;
 }
 
@@ -67,7 +69,7 @@ export function printReport(o: Outcome): boolean {
     statusP99Met: status.p99 <= 10,
   };
   const cleanRuns = rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.badBody === 0);
-  const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok;
+  const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok && o.archive.ok;
 
   const out = reportHeader(
     'webhook bench',
@@ -125,6 +127,12 @@ export function printReport(o: Outcome): boolean {
     `lifecycle: ${fmtInt(lc.calls)} calls (${fmtInt(lc.requests)} counted requests), wrong answers ${lc.wrongAnswers}, reserved ${lc.reserved}, active calls ${lc.activeCalls}, ` +
       `debit ${fmtInt(lc.debit)} vs ${MINUTES_PER_CALL} × ${fmtInt(lc.calls)} = ${fmtInt(lc.expectedDebit)} (${mark(lc.ok)})${lc.firstWrong ? `; first wrong answer: ${lc.firstWrong}` : ''}`,
   );
+  const a = o.archive;
+  out.push(
+    `archive: ${fmtInt(a.archived)}/${fmtInt(a.entries)} ledger entries and ${fmtInt(a.callRows)} call records in PostgreSQL (${mark(a.ok)}), ` +
+      `${a.waitedMs} ms after the status run; lag per entry p50 ≤ ${a.lagP50Seconds} s, p99 ≤ ${a.lagP99Seconds} s ` +
+      `(target p99 ≤ 5 s: ${mark(a.lagP99Seconds !== null && a.lagP99Seconds <= 5)}); ${a.booksBytesPerCall ?? '-'} bytes of PostgreSQL per call`,
+  );
   for (const [label, sample] of Object.entries(o.samples)) out.push(`first unexpected ${label} answer: ${sample}`);
   if (status.exhausted) out.push('WARNING: the status run ran out of authorized calls and stopped early');
   out.push('');
@@ -145,6 +153,7 @@ export function printReport(o: Outcome): boolean {
     ratios,
     targets,
     costPerCall: lc.cost,
+    archive: o.archive,
     checks: { ...checks, balanceOk, metricsOk, lifecycle: { ...lc, cost: undefined }, ok },
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);

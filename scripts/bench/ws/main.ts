@@ -65,6 +65,7 @@ import { openSockets } from './gateway.js';
 const cleanup = installCleanup({
   log,
   prefix: ID.prefix,
+  database: ID.database,
   redis: () => shared.redis,
   stopLoad: () => {
     for (const ws of openSockets) ws.terminate();
@@ -72,7 +73,7 @@ const cleanup = installCleanup({
 });
 
 async function main(): Promise<number> {
-  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r));
+  const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r), ID.database);
   const limits = fileLimits();
 
   const results: Record<string, unknown> = {};
