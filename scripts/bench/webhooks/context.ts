@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { PUBLIC_BASE_URL, createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale] [--scale-duration S] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory] [--scale-duration S] [--memory-window S] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -14,6 +14,9 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
   --only scale         run the scale phase alone (1 vs 2 gateways, standalone Redis vs 3-master cluster);
                        it is not part of the default run
   --scale-duration S   measured seconds per scale configuration (default 5)
+  --only memory        run the memory phase alone: Redis bytes per settled call right after it and once archived and
+                       past the windows, PostgreSQL rows and bytes per call (--lifecycle-calls calls)
+  --memory-window S    LEDGER_REDIS_WINDOW_SECONDS and CALL_REDIS_RETENTION_SECONDS of the memory phase (default 5)
   --build              rebuild dist/ even when it looks up to date`;
 
 function parseOptions() {
@@ -24,11 +27,14 @@ function parseOptions() {
     'lifecycle-calls': { type: 'string', default: '2000' },
     only: { type: 'string' },
     'scale-duration': { type: 'string', default: '5' },
+    'memory-window': { type: 'string', default: '5' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
-  if (values.only !== undefined && values.only !== 'scale') failUsage(USAGE, `--only: the one phase that runs alone is scale, got ${values.only}`);
+  if (values.only !== undefined && values.only !== 'scale' && values.only !== 'memory') {
+    failUsage(USAGE, `--only: the phases that run alone are scale and memory, got ${values.only}`);
+  }
   // The scale phase splits the connections between 2 gateways: each needs one at least.
   if (values.only === 'scale') int('connections', values.connections, 2, 1000);
   return {
@@ -36,7 +42,8 @@ function parseOptions() {
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
-    only: values.only as 'scale' | undefined,
+    only: values.only as 'scale' | 'memory' | undefined,
+    memoryWindow: int('memory-window', values['memory-window'], 0, 3600),
     scaleDuration: int('scale-duration', values['scale-duration'], 1, 600),
     build: values.build,
   };

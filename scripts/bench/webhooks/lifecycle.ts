@@ -46,6 +46,25 @@ async function post(port: number, path: string, b: SignedBody): Promise<{ status
   return { status: res.status, text: await res.text() };
 }
 
+export type AnswerCheck = (what: string, r: { status: number; text: string }, ok: boolean) => void;
+
+/** One full call lifecycle, as Twilio sends it: the voice webhook, the dialled leg's four
+ *  status callbacks, the <Dial action> and the parent's completion; each answer checked. */
+export async function playCall(port: number, expect: AnswerCheck): Promise<void> {
+  const voice = voiceBody();
+  const v = await post(port, '/twilio/voice', voice);
+  expect('voice', v, v.status === 200 && v.text.includes('<Dial'));
+  const legSid = nextDialSid();
+  for (const [seq, st] of LEG_STATUSES.entries()) {
+    const r = await post(port, '/twilio/status', legStatusBody(voice.sid, legSid, seq, st));
+    expect(`leg ${st}`, r, r.status === 200 && r.text.includes('<Response'));
+  }
+  const a = await post(port, '/twilio/status', dialActionBody(voice.sid, legSid));
+  expect('<Dial action>', a, a.status === 200 && a.text.includes('<Response'));
+  const p = await post(port, '/twilio/status', parentCompletedBody(voice.sid));
+  expect('parent completed', p, p.status === 200 && p.text.includes('<Response'));
+}
+
 /** `fallbackGw`: the main gateway, used (on the shared Redis) when no redis-server can be started. */
 export async function lifecyclePhase(fallbackGw: Child): Promise<LifecycleOutcome> {
   const priv = await startPrivateRedis(log);
@@ -73,20 +92,7 @@ export async function lifecyclePhase(fallbackGw: Child): Promise<LifecycleOutcom
     wrongAnswers++;
     firstWrong ??= `${what}: ${r.status} ${r.text.slice(0, 200)}`;
   };
-  const oneCall = async () => {
-    const voice = voiceBody();
-    const v = await post(gw.port, '/twilio/voice', voice);
-    expect('voice', v, v.status === 200 && v.text.includes('<Dial'));
-    const legSid = nextDialSid();
-    for (const [seq, st] of LEG_STATUSES.entries()) {
-      const r = await post(gw.port, '/twilio/status', legStatusBody(voice.sid, legSid, seq, st));
-      expect(`leg ${st}`, r, r.status === 200 && r.text.includes('<Response'));
-    }
-    const a = await post(gw.port, '/twilio/status', dialActionBody(voice.sid, legSid));
-    expect('<Dial action>', a, a.status === 200 && a.text.includes('<Response'));
-    const p = await post(gw.port, '/twilio/status', parentCompletedBody(voice.sid));
-    expect('parent completed', p, p.status === 200 && p.text.includes('<Response'));
-  };
+  const oneCall = () => playCall(gw.port, expect);
 
   log(`lifecycle: ${WARMUP_CALLS} warm-up calls, then ${fmtInt(opts.lifecycleCalls)} counted`);
   await pool(Array.from({ length: WARMUP_CALLS }), 20, oneCall);

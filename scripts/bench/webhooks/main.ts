@@ -44,6 +44,7 @@ import { barePhase } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
 import { lifecyclePhase } from './lifecycle.js';
+import { memoryPhase, printMemoryReport } from './memory.js';
 import { printScaleReport } from './scale-report.js';
 import { scalePhase } from './scale.js';
 import { stopLoad } from './load.js';
@@ -55,6 +56,7 @@ const cleanup = installCleanup({ log, prefix: ID.prefix, database: ID.database, 
 
 async function main(): Promise<number> {
   const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r), ID.database);
+  if (opts.only === 'memory') return printMemoryReport(await memoryPhase(), benchEnv(start, redisVersion)) ? 0 : 1;
   if (opts.only === 'scale') {
     const rows = await scalePhase();
     return printScaleReport(benchEnv(start, redisVersion), rows) ? 0 : 1;
