@@ -103,7 +103,7 @@ export function instanceMetrics(
 ): void {
   const audit = s.audit;
   if (audit) {
-    m.counterFrom('minutegate_audit_calls_total', "Twilio's completed calls the periodic audits of this instance found matched, settled (never settled before: settled now), mismatched (settled for another figure: not changed) or unmapped (no account) (R20)", (set) => {
+    m.counterFrom('minutegate_audit_calls_total', "Calls of Twilio's list the periodic audits of this instance found matched, settled (never settled before: settled now), mismatched (settled for another figure: not changed), or unmapped (no account) (R20)", (set) => {
       for (const result of ['matched', 'settled', 'mismatched', 'unmapped'] as const) set({ result }, audit.totals[result]);
     }, ['result']);
     m.counterFrom('minutegate_audit_runs_total', 'Periodic audits this instance ran, by outcome (failed: Twilio or PostgreSQL could not be read)', (set) => {
