@@ -66,6 +66,9 @@ export const schema = z.object({
   RECONCILE_AFTER_SECONDS: intIn(1, 7 * 86400).optional(),
   RECONCILE_POLL_SECONDS: intIn(1, 3600).optional(),
   MAX_CALL_HOLD_SECONDS: intIn(1, 7 * 86400).optional(),
+  // R20: the periodic audit against Twilio's list of calls.
+  AUDIT_INTERVAL_SECONDS: intIn(60, 30 * 86400).optional(),
+  AUDIT_LOOKBACK_SECONDS: intIn(60, 400 * 86400).optional(),
   ALERT_WEBHOOK_URL: url(['http:', 'https:']).optional(),
   ALERT_WEBHOOK_SECRET: z.string().trim().min(16, 'must be at least 16 characters').optional(),
   OVERAGE_PRICE_CENTS_PER_MINUTE: intIn(0, 1_000_000).optional(),

@@ -76,6 +76,12 @@ export interface Config {
      *  released without a debit and is marked unsettled (R15's last safety net). */
     maxCallHoldSeconds: number;
   };
+  /** R20: the periodic audit of Twilio's list of calls (when the REST settings exist). */
+  audit: {
+    intervalSeconds: number;
+    /** Each run audits the calls that started this long before it. */
+    lookbackSeconds: number;
+  };
   /** Price of an overage minute on the charges statement (R6); 0 = not billed. */
   overagePriceCentsPerMinute: number;
   /** Low-balance alerts are also POSTed here, signed with the secret (null: no webhook). */
@@ -235,6 +241,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reconcilePollSeconds: e.RECONCILE_POLL_SECONDS ?? 5,
       // Twilio's default <Dial timeLimit> (4 h) plus a minute for its last callbacks.
       maxCallHoldSeconds: e.MAX_CALL_HOLD_SECONDS ?? 4 * 3600 + 60,
+    },
+    audit: {
+      intervalSeconds: e.AUDIT_INTERVAL_SECONDS ?? 3600,
+      // Two days: a call settles within hours (R15), so each call is audited many times over.
+      lookbackSeconds: e.AUDIT_LOOKBACK_SECONDS ?? 172800,
     },
     overagePriceCentsPerMinute: e.OVERAGE_PRICE_CENTS_PER_MINUTE ?? 0,
     alertWebhook: e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET } : null,

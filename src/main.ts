@@ -22,6 +22,10 @@ import { HistoryRetention } from './jobs/history-retention.js';
 import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
+import { PeriodicAudit } from './jobs/periodic-audit.js';
+import { Audit } from './recovery/audit.js';
+import { AuditStore } from './postgres/audit-store.js';
+import { AuditLease } from './redis/audit-lease.js';
 import { createLogger, type Logger } from './log.js';
 import { CallMetering } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
@@ -83,6 +87,8 @@ export interface RunningGateway {
   books: Books;
   archiver: Archiver;
   writes: Writes;
+  /** The periodic audit (R20); null without the Twilio REST settings. */
+  audit: PeriodicAudit | null;
   /** The periodic jobs that run on the injected clock (reset scheduler, receipt mailer). */
   jobs: { start(): void; stop(): Promise<void> };
   close(): Promise<void>;
@@ -173,7 +179,8 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   });
 
   // Background jobs
-  const reconciler = new Reconciler(reconcileQueue, store, twilioRest(config), {
+  const rest = twilioRest(config);
+  const reconciler = new Reconciler(reconcileQueue, store, rest, {
     billing: billingRules,
     pollMs: m.reconcilePollSeconds * 1000,
     recheckMs: 15 * 60_000,
@@ -225,7 +232,18 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     ready: () => books.ready,
   });
   const retention = new HistoryRetention(books, config.postgres.historyRetentionMonths, clock, log);
-  instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver });
+  // R20: Twilio's list of calls against what was settled, once per interval across the fleet.
+  const audit = rest
+    ? new PeriodicAudit(
+        auditFor({ rest, store, directory, books, reconciler, config, clock, log }),
+        new AuditLease(redis, scripts, prefix),
+        { intervalMs: config.audit.intervalSeconds * 1000, lookbackMs: config.audit.lookbackSeconds * 1000 },
+        () => books.ready,
+        clock,
+        log,
+      )
+    : null;
+  instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver, audit });
 
   // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
   const server: ServerType = await new Promise((resolve) => {
@@ -237,6 +255,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   await alerts.start();
   await archiver.start();
   retention.start();
+  audit?.start();
   writes.start(); // its first pass at once: what a dead instance left committed and not applied
 
   const draining = drainHttp(server as Server, config.shutdownIdleGraceMs);
@@ -251,6 +270,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       await alerts.stop();
       await archiver.stop();
       await retention.stop();
+      await audit?.stop();
       await writes.stop();
       await jobs.stop();
       await Promise.all([clients.drain(), media.drain()]);
@@ -259,12 +279,39 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       if (ownsBooks) await books.close();
     })());
 
-  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, writes, jobs, close };
+  return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, writes, audit, jobs, close };
 }
 
-/** Twilio REST for reconciliation: Basic auth with an API key if one is set, else with
- *  the Auth Token. Null when the account SID or any credential is missing. */
-function twilioRest(config: Config): TwilioRest | null {
+/** The audit (R20) of one process — a gateway's periodic one, or `npm run audit`. */
+export function auditFor(d: {
+  rest: TwilioRest;
+  store: PoolStore;
+  directory: Directory;
+  books: Books;
+  reconciler: Reconciler;
+  config: Config;
+  clock: () => number;
+  log: Logger;
+  pageSize?: number;
+}): Audit {
+  const m = d.config.metering;
+  return new Audit({
+    twilio: d.rest,
+    pool: d.store,
+    directory: d.directory,
+    books: new AuditStore(d.books.db),
+    settle: (accountId, parent, legs, expectedLegs) => d.reconciler.settleFromRecord(accountId, parent, legs, expectedLegs),
+    billing: { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds },
+    dialling: d.config.dialling,
+    clock: d.clock,
+    log: d.log,
+    pageSize: d.pageSize,
+  });
+}
+
+/** Twilio REST for reconciliation and the audit: Basic auth with an API key if one is set,
+ *  else with the Auth Token. Null when the account SID or any credential is missing. */
+export function twilioRest(config: Config): TwilioRest | null {
   const t = config.twilio;
   if (!t.accountSid) return null;
   const creds =

@@ -97,8 +97,20 @@ export function instanceMetrics(
     bus: { dropped: number };
     alerts: { delivered: { email: number; webhook: number; failed: number } };
     archiver: { lagSeconds: number; pendingAccounts: number; archived: { entries: number; calls: number } };
+    /** The periodic audit (R20), when the Twilio REST settings exist. */
+    audit?: { totals: { matched: number; settled: number; mismatched: number; unmapped: number }; runs: { ok: number; failed: number } } | null;
   },
 ): void {
+  const audit = s.audit;
+  if (audit) {
+    m.counterFrom('minutegate_audit_calls_total', "Calls of Twilio's list the periodic audits of this instance found matched, settled (never settled before: settled now), mismatched (settled for another figure: not changed), or unmapped (no account) (R20)", (set) => {
+      for (const result of ['matched', 'settled', 'mismatched', 'unmapped'] as const) set({ result }, audit.totals[result]);
+    }, ['result']);
+    m.counterFrom('minutegate_audit_runs_total', 'Periodic audits this instance ran, by outcome (failed: Twilio or PostgreSQL could not be read)', (set) => {
+      set({ outcome: 'ok' }, audit.runs.ok);
+      set({ outcome: 'failed' }, audit.runs.failed);
+    }, ['outcome']);
+  }
   m.gauge('minutegate_unsettled_calls', 'Calls whose hold was released before Twilio told how they ended (R15), as of the last reconciliation poll', (set) =>
     set({}, s.reconciler.unsettledCalls),
   );

@@ -219,12 +219,19 @@ export class Reconciler {
     const rest = this.rest!;
     const parent = await rest.fetchCall(callSid);
     if (!TERMINAL.has(parent.status)) return 'still_running';
+    return this.settleFromRecord(accountId, parent, expectedLegs === 0 ? [] : await rest.dialledLegs(callSid), expectedLegs);
+  }
+
+  /** Settles a call from Twilio's record of it — the parent and the legs it dialled — fed
+   *  in as ordinary signals (also the audit's way, R20, with the record it listed). */
+  async settleFromRecord(accountId: string, parent: TwilioCall, legs: TwilioCall[], expectedLegs: number): Promise<ReconcileOutcome> {
+    const callSid = parent.sid;
+    if (!TERMINAL.has(parent.status)) return 'still_running';
     if (expectedLegs === 0) {
       // No <Dial>: the call's own duration is its talk time (R4).
       if (parent.status === 'completed' && parent.duration === null) return 'incomplete';
       return settledBy([await this.feed(accountId, this.event(callSid, 'parent', callSid, parent.status, parent.duration ?? 0, parent.endTime))]);
     }
-    const legs = await rest.dialledLegs(callSid);
     if (legs.length === 0) {
       // Twilio's lists are eventually consistent: a call that dialled shows its legs later.
       // Only a parent that never connected can have dialled nobody.

@@ -124,3 +124,11 @@ export function archiveGlobalKeys(prefix: string) {
     announcements: `${prefix}:archive`,
   };
 }
+
+/** The audit's global name (R20, src/jobs/periodic-audit.ts). */
+export function auditGlobalKeys(prefix: string) {
+  return {
+    /** String: the instance that holds the periodic audit's lease, expiring with it. */
+    lease: `${prefix}:audit:lease`,
+  };
+}

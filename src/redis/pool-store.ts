@@ -196,16 +196,54 @@ export class PoolStore {
   async callState(
     accountId: string,
     callSid: string,
-  ): Promise<{ state: string; createdAt: number; expectedLegs: number; parentEnded: boolean } | null> {
-    const [state, createdAt, expectedLegs, parentTerminal] = await this.redis.hmget(
+  ): Promise<{
+    state: string;
+    createdAt: number;
+    expectedLegs: number;
+    parentEnded: boolean;
+    /** What it was billed, once "ended" (the audit compares it with Twilio's record). */
+    billedMinutes: number | null;
+    emergency: boolean;
+  } | null> {
+    const [state, createdAt, expectedLegs, parentTerminal, billedMinutes, emergency] = await this.redis.hmget(
       this.keys(accountId).call(callSid),
       'state',
       'createdAt',
       'expectedLegs',
       'parentTerminal',
+      'billedMinutes',
+      'emergency',
     );
     if (!state) return null;
-    return { state, createdAt: Number(createdAt ?? 0), expectedLegs: Number(expectedLegs ?? 0), parentEnded: parentTerminal === '1' };
+    return {
+      state,
+      createdAt: Number(createdAt ?? 0),
+      expectedLegs: Number(expectedLegs ?? 0),
+      parentEnded: parentTerminal === '1',
+      billedMinutes: billedMinutes === null ? null : Number(billedMinutes),
+      emergency: emergency === 'true',
+    };
+  }
+
+  /** R20: writes a call Twilio completed that this account does not hold, unsettled (no
+   *  hold), for record-call-event to settle from Twilio's record (adopt-call-5.lua).
+   *  'exists': the call is here already (nothing written); null: no such account. */
+  async adoptCall(
+    accountId: string,
+    call: { callSid: string; direction: 'outbound' | 'inbound'; from: string; to: string; staffId: string; legs: number; startedAt: number; emergency: boolean },
+    now: number,
+  ): Promise<'adopted' | 'exists' | null> {
+    const reply = await this.runPool('adopt-call', accountId, [this.keys(accountId).call(call.callSid)], [
+      call.callSid,
+      call.direction,
+      call.from,
+      call.to,
+      call.staffId,
+      call.legs,
+      call.startedAt,
+      call.emergency ? 'true' : '',
+    ], now);
+    return reply && outcome('adopt-call', reply);
   }
 
   /** R15's safety net: releases the hold of a call open longer than any call can last. */

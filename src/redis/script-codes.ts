@@ -54,6 +54,7 @@ export const SCRIPT_CODES = {
     [-2]: 'unknown_call',
   },
   'release-hold': { 1: 'released', 2: 'not_open', 3: 'not_yet', [-2]: 'unknown_call' },
+  'adopt-call': { 1: 'adopted', 2: 'exists' },
   'set-alerts': { 1: 'ok' },
   'read-alerts': { 1: 'ok' },
   'alert-delivered': { 1: 'done', 0: 'pending', [-2]: 'gone' },

@@ -46,6 +46,8 @@ export const SCRIPT_NAMES = [
   'cancel-authorization',
   'record-call-event',
   'release-hold',
+  // R20: a call Twilio completed that the live state never held (or lost), for the audit.
+  'adopt-call',
   'set-alerts',
   'read-alerts',
   'alert-delivered',

@@ -1,5 +1,5 @@
 // The Twilio REST reads reconciliation needs (R15): a call, the calls it dialled, and a
-// Video participant.
+// Video participant; and the audit's (R20): every call that started in a window, page by page.
 // Plain fetch with Basic auth and a timeout; the base URL is configurable so tests point
 // it at a local fake Twilio. A failed look-up is an error, never an answer.
 export interface TwilioCall {
@@ -10,6 +10,16 @@ export interface TwilioCall {
   duration: number | null;
   /** When it ended (ms), if Twilio says. */
   endTime: number | null;
+  /** When it started (ms); null until dialled. */
+  startTime: number | null;
+  from: string;
+  to: string;
+}
+
+/** One page of Twilio's list of calls, and the path of the next (null on the last). */
+export interface TwilioCallPage {
+  calls: TwilioCall[];
+  nextPageUri: string | null;
 }
 
 /** Twilio Video's Participant resource (GET /v1/Rooms/{RoomSid}/Participants/{Sid}). */
@@ -46,7 +56,10 @@ interface RawCall {
   parent_call_sid?: unknown;
   status?: unknown;
   duration?: unknown;
+  start_time?: unknown;
   end_time?: unknown;
+  from?: unknown;
+  to?: unknown;
 }
 
 interface RawParticipant {
@@ -79,6 +92,21 @@ function toCall(r: RawCall): TwilioCall {
     status: r.status,
     duration: seconds(r.duration),
     endTime: instant(r.end_time),
+    startTime: instant(r.start_time),
+    from: typeof r.from === 'string' ? r.from : '',
+    to: typeof r.to === 'string' ? r.to : '',
+  };
+}
+
+/** Twilio's day filters take a UTC date (YYYY-MM-DD). */
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function toPage(body: unknown): TwilioCallPage {
+  const b = body as { calls?: unknown; next_page_uri?: unknown };
+  if (!Array.isArray(b.calls)) throw new TwilioRestError('Twilio REST call list without "calls"');
+  return {
+    calls: b.calls.map((c) => toCall(c as RawCall)),
+    nextPageUri: typeof b.next_page_uri === 'string' && b.next_page_uri !== '' ? b.next_page_uri : null,
   };
 }
 
@@ -133,8 +161,22 @@ export class TwilioRest {
   }
 
   async dialledLegs(parentCallSid: string): Promise<TwilioCall[]> {
-    const body = (await this.get(`/Calls.json?ParentCallSid=${encodeURIComponent(parentCallSid)}&PageSize=100`)) as { calls?: unknown };
-    if (!Array.isArray(body.calls)) throw new TwilioRestError('Twilio REST call list without "calls"');
-    return body.calls.map((c) => toCall(c as RawCall));
+    return toPage(await this.get(`/Calls.json?ParentCallSid=${encodeURIComponent(parentCallSid)}&PageSize=100`)).calls;
+  }
+
+  /** Every call (parents and dialled legs) that started on the UTC days from `fromMs` to
+   *  `toMs` inclusive, page by page, as Twilio filters by day (`StartTime>=` / `StartTime<=`
+   *  YYYY-MM-DD); the caller filters precisely by each record's start. Follows
+   *  next_page_uri (a path on the same host) until Twilio gives none. */
+  async *callsStarted(fromMs: number, toMs: number, pageSize: number): AsyncGenerator<TwilioCallPage> {
+    const q = `StartTime%3E=${utcDay(fromMs)}&StartTime%3C=${utcDay(toMs)}&PageSize=${pageSize}`;
+    let page = toPage(await this.get(`/Calls.json?${q}`));
+    yield page;
+    while (page.nextPageUri) {
+      const uri = page.nextPageUri;
+      if (!uri.startsWith('/')) throw new TwilioRestError(`Twilio REST gave a next page that is not a path: ${uri.slice(0, 100)}`);
+      page = toPage(await this.getUrl(`${this.s.baseUrl}${uri}`, uri));
+      yield page;
+    }
   }
 }
