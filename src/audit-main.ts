@@ -82,7 +82,6 @@ export async function runAudit(argv: string[]): Promise<number> {
     const scripts = registerScripts(redis);
     const stores = createStores(redis, scripts, {
       prefix: config.redis.prefix,
-      endedRetentionMs: 90 * 86400_000,
       deniedMemoryMs: DENIED_MEMORY_MS,
       finalGraceMs: m.finalGraceSeconds * 1000,
     });
