@@ -18,10 +18,11 @@ export interface ArchiverOptions {
   pollMs: number;
   /** How long a claimed account is this instance's (then due again). */
   leaseMs: number;
-  /** Accounts per pass, entries per batch, batches per account per claim. */
+  /** Accounts per pass, entries per batch, and how long one claim may keep archiving one
+   *  account before it is queued again behind the others (ms). */
   accountsPerPass: number;
   entriesPerBatch: number;
-  batchesPerAccount: number;
+  claimBudgetMs: number;
   /** How often the sweep of every account's mark runs (besides start-up and reconnects). */
   sweepMs: number;
   /** After a failed batch (PostgreSQL away), the account is tried again this much later. */
@@ -36,8 +37,8 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   pollMs: 1000,
   leaseMs: 15_000,
   accountsPerPass: 50,
-  entriesPerBatch: 500,
-  batchesPerAccount: 4,
+  entriesPerBatch: 1000,
+  claimBudgetMs: 2000,
   sweepMs: 3600_000,
   retryMs: 1000,
   ledgerWindowMs: 3600_000,
@@ -196,7 +197,8 @@ export class Archiver {
     // Redis leaves the window (the trim of an account that went quiet).
     const settle = async (oldestMs: number | null) =>
       this.queue.release(accountId, score, oldestMs === null ? null : oldestMs + this.opts.ledgerWindowMs + 1);
-    for (let i = 0; i < this.opts.batchesPerAccount; i++) {
+    const started = Date.now();
+    while (Date.now() - started < this.opts.claimBudgetMs) {
       const batch = await this.queue.unarchived(accountId, this.opts.entriesPerBatch);
       if (batch.entries.length === 0) {
         // Nothing new: a trim that came due, or a mark with nothing after it.
@@ -222,7 +224,7 @@ export class Archiver {
       this.archived.calls += written.calls;
       // In the books now: each call's record leaves Redis CALL_REDIS_RETENTION_SECONDS after it settled.
       const now = (this.hooks.clock ?? Date.now)();
-      for (const c of calls) await this.queue.callArchived(accountId, c.callSid, c.settledAt + this.opts.callRetentionMs - now);
+      await Promise.all(calls.map((c) => this.queue.callArchived(accountId, c.callSid, c.settledAt + this.opts.callRetentionMs - now)));
       const last = batch.entries[batch.entries.length - 1]!.id;
       const r = await this.queue.done(accountId, last, windowStart());
       if (r.result === 'all_archived') {
@@ -234,8 +236,9 @@ export class Archiver {
         return;
       }
     }
-    // More than this claim's share: due again at once, behind nobody.
+    // More than this claim's share: due again at once (the next pass starts right away).
     await this.queue.queue(accountId, Date.now());
+    this.job.wake();
   }
 
 }
