@@ -33,6 +33,21 @@ export function createDb(url: string, opts: DbOptions = {}): Db {
   return db;
 }
 
+/** Runs `fn` on one connection to the server's maintenance database ("postgres") — where
+ *  databases are created and dropped — and closes it. */
+export async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** The database named in `url`, created when it does not exist (not in production: there
  *  the operator creates it). True when it was created now. */
 export async function ensureDatabase(url: string): Promise<boolean> {
@@ -46,24 +61,18 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   } finally {
     await probe.end().catch(() => {});
   }
-  const target = new URL(url);
-  const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString(), connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-    return true;
-  } catch (err) {
-    // Another instance created it first (42P04), or at the same moment (23505 on the catalog).
-    const code = (err as { code?: string }).code;
-    if (code === '42P04' || code === '23505') return false;
-    throw err;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  return onServer(url, async (client) => {
+    try {
+      await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+      return true;
+    } catch (err) {
+      // Another instance created it first (42P04), or at the same moment (23505 on the catalog).
+      const code = (err as { code?: string }).code;
+      if (code === '42P04' || code === '23505') return false;
+      throw err;
+    }
+  });
 }
 
 /** The URL without its password, for logs. */

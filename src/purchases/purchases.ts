@@ -64,17 +64,8 @@ interface QuoteWrite {
   now: number;
 }
 
-interface PurchaseWrite {
-  purchaseId: string;
-  fingerprint: string;
-  idempotencyKeyDigest: string;
-  idempotencyTtlMs: number;
-  quoteId: string;
-  paymentMethodId: string;
-  staffId: string;
-  receiptTo: string;
-  now: number;
-}
+/** The purchase as the journal keeps it: the store's input and the request's instant. */
+type PurchaseWrite = Parameters<PurchaseStore['purchase']>[1] & { now: number };
 
 export class Purchases {
   // Writes committed to the books before they are acknowledged (R19): each applied by

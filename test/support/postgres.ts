@@ -3,6 +3,7 @@
 // deletes the prefix's keys. So no test sees another's rows, and nothing but databases a
 // test created is ever dropped.
 import pg from 'pg';
+import { onServer } from '../../src/postgres/connect.js';
 
 /** The server the suite runs against (TEST_DATABASE_URL names any database on it). */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -18,18 +19,6 @@ export function testDatabaseUrl(prefix: string, server = TEST_POSTGRES_URL): str
   return u.toString();
 }
 
-async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const admin = new URL(url);
-  admin.pathname = '/postgres';
-  const c = new pg.Client({ connectionString: admin.toString() });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 
 /** Drops a database this suite made (only names it gives: "mgt_…"). */
 export async function dropTestDatabase(url: string): Promise<void> {

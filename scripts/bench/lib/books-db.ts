@@ -2,30 +2,21 @@
 // mode, which never creates its database, so the bench creates one per run and drops it
 // on every exit path — a run never sees, or drops, another's.
 import pg from 'pg';
+import { onServer } from '../../../src/postgres/connect.js';
 
 /** The server the benches use (BENCH_DATABASE_SERVER, default the local one). */
 export const DATABASE_SERVER = (process.env.BENCH_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/+$/, '');
 
 export const benchDatabaseUrl = (name: string) => `${DATABASE_SERVER}/${name}`;
 
-async function onServer<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: `${DATABASE_SERVER}/postgres` });
-  c.on('error', () => {});
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end().catch(() => {});
-  }
-}
 
 export async function createBenchDatabase(name: string): Promise<void> {
-  await onServer((c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
+  await onServer(`${DATABASE_SERVER}/postgres`, (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
 }
 
 export async function dropBenchDatabase(name: string): Promise<void> {
   if (!name.startsWith('mgbench_')) throw new Error(`refusing to drop ${name}: not a bench database`);
-  await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+  await onServer(`${DATABASE_SERVER}/postgres`, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
 }
 
 /** Rows and bytes the books hold (tables and their indexes), for the cost per call. */
