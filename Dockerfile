@@ -18,7 +18,8 @@ COPY src ./src
 # build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs  ->  dist/ (+ dist/redis/lua/*.lua)
 RUN npm run build \
  && test -f dist/main.js \
- && ls dist/redis/lua/*.lua > /dev/null
+ && ls dist/redis/lua/*.lua > /dev/null \
+ && ls dist/postgres/migrations/*.sql > /dev/null
 
 # ---- runtime: production dependencies + dist/ only, non-root ----
 FROM node:24-bookworm-slim AS runtime
