@@ -1,22 +1,13 @@
 // R19, issue #17 §3: every ledger entry and every settled call reaches PostgreSQL within
 // seconds, exactly once — whatever instance archives it, and also when the announcement
 // that queues an account was missed.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { waitFor } from './support/billing.js';
-import { startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
+import { gatewaysPerTest, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { queryBooks } from './support/postgres.js';
 
-const running: TestGateway[] = [];
-afterEach(async () => {
-  for (const gw of running.splice(0).reverse()) await gw.stop();
-});
-
-async function gateway(opts: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
-  const gw = await startTestGateway(opts);
-  running.push(gw);
-  return gw;
-}
+const gateway = gatewaysPerTest();
 
 async function account(gw: TestGateway, id = 'acme', minutes = 100) {
   const r = await gw.admin('POST', '/v1/accounts', {
@@ -114,7 +105,6 @@ it('finds an account whose announcement nobody heard (the sweep at start-up)', a
   await account(a);
   await waitFor(async () => ((await ledgerRows(a)).length === 1 ? true : null), 5000);
   await a.stop();
-  running.splice(running.indexOf(a), 1);
 
   // An entry written while no instance listens: a mark in the pool, no announcement heard.
   const b0 = await gateway({ prefix, keepKeys: true });
@@ -124,7 +114,6 @@ it('finds an account whose announcement nobody heard (the sweep at start-up)', a
   expect((await ledgerRows(b0)).length).toBe(1);
   await b0.redis.zrem(`${prefix}:archive:due`, 'acme'); // the queue lost it too
   await b0.stop();
-  running.splice(running.indexOf(b0), 1);
 
   const c = await gateway({ prefix });
   const rows = await waitFor(async () => {

@@ -2,23 +2,14 @@
 // acknowledged, then applied to the live pool once; while PostgreSQL is away those writes
 // answer 503 STORE_UNAVAILABLE and change nothing, and calls are still metered.
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCard, ADMIN, api, confirm, quote, staffToken, waitFor } from './support/billing.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
-import { startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
+import { gatewaysPerTest, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { queryBooks } from './support/postgres.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 
-const running: TestGateway[] = [];
-afterEach(async () => {
-  for (const gw of running.splice(0).reverse()) await gw.stop();
-});
-
-async function gateway(opts: Parameters<typeof startTestGateway>[0] = {}): Promise<TestGateway> {
-  const gw = await startTestGateway(opts);
-  running.push(gw);
-  return gw;
-}
+const gateway = gatewaysPerTest();
 
 const createAcme = (gw: TestGateway, minutes = 100) =>
   gw.admin('POST', '/v1/accounts', {

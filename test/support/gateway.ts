@@ -3,6 +3,7 @@
 // webhooks form-encoded and signed exactly as Twilio signs them.
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { afterEach } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
@@ -88,6 +89,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   );
   // Background jobs (reset scheduler, receipt mailer) run on the injected clock.
   await gw.jobs.start();
+  let stopping: Promise<void> | null = null;
 
   return {
     ...gw,
@@ -104,18 +106,21 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
       const res = await fetch(gw.url + path, { method: 'POST', headers, body: signed.body });
       return { status: res.status, text: await res.text() };
     },
-    async stop() {
-      await gw.jobs.stop();
-      await gw.close();
-      if (ownsRedis) {
-        if (!opts.keepKeys) {
-          await deleteKeys(redis, prefix).catch(() => {});
-          if (!opts.env?.DATABASE_URL) await dropTestDatabase(config.postgres.url).catch(() => {});
-        }
-        redis.disconnect();
-      }
-    },
+    // Idempotent: a test may stop a gateway early and its file's clean-up stop it again.
+    stop: () => (stopping ??= stopOnce()),
   };
+
+  async function stopOnce(): Promise<void> {
+    await gw.jobs.stop();
+    await gw.close();
+    if (ownsRedis) {
+      if (!opts.keepKeys) {
+        await deleteKeys(redis, prefix).catch(() => {});
+        if (!opts.env?.DATABASE_URL) await dropTestDatabase(config.postgres.url).catch(() => {});
+      }
+      redis.disconnect();
+    }
+  }
 }
 
 /** A JSON request with a bearer; the reply's body parsed when it is JSON. */
@@ -172,4 +177,19 @@ export async function createAccount(
   });
   if (res.status !== 201) throw new Error(`account creation failed: ${res.status} ${JSON.stringify(res.json)}`);
   return { id, identity, number, staffId: 'alice' };
+}
+
+/** For a test file whose tests start gateways of their own: returns the starter; every
+ *  gateway it started is stopped after each test, the last started first (so one sharing
+ *  another's connection stops before the one that owns it). */
+export function gatewaysPerTest(): (opts?: StartOptions) => Promise<TestGateway> {
+  const running: TestGateway[] = [];
+  afterEach(async () => {
+    for (const gw of running.splice(0).reverse()) await gw.stop();
+  });
+  return async (opts = {}) => {
+    const gw = await startTestGateway(opts);
+    running.push(gw);
+    return gw;
+  };
 }
