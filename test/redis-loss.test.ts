@@ -7,7 +7,9 @@
 // revoked token and one issued after it, a removed staff member); calls settle and are
 // archived; the archiver is stopped, so what happens next is settled but never archived
 // (calls, and a purchase answered a moment before the loss); calls are left in flight
-// (answered, not ended). Every call is in Twilio's list as Twilio would have it at the
+// (answered, not ended). A third account's cycle ends while Redis is away: what it settled
+// before the loss belongs to the old cycle, its in-flight call ended in the new one (R16).
+// Every call is in Twilio's list as Twilio would have it at the
 // audit (completed, durations, legs with parent_call_sid, start and end times).
 // Then redis-server is SIGKILLed and started empty on the same port while the gateway runs
 // (it fails closed), `npm run restore` runs as a child process, the in-flight calls' last
@@ -18,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cycleAt } from '../src/domain/cycle.js';
 import { ADMIN, addCard, buy, staffToken, waitFor } from './support/billing.js';
 import { answeredCallSignals, childLegEvent, dialAction, parentEvent, placeInboundCall, placeSoftphoneCall, postAll } from './support/calls.js';
 import { startFakeTwilioRest, type FakeTwilioRest } from './support/fake-twilio-rest.js';
@@ -92,8 +95,7 @@ const minutesOf = (talk: number) => (talk <= 30 ? 0 : Math.ceil(talk / 60));
 
 /** Twilio's record of a parent call and its one answered leg: placed `talk + 10` s ago,
  *  rang 5 s, talked `talk` s (the parent's own duration includes the ringing). */
-function recordAtTwilio(parent: string, leg: string, from: string, to: string, talk: number): void {
-  const start = Date.now() - (talk + 10) * 1000;
+function recordAtTwilio(parent: string, leg: string, from: string, to: string, talk: number, start = Date.now() - (talk + 10) * 1000): void {
   const end = start + 5000 + talk * 1000;
   twilio.calls.set(parent, {
     sid: parent,
@@ -130,12 +132,12 @@ interface Call {
 
 /** A call placed from a softphone (`identity`) or to an account's number (`number`),
  *  allowed, and recorded at Twilio. */
-async function place(gw: TestGateway, accountId: string, who: { identity: string } | { number: string }, talk: number): Promise<Call> {
+async function place(gw: TestGateway, accountId: string, who: { identity: string } | { number: string }, talk: number, start?: number): Promise<Call> {
   const placed = 'identity' in who ? await placeSoftphoneCall(gw, who.identity, SOFTPHONE_TO) : await placeInboundCall(gw, who.number, '+14155550199');
   expect(placed.allowed, placed.twiml).toBe(true);
   const leg = callSid();
   const [from, to] = 'identity' in who ? [`client:${who.identity}`, SOFTPHONE_TO] : ['+14155550199', who.number];
-  recordAtTwilio(placed.callSid, leg, from, to, talk);
+  recordAtTwilio(placed.callSid, leg, from, to, talk, start);
   return { accountId, sid: placed.callSid, leg, talk };
 }
 
@@ -148,8 +150,8 @@ async function settledCall(gw: TestGateway, accountId: string, who: { identity: 
 }
 
 /** A call answered (the leg in progress) and not ended when Redis is lost. */
-async function callInFlight(gw: TestGateway, accountId: string, who: { identity: string } | { number: string }, talk: number) {
-  const c = await place(gw, accountId, who, talk);
+async function callInFlight(gw: TestGateway, accountId: string, who: { identity: string } | { number: string }, talk: number, start?: number) {
+  const c = await place(gw, accountId, who, talk, start);
   expect(await postAll(gw, [childLegEvent(c.sid, c.leg, 0, 'initiated'), childLegEvent(c.sid, c.leg, 1, 'ringing'), childLegEvent(c.sid, c.leg, 2, 'in-progress')])).toEqual([
     200, 200, 200,
   ]);
@@ -203,6 +205,8 @@ interface Entry {
   balanceAfter: number;
   ref: string;
   billedMinutes?: number;
+  debitedMinutes?: number;
+  cycleStart?: string;
 }
 
 /** The whole ledger, page after page. */
@@ -241,12 +245,27 @@ const archived = (gw: TestGateway, id: string) =>
 
 const ACME = 'acme';
 const GLOBEX = 'globex';
+/** Its cycle ends while Redis is away. */
+const INITECH = 'initech';
+const ACCOUNTS = [ACME, GLOBEX, INITECH];
+let boundary: number;
+
+/** An anchor whose cycle boundary is `at` (a day of the month some earlier month has). */
+function anchorEndingCycleAt(at: number): number {
+  const d = new Date(at);
+  for (let k = 1; k <= 12; k++) {
+    const a = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - k, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+    if (new Date(a).getUTCDate() === d.getUTCDate() && cycleAt(a, k).start === at) return a;
+  }
+  throw new Error(`no anchor has a cycle starting at ${new Date(at).toISOString()}`);
+}
 const ACME_NUMBERS = ['+15550002001', '+15550002002'];
 const GLOBEX_NUMBER = '+15550003001';
-const purchasesOf: Record<string, string[]> = { [ACME]: [], [GLOBEX]: [] };
+const purchasesOf: Record<string, string[]> = { [ACME]: [], [GLOBEX]: [], [INITECH]: [] };
 const before: Record<string, Awaited<ReturnType<typeof setup>>> = {};
-/** The balance each account had at the moment of the loss. */
+/** The balance and used minutes each account had at the moment of the loss. */
 const balanceAtLoss: Record<string, number> = {};
+const usedAtLoss: Record<string, number> = {};
 let tokens: { revoked: string; issuedAfter: string };
 let lostPurchase: string;
 let inFlight: Call[] = [];
@@ -314,9 +333,24 @@ beforeAll(async () => {
   const globexCard = await addCard(gwA, ADMIN, GLOBEX);
   await settledCall(gwA, GLOBEX, { identity: 'globex-gil' }, 61, 'archived');
 
-  await archived(gwA, ACME);
-  await archived(gwA, GLOBEX);
-  expect((await queryBooks(dbUrl, 'SELECT count(*)::int AS n FROM calls')).at(0)).toEqual({ n: 5 });
+  // initech: its cycle ends a few seconds from now, after the archive stops and before the loss.
+  boundary = Math.ceil((Date.now() + 6000) / 1000) * 1000;
+  expect(
+    (
+      await gwA.admin('POST', '/v1/accounts', {
+        id: INITECH,
+        name: 'Initech',
+        monthlyMinutes: 50,
+        billingAnchor: new Date(anchorEndingCycleAt(boundary)).toISOString(),
+        staff: [{ id: 'alice', email: 'peter@initech.test', identity: 'initech-peter' }],
+        phoneNumbers: ['+15550004001'],
+      })
+    ).status,
+  ).toBe(201);
+  await settledCall(gwA, INITECH, { identity: 'initech-peter' }, 70, 'archived');
+
+  for (const id of ACCOUNTS) await archived(gwA, id);
+  expect((await queryBooks(dbUrl, 'SELECT count(*)::int AS n FROM calls')).at(0)).toEqual({ n: 6 });
 
   // A moment before the loss: the archive falls behind (stopped here; the loss comes
   // before it would have run again).
@@ -325,26 +359,37 @@ beforeAll(async () => {
   purchasesOf[GLOBEX]!.push(lostPurchase);
   await settledCall(gwA, ACME, { identity: 'acme-carol' }, 150, 'unarchived');
   await settledCall(gwA, GLOBEX, { identity: 'globex-gil' }, 45, 'unarchived');
+  await settledCall(gwA, INITECH, { identity: 'initech-peter' }, 100, 'unarchived');
+  const started = Date.now();
+  expect(started, 'the machine is too slow for initech’s cycle boundary').toBeLessThan(boundary - 1000);
   inFlight = [
     await callInFlight(gwA, ACME, { identity: 'acme-alice' }, 200),
     await callInFlight(gwA, ACME, { number: ACME_NUMBERS[1]! }, 95),
     await callInFlight(gwA, GLOBEX, { number: GLOBEX_NUMBER }, 31),
+    // Talked 95 s until 3 s after the boundary (Twilio's clock: it rang 5 s before): it
+    // ends in initech's new cycle.
+    await callInFlight(gwA, INITECH, { number: '+15550004001' }, 95, boundary + 3000 - 100_000),
   ];
 
-  for (const id of [ACME, GLOBEX]) {
+  for (const id of ACCOUNTS) {
     before[id] = await setup(gwA, id, purchasesOf[id]!);
     const b = await balanceOf(gwA, id);
     balanceAtLoss[id] = b.balance;
+    usedAtLoss[id] = b.usedThisCycle;
     expect(b).toMatchObject({ activeCalls: id === ACME ? 2 : 1 });
   }
-  // acme: 100 + 100 (add-on) + 200 (raise) + 5 − 2 − 3 − 2 − 0 − 3 = 395; globex: 50 − 2 + 200 − 1 = 247.
-  expect(balanceAtLoss).toEqual({ [ACME]: 395, [GLOBEX]: 247 });
+  // acme: 100 + 100 (add-on) + 200 (raise) + 5 − 2 − 3 − 2 − 0 − 3 = 395; globex: 50 − 2 + 200 − 1 = 247;
+  // initech: 50 − 2 − 2.
+  expect(balanceAtLoss).toEqual({ [ACME]: 395, [GLOBEX]: 247, [INITECH]: 46 });
+  expect(usedAtLoss).toEqual({ [ACME]: 10, [GLOBEX]: 3, [INITECH]: 4 });
   expect(before[ACME]!.plan).toMatchObject({ planMinutes: 300, addonMinutes: 100, monthlyMinutes: 400 });
   expect((await gwA.as(tokens.revoked, 'GET', `/v1/accounts/${ACME}/balance`)).status).toBe(401);
   // Not archived: the purchase's entry and the two calls are only in Redis.
   expect(await queryBooks(dbUrl, 'SELECT 1 FROM ledger_entries WHERE ref = $1', [lostPurchase])).toEqual([]);
-  expect((await queryBooks(dbUrl, 'SELECT count(*)::int AS n FROM calls')).at(0)).toEqual({ n: 5 });
+  expect((await queryBooks(dbUrl, 'SELECT count(*)::int AS n FROM calls')).at(0)).toEqual({ n: 6 });
 
+  // initech's cycle ends (nothing touches its pool meanwhile but perhaps the reset scheduler).
+  await new Promise((r) => setTimeout(r, Math.max(0, boundary + 500 - Date.now())));
   // The loss: redis-server SIGKILLed (no persistence: every key gone), the gateway still up.
   await redisServer.kill();
   const refused = await placeSoftphoneCall(gwA, 'acme-alice');
@@ -369,16 +414,16 @@ let restoreReport: Run;
 it('npm run restore rebuilds both accounts (exit 0, its JSON line)', async () => {
   restoreReport = await runRestore();
   expect(restoreReport.code, restoreReport.stderr).toBe(0);
-  expect(lastJson(restoreReport.stdout)).toEqual({ accounts: 2, restored: 2, skipped: 0 });
+  expect(lastJson(restoreReport.stdout)).toEqual({ accounts: 3, restored: 3, skipped: 0 });
   // A second instance starts after the restore: its archiver takes what comes next.
   gwB = await startTestGateway({ prefix, redisUrl: redisServer.url, env: { DATABASE_URL: dbUrl, TWILIO_ACCOUNT_SID: AC, TWILIO_API_BASE_URL: twilio.url }, keepKeys: true });
   await gwB.audit!.stop();
 }, 60_000);
 
 it('the in-flight calls’ last signals reach a gateway that no longer knows them: 200, nothing changes', async () => {
-  const balances = await Promise.all([ACME, GLOBEX].map((id) => balanceOf(gwA, id)));
+  const balances = await Promise.all(ACCOUNTS.map((id) => balanceOf(gwA, id)));
   for (const c of inFlight) expect(await postAll(gwA, lastSignals(c))).toEqual([200, 200, 200]);
-  expect(await Promise.all([ACME, GLOBEX].map((id) => balanceOf(gwA, id)))).toEqual(balances);
+  expect(await Promise.all(ACCOUNTS.map((id) => balanceOf(gwA, id)))).toEqual(balances);
   for (const c of inFlight) expect((await listedCalls(gwA, c.accountId)).map((l) => l.callSid)).not.toContain(c.sid);
   // Nothing held, nothing active: those calls were not restored.
   for (const b of balances) expect(b).toMatchObject({ reserved: 0, activeCalls: 0 });
@@ -389,6 +434,7 @@ it('calls after the restore meter as usual, on either instance', async () => {
   await settledCall(gwB!, ACME, { identity: 'acme-alice' }, 61, 'after');
   await settledCall(gwA, ACME, { number: ACME_NUMBERS[0]! }, 240, 'after');
   await settledCall(gwB!, GLOBEX, { identity: 'globex-gil' }, 90, 'after');
+  await settledCall(gwA, INITECH, { identity: 'initech-peter' }, 65, 'after');
   const now = await balanceOf(gwA, ACME);
   expect(now.balance).toBe(acme - 2 - 4);
   // The dashboard that watched through the loss sees it (versions go on growing: a
@@ -413,6 +459,12 @@ it('npm run audit over the whole window settles what the loss took: in flight, a
 
 it('every account is as it was: plan, add-ons, anchor, staff, numbers, cards, alert settings, charges, purchases', async () => {
   for (const id of [ACME, GLOBEX]) expect(await setup(gwB!, id, purchasesOf[id]!)).toEqual(before[id]);
+  // initech is in its next cycle now: the same but for the cycle (and its bill's dates).
+  const { plan: p, charges: c, ...initech } = await setup(gwB!, INITECH, []);
+  const { plan: q, charges: d, ...initechBefore } = before[INITECH]!;
+  expect(initech).toEqual(initechBefore);
+  expect(p).toEqual({ ...q, cycleStart: new Date(boundary).toISOString(), cycleEnd: expect.any(String) });
+  expect(c).toMatchObject({ cycleStart: new Date(boundary).toISOString(), lines: d.lines });
   // The purchase answered a moment before the loss is there once.
   const entries = await ledger(gwA, GLOBEX);
   expect(entries.filter((e) => e.ref === lostPurchase)).toEqual([expect.objectContaining({ kind: 'purchase', minutes: 200 })]);
@@ -431,13 +483,17 @@ it('tokens and staff: the revoked token is refused, one issued before the loss w
 let finalState: Record<string, { balance: unknown; ledger: Entry[] }> = {};
 it('every call Twilio completed is debited once with the minutes its record implies and listed; nothing held; each ledger replays; the books hold each entry once', async () => {
   // Everything the audit and the calls after the restore booked reaches the archive.
-  await archived(gwB!, ACME);
-  await archived(gwB!, GLOBEX);
-  for (const id of [ACME, GLOBEX]) {
+  for (const id of ACCOUNTS) await archived(gwB!, id);
+  for (const id of ACCOUNTS) {
     const mine = expected.filter((e) => e.accountId === id);
-    const lostToTheLoss = mine.filter((e) => e.phase === 'inflight' || e.phase === 'after').reduce((s, e) => s + e.billedMinutes, 0);
+    const sinceLoss = mine.filter((e) => e.phase === 'inflight' || e.phase === 'after').reduce((s, e) => s + e.billedMinutes, 0);
     const b = await balanceOf(gwA, id);
-    expect(b, id).toMatchObject({ balance: balanceAtLoss[id]! - lostToTheLoss, reserved: 0, activeCalls: 0 });
+    if (id === INITECH) {
+      // A new cycle: the allowance, less what ended in it (the in-flight call and the one after).
+      expect(b).toMatchObject({ balance: 50 - sinceLoss, usedThisCycle: sinceLoss, reserved: 0, activeCalls: 0, cycleStart: new Date(boundary).toISOString() });
+    } else {
+      expect(b, id).toMatchObject({ balance: balanceAtLoss[id]! - sinceLoss, usedThisCycle: usedAtLoss[id]! + sinceLoss, reserved: 0, activeCalls: 0 });
+    }
 
     const entries = await ledger(gwA, id);
     expect(entries.reduce((s, e) => s + e.minutes, 0), `${id}: the ledger's minutes add up to the balance`).toBe(b.balance);
@@ -456,6 +512,14 @@ it('every call Twilio completed is debited once with the minutes its record impl
     expect(rows.map((r) => r.entry_id).sort()).toEqual(entries.map((e) => e.id).sort());
     const calls = await queryBooks<{ call_sid: string; billed_minutes: number }>(dbUrl, 'SELECT call_sid, billed_minutes FROM calls WHERE account_id = $1', [id]);
     expect(calls.map((c) => c.call_sid).sort()).toEqual(mine.map((e) => e.callSid).sort());
+    if (id === INITECH) {
+      // R16: the call settled before the boundary (and lost with Redis) belongs to the old
+      // cycle — paid from what that cycle had left at its reset; the new cycle is untouched.
+      const old = mine.find((e) => e.phase === 'unarchived')!;
+      expect(debits.find((d) => d.ref === old.callSid)).toMatchObject({ minutes: 0, debitedMinutes: old.billedMinutes, cycleStart: new Date(cycleAt(anchorEndingCycleAt(boundary), 0).start).toISOString() });
+      const late = mine.find((e) => e.phase === 'inflight')!;
+      expect(debits.find((d) => d.ref === late.callSid)).toMatchObject({ minutes: -late.billedMinutes, cycleStart: new Date(boundary).toISOString() });
+    }
     finalState[id] = { balance: b, ledger: entries };
   }
 }, 60_000);
@@ -463,11 +527,11 @@ it('every call Twilio completed is debited once with the minutes its record impl
 it('a second restore and a second audit change nothing', async () => {
   const again = await runRestore();
   expect(again.code, again.stderr).toBe(0);
-  expect(lastJson(again.stdout)).toEqual({ accounts: 2, restored: 0, skipped: 2 });
+  expect(lastJson(again.stdout)).toEqual({ accounts: 3, restored: 0, skipped: 3 });
   const audit = await runAudit(auditWindow());
   expect(audit.code, audit.stderr).toBe(0);
   expect(lastJson(audit.stdout)).toMatchObject({ twilioCalls: expected.length, matched: expected.length, settled: 0, mismatched: 0, unmapped: 0 });
-  for (const id of [ACME, GLOBEX]) {
+  for (const id of ACCOUNTS) {
     expect({ balance: await balanceOf(gwA, id), ledger: await ledger(gwA, id) }).toEqual(finalState[id]);
   }
 }, 60_000);
