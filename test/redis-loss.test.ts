@@ -18,7 +18,6 @@
 // audit` runs as a child process over a window covering everything. The end state is
 // checked against what the API showed before the loss, against Twilio's records and
 // against the books; a second restore and a second audit change nothing.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cycleAt } from '../src/domain/cycle.js';
@@ -29,6 +28,7 @@ import { callSid, startTestGateway, TEST_AUTH_TOKEN, type TestGateway } from './
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { queryBooks, testDatabaseName } from './support/postgres.js';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
+import { runEntry, type EntryRun } from './support/run-main.js';
 import { openSocket, wsUrl, type TestSocket } from './support/ws-client.js';
 
 const AC = 'AC0123456789abcdef0123456789abcdef';
@@ -41,36 +41,16 @@ let dbUrl: string;
 let twilio: FakeTwilioRest;
 /** The instance that lives through the loss (its archiver stopped a moment before it). */
 let gwA: TestGateway;
-/** An instance started after the restore (archives what came after). */
+/** An instance started on the empty Redis, before the restore (archives what comes after). */
 let gwB: TestGateway | null = null;
 const testStart = Date.now();
 
 // ---------------------------------------------------------------------------------------
 // Child processes: the real entry points, with the gateway's settings.
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCommand(entry: string, args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: redisServer.url, REDIS_PREFIX: prefix, DATABASE_URL: dbUrl, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+type Run = EntryRun;
+const runCommand = (entry: string, args: string[], env: Record<string, string>) =>
+  runEntry(entry, args, { REDIS_URL: redisServer.url, REDIS_PREFIX: prefix, DATABASE_URL: dbUrl, ...env });
 
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 const runRestore = () => runCommand('src/restore-main.ts', [], {});
