@@ -3,7 +3,6 @@
 // settles it exactly once when the gateway never did (signals lost, or its record lost with
 // Redis), or reports a mismatch without changing it; unmapped calls are counted, incomplete
 // records left alone. Real Redis, real PostgreSQL, the fake Twilio REST at the boundary.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cycleContaining } from '../src/domain/cycle.js';
 import { callSid, createAccount, startTestGateway, TEST_AUTH_TOKEN, type TestClock, type TestGateway } from './support/gateway.js';
@@ -11,6 +10,7 @@ import { answeredCallSignals, childLegEvent, parentEvent, placeInboundCall, plac
 import { startFakeTwilioRest, type FakeCall, type FakeTwilioRest } from './support/fake-twilio-rest.js';
 import { queryBooks } from './support/postgres.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
+import { runEntry } from './support/run-main.js';
 
 const AC = 'AC0123456789abcdef0123456789abcdef';
 // Far from today: each test's calls get a day of their own, so windows never overlap.
@@ -103,30 +103,15 @@ async function archivedCalls(accountId: string, n: number): Promise<Record<strin
 }
 
 /** `npm run audit` as a process (its own Redis and PostgreSQL connections), with the gateway's settings. */
-function runAuditCommand(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/audit-main.ts', ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        REDIS_URL: TEST_REDIS_URL,
-        REDIS_PREFIX: gw.config.redis.prefix,
-        DATABASE_URL: gw.config.postgres.url,
-        TWILIO_ACCOUNT_SID: AC,
-        TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
-        TWILIO_API_BASE_URL: twilio.url,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function runAuditCommand(args: string[], env: Record<string, string> = {}) {
+  return runEntry('src/audit-main.ts', args, {
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: gw.config.redis.prefix,
+    DATABASE_URL: gw.config.postgres.url,
+    TWILIO_ACCOUNT_SID: AC,
+    TWILIO_AUTH_TOKEN: TEST_AUTH_TOKEN,
+    TWILIO_API_BASE_URL: twilio.url,
+    ...env,
   });
 }
 

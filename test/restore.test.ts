@@ -4,13 +4,13 @@
 // settled and archived, purchases), every key of the prefix is deleted (Redis lost), and
 // the real entry point runs as a child process against the same Redis and PostgreSQL;
 // then a fresh gateway must answer as before.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ADMIN, addCard, api, buy, staffToken, waitFor } from './support/billing.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { deleteKeys, startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { dropTestDatabase, queryBooks, testDatabaseUrl } from './support/postgres.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
+import { runEntry } from './support/run-main.js';
 import { connectRedis, createRedis } from '../src/redis/client.js';
 import type { Cluster, Redis } from 'ioredis';
 
@@ -21,19 +21,7 @@ let gw: TestGateway;
 // stopping a gateway neither deletes the keys nor drops the books.
 let redis: Redis | Cluster;
 
-function runRestore(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/restore-main.ts', ...args], {
-      env: { PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, DATABASE_URL: dbUrl },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runRestore = (...args: string[]) => runEntry('src/restore-main.ts', args, { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, DATABASE_URL: dbUrl });
 
 const lastJson = (out: string) => JSON.parse(out.trim().split('\n').pop()!);
 const poolKey = (id: string) => `${prefix}:{${id}}:pool`;

@@ -103,6 +103,21 @@ describe('rebuildAccount', () => {
     expect(a.idempotency).toEqual([expect.objectContaining({ keyDigest: 'dg', expiresAt: now + 86_400_000 })]);
   });
 
+  it('the restored version is above any a client saw: calls bump it past the journal’s last snapshot, so the restore’s instant is its floor', () => {
+    // Found by test/redis-loss.test.ts: a dashboard connected through the loss had seen
+    // version 16 (calls since the last write); the pool came back at the journal's 2 + 1,
+    // and every balance after the restore was dropped as older — by the gateway's hub and
+    // by the client — until the version passed 16 again.
+    const open = entry('cycle_reset', 100, 100, 'cycle:0', c0.start + 1000);
+    const restoredAt = c0.start + 86_400_000;
+    const writes = [create(), w('adjust', { minutes: 5, reason: 'r', ref: 'adj:1', now: c0.start + 2000 }, { ok: true, snapshot: snapshot({ version: 2 }) })];
+    const a = rebuildAccount(books({ writes, tail: open, resets: [open], currentMoves: [open] }), { removedIdentityMs: HOLD, now: restoredAt });
+    expect(a.pool.version).toBe(restoredAt);
+    // A journal version above the floor (a clock behind) still wins.
+    const b = rebuildAccount(books({ writes, tail: open, resets: [open], currentMoves: [open] }), { removedIdentityMs: HOLD, now: 1 });
+    expect(b.pool.version).toBe(3);
+  });
+
   it('an archived purchase, adjustment or raise is not booked again; a refused or voided write changes nothing', () => {
     const open = entry('cycle_reset', 100, 100, 'cycle:0', c0.start + 1000);
     const adj = entry('adjustment', 5, 105, 'adj:1', c0.start + 2000);

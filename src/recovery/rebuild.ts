@@ -88,7 +88,7 @@ export interface RebuiltAccount {
     cycle: Cycle;
     used: number;
     overage: number;
-    /** Above every version a client saw before (they order snapshots by it). */
+    /** Above every version a client saw before (they order snapshots by it): see RebuildOptions.now. */
     version: number;
     /** adjust-4.lua's watermark: the last adjustment write applied. */
     adjustSeq: number | null;
@@ -118,6 +118,14 @@ export interface RebuiltAccount {
 export interface RebuildOptions {
   /** How long a removed identity stays held for its account (metering/directory.ts). */
   removedIdentityMs: number;
+  /** The restore's instant (ms): the restored pool's version is at least this. The journal's
+   *  snapshots know the version only as of the last setup or payment write, and every call
+   *  and reservation since bumped it further; a gateway's hub and every client drop a
+   *  snapshot whose version is not above the last they saw, so a pool restored below it
+   *  would look frozen to a dashboard that stayed connected through the loss. A version
+   *  grows by one per change, so no pool has reached the count of milliseconds since 1970
+   *  (and 13 digits stay exact in Lua and JSON). Absent (unit tests of the fold): no floor. */
+  now?: number;
   /** Instances' clocks differ a little: a write this much older than the archive's last
    *  entry is taken as archived even when its entry is not found (history past retention). */
   clockSkewMs?: number;
@@ -412,7 +420,7 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
       cycle,
       used,
       overage,
-      version: version + 1,
+      version: Math.max(version + 1, opts.now ?? 0),
       adjustSeq,
       alertCfg,
       alertsFired: fired.length > 0 ? `${cycle.start}|${fired.join(',')}` : null,

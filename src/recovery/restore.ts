@@ -52,7 +52,7 @@ export async function restore(deps: RestoreDeps, opts: { accountId?: string; dry
     try {
       const done = await deps.withAccountLock(id, async (c) => {
         if (await deps.live.isLive(id)) return { state: 'live' as const };
-        const rebuilt = rebuildAccount(await deps.books.accountBooks(c, id), { removedIdentityMs: deps.removedIdentityMs });
+        const rebuilt = rebuildAccount(await deps.books.accountBooks(c, id), { removedIdentityMs: deps.removedIdentityMs, now: deps.clock() });
         if (opts.dryRun) return { state: 'restored' as const, rebuilt, conflicts: [] as string[] };
         const r = await deps.live.restore(rebuilt, deps.clock());
         return r.restored ? { state: 'restored' as const, rebuilt, conflicts: r.conflicts } : { state: 'live' as const };

@@ -97,8 +97,9 @@ export interface RedisProcess {
   readonly pid: number;
   /** True until the process has exited. */
   readonly running: boolean;
-  /** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited. */
-  kill(): Promise<void>;
+  /** SIGTERM, then SIGKILL after a grace period; resolves once the process has exited.
+   *  `'SIGKILL'`: at once, a crash (no shutdown of any kind). */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
 }
 
 function readTail(file: string, max = 4_000): string {
@@ -217,11 +218,11 @@ export async function launchRedis(opts: {
     get running() {
       return !exited;
     },
-    async kill() {
+    async kill(signal = 'SIGTERM') {
       if (exited) return;
       child.ref(); // keep the event loop alive until the exit is observed
       try {
-        child.kill('SIGTERM');
+        child.kill(signal);
         const timer = setTimeout(() => {
           if (!exited) child.kill('SIGKILL');
         }, STOP_GRACE_MS);

@@ -6,6 +6,7 @@
  *   const redis = new Redis(srv.url);
  *   await srv.stop();   // outage: the process is gone, the port refuses connections
  *   await srv.start();  // back again, same port, empty dataset
+ *   await srv.kill();   // a crash: SIGKILL, every key gone (then start() again)
  *   await srv.stop();   // always stop in afterAll
  *
  * Leak protection, in layers (redis-process.ts):
@@ -36,7 +37,9 @@ export interface RedisServerHandle {
   readonly url: string;
   /** Kill the server and wait for the process to exit. No-op if already stopped. */
   stop(): Promise<void>;
-  /** (Re)start on the same port after stop(), with an empty dataset. No-op if running. */
+  /** SIGKILL the server (a crash: no shutdown, no save) and wait for it to exit. */
+  kill(): Promise<void>;
+  /** (Re)start on the same port after stop() or kill(), with an empty dataset. No-op if running. */
   start(): Promise<void>;
 }
 
@@ -87,10 +90,10 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
     return next;
   };
 
-  const stopNow = async () => {
+  const stopNow = async (signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') => {
     const p = proc;
     proc = undefined;
-    if (p) await p.kill();
+    if (p) await p.kill(signal);
     if (dir) {
       removeTempDir(dir);
       dir = undefined;
@@ -100,7 +103,8 @@ export async function startRedisServer(opts: StartRedisServerOptions = {}): Prom
   return {
     port,
     url: `redis://${HOST}:${port}`,
-    stop: () => serialized(stopNow),
+    stop: () => serialized(() => stopNow()),
+    kill: () => serialized(() => stopNow('SIGKILL')),
     start: () =>
       serialized(async () => {
         if (proc?.running) return;

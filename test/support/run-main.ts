@@ -1,20 +1,38 @@
-// Runs the real entry point (src/main.ts) once with exactly the given environment and
-// collects everything it prints, for tests of how start-up fails.
+// Runs a real entry point (src/main.ts, src/restore-main.ts, src/audit-main.ts, …) once as a
+// child process with exactly the given environment and collects everything it prints: for
+// tests of how start-up fails, and of the commands an operator runs.
 import { spawn } from 'node:child_process';
 
-export function runMain(env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; out: string }> {
+export interface EntryRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Both, in the order they arrived. */
+  all: string;
+}
+
+/** `node --import tsx <entry> …args`, SIGKILLed after `ms`. */
+export function runEntry(entry: string, args: string[], env: Record<string, string>, ms = 60_000): Promise<EntryRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    let stdout = '';
+    let stderr = '';
+    let all = '';
+    child.stdout.on('data', (d) => ((stdout += d), (all += d)));
+    child.stderr.on('data', (d) => ((stderr += d), (all += d)));
     const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, out });
+      resolve({ code, stdout, stderr, all });
     });
   });
+}
+
+/** src/main.ts, everything it printed together. */
+export async function runMain(env: Record<string, string>, ms = 20_000): Promise<{ code: number | null; out: string }> {
+  const r = await runEntry('src/main.ts', [], env, ms);
+  return { code: r.code, out: r.all };
 }
