@@ -3,7 +3,9 @@
 // the gateway restarts (same port), without a reload.
 import { connect, DeniedError, MinutegateError, type BalanceMessage, type ConnectionState } from 'minutegate/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createAccount, startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
+import { Redis } from 'ioredis';
+import { createAccount, deleteKeys, startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
+import { dropTestDatabase, testDatabaseUrl } from './support/postgres.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 
 const prefix = uniquePrefix('client');
@@ -11,7 +13,15 @@ let gw: TestGateway;
 beforeAll(async () => {
   gw = await startTestGateway({ prefix, keepKeys: true });
 });
-afterAll(() => gw.stop());
+afterAll(async () => {
+  // Every gateway of this file kept the prefix's keys (it restarts on them): they go now.
+  const redisUrl = gw.config.redis.url;
+  await gw.stop();
+  const cleaner = new Redis(redisUrl);
+  await deleteKeys(cleaner, prefix).catch(() => {});
+  cleaner.disconnect();
+  await dropTestDatabase(testDatabaseUrl(prefix)).catch(() => {});
+});
 
 const wsUrl = () => `${gw.url.replace('http', 'ws')}/v1/ws`;
 async function staffToken(accountId: string): Promise<string> {

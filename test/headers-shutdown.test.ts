@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { callSid, createAccount, deleteKeys, PUBLIC_BASE_URL, startTestGateway, TEST_AUTH_TOKEN, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { startGatewayProcess } from './support/gateway-process.js';
+import { dropTestDatabase, testDatabaseUrl } from './support/postgres.js';
 import { readResponse } from './support/raw-http.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
 import { parentEvent } from './support/calls.js';
@@ -95,6 +96,8 @@ describe('SIGTERM and keep-alive connections', () => {
   afterAll(async () => {
     await deleteKeys(redis, prefix);
     redis.disconnect();
+    // The process is stopped by the test's own SIGTERM, not by its stop(): its database goes here.
+    await dropTestDatabase(testDatabaseUrl(prefix)).catch(() => {});
   });
 
   it('20 webhooks sent on idle keep-alive sockets at the moment of SIGTERM are each answered or refused unread, never reset', async () => {
