@@ -97,7 +97,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       clock,
     }),
   );
-  app.route('/v1/accounts', purchaseRoutes({ purchases: d.purchases, auth, log }));
+  app.route('/v1/accounts', purchaseRoutes({ purchases: d.purchases, auth, log, metrics }));
   app.route('/v1/accounts', alertRoutes({ alerts: d.alerts, auth, clock }));
   app.route('/', clientSocketRoute(d.clients, auth, config.corsOrigins));
   // The web app (dist/web/, built by `npm run build`) at /app.

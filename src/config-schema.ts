@@ -103,6 +103,7 @@ export const schema = z.object({
     .refine((v) => v.split(',').every((o) => isOrigin(o.trim())), 'must be comma-separated origins such as https://app.example.com (scheme://host[:port], no path)')
     .optional(),
   METRICS_TOKEN: optionalSecret,
+  GIT_COMMIT: z.string().trim().min(1).max(64).regex(/^[\w.-]+$/, 'must be a commit id (letters, digits, . _ -)').optional(),
   REDIS_USERNAME: z.string().trim().min(1).optional(),
   // Not trimmed: a password is taken exactly as given.
   REDIS_PASSWORD: z.string().min(1).optional(),

@@ -44,6 +44,8 @@ export interface Config {
   corsOrigins: string[];
   /** When set, /metrics requires Authorization: Bearer <token>. */
   metricsToken: string | null;
+  /** The commit built (set by the image build), for minutegate_build_info; null: unknown. */
+  gitCommit: string | null;
   /** On SIGTERM, /readyz answers 503 this long before the listener closes, so load
    *  balancers that poll it stop sending new work first. */
   drainDelayMs: number;
@@ -214,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
     metricsToken: e.METRICS_TOKEN ?? null,
+    gitCommit: e.GIT_COMMIT ?? null,
     // Behind a load balancer (production) by default; a laptop has none to wait for.
     drainDelayMs: (e.DRAIN_DELAY_SECONDS ?? (production ? 5 : 0)) * 1000,
     publicBaseUrl: e.PUBLIC_BASE_URL === undefined ? null : e.PUBLIC_BASE_URL.replace(/\/+$/, ''),

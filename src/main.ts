@@ -33,7 +33,8 @@ import { Dialling } from './metering/dialling.js';
 import { MediaStreamEvents } from './metering/media-stream-events.js';
 import { SoftphoneAuthorizations } from './metering/softphone-authorizations.js';
 import { VideoMetering } from './metering/video.js';
-import { gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
+import { buildInfo, gatewayMetrics, instanceMetrics, Metrics } from './metrics.js';
+import { packageVersion } from './version.js';
 import { DEFAULT_PURCHASE_OPTIONS, Purchases } from './purchases/purchases.js';
 import { AlertAnnouncements } from './redis/alert-store.js';
 import { Bus } from './redis/bus.js';
@@ -109,7 +110,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const metrics = gatewayMetrics(registry);
   const scripts = registerScripts(redis, (name, seconds) => metrics.scriptDuration.observe({ script: name }, seconds));
   const prefix = config.redis.prefix;
-  const stores = createStores(redis, scripts, { prefix, deniedMemoryMs: DENIED_MEMORY_MS, finalGraceMs: m.finalGraceSeconds * 1000 });
+  buildInfo(registry, { version: packageVersion(), commit: config.gitCommit });
+  const stores = createStores(redis, scripts, {
+    prefix,
+    deniedMemoryMs: DENIED_MEMORY_MS,
+    finalGraceMs: m.finalGraceSeconds * 1000,
+    onSettled: (minutes) => metrics.minutesDebited.inc({}, minutes),
+  });
   const { pool: store, reconcileQueue, purchases: purchaseStore, alerts: alertStore } = stores;
   const directory = new Directory(stores.directory);
   const staffAccess = new StaffAccess(stores.staffAccess);
@@ -162,6 +169,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     maxBufferBytes: config.ws.maxBufferedBytes,
     softBufferBytes: Math.min(64 * 1024, config.ws.maxBufferedBytes),
     onStorageFailure: () => metrics.redisErrors.inc({ route: 'ws' }),
+    onAuthorization: (result) => metrics.socketAuthorizations.inc({ result }),
   }, clock, log);
   clients.start();
   const tokenKey = mediaTokenKey(config.staffTokenSecret);

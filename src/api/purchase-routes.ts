@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { containsCardNumber, jsonContainsCardNumber } from '../purchases/card-number.js';
+import type { GatewayMetrics } from '../metrics.js';
 import type { Purchases } from '../purchases/purchases.js';
 import { AppError } from '../domain/errors.js';
 import { staffIdSchema } from '../domain/ids.js';
@@ -69,8 +70,8 @@ export const chargesQuery = z.object({ cycle: z.enum(['current', 'previous']).de
 /** Idempotency keys are the client's: UUIDs usually; any visible ASCII is accepted. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator; log: Logger }) {
-  const { purchases, log } = deps;
+export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator; log: Logger; metrics: GatewayMetrics }) {
+  const { purchases, log, metrics } = deps;
   const app = new Hono<AuthEnv>();
   app.use('*', authenticate(deps.auth));
 
@@ -182,6 +183,7 @@ export function purchaseRoutes(deps: { purchases: Purchases; auth: Authenticator
     }
     const r = await purchases.purchase(id, { quoteId: body.quoteId, paymentMethodId: body.paymentMethodId, staffId, idempotencyKey: key });
     if (r.replay) c.header('Idempotent-Replayed', 'true');
+    else metrics.purchases.inc({ kind: r.purchase.kind });
     return c.json(r.purchase, 201);
   });
 

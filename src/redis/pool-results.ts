@@ -87,6 +87,9 @@ export interface PoolStoreOptions {
   /** A parent that ended before its dialled legs is settled on the legs that reported
    *  once this has passed (record-call-event, kind "grace"). */
   finalGraceMs: number;
+  /** Hears the minutes each settled call or participant debited (for /metrics): every
+   *  settlement (webhook, video, reconciliation) passes through recordCallEvent. */
+  onSettled?: (debitedMinutes: number) => void;
 }
 
 export interface NewPoolAccount {

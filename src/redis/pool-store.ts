@@ -178,6 +178,7 @@ export class PoolStore {
     if (!reply) return { outcome: 'unknown_call' };
     const o = outcome('record-call-event', reply);
     if (o === 'finalized') {
+      this.opts.onSettled?.(Number(reply[3]));
       return {
         outcome: 'finalized',
         billedMinutes: Number(reply[1]),

@@ -28,6 +28,8 @@ export interface ClientGatewayOptions extends FlowLimits {
   maxSocketsPerStaff: number;
   /** Hears each socket request that failed because Redis could not carry it out (R14). */
   onStorageFailure?: () => void;
+  /** Hears each authorization answered: "authorized" or the reason it was denied. */
+  onAuthorization?: (result: string) => void;
 }
 
 export class ClientGateway {
@@ -182,6 +184,9 @@ export class ClientGateway {
         const r = await this.authorizations.authorize(p, m.requestId, m.to);
         if (r.outcome === 'no_account') return client.sendText(errorFrame('NOT_FOUND', `account ${p.accountId} does not exist`, m.requestId));
         if (r.outcome === 'invalid') return client.sendText(errorFrame('VALIDATION_FAILED', INVALID_TO, m.requestId));
+        // A repeated requestId gets the same answer again: counted once.
+        if (r.outcome === 'denied') this.opts.onAuthorization?.(r.reason);
+        else if (!r.repeat) this.opts.onAuthorization?.('authorized');
         if (r.outcome === 'denied') {
           return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
         }
