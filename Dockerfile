@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # minutegate: multi-stage build on the current Node LTS (24), major tag pinned.
-# `docker build -t minutegate .`
+# `docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) -t minutegate .`
 
 # ---- build: compile TypeScript (tsc) and copy the Lua scripts into dist/ ----
 FROM node:24-bookworm-slim AS build
@@ -30,6 +30,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
+
+# Shown by minutegate_build_info (empty: "unknown"); not read by anything else.
+ARG GIT_COMMIT=""
+ENV GIT_COMMIT=$GIT_COMMIT
 
 # Owned by root and not writable by the app user.
 COPY --from=build /app/dist ./dist

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
+import { loadConfig } from '../src/config.js';
 import { ADMIN, addCard, buy, staffToken } from './support/billing.js';
 import { openSocket, wsUrl } from './support/ws-client.js';
 
@@ -120,6 +121,17 @@ describe('the business counters', () => {
       expect(s.has(series), series).toBe(true);
     }
     expect(s.get('minutegate_redis_errors_total{route="voice"}')).toBe(0);
+  });
+
+  it('takes build_info\'s commit from GIT_COMMIT, refusing one that is not a commit id', async () => {
+    const other = await startTestGateway({ env: { GIT_COMMIT: '5c893bb0a1' } });
+    try {
+      const text = await (await fetch(`${other.url}/metrics`)).text();
+      expect(text).toMatch(/^minutegate_build_info\{version="[^"]+",commit="5c893bb0a1"\} 1$/m);
+    } finally {
+      await other.stop();
+    }
+    expect(() => loadConfig({ GIT_COMMIT: 'not a commit; rm -rf' })).toThrow(/GIT_COMMIT: must be a commit id/);
   });
 
   it('says in the help of deployment-wide gauges that they are per instance (aggregate with max)', async () => {
