@@ -1,4 +1,4 @@
-// The alert rules name only metrics the gateway exposes, and the business counters they
+// The alert rules and the Grafana dashboard name only metrics the gateway exposes, and the business counters they
 // (and an operator) rely on exist from start-up and move on real traffic. promtool, when
 // installed (Debian's `prometheus` package), checks the rules and the scrape.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -90,6 +90,24 @@ describe('deploy/prometheus/alerts.yml', () => {
   it.skipIf(!PROMTOOL)('passes promtool check rules (skipped: promtool is not on PATH)', () => {
     const out = execFileSync('promtool', ['check', 'rules', ALERTS.pathname], { encoding: 'utf8' });
     expect(out).toContain('SUCCESS');
+  });
+});
+
+const DASHBOARD = new URL('../deploy/grafana/minutegate.json', import.meta.url);
+const panels = (JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] }).panels;
+
+describe('deploy/grafana/minutegate.json', () => {
+  it('queries only metrics the gateway exposes', async () => {
+    const declared = families(await scrape());
+    expect(panels.length).toBeGreaterThan(0);
+    for (const p of panels) {
+      expect(p.targets.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets) {
+        const names = metricNames(t.expr);
+        expect(names.length, `${p.title}: ${t.expr}`).toBeGreaterThan(0);
+        for (const n of names) expect(declared.has(family(n, declared)), `${p.title}: ${n} is not on /metrics`).toBe(true);
+      }
+    }
   });
 });
 
