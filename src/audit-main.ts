@@ -9,7 +9,9 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from './config.js';
 import { Reconciler } from './jobs/reconciler.js';
 import { createLogger } from './log.js';
-import { auditFor, DENIED_MEMORY_MS, twilioRest } from './main.js';
+import { DENIED_MEMORY_MS } from './metering/calls.js';
+import { auditFor } from './recovery/audit.js';
+import { twilioRestFor } from './twilio/rest-client.js';
 import { Directory } from './metering/directory.js';
 import { Books } from './postgres/books.js';
 import { connectRedis, createRedis } from './redis/client.js';
@@ -69,7 +71,7 @@ export async function runAudit(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) return fail(2, err.message);
     throw err;
   }
-  const rest = twilioRest(config);
+  const rest = twilioRestFor(config);
   if (!rest) return fail(2, 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET) are required');
   const log = createLogger(config.logLevel, (line) => process.stderr.write(line));
   const redis = createRedis(config.redis, 'minutegate-audit');

@@ -23,11 +23,10 @@ import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
 import { PeriodicAudit } from './jobs/periodic-audit.js';
-import { Audit } from './recovery/audit.js';
-import { AuditStore } from './postgres/audit-store.js';
+import { auditFor } from './recovery/audit.js';
 import { AuditLease } from './redis/audit-lease.js';
 import { createLogger, type Logger } from './log.js';
-import { CallMetering } from './metering/calls.js';
+import { CallMetering, DENIED_MEMORY_MS } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
 import { Dialling } from './metering/dialling.js';
 import { MediaStreamEvents } from './metering/media-stream-events.js';
@@ -54,14 +53,10 @@ import { registerScripts } from './redis/scripts.js';
 import { createStores } from './redis/stores.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { mediaTokenKey } from './twilio/media-token.js';
-import { TwilioRest } from './twilio/rest-client.js';
+import { twilioRestFor } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { StaffPresence } from './ws/staff-presence.js';
-
-/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
- *  webhook must not get a different answer because the pool changed meanwhile. */
-export const DENIED_MEMORY_MS = 24 * 3600_000;
 
 export interface GatewayDeps {
   config: Config;
@@ -187,7 +182,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   });
 
   // Background jobs
-  const rest = twilioRest(config);
+  const rest = twilioRestFor(config);
   const reconciler = new Reconciler(reconcileQueue, store, rest, {
     billing: billingRules,
     pollMs: m.reconcilePollSeconds * 1000,
@@ -288,47 +283,6 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     })());
 
   return { port: addr.port, url: `http://127.0.0.1:${addr.port}`, app, store, readiness, reconciler, clients, hub, media, bus, alerts, books, archiver, writes, audit, jobs, close };
-}
-
-/** The audit (R20) of one process — a gateway's periodic one, or `npm run audit`. */
-export function auditFor(d: {
-  rest: TwilioRest;
-  store: PoolStore;
-  directory: Directory;
-  books: Books;
-  reconciler: Reconciler;
-  config: Config;
-  clock: () => number;
-  log: Logger;
-  pageSize?: number;
-}): Audit {
-  const m = d.config.metering;
-  return new Audit({
-    twilio: d.rest,
-    pool: d.store,
-    directory: d.directory,
-    books: new AuditStore(d.books.db),
-    settle: (accountId, parent, legs, expectedLegs) => d.reconciler.settleFromRecord(accountId, parent, legs, expectedLegs),
-    billing: { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds },
-    dialling: d.config.dialling,
-    clock: d.clock,
-    log: d.log,
-    pageSize: d.pageSize,
-  });
-}
-
-/** Twilio REST for reconciliation and the audit: Basic auth with an API key if one is set,
- *  else with the Auth Token. Null when the account SID or any credential is missing. */
-export function twilioRest(config: Config): TwilioRest | null {
-  const t = config.twilio;
-  if (!t.accountSid) return null;
-  const creds =
-    t.apiKeySid && t.apiKeySecret
-      ? { username: t.apiKeySid, password: t.apiKeySecret }
-      : t.authToken
-        ? { username: t.accountSid, password: t.authToken }
-        : null;
-  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, videoBaseUrl: t.videoApiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
 }
 
 /** The process: configuration, Redis, the gateway, signals. */

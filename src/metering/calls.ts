@@ -12,6 +12,11 @@ import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 import type { DialTarget } from '../domain/dial-target.js';
 import type { Dialling } from './dialling.js';
 
+
+/** A refused CallSid stays refused this long (issue #8): a replayed, correctly signed
+ *  webhook must not get a different answer because the pool changed meanwhile. */
+export const DENIED_MEMORY_MS = 24 * 3600_000;
+
 export type VoiceDecision =
   | {
       allow: true;

@@ -22,10 +22,13 @@ import { isE164 } from '../domain/ids.js';
 import type { Logger } from '../log.js';
 import { decideDestination, type DialPolicy } from '../metering/dial-policy.js';
 import type { Directory } from '../metering/directory.js';
-import type { AuditStore, ArchivedSettlement } from '../postgres/audit-store.js';
+import { AuditStore, type ArchivedSettlement } from '../postgres/audit-store.js';
 import type { PoolStore } from '../redis/pool-store.js';
 import type { ReconcileOutcome } from '../jobs/reconciler.js';
-import type { TwilioCall, TwilioCallPage } from '../twilio/rest-client.js';
+import type { TwilioCall, TwilioCallPage, TwilioRest } from '../twilio/rest-client.js';
+import type { Config } from '../config.js';
+import type { Books } from '../postgres/books.js';
+import type { Reconciler } from '../jobs/reconciler.js';
 
 const TERMINAL = new Set(['completed', 'busy', 'failed', 'no-answer', 'canceled']);
 /** Twilio's largest page. */
@@ -227,4 +230,31 @@ export class Audit {
     }
     return emergency ? 0 : billableMinutes(seconds, this.d.billing);
   }
+}
+
+/** The audit (R20) of one process — a gateway's periodic one, or `npm run audit`. */
+export function auditFor(d: {
+  rest: TwilioRest;
+  store: PoolStore;
+  directory: Directory;
+  books: Books;
+  reconciler: Reconciler;
+  config: Config;
+  clock: () => number;
+  log: Logger;
+  pageSize?: number;
+}): Audit {
+  const m = d.config.metering;
+  return new Audit({
+    twilio: d.rest,
+    pool: d.store,
+    directory: d.directory,
+    books: new AuditStore(d.books.db),
+    settle: (accountId, parent, legs, expectedLegs) => d.reconciler.settleFromRecord(accountId, parent, legs, expectedLegs),
+    billing: { minBillableSeconds: m.minBillableSeconds, billingIncrementSeconds: m.billingIncrementSeconds },
+    dialling: d.config.dialling,
+    clock: d.clock,
+    log: d.log,
+    pageSize: d.pageSize,
+  });
 }

@@ -4,7 +4,8 @@
 // claim-due-1.lua, like receipts), and the global channel the scripts announce them on.
 import type { Cluster, Redis } from 'ioredis';
 import { alertConfigJson, type AlertSettings, type StoredAlert } from '../domain/alert-records.js';
-import { alertGlobalKeys, billingGlobalKeys } from './keys.js';
+import { alertGlobalKeys } from './keys.js';
+import { accountPages } from './account-pages.js';
 import type { PoolStore } from './pool-store.js';
 import type { ScriptRunner } from './scripts.js';
 import { outcome } from './script-codes.js';
@@ -69,13 +70,8 @@ export class AlertStore {
    *  the accounts from the cycle schedule (it holds every account), their alerts by HSCAN.
    *  Reads only; for the sweep that finds alerts whose announcement nobody heard. */
   async *undelivered(): AsyncGenerator<{ accountId: string; alertId: string }> {
-    const accounts = billingGlobalKeys(this.prefix).cycleDue;
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.zscan(accounts, cursor, 'COUNT', 200);
-      cursor = next;
-      for (let i = 0; i < flat.length; i += 2) {
-        const accountId = flat[i]!;
+    for await (const page of accountPages(this.redis, this.prefix, 200)) {
+      for (const accountId of page) {
         let at = '0';
         do {
           const [n, fields] = await this.redis.hscan(this.pool.keys(accountId).pool, at, 'MATCH', 'alertbox:*', 'COUNT', 100);
@@ -83,8 +79,9 @@ export class AlertStore {
           for (let j = 0; j < fields.length; j += 2) yield { accountId, alertId: fields[j]!.slice('alertbox:'.length) };
         } while (at !== '0');
       }
-    } while (cursor !== '0');
+    }
   }
+
 }
 
 /** The alerts the pool scripts announce on "<prefix>:alerts", heard on a dedicated

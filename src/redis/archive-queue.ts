@@ -7,7 +7,8 @@
 // the lease is let go only if nobody queued the account again meanwhile
 // (release-lease-1.lua).
 import type { Cluster, Redis } from 'ioredis';
-import { accountKeys, archiveGlobalKeys, billingGlobalKeys, directoryKeys } from './keys.js';
+import { accountKeys, archiveGlobalKeys, directoryKeys } from './keys.js';
+import { accountPages } from './account-pages.js';
 import { outcome } from './script-codes.js';
 import type { ScriptRunner } from './scripts.js';
 
@@ -139,19 +140,15 @@ export class ArchiveQueue {
    *  the cycle schedule (it holds every account), their "unarchived" mark. Reads only; for
    *  the sweep that finds accounts whose announcement nobody heard. */
   async *marked(): AsyncGenerator<{ accountId: string; ms: number }> {
-    const accounts = billingGlobalKeys(this.prefix).cycleDue;
-    let cursor = '0';
-    do {
-      const [next, flat] = await this.redis.zscan(accounts, cursor, 'COUNT', 500);
-      cursor = next;
-      const ids = flat.filter((_, i) => i % 2 === 0);
+    for await (const ids of accountPages(this.redis, this.prefix, 500)) {
       const marks = await Promise.all(ids.map((id) => this.redis.hget(accountKeys(this.prefix, id).pool, 'unarchived')));
       for (let i = 0; i < ids.length; i++) {
         const m = marks[i];
         if (m) yield { accountId: ids[i]!, ms: Number(m.split('-')[0]) };
       }
-    } while (cursor !== '0');
+    }
   }
+
 }
 
 /** The accounts lib/ledger.lua announces on "<prefix>:archive", heard on the subscriber

@@ -2,6 +2,7 @@
 // Video participant; and the audit's (R20): every call that started in a window, page by page.
 // Plain fetch with Basic auth and a timeout; the base URL is configurable so tests point
 // it at a local fake Twilio. A failed look-up is an error, never an answer.
+import type { Config } from '../config.js';
 export interface TwilioCall {
   sid: string;
   parentCallSid: string | null;
@@ -179,4 +180,18 @@ export class TwilioRest {
       yield page;
     }
   }
+}
+
+/** Twilio REST for reconciliation and the audit: Basic auth with an API key if one is set,
+ *  else with the Auth Token. Null when the account SID or any credential is missing. */
+export function twilioRestFor(config: Config): TwilioRest | null {
+  const t = config.twilio;
+  if (!t.accountSid) return null;
+  const creds =
+    t.apiKeySid && t.apiKeySecret
+      ? { username: t.apiKeySid, password: t.apiKeySecret }
+      : t.authToken
+        ? { username: t.accountSid, password: t.authToken }
+        : null;
+  return creds ? new TwilioRest({ baseUrl: t.apiBaseUrl, videoBaseUrl: t.videoApiBaseUrl, accountSid: t.accountSid, ...creds }) : null;
 }
