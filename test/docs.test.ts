@@ -104,7 +104,9 @@ describe('the repository stands on its own', () => {
       const path = join(dir, e.name);
       if (e.isSymbolicLink()) return [];
       if (e.isDirectory()) return ['node_modules', '.git', 'dist', 'scratch', 'coverage'].includes(e.name) ? [] : files(path);
-      return /\.(png|jpe?g|gif|ico|woff2?|gz|br)$/.test(e.name) || e.name === 'package-lock.json' ? [] : [path];
+      // Binary files, the lock file, and what a run leaves behind (logs, CI's test report) are not the repository's text.
+      const skip = /\.(png|jpe?g|gif|ico|woff2?|gz|br|log)$/.test(e.name) || ['package-lock.json', 'vitest-report.json'].includes(e.name);
+      return skip ? [] : [path];
     });
   }
 
