@@ -88,8 +88,12 @@ function copyFromContext(step: Instruction, dir: string): void {
   }
 }
 
-function sh(cmd: string, cwd: string, env: Record<string, string> = {}): string {
-  const r = spawnSync('sh', ['-c', cmd], { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+/** The environment of the stages' commands: this one without what `npm test` adds
+ *  (npm_config_local_prefix and the like would point npm at this checkout). */
+const stageEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'NODE_ENV'));
+
+function sh(cmd: string, cwd: string): string {
+  const r = spawnSync('sh', ['-c', cmd], { cwd, env: stageEnv, encoding: 'utf8', maxBuffer: 64 << 20 });
   expect(r.status, `${cmd}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r.stdout;
 }
