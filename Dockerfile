@@ -9,7 +9,7 @@ WORKDIR /app
 # Dependencies first so this layer is cached until the lockfile changes. All of them: the
 # build's tools (typescript, esbuild, preact, @twilio/voice-sdk) are devDependencies.
 # --ignore-scripts: no package's install script runs (swagger-ui-dist's @scarf/scarf phones
-# home from one; esbuild finds its binary in its @esbuild/<platform> package without its own).
+# home from one; esbuild's launcher finds the binary of its @esbuild/<platform> package without it).
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
