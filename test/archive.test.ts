@@ -188,6 +188,23 @@ it('two instances archiving the same busy accounts leave every entry exactly onc
   expect(calls[0]).toEqual({ n: 30, d: 30 });
 });
 
+it('an instance with ARCHIVER=off meters and leaves the archive to the others', async () => {
+  const prefix = uniquePrefix('arch-off');
+  const off = await gateway({ prefix, keepKeys: true, env: { ARCHIVER: 'off' } });
+  await account(off);
+  await call(off, 'acme-alice', 90);
+  await new Promise((r) => setTimeout(r, 1500)); // an archiving instance takes < 1 s (the first test)
+  expect(await ledgerRows(off)).toHaveLength(0);
+  expect(await off.redis.hget(`${prefix}:{acme}:pool`, 'unarchived')).not.toBeNull();
+
+  const on = await gateway({ prefix });
+  const rows = await waitFor(async () => {
+    const r = await ledgerRows(on);
+    return r.length === 2 ? r : null;
+  }, 5000);
+  expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
+});
+
 it('reports PostgreSQL on /readyz without making the instance unready', async () => {
   const gw = await gateway();
   const ok = await fetch(`${gw.url}/readyz`);
