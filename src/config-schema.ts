@@ -113,7 +113,7 @@ export const schema = z.object({
   DRAIN_DELAY_SECONDS: intIn(0, 10).optional(),
 });
 
-/** Every variable the gateway reads (for the deploy-file and README checks). */
+/** Every variable the gateway reads (for the deploy-file and documented-settings checks). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 function isOrigin(v: string): boolean {

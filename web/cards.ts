@@ -2,7 +2,7 @@
 // (Stripe Elements, Adyen, Braintree…) collects it inside the processor's own iframe and
 // hands back a token with the brand, last 4 digits and expiry; only that goes to
 // POST /v1/accounts/:id/payment-methods. Plug a processor in by implementing CardProcessor
-// (see README "Web app"). In development mode the gateway offers a test card instead.
+// (see docs/web-app.md). In development mode the gateway offers a test card instead.
 export interface CardToken {
   processorToken: string;
   brand: string;
@@ -32,5 +32,5 @@ export const testCardProcessor: CardProcessor = {
   },
 };
 
-/** The processor of this build: none is bundled; see README for plugging one in. */
+/** The processor of this build: none is bundled; docs/web-app.md says how to plug one in. */
 export const configuredProcessor: CardProcessor | null = null;

@@ -25,7 +25,7 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|wo
 
 // What the pages may load: only this origin (scripts, styles, the API and /v1/ws); the
 // softphone also talks to Twilio (signalling, call quality events, ringtones). A card
-// processor's hosted field (README "Web app") adds its own hosts here.
+// processor's hosted field (docs/web-app.md) adds its own hosts here.
 const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 

@@ -1,5 +1,5 @@
 /**
- * Webhook benchmark of the COMPILED gateway against the bare ceiling (PERF.md).
+ * Webhook benchmark of the COMPILED gateway against the bare ceiling (BENCHMARKS.md).
  *
  *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
  *   npm run bench:webhooks -- --only scale [--scale-duration 5] [--warmup 2] [--connections 50]
