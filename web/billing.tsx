@@ -56,34 +56,36 @@ const LEDGER_PAGE = 200;
 
 function Purchases({ rest, version }: { rest: AccountApi; version: number }) {
   const [rows, setRows] = useState<Purchase[] | null>(null);
-  const [cursor, setCursor] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   // Purchases are the ledger's "purchase" entries (newest first); each entry's ref is the
-  // purchase, whose record names the card and the receipt's status.
-  const page = async (from: string | null, have: Purchase[]) => {
+  // purchase, whose record names the card and the receipt's status. Ids read from the
+  // ledger but not shown yet wait in `queue`; `cursor` is where the ledger goes on.
+  const feed = useRef<{ queue: string[]; cursor: string | null; started: boolean }>({ queue: [], cursor: null, started: false });
+  const [more, setMore] = useState(false);
+  const page = async (fresh: boolean) => {
     setBusy(true);
     setError(null);
     try {
-      const found: string[] = [];
-      let next = from;
-      let first = from === null;
-      while ((first || next) && found.length < PURCHASES_PAGE) {
-        first = false;
-        const r = await rest.ledger(LEDGER_PAGE, next);
-        for (const e of r.entries) if (e.kind === 'purchase' && !have.some((p) => p.purchaseId === e.ref)) found.push(e.ref);
-        next = r.nextCursor;
+      const f = fresh ? { queue: [], cursor: null, started: false } : { ...feed.current, queue: [...feed.current.queue] };
+      while (f.queue.length < PURCHASES_PAGE && (!f.started || f.cursor)) {
+        const r = await rest.ledger(LEDGER_PAGE, f.cursor);
+        f.started = true;
+        for (const e of r.entries) if (e.kind === 'purchase') f.queue.push(e.ref);
+        f.cursor = r.nextCursor;
       }
-      const records = await Promise.all(found.map((id) => rest.purchase(id)));
-      setRows([...have, ...records]);
-      setCursor(next);
+      const ids = f.queue.splice(0, PURCHASES_PAGE);
+      const records = await Promise.all(ids.map((id) => rest.purchase(id)));
+      feed.current = f;
+      setRows((have) => (fresh ? records : [...(have ?? []), ...records.filter((p) => !have?.some((h) => h.purchaseId === p.purchaseId))]));
+      setMore(f.queue.length > 0 || f.cursor !== null);
     } catch (err) {
       setError(friendly(err, 'Loading purchases'));
     } finally {
       setBusy(false);
     }
   };
-  useEffect(() => void page(null, []), [rest, version]);
+  useEffect(() => void page(true), [rest, version]);
   return (
     <section class="card" aria-labelledby="purchases-h">
       <h2 id="purchases-h">Purchases</h2>
@@ -108,9 +110,9 @@ function Purchases({ rest, version }: { rest: AccountApi; version: number }) {
           ))}
         </ul>
       )}
-      {error && <Problem text={error} retry={() => void page(cursor, rows ?? [])} />}
-      {cursor && rows && (
-        <button type="button" class="more" disabled={busy} onClick={() => void page(cursor, rows)}>
+      {error && <Problem text={error} retry={() => void page(rows === null)} />}
+      {more && rows && (
+        <button type="button" class="more" disabled={busy} onClick={() => void page(false)}>
           {busy ? 'Loading…' : 'Show more purchases'}
         </button>
       )}
