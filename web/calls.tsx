@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { friendly } from './api.js';
 import { duration, shortDay } from './format.js';
+import { outcome } from './call-outcome.js';
 import type { Call } from './live.js';
 
 const who = (c: Call) => c.staffId ?? c.from ?? 'unknown';
@@ -39,14 +40,6 @@ export function ActiveCalls({ calls, frozenAt }: { calls: Call[]; frozenAt: numb
       )}
     </section>
   );
-}
-
-/** What a finished call came to, in words. */
-export function outcome(c: Call): { text: string; cls: string } {
-  if (c.state === 'unsettled') return { text: 'Not settled', cls: 'muted' };
-  if (c.answeredAt === null && !(c.billableSeconds ?? 0)) return { text: 'No answer', cls: 'muted' };
-  const billed = c.billedMinutes ?? 0;
-  return billed === 0 ? { text: 'free', cls: 'free' } : { text: `${billed} min`, cls: '' };
 }
 
 export function RecentCalls({ calls, hasMore, more }: { calls: Call[]; hasMore: boolean; more(): Promise<void> }) {
