@@ -39,7 +39,7 @@ export function App({ token, claims, config, onSignOut }: { token: string; claim
 
   const shown = shownBalance(live.balance);
   const level = alertLevel(live.balance && { ...live.balance, available: shown ?? 0 }, live.alert);
-  const offline = live.offlineSince !== null && live.balance !== null;
+  const offline = live.offlineSince !== null;
 
   // The gateway refused the sign-in (revoked, expired, staff removed): say so, for good.
   if (live.ended) {
@@ -88,7 +88,13 @@ export function App({ token, claims, config, onSignOut }: { token: string; claim
       </nav>
       <CycleFigures balance={live.balance} />
       <div class={'status-line' + (offline ? ' offline' : '')} role="status" aria-live="polite">
-        {offline ? `Offline — figures from ${clock(live.offlineSince!)}` : live.balance ? '' : 'Connecting…'}
+        {offline
+          ? live.balance
+            ? `Offline — figures from ${clock(live.offlineSince!)}`
+            : 'Offline — the gateway cannot be reached; trying again'
+          : live.balance
+            ? ''
+            : 'Connecting…'}
       </div>
       {level && (
         <div role="alert" class={'banner ' + level}>
