@@ -142,7 +142,7 @@ function Addons({ rest, version }: { rest: AccountApi; version: number }) {
   const all = data ? [...data.addons, ...data.ending] : [];
   return (
     <section class="card" aria-labelledby="addons-h">
-      <h2 id="addons-h">Add-ons</h2>
+      <h2 id="addons-h" tabIndex={-1}>Add-ons</h2>
       {error && <Problem text={error} retry={retry} />}
       {data && all.length === 0 && <p class="empty">No monthly add-ons.</p>}
       {all.length > 0 && (
@@ -236,7 +236,7 @@ function Cards({ rest, devMode }: { rest: AccountApi; devMode: boolean }) {
   };
   return (
     <section class="card" aria-labelledby="cards-h">
-      <h2 id="cards-h">Cards</h2>
+      <h2 id="cards-h" tabIndex={-1}>Cards</h2>
       {error && <Problem text={error} retry={retry} />}
       {data && data.paymentMethods.length === 0 && <p class="empty">No cards on file.</p>}
       {data && data.paymentMethods.length > 0 && (

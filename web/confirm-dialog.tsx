@@ -1,6 +1,6 @@
 // A confirmation as a modal dialog (the platform's <dialog>: focus stays inside, Escape
 // cancels): a question, what will happen, the action's own button and Cancel. Focus goes
-// back to what opened it.
+// back to what opened it (or, if that is gone, to its section's heading).
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef } from 'preact/hooks';
 
@@ -9,10 +9,14 @@ export function ConfirmDialog(props: { title: string; action: string; busy?: boo
   const opener = useRef<HTMLElement | null>(null);
   useEffect(() => {
     opener.current = document.activeElement as HTMLElement | null;
+    // Where focus goes if the opener is gone once the action is done (a removed row):
+    // the heading of the section the dialog belongs to.
+    const home = ref.current?.closest('section')?.querySelector<HTMLElement>('h2') ?? null;
     ref.current?.showModal();
     return () => {
+      // After the render that removed the dialog (and perhaps the opener's row) is done.
       const back = opener.current;
-      if (back && back.isConnected) back.focus();
+      setTimeout(() => (back && back.isConnected ? back : home)?.focus(), 0);
     };
   }, []);
   return (

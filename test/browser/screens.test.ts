@@ -314,6 +314,8 @@ describe('the Billing screen', () => {
     await confirm.getByRole('button', { name: 'End add-on' }).click();
     await expect.poll(() => addons.innerText()).toMatch(/Ends \w{3} \d{1,2}, \d{4}/);
     expect(await addons.getByRole('button', { name: 'End add-on' }).count()).toBe(0);
+    // The row's button is gone: focus lands on the section's heading, not on the page's body.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Add-ons');
     const listed = (await api(gw, ADMIN, 'GET', `/v1/accounts/${s.id}/addons`)).json;
     expect(listed.addons).toHaveLength(0);
     expect(listed.ending).toHaveLength(1);
@@ -327,6 +329,7 @@ describe('the Billing screen', () => {
     await cards.getByRole('button', { name: 'Remove Visa ending 1881' }).click();
     await remove.getByRole('button', { name: 'Remove card' }).click();
     await expect.poll(() => cards.innerText()).not.toContain('Visa ending 1881');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Cards');
     await cards.getByRole('button', { name: 'Add a card' }).click();
     await cards.getByLabel('Card number').fill('5555 5555 5555 4444');
     await cards.getByLabel('Expiry (MM/YY)').fill('09/33');
