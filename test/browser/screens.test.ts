@@ -48,7 +48,8 @@ function unansweredSignals(parent: string) {
   ];
 }
 
-async function shoot(page: Page, name: string) {
+async function shoot(page: Page, name: string, top = false) {
+  if (top) await page.evaluate(() => scrollTo(0, 0));
   const png = await page.screenshot({ fullPage: false }); // the sticky header would repeat down a full-page shot
   // Refreshed on request only, so a test run leaves the tree clean.
   if (process.env.UPDATE_SCREENSHOTS === '1') {
@@ -229,7 +230,7 @@ describe('the Calls screen', () => {
     await expect.poll(() => recent.getByRole('listitem').count()).toBe(24);
     expect(await recent.getByRole('button', { name: 'Load more' }).count()).toBe(0);
     expect(await recent.innerText()).toMatch(/to \+14155551000\s*0:40\s*1 min/);
-    await shoot(page, 'calls');
+    await shoot(page, 'calls', true);
 
     // A live call's timer ticks, and freezes while the app is offline.
     const live = await placeSoftphoneCall(gw, a.identity, '+14155550888');
@@ -268,7 +269,7 @@ describe('the Usage screen', () => {
     // The axes are labelled: the top figure, 0, and the cycle's first and last days.
     expect(await chart.locator('text').allTextContents()).toEqual(expect.arrayContaining(['5', '0']));
     expect(await chart.locator('rect').count()).toBe(1);
-    await shoot(page, 'usage');
+    await shoot(page, 'usage', true);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export calls (CSV)' }).click()]);
     const csv = await (await import('node:fs/promises')).readFile((await download.path())!, 'utf8');
@@ -297,6 +298,8 @@ describe('the Billing screen', () => {
     const purchases = page.getByRole('region', { name: 'Purchases' });
     await expect.poll(() => purchases.getByRole('listitem').count()).toBe(10);
     expect(await purchases.getByRole('listitem').first().innerText()).toMatch(/^100 minutes · one-time\s*\$15\.00\s*\w{3} \d{1,2}, \d{4} · Mastercard ending 4444 · Receipt (queued|sent)$/);
+    await page.waitForTimeout(2600); // the counter's "+100" fades
+    await shoot(page, 'billing', true);
     await purchases.getByRole('button', { name: 'Show more purchases' }).click();
     await expect.poll(() => purchases.getByRole('listitem').count()).toBe(12);
     expect(await purchases.getByRole('listitem').last().innerText()).toMatch(/^200 minutes · monthly add-on\s*\$30\.00/);
@@ -304,7 +307,6 @@ describe('the Billing screen', () => {
     const charges = page.getByRole('region', { name: 'Charges' });
     expect(await charges.innerText()).toMatch(/billed on \w{3} \d{1,2}, \d{4}/);
     expect(await charges.innerText()).toMatch(/Total\s*\$195\.00/);
-    await shoot(page, 'billing');
 
     const addons = page.getByRole('region', { name: 'Add-ons' });
     await expect.poll(() => addons.innerText()).toMatch(/200 minutes every month\s*\$30\.00/);
@@ -389,8 +391,9 @@ describe('look and access', () => {
     const s = await signedIn(gw);
     const { page } = s;
     await addCard(gw, s.token, s.id);
+    // Keyboard use first: the ring is drawn for :focus-visible, as for someone tabbing.
     const audit = () =>
-      page.evaluate(() => {
+      page.keyboard.press('Shift').then(() => page.evaluate(() => {
         const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
         const lum = ([r, g, b]: number[]) => {
           const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
@@ -432,7 +435,7 @@ describe('look and access', () => {
           checked++;
         }
         return { problems, checked };
-      });
+      }));
     // Every screen, and the open buy steps.
     for (const link of ['Calls', 'Usage', 'Billing']) {
       await nav(page).getByRole('link', { name: link }).click();
