@@ -192,7 +192,7 @@ describe('the counter and "How minutes work"', () => {
 });
 
 describe('the Calls screen', () => {
-  it('pages the whole history with "Load more"; an unanswered call reads "No answer"; inbound calls say so; timers freeze while offline', async () => {
+  it('pages the whole history with "Load more"; an unanswered call reads "No answer"; an inbound call says who answered; timers freeze while offline', async () => {
     const a = await createAccount(gw, { monthlyMinutes: 500 });
     // 23 calls: more than one page (20).
     for (let i = 0; i < 22; i++) {
@@ -203,7 +203,8 @@ describe('the Calls screen', () => {
     await postAll(gw, unansweredSignals(missed.callSid));
     const inbound = await placeInboundCall(gw, a.number, '+14155550777');
     expect(inbound.allowed).toBe(true);
-    await postAll(gw, answeredCallSignals(inbound.callSid, 70));
+    // Twilio's signals of the softphone leg name the identity it rang: alice answered.
+    await postAll(gw, answeredCallSignals(inbound.callSid, 70).map((sig) => (sig.ParentCallSid ? { ...sig, To: `client:${a.identity}` } : sig)));
 
     const token = await staffToken(gw, a.id);
     const { context, page, errors } = await phonePage(browser);
@@ -224,7 +225,7 @@ describe('the Calls screen', () => {
     const recent = page.getByRole('region', { name: 'Recent calls' });
     await expect.poll(() => recent.getByRole('listitem').count()).toBe(20);
     const first = await recent.innerText();
-    expect(first).toMatch(/Inbound\s*from \+14155550777\s*1:10\s*2 min/);
+    expect(first).toMatch(/alice answered\s*from \+14155550777\s*1:10\s*2 min/);
     expect(first).toMatch(/to \+14155550999\s*\w{3} \d{1,2}\s*No answer/);
     await recent.getByRole('button', { name: 'Load more' }).click();
     await expect.poll(() => recent.getByRole('listitem').count()).toBe(24);

@@ -49,6 +49,9 @@
   ARGV[15] the call's reconciliation check ("callSid", or "participantSid roomSid"):
            queued for the end of the final grace when the signal leaves the call waiting
            (3, 7), dropped when the call becomes final (R15)
+  ARGV[16] the staff member a dialled <Client> leg's in-progress signal names (their
+           identity answered), or "": an inbound call without a staff member becomes
+           theirs — the first to answer is the one Twilio bridges
   Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes,
             wasUnsettled (0|1), bookedCycleStart}  the call became final now (its snapshot
             and "ended" event go out on the channel only);
@@ -138,7 +141,13 @@ elseif kind == 'child' then
     else
       local q = tonumber(seq) or leg.q
       if q >= leg.q then leg.s, leg.q = status, q end
-      if status == 'in-progress' then leg.a, answeredNow = 1, true end
+      if status == 'in-progress' then
+        leg.a, answeredNow = 1, true
+        if ARGV[16] ~= '' and redis.call('HGET', CALL, 'direction') == 'inbound'
+            and (redis.call('HGET', CALL, 'staffId') or '') == '' then
+          redis.call('HSET', CALL, 'staffId', ARGV[16])
+        end
+      end
     end
     write = true
   elseif leg.i == 1 and status == 'completed' and seconds then
