@@ -28,7 +28,7 @@ export const balanceResponse = z.looseObject({
   version: int,
 });
 
-export const staffMemberResponse = z.looseObject({ id: z.string(), email: z.string(), identity: z.string() });
+export const staffMemberResponse = z.looseObject({ id: z.string(), email: z.string(), identity: z.string(), name: z.string().optional() });
 
 export const accountResponse = z.looseObject({
   id: z.string(),
