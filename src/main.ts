@@ -52,7 +52,7 @@ import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
 import { createStores } from './redis/stores.js';
 import { MediaStreams } from './twilio/media-streams.js';
-import { mediaTokenKey } from './twilio/media-token.js';
+import { mediaTokenKeys } from './twilio/media-token.js';
 import { twilioRestFor } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
@@ -151,7 +151,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     currency: config.currency,
     overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
   }, clock, log, () => mailer?.wake());
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
+  const auth = makeAuthenticator({
+    adminApiKey: config.adminApiKey,
+    staffTokenSecret: config.staffTokenSecret,
+    previousStaffTokenSecrets: config.staffTokenPreviousSecrets,
+    clock,
+    staffAccess,
+  });
 
   // Sockets and fan-out
   const bus = new Bus(config.redis, prefix, log);
@@ -167,8 +173,10 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     onAuthorization: (result) => metrics.socketAuthorizations.inc({ result }),
   }, clock, log);
   clients.start();
-  const tokenKey = mediaTokenKey(config.staffTokenSecret);
-  const media = new MediaStreams({ tokenKey }, new MediaStreamEvents(store, clock), log);
+  // Stream tokens are minted with the current secret's key and verified with every key.
+  const tokenKeys = mediaTokenKeys(config.staffTokenSecret, config.staffTokenPreviousSecrets);
+  const tokenKey = tokenKeys[0]!;
+  const media = new MediaStreams({ tokenKeys }, new MediaStreamEvents(store, clock), log);
 
   // HTTP, the socket endpoints among its routes
   const readiness = new Readiness();
