@@ -26,6 +26,7 @@ import { PeriodicAudit } from './jobs/periodic-audit.js';
 import { auditFor } from './recovery/audit.js';
 import { AuditLease } from './redis/audit-lease.js';
 import { createLogger, type Logger } from './log.js';
+import { exitOnUnhandledFailures } from './process-failures.js';
 import { CallMetering, DENIED_MEMORY_MS } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
 import { Dialling } from './metering/dialling.js';
@@ -57,6 +58,27 @@ import { twilioRestFor } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { StaffPresence } from './ws/staff-presence.js';
+
+/** The listener could not be opened (the port taken, or not ours to take): one sentence for
+ *  the operator, no stack — nothing in the code is wrong. */
+export class ListenError extends Error {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? 'is already in use: stop what listens there, or set PORT to another port'
+        : cause.code === 'EACCES'
+          ? 'may not be opened by this user (ports below 1024 need privileges): set PORT to a higher port'
+          : cause.code === 'EADDRNOTAVAIL'
+            ? 'names an address this machine does not have: check HOST'
+            : `cannot be opened (${cause.code ?? cause.message})`;
+    super(`port ${port} on ${host} ${why}`);
+    this.name = 'ListenError';
+  }
+}
 
 export interface GatewayDeps {
   config: Config;
@@ -257,9 +279,25 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver, audit });
 
   // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+  } catch (err) {
+    // Nothing listens: let go of what was started, so the caller (main, a test) is left
+    // with no timers or connections, and say which address could not be had.
+    await reconciler.stop();
+    await clients.drain(0);
+    await bus.stop();
+    alertSubscriber.disconnect();
+    if (ownsBooks) await books.close();
+    throw new ListenError(host, port, err as NodeJS.ErrnoException);
+  }
   refuseOtherUpgrades(server as Server);
   const addr = server.address() as AddressInfo;
   jobs.start();
@@ -306,6 +344,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  exitOnUnhandledFailures(log);
   for (const w of config.warnings) log.warn(`configuration: ${w}`);
   if (config.devMode) {
     const bar = '='.repeat(72);
@@ -327,7 +366,16 @@ async function main(): Promise<void> {
   }
   redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
   await warnIfRedisCanEvict(redis, log);
-  const gw = await startGateway({ config, redis, log });
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway({ config, redis, log });
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    // One line, as every start-up failure: the port and what to do. A stack would only
+    // say where Node noticed.
+    process.stderr.write(`minutegate: cannot listen: ${err.message}\n`);
+    process.exit(1);
+  }
   log.info('minutegate listening', {
     port: gw.port,
     publicBaseUrl: config.publicBaseUrl ?? "(unset: each request's Host header)",
