@@ -184,5 +184,8 @@ describe('SIGTERM and keep-alive connections', () => {
     }
     // Requests that arrived while draining are answered, not dropped.
     expect(answered).toBeGreaterThan(0);
+    // At LOG_LEVEL=info the 20 /healthz probes above wrote no access line (issue #21).
+    expect(proc.output()).toContain('"msg":"minutegate listening"');
+    expect(proc.output()).not.toMatch(/"path":"\/healthz"/);
   });
 });
