@@ -4,14 +4,15 @@
 // client's address and user agent, and a webhook's CallSid; probes and scrapes at debug.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createAccount, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from './support/gateway.js';
+import { computeTwilioSignature } from '../src/twilio/signature.js';
+import { createAccount, startTestGateway, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { wsUrl } from './support/ws-client.js';
 
 const lines: string[] = [];
 let gw: TestGateway;
 beforeAll(async () => {
-  gw = await startTestGateway({ log: (l) => lines.push(l) });
+  gw = await startTestGateway({ log: (l) => lines.push(l), env: { MEDIA_STREAMS: 'on' } });
 });
 afterAll(() => gw.stop());
 
@@ -156,6 +157,20 @@ it("a webhook's access line is at debug and carries its CallSid", async () => {
   const status = records.filter((r) => r.msg === 'request' && r.path === '/twilio/status' && r.callSid === call.callSid);
   expect(status.length).toBeGreaterThanOrEqual(2);
   for (const r of status) expect(r.level).toBe('debug');
+  // The call's Media Streams upgrade: its CallSid comes from the URL's token.
+  const streamUrl = /<Stream url="([^"]+)"/.exec(call.twiml)![1]!;
+  const opened = await upgradeAnswer(wsUrl(gw.url, new URL(streamUrl).pathname), {
+    'x-twilio-signature': computeTwilioSignature(TEST_AUTH_TOKEN, streamUrl, {}),
+    'x-request-id': 'media-up',
+  });
+  expect(opened.status).toBe(101);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(lines.map((l) => JSON.parse(l)).find((r) => r.requestId === 'media-up' && r.msg === 'request')).toMatchObject({
+    level: 'debug',
+    route: '/twilio/media/*',
+    status: 101,
+    callSid: call.callSid,
+  });
   // A request that fails its signature names no call: nothing it claims was verified.
   const forged = await gw.twilio('/twilio/status', { CallSid: 'CAforgedforgedforgedforgedforged00', CallStatus: 'completed' }, { signature: 'bad' });
   expect(forged.status).toBe(403);
