@@ -14,6 +14,7 @@ import { StaffAccess } from './auth/staff-access.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
 import { drainHttp } from './http/drain.js';
+import { ListenError } from './http/listen-error.js';
 import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
@@ -58,27 +59,6 @@ import { twilioRestFor } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { StaffPresence } from './ws/staff-presence.js';
-
-/** The listener could not be opened (the port taken, or not ours to take): one sentence for
- *  the operator, no stack — nothing in the code is wrong. */
-export class ListenError extends Error {
-  constructor(
-    readonly host: string,
-    readonly port: number,
-    cause: NodeJS.ErrnoException,
-  ) {
-    const why =
-      cause.code === 'EADDRINUSE'
-        ? 'is already in use: stop what listens there, or set PORT to another port'
-        : cause.code === 'EACCES'
-          ? 'may not be opened by this user (ports below 1024 need privileges): set PORT to a higher port'
-          : cause.code === 'EADDRNOTAVAIL'
-            ? 'names an address this machine does not have: check HOST'
-            : `cannot be opened (${cause.code ?? cause.message})`;
-    super(`port ${port} on ${host} ${why}`);
-    this.name = 'ListenError';
-  }
-}
 
 export interface GatewayDeps {
   config: Config;
