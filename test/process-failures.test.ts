@@ -122,10 +122,14 @@ describe('a port already in use', () => {
     const config = loadConfig({ ...rest, REDIS_PREFIX });
     const redis = createRedis(config.redis);
     await connectRedis(redis, config.redis);
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
     try {
       const started = startGateway({ config, redis, log: createLogger('silent') }, port, '127.0.0.1');
       await expect(started).rejects.toBeInstanceOf(ListenError);
       await expect(started).rejects.toMatchObject({ port, host: '127.0.0.1', message: expect.stringContaining('already in use') });
+      // Its Redis subscribers and PostgreSQL connections are closed again.
+      await expect.poll(sockets).toBe(before);
     } finally {
       redis.disconnect();
       holder.close();
