@@ -56,7 +56,7 @@ describe('response headers', () => {
   });
 
   it('the pages (/app, /docs) carry a Content-Security-Policy that forbids framing; JSON answers none', async () => {
-    for (const path of ['/app', '/app/', '/app/phone', '/docs']) {
+    for (const path of ['/app', '/app/', '/app/usage', '/app/billing', '/app/phone', '/docs']) {
       const res = await fetch(`${gw.url}${path}`);
       await res.arrayBuffer();
       expect([path, res.status]).toEqual([path, 200]);
