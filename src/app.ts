@@ -63,7 +63,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   const { config, log, metrics, registry, auth, clock } = d;
   const app = new Hono<LogEnv>();
   app.use('*', ...requestContext({ log, metrics }));
-  app.use('*', securityHeaders());
+  app.use('*', securityHeaders({ https: config.publicBaseUrl?.startsWith('https:') ?? false }));
   app.use('*', limitBody(MAX_BODY_BYTES));
   // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
   if (config.corsOrigins.length > 0) app.use('/v1/*', apiCors(config.corsOrigins));

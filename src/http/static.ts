@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { errorBody } from './json.js';
+import { PAGE_CSP } from './security-headers.js';
 
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
@@ -23,10 +24,10 @@ const TYPES: Record<string, string> = {
 /** Asset names as the build writes them: no slashes, no dot-dot, one extension we know. */
 const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|woff2)$/;
 
-// What the pages may load: only this origin (scripts, styles, the API and /v1/ws); the
-// softphone also talks to Twilio (signalling, call quality events, ringtones). A card
-// processor's hosted field (docs/web-app.md) adds its own hosts here.
-const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// What the pages may load: only this origin (scripts, styles, the API and /v1/ws,
+// security-headers.ts); the softphone also talks to Twilio (signalling, call quality
+// events, ringtones). A card processor's hosted field (docs/web-app.md) adds its own hosts here.
+const BASE_CSP = PAGE_CSP;
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 
 /** The app's pages: each path, the file that answers it and its Content-Security-Policy. */
