@@ -56,6 +56,8 @@ export interface RouteDeps {
   /** The socket endpoints: GET /v1/ws, and /twilio/media/<token> (null without MEDIA_STREAMS). */
   clients: ClientGateway;
   media: MediaStreams | null;
+  /** The demo's fake Twilio (GatewayDeps.demoTwilioUrl); undefined outside `npm run demo`. */
+  demoTwilioUrl?: string;
 }
 
 export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
@@ -101,7 +103,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   app.route('/v1/accounts', alertRoutes({ alerts: d.alerts, auth, clock }));
   app.route('/', clientSocketRoute(d.clients, auth, config.corsOrigins));
   // The web app (dist/web/, built by `npm run build`) at /app.
-  app.route('/', staticRoutes({ devMode: config.devMode }));
+  app.route('/', staticRoutes({ devMode: config.devMode, demoTwilioUrl: d.demoTwilioUrl }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

@@ -1,5 +1,5 @@
 // Command line of `npm run demo`: [--port 8080] [--host 127.0.0.1] [--minutes 1000]
-// [--every 8] [--hold 20] [--seed S] [--no-build]. REDIS_URL, PORT and HOST are honoured as for the gateway.
+// [--every 8] [--hold 20] [--seed S] [--mail-dir DIR] [--no-build]. REDIS_URL, PORT and HOST are honoured as for the gateway.
 import type { Cluster, Redis } from 'ioredis';
 
 export interface DemoArgs {
@@ -12,11 +12,13 @@ export interface DemoArgs {
   /** Real seconds a simulated call stays active at most. */
   holdSeconds: number;
   seed: number;
+  /** Where the mail sink keeps receipts and alert e-mails; default: a new folder in the OS temp dir. */
+  mailDir: string | undefined;
   /** Skip bundling web/ (the tests build it once for the whole run). */
   build: boolean;
 }
 
-export const DEMO_USAGE = 'usage: npm run demo -- [--port 8080] [--host 127.0.0.1] [--minutes 1000] [--every 8] [--hold 20] [--seed S] [--no-build]';
+export const DEMO_USAGE = 'usage: npm run demo -- [--port 8080] [--host 127.0.0.1] [--minutes 1000] [--every 8] [--hold 20] [--seed S] [--mail-dir DIR] [--no-build]';
 
 export function demoArgs(argv: string[], env: Record<string, string | undefined>): DemoArgs {
   const flags = new Map<string, string>();
@@ -40,7 +42,7 @@ export function demoArgs(argv: string[], env: Record<string, string | undefined>
     if (!/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) problems.push(`--${name}: a number from ${min} to ${max}`);
     return Number(v);
   };
-  for (const k of flags.keys()) if (!['port', 'host', 'minutes', 'every', 'hold', 'seed'].includes(k)) problems.push(`unknown flag --${k}`);
+  for (const k of flags.keys()) if (!['port', 'host', 'minutes', 'every', 'hold', 'seed', 'mail-dir'].includes(k)) problems.push(`unknown flag --${k}`);
   const out: DemoArgs = {
     port: num('port', env.PORT ? Number(env.PORT) : 8080, 0, 65535),
     host: flags.get('host') ?? env.HOST ?? '127.0.0.1',
@@ -49,6 +51,7 @@ export function demoArgs(argv: string[], env: Record<string, string | undefined>
     everySeconds: num('every', 8, 0.1, 3600),
     holdSeconds: num('hold', 20, 0, 3600),
     seed: num('seed', Date.now() % 2 ** 31, 0, 2 ** 31),
+    mailDir: flags.get('mail-dir'),
     build,
   };
   if (problems.length) throw new Error(`${problems.join('\n')}\n${DEMO_USAGE}`);

@@ -46,6 +46,27 @@ function talkTime(r: () => number): number {
   return 600 + Math.floor(r() * 3600);
 }
 
+/** One status callback of a <Dial>ed leg, as Twilio sends it to the noun's statusCallback
+ *  (also what the demo's fake Twilio sends: scripts/demo/fake-twilio.ts). */
+export function dialLegSignal(o: {
+  accountSid: string;
+  parentCallSid: string;
+  callSid: string;
+  seq: number;
+  status: string;
+  /** When it happened (ms). */
+  at: number;
+  /** CallDuration (s), on the leg's final callback. */
+  duration?: number;
+}): Record<string, string> {
+  const p: Record<string, string> = {
+    AccountSid: o.accountSid, ApiVersion: '2010-04-01', CallSid: o.callSid, ParentCallSid: o.parentCallSid, CallStatus: o.status,
+    Direction: 'outbound-dial', SequenceNumber: String(o.seq), CallbackSource: 'call-progress-events', Timestamp: new Date(o.at).toUTCString(),
+  };
+  if (o.duration !== undefined) p.CallDuration = String(o.duration);
+  return p;
+}
+
 export function drawCall(
   r: () => number,
   ctx: { staff: Staff[]; number: string; rules: BillingRules; at: number },
@@ -72,14 +93,8 @@ export function drawCall(
   const legSids = Array.from({ length: legs }, () => `CA${hex(r, 32)}`);
   const winner = answered ? Math.floor(r() * legs) : -1;
   const signals: Record<string, string>[] = [];
-  const leg = (sid: string, seq: number, status: string, at: number, duration?: number) => {
-    const p: Record<string, string> = {
-      ...base, CallSid: sid, ParentCallSid: callSid, CallStatus: status, Direction: 'outbound-dial',
-      SequenceNumber: String(seq), CallbackSource: 'call-progress-events', Timestamp: t(at),
-    };
-    if (duration !== undefined) p.CallDuration = String(duration);
-    return p;
-  };
+  const leg = (sid: string, seq: number, status: string, at: number, duration?: number) =>
+    dialLegSignal({ accountSid: AC, parentCallSid: callSid, callSid: sid, seq, status, at: ctx.at + at * 1000, duration });
   legSids.forEach((sid, i) => {
     signals.push(leg(sid, 0, 'initiated', 0), leg(sid, 1, 'ringing', 1));
     if (i === winner) {

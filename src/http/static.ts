@@ -29,11 +29,18 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|wo
 const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 
+/** The softphone's policy; in `npm run demo` it may also reach the demo's fake Twilio (its
+ *  HTTP origin and the same host's WebSocket), and nothing else is added anywhere else. */
+function phoneCsp(demoTwilioUrl: string | undefined): string {
+  const demo = demoTwilioUrl ? ` ${demoTwilioUrl} ${demoTwilioUrl.replace(/^http/, 'ws')}` : '';
+  return `${BASE_CSP}; connect-src 'self' ${TWILIO}${demo}; media-src 'self' blob: https://sdk.twilio.com`;
+}
+
 /** The app's pages: each path, the file that answers it and its Content-Security-Policy. */
 const PAGES: Record<string, { file: string; csp: string }> = {
   '/app': { file: 'index.html', csp: BASE_CSP },
   '/app/': { file: 'index.html', csp: BASE_CSP },
-  '/app/phone': { file: 'phone.html', csp: `${BASE_CSP}; connect-src 'self' ${TWILIO}; media-src 'self' blob: https://sdk.twilio.com` },
+  '/app/phone': { file: 'phone.html', csp: phoneCsp(undefined) },
 };
 
 export interface StaticOptions {
@@ -41,13 +48,18 @@ export interface StaticOptions {
   dir?: string;
   /** What the app may know about the gateway: dev mode offers a test card. */
   devMode: boolean;
+  /** `npm run demo` only: the origin (http://host:port) of its fake Twilio, which the
+   *  softphone dials through; said in /app/config.json and allowed by the phone's CSP. */
+  demoTwilioUrl?: string;
 }
 
 export function staticRoutes(opts: StaticOptions) {
   const dir = opts.dir ?? DEFAULT_WEB_DIR;
   const app = new Hono();
 
-  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode }, 200, { 'cache-control': 'no-cache' }));
+  const demoTwilioUrl = opts.demoTwilioUrl ? new URL(opts.demoTwilioUrl).origin : undefined;
+  const config = demoTwilioUrl ? { devMode: opts.devMode, demoTwilio: demoTwilioUrl } : { devMode: opts.devMode };
+  app.get('/app/config.json', (c) => c.json(config, 200, { 'cache-control': 'no-cache' }));
 
   app.get('/app/assets/:name', async (c) => {
     const name = c.req.param('name');
@@ -70,7 +82,9 @@ export function staticRoutes(opts: StaticOptions) {
     return c.body(body, 200, headers);
   });
 
-  for (const [path, { file, csp }] of Object.entries(PAGES)) {
+  for (const [path, page] of Object.entries(PAGES)) {
+    const { file } = page;
+    const csp = file === 'phone.html' ? phoneCsp(demoTwilioUrl) : page.csp;
     app.get(path, async (c) => {
       const html = await readFile(join(dir, file), 'utf8').catch(() => null);
       if (html === null) {
