@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { decodeMail, waitFor } from './support/billing.js';
 
 const children: ReturnType<typeof spawn>[] = [];
@@ -59,6 +60,19 @@ describe('npm run demo', () => {
     const voice = await call('POST', `/v1/accounts/${claims.accountId}/voice-token`);
     expect(voice.status).toBe(201);
     expect(voice.json.identity).toBe(`${claims.accountId}_ana`);
+    // A softphone call through the fake Twilio, as the page's demo Device places it: the
+    // voice webhook and callbacks it signs reach the gateway and settle the call.
+    const device = new WebSocket(`${config.demoTwilio.replace('http', 'ws')}/v1/device`);
+    const said: { type: string; callSid?: string }[] = [];
+    device.on('message', (m) => {
+      said.push(JSON.parse(String(m)));
+      if (said.at(-1)!.type === 'accepted') setTimeout(() => device.send(JSON.stringify({ type: 'hangup' })), 500);
+    });
+    device.on('open', () => device.send(JSON.stringify({ type: 'invite', token: voice.json.token, params: { To: '+14155550123' } })));
+    await once(device, 'close');
+    expect(said.map((m) => m.type)).toEqual(['ringing', 'accepted', 'ended']);
+    const placed = await get(`/v1/accounts/${claims.accountId}/calls/${said[0]!.callSid}`);
+    expect(placed).toMatchObject({ state: 'ended', from: `client:${claims.accountId}_ana`, to: '+14155550123', billedMinutes: 0 });
     // The fake Twilio's REST answers only the run's API key.
     expect((await fetch(`${config.demoTwilio}/2010-04-01/Accounts/ACx/Calls.json`)).status).toBe(401);
     const cards = await get(`/v1/accounts/${claims.accountId}/payment-methods`);
@@ -72,7 +86,8 @@ describe('npm run demo', () => {
     const text = decodeMail(await readFile(join(mailDir, receipt), 'utf8'));
     expect(text).toMatch(/^To: ana@demo-[0-9a-f]{4}\.example/m);
     expect(text).toContain('4242');
-    expect(stderr).toContain(join(mailDir, receipt));
+    // The console says where it is (once the file is written).
+    await waitFor(async () => stderr.includes(`→ ${join(mailDir, receipt)}`), 5000, 100);
     // Signed simulated calls reach the ledger (the gateway checks every signature).
     await waitFor(async () => {
       const calls = await get(`/v1/accounts/${claims.accountId}/calls?state=ended`);
