@@ -189,6 +189,11 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
             onInput={(e) => setNumber((e.target as HTMLInputElement).value.replace(/[^\d+]/g, ''))}
           />
         </label>
+        {answeredAt !== null && (
+          <p class="call-timer" role="timer" aria-label="Call time">
+            {clockTime(now - answeredAt)}
+          </p>
+        )}
         <div class="pad">
           {KEYS.map((k) => (
             <button type="button" key={k} aria-label={`Dial ${k}`} onClick={() => setNumber((n) => n + k)}>
@@ -212,11 +217,6 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
         </div>
         {number && !valid && <p class="hint">Numbers are dialled in international form: + and the country code.</p>}
       </form>
-      {answeredAt !== null && (
-        <p class="call-timer" role="timer" aria-label="Call time">
-          {clockTime(now - answeredAt)}
-        </p>
-      )}
       <p class="status-line" role="status" aria-live="polite">
         {status}
       </p>
