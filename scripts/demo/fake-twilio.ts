@@ -237,6 +237,8 @@ export async function startFakeTwilio(opts: FakeTwilioOptions): Promise<FakeTwil
     let invited = false;
     // A dropped socket is a dropped WebRTC leg: the call ends as if hung up.
     ws.on('close', stop);
+    // A broken frame closes the socket (and so ends the call); it never stops the demo.
+    ws.on('error', () => ws.terminate());
     ws.on('message', (data) => {
       let m: DeviceMessage;
       try {

@@ -131,11 +131,15 @@ describe('the demo softphone', () => {
 describe("the demo's fake Twilio", () => {
   /** One invite over the Device socket; the messages the fake sends until it closes. */
   const invite = (body: unknown) =>
-    new Promise<unknown[]>((resolve, reject) => {
+    new Promise<any[]>((resolve, reject) => {
       const ws = new WebSocket(`${twilio.url.replace('http', 'ws')}/v1/device`);
-      const got: unknown[] = [];
+      const got: any[] = [];
       ws.on('open', () => ws.send(typeof body === 'string' ? body : JSON.stringify(body)));
-      ws.on('message', (m) => got.push(JSON.parse(String(m))));
+      ws.on('message', (m) => {
+        got.push(JSON.parse(String(m)));
+        // Hang up as soon as the call is answered.
+        if (got.at(-1).type === 'accepted') ws.send(JSON.stringify({ type: 'hangup' }));
+      });
       ws.on('close', () => resolve(got));
       ws.on('error', reject);
     });
@@ -153,17 +157,24 @@ describe("the demo's fake Twilio", () => {
     ]);
     expect(await invite({ type: 'invite', token: 'not.a.token', params: {} })).toMatchObject([{ type: 'rejected' }]);
     expect(await invite('{not json')).toEqual([]);
+    // A frame over the size limit closes that socket only; the server goes on.
+    expect(await invite({ type: 'invite', token: 'x'.repeat(20_000), params: {} })).toEqual([]);
+    expect((await fetch(`${twilio.url}/2010-04-01/Accounts/${settings.accountSid}/Calls.json`)).status).toBe(401);
     expect(twilio.calls().length).toBe(before);
   });
 
   it("answers the gateway's REST reads of the calls it placed, with the run's API key only", async () => {
-    const [parent] = twilio.calls();
-    expect(parent).toBeDefined();
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const voice = await gw.as(await staffToken(gw, a.id), 'POST', `/v1/accounts/${a.id}/voice-token`);
+    expect(voice.status).toBe(201);
+    const said = await invite({ type: 'invite', token: voice.json.token, params: { To: '+14155550177' } });
+    expect(said.map((m) => m.type)).toEqual(['ringing', 'accepted', 'ended']);
+    const parent = twilio.calls().find((c) => c.sid === said[0].callSid);
     const auth = `Basic ${Buffer.from(`${settings.apiKeySid}:${settings.apiKeySecret}`).toString('base64')}`;
     const base = `${twilio.url}/2010-04-01/Accounts/${settings.accountSid}`;
     expect((await fetch(`${base}/Calls/${parent!.sid}.json`)).status).toBe(401);
     const one = await (await fetch(`${base}/Calls/${parent!.sid}.json`, { headers: { authorization: auth } })).json();
-    expect(one).toMatchObject({ sid: parent!.sid, parent_call_sid: null, status: 'completed', from: parent!.from });
+    expect(one).toMatchObject({ sid: parent!.sid, parent_call_sid: null, status: 'completed', from: `client:${a.identity}`, to: '+14155550177' });
     const legs = await (await fetch(`${base}/Calls.json?ParentCallSid=${parent!.sid}`, { headers: { authorization: auth } })).json();
     expect(legs.calls).toMatchObject([{ parent_call_sid: parent!.sid, status: 'completed' }]);
     expect((await fetch(`${base}/Calls/CA${'0'.repeat(32)}.json`, { headers: { authorization: auth } })).status).toBe(404);
