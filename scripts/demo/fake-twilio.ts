@@ -142,6 +142,8 @@ export async function startFakeTwilio(opts: FakeTwilioOptions): Promise<FakeTwil
   const ringMs = opts.ringMs ?? 2000;
   const say = opts.say ?? (() => {});
   const records: FakeCallRecord[] = [];
+  /** Calls being played: close() lets them end properly. */
+  const active = new Set<Promise<void>>();
   let gateway: GatewayClient | null = null;
   let publicBase = '';
 
@@ -256,12 +258,16 @@ export async function startFakeTwilio(opts: FakeTwilioOptions): Promise<FakeTwil
         return void ws.close(1000);
       }
       const params = m.params && typeof m.params === 'object' ? m.params : {};
-      place(ws, identity, params, hangUp, () => hungUp)
+      const call = place(ws, identity, params, hangUp, () => hungUp)
         .catch((err: Error) => {
           say(`  !  softphone call failed: ${err.message}`);
           if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'rejected', message: `the demo's Twilio could not reach the gateway: ${err.message}` }));
         })
-        .finally(() => ws.readyState === ws.OPEN && ws.close(1000));
+        .finally(() => {
+          active.delete(call);
+          if (ws.readyState === ws.OPEN) ws.close(1000);
+        });
+      active.add(call);
     });
   });
 
@@ -325,7 +331,11 @@ export async function startFakeTwilio(opts: FakeTwilioOptions): Promise<FakeTwil
       gateway = new GatewayClient(gw.url.replace(/\/+$/, ''), publicBase, opts.authToken, '');
     },
     calls: () => records.map((r) => ({ ...r })),
+    /** Hangs up every call in progress and lets its last webhooks reach the gateway (3 s
+     *  at most), then stops: the gateway should still be up when this is called. */
     close: async () => {
+      for (const ws of wss.clients) ws.close(1001, 'the demo is stopping');
+      await Promise.race([Promise.allSettled([...active]), sleep(3000)]);
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => server.close(() => r()));
     },

@@ -181,6 +181,25 @@ describe("the demo's fake Twilio", () => {
   });
 });
 
+describe("stopping the demo's fake Twilio", () => {
+  it('hangs up the calls in progress and settles them before it stops', async () => {
+    const own = await startFakeTwilio({ settings, authToken: TEST_AUTH_TOKEN, ringMs: 100 });
+    own.attach({ url: gw.url, publicBaseUrl: PUBLIC_BASE_URL });
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const voice = await gw.as(await staffToken(gw, a.id), 'POST', `/v1/accounts/${a.id}/voice-token`);
+    const ws = new WebSocket(`${own.url.replace('http', 'ws')}/v1/device`);
+    const said: any[] = [];
+    ws.on('message', (m) => said.push(JSON.parse(String(m))));
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'invite', token: voice.json.token, params: { To: '+14155550188' } })));
+    await expect.poll(() => said.map((m) => m.type)).toEqual(['ringing', 'accepted']);
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ reserved: 1 });
+    await own.close();
+    const call = await callOf(a.id, said[0].callSid);
+    expect(call).toMatchObject({ state: 'ended', billedMinutes: 0 });
+    expect((await gw.admin('GET', `/v1/accounts/${a.id}/balance`)).json).toMatchObject({ balance: 10, reserved: 0 });
+  });
+});
+
 describe('outside the demo', () => {
   it('names no fake Twilio: config and the phone CSP are the plain ones', async () => {
     expect(await (await fetch(`${plain.url}/app/config.json`)).json()).toEqual({ devMode: false });
