@@ -24,7 +24,7 @@ describe('npm run demo', () => {
   it('prints a working /app link, runs in development mode, trickles calls that move the balance, keeps receipts as files, and stops cleanly', async () => {
     const mailDir = await mkdtemp(join(tmpdir(), 'mg-demo-mail-'));
     dirs.push(mailDir);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '0.5', '--seed', '7', '--mail-dir', mailDir, '--no-build'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '4', '--seed', '7', '--mail-dir', mailDir, '--no-build'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
@@ -89,10 +89,20 @@ describe('npm run demo', () => {
     // The console says where it is (once the file is written).
     await waitFor(async () => stderr.includes(`→ ${join(mailDir, receipt)}`), 5000, 100);
     // Signed simulated calls reach the ledger (the gateway checks every signature).
-    await waitFor(async () => {
-      const calls = await get(`/v1/accounts/${claims.accountId}/calls?state=ended`);
-      return calls.calls.length >= 2;
+    // Played in real time: no call is billed for more seconds than it really lasted, from
+    // the voice webhook (startedAt, the gateway's clock) to when this test first saw it
+    // ended. (endedAt is the time Twilio's callback says, so it cannot tell.)
+    const seenEnded = new Map<string, number>();
+    const ended = await waitFor(async () => {
+      const calls = (await get(`/v1/accounts/${claims.accountId}/calls?state=ended`)).calls as any[];
+      for (const c of calls) if (!seenEnded.has(c.callSid)) seenEnded.set(c.callSid, Date.now());
+      return calls.length >= 2 && calls.some((c) => c.billableSeconds > 0) && calls;
     }, 20_000, 200);
+    for (const c of ended) {
+      const lasted = seenEnded.get(c.callSid)! - Date.parse(c.startedAt);
+      // 250 ms: the voice webhook's own latency, counted in startedAt but not in the talk.
+      expect(c.billableSeconds * 1000, JSON.stringify(c)).toBeLessThanOrEqual(lasted + 250);
+    }
     expect(stderr).not.toMatch(/simulated call failed/);
 
     child.kill('SIGTERM');

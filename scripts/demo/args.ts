@@ -1,5 +1,5 @@
 // Command line of `npm run demo`: [--port 8080] [--host 127.0.0.1] [--minutes 1000]
-// [--every 8] [--hold 20] [--seed S] [--mail-dir DIR] [--no-build]. REDIS_URL, PORT and HOST are honoured as for the gateway.
+// [--every 8] [--hold 150] [--seed S] [--mail-dir DIR] [--no-build]. REDIS_URL, PORT and HOST are honoured as for the gateway.
 import type { Cluster, Redis } from 'ioredis';
 
 export interface DemoArgs {
@@ -9,7 +9,8 @@ export interface DemoArgs {
   minutes: number;
   /** Seconds between simulated calls, on average. */
   everySeconds: number;
-  /** Real seconds a simulated call stays active at most. */
+  /** The longest a simulated call lasts, ringing and talk together (real seconds, which
+   *  are also the billed ones). */
   holdSeconds: number;
   seed: number;
   /** Where the mail sink keeps receipts and alert e-mails; default: a new folder in the OS temp dir. */
@@ -18,7 +19,7 @@ export interface DemoArgs {
   build: boolean;
 }
 
-export const DEMO_USAGE = 'usage: npm run demo -- [--port 8080] [--host 127.0.0.1] [--minutes 1000] [--every 8] [--hold 20] [--seed S] [--mail-dir DIR] [--no-build]';
+export const DEMO_USAGE = 'usage: npm run demo -- [--port 8080] [--host 127.0.0.1] [--minutes 1000] [--every 8] [--hold 150] [--seed S] [--mail-dir DIR] [--no-build]';
 
 export function demoArgs(argv: string[], env: Record<string, string | undefined>): DemoArgs {
   const flags = new Map<string, string>();
@@ -49,7 +50,7 @@ export function demoArgs(argv: string[], env: Record<string, string | undefined>
     redisUrl: env.REDIS_URL || undefined,
     minutes: num('minutes', 1000, 0, 10_000_000),
     everySeconds: num('every', 8, 0.1, 3600),
-    holdSeconds: num('hold', 20, 0, 3600),
+    holdSeconds: num('hold', 150, 0, 3600),
     seed: num('seed', Date.now() % 2 ** 31, 0, 2 ** 31),
     mailDir: flags.get('mail-dir'),
     build,

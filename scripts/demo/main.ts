@@ -8,7 +8,7 @@
 // (scripts/simulate's calls, signed like Twilio's, played at human pace) so the counter
 // and the calls lists move. Ctrl-C stops it and removes the demo's keys from Redis.
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,13 +46,16 @@ async function mailSink(dir: string): Promise<{ url: string; close(): Promise<vo
         const subject = /^Subject: (.*)$/m.exec(head)?.[1]?.trim() ?? '(no subject)';
         const kind = /receipt/i.test(subject) ? 'receipt' : /minutes/i.test(subject) ? 'alert' : 'mail';
         const file = join(dir, `${String(++count).padStart(3, '0')}-${kind}.eml`);
-        writeFile(file, raw).then(
-          () => {
-            say(`  ✉  "${subject}" to ${session.envelope.rcptTo.map((r) => r.address).join(', ')} → ${file}`);
-            done();
-          },
-          (err: Error) => done(err),
-        );
+        // Written aside and renamed: a reader never finds a half-written mail.
+        writeFile(`${file}.part`, raw)
+          .then(() => rename(`${file}.part`, file))
+          .then(
+            () => {
+              say(`  ✉  "${subject}" to ${session.envelope.rcptTo.map((r) => r.address).join(', ')} → ${file}`);
+              done();
+            },
+            (err: Error) => done(err),
+          );
       });
     },
   });
@@ -149,27 +152,31 @@ async function main(args: DemoArgs): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 
-  // The simulator's calls, played at human pace: ringing, then talking for a while
-  // (at most args.holdSeconds of real time; the billed duration is the drawn one).
+  // The simulator's calls, played in real time: each callback is sent when its Timestamp
+  // says, so a call rings and talks as long as it is billed for — a simulated call lasts as
+  // long as it appears to (the app's timers and the minutes agree). --hold bounds a call's
+  // length (ringing and talk) so that one is over within minutes.
   const random = rng(args.seed);
   const rules = { minBillableSeconds: config.metering.minBillableSeconds, billingIncrementSeconds: config.metering.billingIncrementSeconds };
   const play = async () => {
-    const call = drawCall(random, { staff, number, rules, at: Date.now() });
+    // Twilio's Timestamps name whole seconds: the call starts on one, so each callback's
+    // Timestamp is exactly when it is sent.
+    const at = Math.ceil(Date.now() / 1000) * 1000;
+    await sleep(at - Date.now());
+    if (stopping) return;
+    const call = drawCall(random, { staff, number, rules, at, maxSeconds: args.holdSeconds });
     const v = await client.twilio('/twilio/voice', call.voice);
     if (!v.text.includes('<Dial')) {
       say(`  ✗  ${call.kind} call denied: no minutes left (buy more in the app)`);
       return;
     }
-    const hold = Math.min(args.holdSeconds, Math.max(3, call.talkSeconds / 20)) * 1000;
-    let answered = false;
     for (const s of call.signals) {
       if (stopping) return;
-      if (!answered && s.CallStatus === 'completed' && s.ParentCallSid && call.answered && Number(s.CallDuration) > 0) {
-        answered = true;
-        await sleep(hold);
-      }
+      // The <Dial action> has no Timestamp: it follows the leg's completion at once.
+      const due = s.Timestamp ? Date.parse(s.Timestamp) : 0;
+      while (!stopping && Date.now() < due) await sleep(Math.min(250, due - Date.now()));
+      if (stopping) return;
       await client.twilio('/twilio/status', s);
-      await sleep(150);
     }
     say(`  ☎  ${call.kind} call ${call.answered ? `talked ${call.talkSeconds} s → ${call.expectedMinutes} min` : 'not answered'}`);
   };

@@ -69,13 +69,26 @@ export function dialLegSignal(o: {
 
 export function drawCall(
   r: () => number,
-  ctx: { staff: Staff[]; number: string; rules: BillingRules; at: number },
+  ctx: {
+    staff: Staff[];
+    number: string;
+    rules: BillingRules;
+    at: number;
+    /** The longest a call may last, ringing and talk together (s): the demo plays calls in
+     *  real time, so it keeps them short enough to watch. Default: no limit. */
+    maxSeconds?: number;
+  },
 ): SimCall {
   const callSid = `CA${hex(r, 32)}`;
   const inbound = r() < 0.4;
   const answered = r() < 0.75;
-  const talk = answered ? talkTime(r) : 0;
-  const ring = 2 + Math.floor(r() * 25);
+  let talk = answered ? talkTime(r) : 0;
+  let ring = 2 + Math.floor(r() * 25);
+  if (ctx.maxSeconds !== undefined) {
+    // Drawn first, limited after: the same seed draws the same day either way.
+    ring = Math.min(ring, Math.floor(ctx.maxSeconds / 5));
+    talk = Math.min(talk, Math.max(0, Math.floor(ctx.maxSeconds) - ring - 1));
+  }
   const t = (s: number) => new Date(ctx.at + s * 1000).toUTCString();
   const base = { AccountSid: AC, ApiVersion: '2010-04-01' };
   let voice: Record<string, string>;
