@@ -43,7 +43,7 @@ describe('npm run demo', () => {
     expect((await fetch(`${base}/app`)).status).toBe(200);
     // The softphone page is told where the demo's Twilio is, and may reach it (only there).
     const config = await (await fetch(`${base}/app/config.json`)).json();
-    expect(config).toEqual({ devMode: true, demoTwilio: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+    expect(config).toMatchObject({ devMode: true, demoTwilio: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
     const phoneCsp = (await fetch(`${base}/app/phone`)).headers.get('content-security-policy')!;
     expect(phoneCsp).toContain(`connect-src 'self' https://*.twilio.com wss://*.twilio.com ${config.demoTwilio} ${config.demoTwilio.replace('http', 'ws')};`);
     expect((await fetch(`${base}/app`)).headers.get('content-security-policy')).not.toContain(config.demoTwilio);

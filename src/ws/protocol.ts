@@ -1,4 +1,4 @@
-// The client socket's JSON protocol (DESIGN §2): what a softphone or dashboard may send,
+// The client socket's JSON protocol (docs/sockets.md): what a softphone or dashboard may send,
 // and the shapes the gateway sends back. Parsed with zod; a bad frame gets an error frame
 // naming the problem and the socket stays open.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// What the gateway sends on /v1/ws (DESIGN §2), as zod schemas: the client library
+// What the gateway sends on /v1/ws (docs/sockets.md), as zod schemas: the client library
 // (src/client) parses every frame with them, so a change of the wire shape breaks its
 // tests, not its users. Unknown fields are kept (passthrough): newer gateways may add some.
 // zod/mini (the same schemas, functional API): the web app bundles these, and the full

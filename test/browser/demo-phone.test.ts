@@ -202,7 +202,10 @@ describe("stopping the demo's fake Twilio", () => {
 
 describe('outside the demo', () => {
   it('names no fake Twilio: config and the phone CSP are the plain ones', async () => {
-    expect(await (await fetch(`${plain.url}/app/config.json`)).json()).toEqual({ devMode: false });
+    const config = await (await fetch(`${plain.url}/app/config.json`)).json();
+    expect(config).toMatchObject({ devMode: false });
+    expect(config).not.toHaveProperty('demoTwilio');
+    expect(await (await fetch(`${gw.url}/app/config.json`)).json()).toMatchObject({ demoTwilio: twilio.url });
     const csp = (await fetch(`${plain.url}/app/phone`)).headers.get('content-security-policy')!;
     expect(csp).toContain("connect-src 'self' https://*.twilio.com wss://*.twilio.com;");
     expect(csp).not.toContain('127.0.0.1');
