@@ -57,6 +57,8 @@ export interface RouteDeps {
   /** The socket endpoints: GET /v1/ws, and /twilio/media/<token> (null without MEDIA_STREAMS). */
   clients: ClientGateway;
   media: MediaStreams | null;
+  /** The demo's fake Twilio (GatewayDeps.demoTwilioUrl); undefined outside `npm run demo`. */
+  demoTwilioUrl?: string;
 }
 
 export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
@@ -110,6 +112,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
       currency: config.currency,
     },
+    demoTwilioUrl: d.demoTwilioUrl,
   }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));

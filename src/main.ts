@@ -68,6 +68,9 @@ export interface GatewayDeps {
   clock?: () => number;
   /** The books (R19); default: opened here from config.postgres and closed with the gateway. */
   books?: Books;
+  /** `npm run demo` only (never a setting): the origin of the demo's fake Twilio, which the
+   *  softphone page dials through instead of Twilio (scripts/demo/fake-twilio.ts). */
+  demoTwilioUrl?: string;
 }
 
 export interface RunningGateway {
@@ -188,7 +191,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
     config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, history, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
-    clients, media: config.ws.mediaStreams ? media : null,
+    clients, media: config.ws.mediaStreams ? media : null, demoTwilioUrl: deps.demoTwilioUrl,
   });
 
   // Background jobs

@@ -30,6 +30,13 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|wo
 const BASE_CSP = PAGE_CSP;
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 
+/** The softphone's policy; in `npm run demo` it may also reach the demo's fake Twilio (its
+ *  HTTP origin and the same host's WebSocket), and nothing else is added anywhere else. */
+function phoneCsp(demoTwilioUrl: string | undefined): string {
+  const demo = demoTwilioUrl ? ` ${demoTwilioUrl} ${demoTwilioUrl.replace(/^http/, 'ws')}` : '';
+  return `${BASE_CSP}; connect-src 'self' ${TWILIO}${demo}; media-src 'self' blob: https://sdk.twilio.com`;
+}
+
 /** The app's pages: each path, the file that answers it and its Content-Security-Policy. */
 const PAGES: Record<string, { file: string; csp: string }> = {
   '/app': { file: 'index.html', csp: BASE_CSP },
@@ -37,7 +44,7 @@ const PAGES: Record<string, { file: string; csp: string }> = {
   // The app's other screens: deep links and reloads land on the same screen.
   '/app/usage': { file: 'index.html', csp: BASE_CSP },
   '/app/billing': { file: 'index.html', csp: BASE_CSP },
-  '/app/phone': { file: 'phone.html', csp: `${BASE_CSP}; connect-src 'self' ${TWILIO}; media-src 'self' blob: https://sdk.twilio.com` },
+  '/app/phone': { file: 'phone.html', csp: phoneCsp(undefined) },
 };
 
 export interface StaticOptions {
@@ -47,6 +54,9 @@ export interface StaticOptions {
   devMode: boolean;
   /** The prices the app shows before a quote (the quote stays the price that is charged). */
   prices?: AppPrices;
+  /** `npm run demo` only: the origin (http://host:port) of its fake Twilio, which the
+   *  softphone dials through; said in /app/config.json and allowed by the phone's CSP. */
+  demoTwilioUrl?: string;
 }
 
 export interface AppPrices {
@@ -60,7 +70,13 @@ export function staticRoutes(opts: StaticOptions) {
   const dir = opts.dir ?? DEFAULT_WEB_DIR;
   const app = new Hono();
 
-  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode, ...(opts.prices ? { prices: opts.prices } : {}) }, 200, { 'cache-control': 'no-cache' }));
+  const demoTwilioUrl = opts.demoTwilioUrl ? new URL(opts.demoTwilioUrl).origin : undefined;
+  const config = {
+    devMode: opts.devMode,
+    ...(opts.prices ? { prices: opts.prices } : {}),
+    ...(demoTwilioUrl ? { demoTwilio: demoTwilioUrl } : {}),
+  };
+  app.get('/app/config.json', (c) => c.json(config, 200, { 'cache-control': 'no-cache' }));
 
   app.get('/app/assets/:name', async (c) => {
     const name = c.req.param('name');
@@ -83,7 +99,9 @@ export function staticRoutes(opts: StaticOptions) {
     return c.body(body, 200, headers);
   });
 
-  for (const [path, { file, csp }] of Object.entries(PAGES)) {
+  for (const [path, page] of Object.entries(PAGES)) {
+    const { file } = page;
+    const csp = file === 'phone.html' ? phoneCsp(demoTwilioUrl) : page.csp;
     app.get(path, async (c) => {
       const html = await readFile(join(dir, file), 'utf8').catch(() => null);
       if (html === null) {
