@@ -20,6 +20,7 @@ import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
 import { Archiver, DEFAULT_ARCHIVER_OPTIONS } from './jobs/archiver.js';
 import { HistoryRetention } from './jobs/history-retention.js';
+import { RefusalLog } from './history/refusal-log.js';
 import { CycleScheduler } from './jobs/cycle-scheduler.js';
 import { ReceiptMailer, smtpTransport } from './jobs/receipt-mailer.js';
 import { Reconciler } from './jobs/reconciler.js';
@@ -136,7 +137,10 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const firstCheckMs = Math.min(m.reconcileAfterSeconds, m.maxCallHoldSeconds) * 1000;
   // R17: one dialling decision for the socket and /twilio/voice (issue #16).
   const dialling = new Dialling(config.dialling, directory);
+  // Calls refused at placement, for the history: written to the books a second later.
+  const refusals = new RefusalLog(books.refusals, () => books.ready, log);
   const calls = new CallMetering(store, accounts, directory, dialling, reconcileQueue, {
+    refusals,
     billing: billingRules,
     reserveMinutes: m.reserveMinutes,
     finalGraceMs: m.finalGraceSeconds * 1000,
@@ -287,6 +291,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   await alerts.start();
   if (config.postgres.archiver) await archiver.start();
   retention.start();
+  refusals.start();
   audit?.start();
   writes.start(); // its first pass at once: what a dead instance left committed and not applied
 
@@ -302,6 +307,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
       await alerts.stop();
       await archiver.stop();
       await retention.stop();
+      await refusals.stop();
       await audit?.stop();
       await writes.stop();
       await jobs.stop();

@@ -126,6 +126,8 @@ export interface CallRow {
   billableSeconds?: number | null;
   billedMinutes?: number | null;
   overageMinutes?: number | null;
+  /** A refused call's reason (no_minutes, destination_not_allowed). */
+  reason?: string;
 }
 
 export interface UsageView {
@@ -191,7 +193,7 @@ export function accountApi(api: Api, raw: RawApi, accountId: string) {
   return {
     account: () => api<Account>('GET', base),
     balance: () => api('GET', `${base}/balance`),
-    calls: (state: 'active' | 'ended', limit: number, cursor?: string | null) =>
+    calls: (state: 'active' | 'ended' | 'refused', limit: number, cursor?: string | null) =>
       api<{ calls: CallRow[]; nextCursor: string | null }>('GET', `${base}/calls?${q({ state, limit, cursor })}`),
     call: (callSid: string) => api<CallRow>('GET', `${base}/calls/${encodeURIComponent(callSid)}`),
     usage: (cycle: 'current' | 'previous', groupBy: 'staff' | 'day') => api<UsageView>('GET', `${base}/usage?${q({ cycle, groupBy })}`),

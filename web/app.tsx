@@ -7,7 +7,7 @@ import { alertLevel } from './alert-level.js';
 import { accountApi, makeApi, makeRawApi, type AppConfig } from './api.js';
 import { BillingScreen } from './billing.js';
 import { MinutesPanel, type Step } from './buy.js';
-import { ActiveCalls, RecentCalls } from './calls.js';
+import { ActiveCalls, NotConnected, RecentCalls } from './calls.js';
 import { Counter, CycleFigures, shownBalance } from './counter.js';
 import { clock, minutes } from './format.js';
 import { HowMinutesWork } from './how-minutes-work.js';
@@ -128,6 +128,7 @@ export function App({ token, claims, config, onSignOut }: { token: string; claim
           <>
             <ActiveCalls calls={live.active} frozenAt={live.offlineSince} />
             <RecentCalls calls={live.recent} hasMore={live.hasMore} more={live.more} />
+            <NotConnected rest={rest} online={live.offlineSince === null} />
           </>
         )}
         {screen === 'usage' && <UsageScreen rest={rest} balance={live.balance} />}

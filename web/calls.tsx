@@ -2,9 +2,10 @@
 // app is offline, since it could no longer know when a call ends) and "Recent calls", the
 // whole history paged in ("Load more"): duration and billed minutes; nothing billed (30 s
 // or less) is marked free, a call nobody answered reads "No answer", and an inbound call
-// says who answered it.
+// says who answered it. "Not connected" lists the calls refused when they were placed, and
+// why (out of minutes, a number not allowed).
 import { useEffect, useState } from 'preact/hooks';
-import { friendly } from './api.js';
+import { friendly, type AccountApi, type CallRow } from './api.js';
 import { duration, shortDay } from './format.js';
 import { outcome } from './call-outcome.js';
 import type { Call } from './live.js';
@@ -85,6 +86,65 @@ export function RecentCalls({ calls, hasMore, more }: { calls: Call[]; hasMore: 
       {hasMore && (
         <button type="button" class="more" disabled={busy} onClick={() => void load()}>
           {busy ? 'Loading…' : error ? 'Try again' : 'Load more'}
+        </button>
+      )}
+    </section>
+  );
+}
+
+/** Why a call was not connected, in words for a business owner. */
+const REFUSED: Record<string, string> = {
+  no_minutes: 'Out of minutes',
+  destination_not_allowed: 'Number not allowed',
+};
+
+const PAGE = 10;
+
+/** The calls refused at placement, newest first, 10 at a time (read when the screen opens
+ *  and when the app is back online: refusals change no balance, so no frame announces them). */
+export function NotConnected({ rest, online }: { rest: AccountApi; online: boolean }) {
+  const [calls, setCalls] = useState<CallRow[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const load = async (from: string | null) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await rest.calls('refused', PAGE, from);
+      setCalls((prev) => (from ? [...prev, ...page.calls] : page.calls));
+      setCursor(page.nextCursor);
+    } catch (err) {
+      setError(friendly(err, 'Loading calls not connected'));
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => {
+    if (online) void load(null);
+  }, [rest, online]);
+  if (calls.length === 0 && !error) return null;
+  return (
+    <section class="card" aria-labelledby="refused-h">
+      <h2 id="refused-h">Not connected</h2>
+      <ul class="calls">
+        {calls.map((c) => (
+          <li key={c.callSid}>
+            <span class="who">{c.direction === 'inbound' ? 'Inbound' : who(c as Call)}</span>
+            <span class="to">{c.direction === 'inbound' ? `from ${c.from ?? '?'}` : `to ${c.to ?? '?'}`}</span>
+            <span class="dur">{c.startedAt ? shortDay(c.startedAt) : ''}</span>
+            <span class="billed refused">Not connected: {REFUSED[c.reason ?? ''] ?? 'refused'}</span>
+          </li>
+        ))}
+      </ul>
+      {error && (
+        <div class="problem-box" role="alert">
+          <p class="problem">{error}</p>
+        </div>
+      )}
+      {(cursor || error) && (
+        <button type="button" class="more" disabled={busy} onClick={() => void load(error ? null : cursor)}>
+          {busy ? 'Loading…' : error ? 'Try again' : 'Show more'}
         </button>
       )}
     </section>

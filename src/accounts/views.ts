@@ -1,6 +1,7 @@
 // The JSON an account's balance, ledger entries and calls are shown as (REST, sockets,
 // purchases' replies), mapped from what the stores hold.
 import type { CallRecord } from '../postgres/history-store.js';
+import type { RefusedCall } from '../postgres/refusal-store.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
 
 type PendingField = 'pendingMonthlyMinutes' | 'pendingPlanMinutes' | 'pendingAddonMinutes';
@@ -67,8 +68,9 @@ export function ledgerEntry(id: string, o: Record<string, string>): LedgerEntry 
 
 export interface CallView {
   callSid: string;
-  /** unsettled: its hold was released before Twilio told how it ended (R15). */
-  state: 'active' | 'ended' | 'unsettled';
+  /** unsettled: its hold was released before Twilio told how it ended (R15); refused: not
+   *  connected at placement (`reason` says why; GET …/calls?state=refused). */
+  state: 'active' | 'ended' | 'unsettled' | 'refused';
   direction: string;
   from: string;
   to: string;
@@ -81,6 +83,8 @@ export interface CallView {
   startedAt: string;
   answeredAt: string | null;
   endedAt: string | null;
+  /** Why a refused call was not connected: no_minutes, destination_not_allowed. */
+  reason?: string;
 }
 
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : null);
@@ -124,5 +128,27 @@ export function settledCallView(r: CallRecord): CallView {
     startedAt: new Date(r.placedAt).toISOString(),
     answeredAt: r.answeredAt === null ? null : new Date(r.answeredAt).toISOString(),
     endedAt: new Date(r.settledAt).toISOString(),
+  };
+}
+
+/** A call refused at placement: never connected, nothing reserved or billed. */
+export function refusedCallView(r: RefusedCall): CallView {
+  const at = new Date(r.refusedAt).toISOString();
+  return {
+    callSid: r.callSid,
+    state: 'refused',
+    direction: r.direction,
+    from: r.from,
+    to: r.to,
+    staffId: r.staffId,
+    reservedMinutes: 0,
+    billableSeconds: null,
+    billedMinutes: null,
+    debitedMinutes: null,
+    overageMinutes: null,
+    startedAt: at,
+    answeredAt: null,
+    endedAt: at,
+    reason: r.reason,
   };
 }

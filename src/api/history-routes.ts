@@ -23,7 +23,8 @@ export const ledgerQuery = z.object({
 });
 
 export const callsQuery = z.object({
-  state: z.enum(['active', 'ended']).optional(),
+  /** refused: the calls not connected at placement, and why (not part of the default list). */
+  state: z.enum(['active', 'ended', 'refused']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });

@@ -53,7 +53,7 @@ export const ledgerResponse = z.object({
 
 export const callResponse = z.looseObject({
   callSid: z.string(),
-  state: z.enum(['active', 'ended', 'unsettled']),
+  state: z.enum(['active', 'ended', 'unsettled', 'refused']),
   direction: z.string(),
   from: z.string(),
   to: z.string(),
@@ -66,6 +66,7 @@ export const callResponse = z.looseObject({
   startedAt: z.string(),
   answeredAt: iso.nullable(),
   endedAt: iso.nullable(),
+  reason: z.string().optional(),
 });
 
 export const callsResponse = z.object({ calls: z.array(callResponse), nextCursor: z.string().nullable() });

@@ -13,7 +13,7 @@ import { AppError, notFound } from '../domain/errors.js';
 import type { CallRecord, HistoryStore } from '../postgres/history-store.js';
 import { BooksUnavailable } from '../postgres/unavailable.js';
 import type { AccountStore } from '../redis/account-store.js';
-import { callView, ledgerEntry, settledCallView, type CallView, type LedgerEntry } from '../accounts/views.js';
+import { callView, ledgerEntry, refusedCallView, settledCallView, type CallView, type LedgerEntry } from '../accounts/views.js';
 
 /** An answer, and whether PostgreSQL took part in it (false: Redis only). */
 export type HistoryRead<T> = T & { complete: boolean };
@@ -81,10 +81,21 @@ export class History {
    *  no state is given), paged by a cursor "<ms>:<CallSid>" of the last one returned. */
   async calls(
     accountId: string,
-    opts: { state?: 'active' | 'ended'; limit: number; cursor?: string },
+    opts: { state?: 'active' | 'ended' | 'refused'; limit: number; cursor?: string },
   ): Promise<HistoryRead<{ calls: CallView[]; nextCursor: string | null }>> {
     if (!(await this.records.exists(accountId))) throw notFound(`account ${accountId}`);
     const after = opts.cursor ? parseCallsCursor(opts.cursor) : null;
+    if (opts.state === 'refused') {
+      // Only in the books (written within a second of the refusal).
+      const found = await this.fromBooks(() => this.books.refusedCalls(accountId, after ? { refusedAt: after.score, callSid: after.sid } : null, opts.limit + 1), []);
+      const page = found.value.slice(0, opts.limit);
+      const last = page[page.length - 1];
+      return {
+        calls: page.map(refusedCallView),
+        nextCursor: found.value.length > opts.limit && last ? `${last.refusedAt}:${last.callSid}` : null,
+        complete: found.complete,
+      };
+    }
     const sets: ('active' | 'ended')[] = opts.state ? [opts.state] : ['active', 'ended'];
     // Redis: members sharing the cursor's score are re-read and skipped up to the cursor.
     const members: { sid: string; score: number; live: boolean; record?: CallRecord }[] = [];

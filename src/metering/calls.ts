@@ -8,6 +8,7 @@ import { isAuthorizationId, isCallSid, isE164 } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from '../accounts/accounts.js';
 import type { Directory } from './directory.js';
+import type { RefusedCall } from '../postgres/refusal-store.js';
 import type { ReconcileQueue } from '../redis/reconcile-queue.js';
 import type { DialTarget } from '../domain/dial-target.js';
 import type { Dialling } from './dialling.js';
@@ -39,6 +40,8 @@ export interface CallMeteringOptions {
   reconcileAfterMs: number;
   /** ...and its hold released by then at the latest (R15's safety net). */
   maxHoldMs: number;
+  /** Hears each call refused at placement (history/refusal-log.ts). */
+  refusals?: { record(call: RefusedCall): void };
 }
 
 export class CallMetering {
@@ -134,7 +137,11 @@ export class CallMetering {
     }
     // The account was removed since it was looked up: as if it had never been found.
     if (!result) return { allow: false, reason: direction === 'outbound' ? 'unknown_caller' : 'unknown_number' };
-    if (result.decision === 'denied') return { allow: false, reason: result.reason };
+    if (result.decision === 'denied') {
+      // Kept for the history (not connected, and why), off the webhook's path.
+      this.opts.refusals?.record({ accountId, callSid, direction, from, to, staffId: staffId || null, reason: result.reason, refusedAt: now });
+      return { allow: false, reason: result.reason };
+    }
     // Rarely: the account's first open check, or one earlier than any before.
     await this.queue.index(accountId, result.indexAt);
     return { allow: true, accountId, callSid, targets, callerId };

@@ -8,6 +8,7 @@ import { ArchiveStore } from './archive-store.js';
 import { createDb, ensureDatabase, redactDbUrl, type Db } from './connect.js';
 import { migrate } from './migrate.js';
 import { Partitions } from './partitions.js';
+import { RefusalStore } from './refusal-store.js';
 
 export interface BooksOptions {
   url: string;
@@ -20,6 +21,8 @@ export interface BooksOptions {
 export class Books {
   readonly db: Db;
   readonly archive: ArchiveStore;
+  /** Calls refused at placement (their history, written by history/refusal-log.ts). */
+  readonly refusals: RefusalStore;
   /** The archive's monthly partitions: one cache of which exist, shared by writers and retention. */
   readonly partitions: Partitions;
   private opened = false;
@@ -35,6 +38,7 @@ export class Books {
     this.db = createDb(opts.url);
     this.partitions = new Partitions(this.db);
     this.archive = new ArchiveStore(this.db, this.partitions);
+    this.refusals = new RefusalStore(this.db, this.partitions);
   }
 
   /** True once the schema is in place (the database may still go away later). */

@@ -6,6 +6,7 @@
 // rows with Redis. Answers BooksUnavailable (postgres/unavailable.ts) when PostgreSQL is
 // away; any other error is a bug and is thrown as it is.
 import type { Db, DbClient } from './connect.js';
+import type { RefusedCall } from './refusal-store.js';
 import { BooksUnavailable, isBooksAway } from './unavailable.js';
 
 /** A ledger entry as the Redis stream holds it: its id and its fields as strings. */
@@ -144,6 +145,33 @@ export class HistoryStore {
 
   /** Up to `count` settled calls, newest settled first (CallSid descending on a tie),
    *  strictly before `before` when given. */
+  /** The account's calls refused at placement, newest first, before the cursor. */
+  async refusedCalls(accountId: string, before: { refusedAt: number; callSid: string } | null, count: number): Promise<RefusedCall[]> {
+    const params: unknown[] = [accountId, count];
+    let bound = '';
+    if (before) {
+      params.push(new Date(before.refusedAt), before.callSid);
+      bound = 'AND refused_at <= $3 AND (refused_at < $3 OR call_sid COLLATE "C" < $4)';
+    }
+    const { rows } = await this.run((c) =>
+      c.query<{ call_sid: string; direction: string; from_number: string; to_number: string; staff_id: string | null; reason: string; refused_at: Date }>(
+        `SELECT call_sid, direction, from_number, to_number, staff_id, reason, refused_at FROM refused_calls
+          WHERE account_id = $1 ${bound} ORDER BY refused_at DESC, call_sid COLLATE "C" DESC LIMIT $2`,
+        params,
+      ),
+    );
+    return rows.map((r) => ({
+      accountId,
+      callSid: r.call_sid,
+      direction: r.direction,
+      from: r.from_number,
+      to: r.to_number,
+      staffId: r.staff_id,
+      reason: r.reason,
+      refusedAt: r.refused_at.getTime(),
+    }));
+  }
+
   async settledCalls(accountId: string, before: { settledAt: number; callSid: string } | null, count: number): Promise<CallRecord[]> {
     const params: unknown[] = [accountId, count];
     let bound = '';

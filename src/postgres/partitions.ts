@@ -1,11 +1,12 @@
-// Monthly partitions of the archive's tables (ledger_entries by `at`, calls by `ended_at`):
+// Monthly partitions of the archive's tables (ledger_entries by `at`, calls by `ended_at`,
+// refused_calls by `refused_at`):
 // created on demand before rows of a month are written, and dropped whole once older than
 // HISTORY_RETENTION_MONTHS. Creation takes a transaction-scoped advisory lock so two
 // instances creating the same month never collide.
 import pg from 'pg';
 import type { Db } from './connect.js';
 
-export const PARTITIONED_TABLES = ['ledger_entries', 'calls'] as const;
+export const PARTITIONED_TABLES = ['ledger_entries', 'calls', 'refused_calls'] as const;
 export type PartitionedTable = (typeof PARTITIONED_TABLES)[number];
 
 /** Key of the month holding `ms` (UTC), e.g. "2026-12". */

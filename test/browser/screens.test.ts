@@ -253,6 +253,22 @@ describe('the Calls screen', () => {
   });
 });
 
+describe('calls not connected', () => {
+  it('a call refused for lack of minutes appears as not connected, and why', async () => {
+    const s = await signedIn(gw, { monthlyMinutes: 0 });
+    const refused = await placeSoftphoneCall(gw, s.identity, '+14155550911');
+    expect(refused.allowed).toBe(false);
+    // Written to the books within a second of the refusal; the screen reads them when it opens.
+    await expect.poll(async () => (await gw.admin('GET', `/v1/accounts/${s.id}/calls?state=refused`)).json.calls?.length).toBe(1);
+    await s.page.reload();
+    const region = s.page.getByRole('region', { name: 'Not connected' });
+    await expect.poll(() => region.count()).toBe(1);
+    expect(await region.innerText()).toMatch(/to \+14155550911[\s\S]*Not connected: Out of minutes/);
+    expect(s.errors).toEqual([]);
+    await s.context.close();
+  });
+});
+
 describe('the Usage screen', () => {
   it('usage by staff (by name when a member has one), a per-day chart with an accessible name, the previous cycle on demand, and the calls as CSV', async () => {
     const s = await signedIn(gw, { monthlyMinutes: 500, billingAnchor: new Date(Date.now() - 5 * 86400_000).toISOString(), path: '/app/usage' });
