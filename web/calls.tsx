@@ -12,6 +12,25 @@ import type { Call } from './live.js';
 
 const who = (c: Call) => c.staffId ?? c.from ?? 'unknown';
 
+/** Who a call was (an inbound one: who answered it) and the other party. */
+function Parties({ c }: { c: Call | CallRow }) {
+  const inbound = c.direction === 'inbound';
+  return (
+    <>
+      <span class="who">{inbound ? (c.staffId ? `${c.staffId} answered` : 'Inbound') : who(c as Call)}</span>
+      <span class="to">{inbound ? `from ${c.from ?? '?'}` : `to ${c.to ?? '?'}`}</span>
+    </>
+  );
+}
+
+/** A list's error, said as a sentence (the list's own button offers to try again). */
+const Problem = ({ error }: { error: string | null }) =>
+  error ? (
+    <div class="problem-box" role="alert">
+      <p class="problem">{error}</p>
+    </div>
+  ) : null;
+
 export function ActiveCalls({ calls, frozenAt }: { calls: Call[]; frozenAt: number | null }) {
   const [tick, setNow] = useState(Date.now());
   useEffect(() => {
@@ -66,11 +85,9 @@ export function RecentCalls({ calls, hasMore, more }: { calls: Call[]; hasMore: 
         <ul class="calls">
           {calls.map((c) => {
             const o = outcome(c);
-            const inbound = c.direction === 'inbound';
             return (
               <li key={c.callSid}>
-                <span class="who">{inbound ? (c.staffId ? `${c.staffId} answered` : 'Inbound') : who(c)}</span>
-                <span class="to">{inbound ? `from ${c.from ?? '?'}` : `to ${c.to ?? '?'}`}</span>
+                <Parties c={c} />
                 <span class="dur">{o.text === 'No answer' ? (c.startedAt ? shortDay(c.startedAt) : '') : duration(c.billableSeconds ?? 0)}</span>
                 <span class={'billed ' + o.cls}>{o.text}</span>
               </li>
@@ -78,11 +95,7 @@ export function RecentCalls({ calls, hasMore, more }: { calls: Call[]; hasMore: 
           })}
         </ul>
       )}
-      {error && (
-        <div class="problem-box" role="alert">
-          <p class="problem">{error}</p>
-        </div>
-      )}
+      <Problem error={error} />
       {hasMore && (
         <button type="button" class="more" disabled={busy} onClick={() => void load()}>
           {busy ? 'Loading…' : error ? 'Try again' : 'Load more'}
@@ -130,18 +143,13 @@ export function NotConnected({ rest, online }: { rest: AccountApi; online: boole
       <ul class="calls">
         {calls.map((c) => (
           <li key={c.callSid}>
-            <span class="who">{c.direction === 'inbound' ? 'Inbound' : who(c as Call)}</span>
-            <span class="to">{c.direction === 'inbound' ? `from ${c.from ?? '?'}` : `to ${c.to ?? '?'}`}</span>
+            <Parties c={c} />
             <span class="dur">{c.startedAt ? shortDay(c.startedAt) : ''}</span>
             <span class="billed refused">Not connected: {REFUSED[c.reason ?? ''] ?? 'refused'}</span>
           </li>
         ))}
       </ul>
-      {error && (
-        <div class="problem-box" role="alert">
-          <p class="problem">{error}</p>
-        </div>
-      )}
+      <Problem error={error} />
       {(cursor || error) && (
         <button type="button" class="more" disabled={busy} onClick={() => void load(error ? null : cursor)}>
           {busy ? 'Loading…' : error ? 'Try again' : 'Show more'}
