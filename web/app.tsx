@@ -17,9 +17,9 @@ export function App({ token, claims, devMode }: { token: string; claims: Claims;
   const level = alertLevel(live.balance, live.alert);
   const away = live.state === 'reconnecting' || (live.state === 'connecting' && live.balance !== null);
 
-  // The gateway closed the socket for good (4001/4003/4004: token refused, access revoked,
-  // account gone): the link no longer signs anyone in.
-  if (live.state === 'closed') {
+  // The gateway refused the token or closed the socket for good (401, 4001/4003/4004: token
+  // refused, access revoked, account gone): the link no longer signs anyone in.
+  if (live.state === 'unauthorized' || live.state === 'closed') {
     forgetToken();
     return (
       <div class="app">

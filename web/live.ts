@@ -1,9 +1,9 @@
-// The app's live state: one minutegate/client connection (reconnects by itself with
+// The app's live state: one @minutegate/client connection (reconnects by itself with
 // backoff and jitter) and the calls lists, refetched after every (re)connect so frames
 // missed while away are never missed for good. A refetch's reply may be older than the
 // frames that arrive while it is in flight, so those frames are replayed over it.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { connect, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '../src/client/browser.js';
+import { createClient, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '@minutegate/client';
 import type { Api } from './api.js';
 
 export interface Call {
@@ -76,8 +76,7 @@ export function useLive(api: Api, accountId: string, token: string): Live {
         if (inFlight === seen) inFlight = null;
       }
     };
-    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-    const mg = connect({ url: wsUrl, token });
+    const mg = createClient({ url: location.origin, token });
     const offs = [
       mg.on('balance', (b) => setBalance((cur) => newer(cur, b as Balance))),
       mg.on('alert', (a) => setAlert(a)),
