@@ -1,5 +1,6 @@
 // npm run build (and prepack): dist/ for the published package.
-// - src/openapi-types.ts regenerated from the gateway's OpenAPI document (generate-types.ts);
+// - src/openapi-types.ts regenerated from the gateway's OpenAPI document (generate-types.ts),
+//   or with --check (prepack) only compared with it: a tarball never carries stale types;
 // - dist/node.js (ESM), dist/node.cjs (CommonJS) and dist/browser.js (ESM, no Node
 //   built-ins), each one file with the wire contract (src/wire/contract.ts) inlined, and
 //   ws and openapi-fetch left to the consumer's install (the package's dependencies);
@@ -15,20 +16,23 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(join(pkg, 'package.json'));
+// Declarations by the repository's TypeScript 7 (native tsc, ~5× faster than the
+// typescript@5 this package keeps for openapi-typescript alone).
+const rootRequire = createRequire(join(pkg, '..', '..', 'package.json'));
 const run = (cmd, args) => {
-  const r = spawnSync(cmd, args, { cwd: pkg, stdio: 'inherit' });
+  const r = spawnSync(cmd, args, { cwd: pkg, stdio: ['ignore', process.stderr, process.stderr] });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal})`);
 };
 
 rmSync(join(pkg, 'dist'), { recursive: true, force: true });
-if (!process.argv.includes('--no-generate')) run(process.execPath, ['--import', 'tsx', 'scripts/generate-types.ts']);
+// `build` writes src/openapi-types.ts afresh; prepack (--check) only refuses to pack stale ones.
+run(process.execPath, ['--import', 'tsx', 'scripts/generate-types.ts', ...(process.argv.includes('--check') ? ['--check'] : [])]);
 
 const common = { absWorkingDir: pkg, bundle: true, target: 'es2022', external: ['ws', 'openapi-fetch'], logLevel: 'warning', legalComments: 'none' };
 await esbuild.build({ ...common, entryPoints: ['src/node.ts'], outfile: 'dist/node.js', platform: 'node', format: 'esm' });
 await esbuild.build({ ...common, entryPoints: ['src/node.ts'], outfile: 'dist/node.cjs', platform: 'node', format: 'cjs' });
 await esbuild.build({ ...common, entryPoints: ['src/browser.ts'], outfile: 'dist/browser.js', platform: 'browser', format: 'esm' });
-run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+run(process.execPath, [join(dirname(rootRequire.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', 'tsconfig.json']);
 // The same declarations for `require`: in a folder whose package.json says CommonJS, so a
 // CommonJS consumer's TypeScript reads them as CommonJS (the package itself is ESM).
 cpSync(join(pkg, 'dist/types'), join(pkg, 'dist/types-cjs'), { recursive: true });
@@ -38,4 +42,4 @@ const limit = JSON.parse(readFileSync(join(pkg, 'bundle-limits.json'), 'utf8')).
 const whole = await esbuild.build({ absWorkingDir: pkg, entryPoints: ['dist/browser.js'], bundle: true, platform: 'browser', format: 'esm', write: false, logLevel: 'warning' });
 const bytes = whole.outputFiles[0].contents.length;
 if (bytes > limit) throw new Error(`the browser bundle is ${bytes} bytes, over the limit of ${limit} (bundle-limits.json)`);
-process.stdout.write(`@minutegate/client built: browser bundle ${bytes} bytes with its dependencies (limit ${limit})\n`);
+process.stderr.write(`@minutegate/client built: browser bundle ${bytes} bytes with its dependencies (limit ${limit})\n`);
