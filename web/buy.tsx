@@ -4,7 +4,7 @@
 // retry; a second click while the first is in flight does nothing, and even a second
 // request with the same key would be answered with the first purchase.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, newKey, type Api } from './api.js';
+import { ApiError, newKey, ok, type Api } from './api.js';
 import { MIN_MINUTES, STEP, type Card, type Kind, type Quote } from './buy-order.js';
 import { BundleStep, CardStep, ConfirmStep, DoneStep } from './buy-steps.js';
 import { configuredProcessor, testCardProcessor, type CardProcessor } from './cards.js';
@@ -23,7 +23,7 @@ type Step = 'menu' | 'bundle' | 'card' | 'review' | 'done';
 
 export function MinutesPanel(props: { api: Api; accountId: string; devMode: boolean; offer(b: Balance): void }) {
   const { api, accountId, devMode } = props;
-  const base = `/v1/accounts/${encodeURIComponent(accountId)}`;
+  const path = { id: accountId };
   const [step, setStep] = useState<Step>('menu');
   const [raw, setRaw] = useState(String(MIN_MINUTES));
   const [kind, setKind] = useState<Kind>('one_time');
@@ -60,9 +60,9 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
 
   const review = () =>
     run(async () => {
-      const quote = await api<Quote>('POST', `${base}/purchases/quote`, { bundles: value / STEP, kind });
+      const quote: Quote = await ok(api.POST('/v1/accounts/{id}/purchases/quote', { params: { path }, body: { bundles: value / STEP, kind } }));
       setOrder({ quote, key: newKey() });
-      const list = await api<{ paymentMethods: Card[] }>('GET', `${base}/payment-methods`);
+      const list = await ok(api.GET('/v1/accounts/{id}/payment-methods', { params: { path } }));
       const usable = list.paymentMethods.filter((c) => !c.expired);
       setCards(usable);
       setChoice(usable[0]?.id ?? 'new');
@@ -83,7 +83,9 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
         // One Idempotency-Key per new card, kept with its processor token until the card is
         // stored: a retry after a lost answer sends both again and adds the card once.
         pendingCard.current ??= { token: await processor.tokenize(), key: newKey() };
-        const card = await api<Card>('POST', `${base}/payment-methods`, pendingCard.current.token, { 'idempotency-key': pendingCard.current.key });
+        const card: Card = await ok(
+          api.POST('/v1/accounts/{id}/payment-methods', { params: { path, header: { 'Idempotency-Key': pendingCard.current.key } }, body: pendingCard.current.token }),
+        );
         pendingCard.current = null;
         setCards((list) => [...(list ?? []).filter((c) => c.id !== card.id), card]);
         setChoice(card.id);
@@ -94,7 +96,9 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   const confirm = () =>
     run(async () => {
       if (!order) return;
-      const r = await api('POST', `${base}/purchases`, { quoteId: order.quote.quoteId, paymentMethodId: choice }, { 'idempotency-key': order.key });
+      const r = await ok(
+        api.POST('/v1/accounts/{id}/purchases', { params: { path, header: { 'Idempotency-Key': order.key } }, body: { quoteId: order.quote.quoteId, paymentMethodId: choice } }),
+      );
       setResult(r);
       setReceipt(r.receipt ?? null);
       // The purchase's own snapshot: the new balance shows at once, the socket's frame may follow.
@@ -117,7 +121,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
         return;
       }
       try {
-        const p = await api('GET', `${base}/purchases/${encodeURIComponent(result.purchaseId)}`);
+        const p = await ok(api.GET('/v1/accounts/{id}/purchases/{purchaseId}', { params: { path: { ...path, purchaseId: result.purchaseId } } }));
         if (stop || !p.receipt) return;
         setReceipt(p.receipt);
         if (p.receipt.status === 'sent') clearInterval(t);

@@ -4,19 +4,21 @@
 // frames that arrive while it is in flight, so those frames are replayed over it.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { createClient, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '@minutegate/client';
-import type { Api } from './api.js';
+import { ok, type Api } from './api.js';
 
+/** A call as the lists show it: the REST answer's (null where not known yet) or one built
+ *  from the socket's frames (fields absent until they arrive). */
 export interface Call {
   callSid: string;
   state: string;
   direction?: string;
   from?: string;
   to?: string;
-  staffId?: string;
+  staffId?: string | null;
   startedAt?: string;
-  endedAt?: string;
-  billableSeconds?: number;
-  billedMinutes?: number;
+  endedAt?: string | null;
+  billableSeconds?: number | null;
+  billedMinutes?: number | null;
 }
 
 export type Balance = BalanceMessage & { planMinutes?: number; addonMinutes?: number };
@@ -55,7 +57,7 @@ export function useLive(api: Api, accountId: string, token: string): Live {
 
   useEffect(() => {
     let gone = false;
-    const base = `/v1/accounts/${encodeURIComponent(accountId)}`;
+    const path = { id: accountId };
     // Call frames received since the current refetch was sent (null: none in flight).
     let inFlight: CallMessage[] | null = null;
     const loadCalls = async () => {
@@ -63,8 +65,8 @@ export function useLive(api: Api, accountId: string, token: string): Live {
       inFlight = seen;
       try {
         const [a, e] = await Promise.all([
-          api<{ calls: Call[] }>('GET', `${base}/calls?state=active&limit=50`),
-          api<{ calls: Call[] }>('GET', `${base}/calls?state=ended&limit=${RECENT}`),
+          ok(api.GET('/v1/accounts/{id}/calls', { params: { path, query: { state: 'active', limit: 50 } } })),
+          ok(api.GET('/v1/accounts/{id}/calls', { params: { path, query: { state: 'ended', limit: RECENT } } })),
         ]);
         if (gone || inFlight !== seen) return; // a newer refetch owns the lists now
         setActive(a.calls);

@@ -2,7 +2,7 @@
 // the app. A missing, malformed, expired or refused token gets a clear message instead.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, makeApi } from './api.js';
+import { ApiError, makeApi, ok } from './api.js';
 import { App } from './app.js';
 import { claimsOf, forgetToken, takeToken, type Claims } from './session.js';
 import './styles.css';
@@ -31,7 +31,7 @@ function Root() {
         .then((r) => r.json() as Promise<{ devMode?: boolean }>)
         .catch(() => ({ devMode: false }));
       try {
-        await makeApi(token)('GET', `/v1/accounts/${encodeURIComponent(claims.accountId)}/balance`);
+        await ok(makeApi(token).GET('/v1/accounts/{id}/balance', { params: { path: { id: claims.accountId } } }));
       } catch (err) {
         if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 404)) {
           return out('This sign-in link is not valid or has expired');

@@ -2,7 +2,7 @@
 // small SVG area (no chart library: one path and two labels do not need 40 KB). Reloaded
 // when the live balance says the cycle's usage changed — never on a timer.
 import { useEffect, useState } from 'preact/hooks';
-import type { Api } from './api.js';
+import { ok, type Api } from './api.js';
 import { day, minutes as fmt, shortDay } from './format.js';
 import type { Balance } from './live.js';
 
@@ -30,9 +30,8 @@ async function cycleEntries(api: Api, accountId: string, cycleStart: string): Pr
   let cursor: string | null = null;
   // Newest first, until the cycle's start (or 5,000 entries: enough for a phone's chart).
   for (let page = 0; page < MAX_PAGES; page++) {
-    const r: { entries: Entry[]; nextCursor: string | null } = await api(
-      'GET',
-      `/v1/accounts/${encodeURIComponent(accountId)}/ledger?order=desc&limit=500${cursor ? `&cursor=${cursor}` : ''}`,
+    const r: { entries: Entry[]; nextCursor: string | null } = await ok(
+      api.GET('/v1/accounts/{id}/ledger', { params: { path: { id: accountId }, query: { order: 'desc', limit: 500, ...(cursor ? { cursor } : {}) } } }),
     );
     out.push(...r.entries);
     const last = r.entries[r.entries.length - 1];

@@ -6,7 +6,7 @@
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createClient, DeniedError, type MinutegateClient } from '@minutegate/client';
-import { ApiError, makeApi } from '../api.js';
+import { ApiError, makeApi, ok } from '../api.js';
 import { minutes as fmtMinutes } from '../format.js';
 import type { Balance } from '../live.js';
 import { claimsOf, takeToken, type Claims } from '../session.js';
@@ -38,7 +38,7 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
     const c = createClient({ url: location.origin, token });
     mg.current = c;
     const off = c.on('balance', (b) => setBalance((cur) => (cur && cur.version > b.version ? cur : (b as Balance))));
-    api<{ token: string }>('POST', `/v1/accounts/${encodeURIComponent(claims.accountId)}/voice-token`)
+    ok(api.POST('/v1/accounts/{id}/voice-token', { params: { path: { id: claims.accountId } } }))
       .then((r) => setVoice({ kind: 'ready', token: r.token }))
       .catch((err) =>
         setVoice(
