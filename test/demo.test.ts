@@ -14,7 +14,7 @@ afterAll(() => {
 
 describe('npm run demo', () => {
   it('prints a working /app link, runs in development mode, trickles calls that move the balance, and stops cleanly', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '0.5', '--seed', '7', '--no-build'], {
+    const child = spawn(process.execPath, ['--conditions=minutegate-source', '--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '0.5', '--seed', '7', '--no-build'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
