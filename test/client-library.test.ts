@@ -4,7 +4,9 @@
 // port), a refused token that stops the client instead of looping, and getToken carrying
 // a client over a revocation. test/client-package.test.ts runs the packed tarball.
 import { createApiClient, createClient, DeniedError, MinutegateError, socketUrl, type BalanceMessage, type ConnectionState } from '@minutegate/client';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createClient as createBrowserClient } from '../packages/client/src/browser.js';
 import { Redis } from 'ioredis';
 import { createAccount, deleteKeys, startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { dropTestDatabase, testDatabaseUrl } from './support/postgres.js';
@@ -217,4 +219,38 @@ it('the typed REST client reads the balance with the token', async () => {
   const refused = await api.GET('/v1/accounts/{id}/balance', { params: { path: { id: other.id } } });
   expect(refused.response.status).toBe(403);
   expect(refused.error).toMatchObject({ error: { code: 'FORBIDDEN' } });
+});
+
+describe('the browser build', () => {
+  // Node 20 has no WebSocket of its own: `ws` stands in for the browser's (it has the same
+  // onopen/onmessage/onclose), which, like a browser's, says nothing about a refused upgrade.
+  const g = globalThis as { WebSocket?: unknown };
+  const had = g.WebSocket;
+  beforeAll(() => {
+    g.WebSocket = WebSocket;
+  });
+  afterAll(() => {
+    g.WebSocket = had;
+  });
+
+  it('puts the token in the query, and tells a refused token by asking the gateway with a plain GET', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 3 });
+    const ok = createBrowserClient({ url: gw.url, token: await staffToken(a.id) });
+    expect(await ok.ready).toMatchObject({ accountId: a.id, available: 3 });
+    ok.close();
+
+    const started = Date.now();
+    const refused = createBrowserClient({ url: gw.url, token: 'not-a-token' });
+    await expect(refused.ready).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(refused.state).toBe('unauthorized');
+  });
+
+  it('the gateway answers that plain GET: 401 for no or a bad token, 404 for a good one', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 1 });
+    const get = (token?: string) => fetch(`${gw.url}/v1/ws`, { headers: token ? { authorization: `Bearer ${token}` } : {} }).then((r) => r.status);
+    expect(await get()).toBe(401);
+    expect(await get('nope')).toBe(401);
+    expect(await get(await staffToken(a.id))).toBe(404);
+  });
 });

@@ -18,6 +18,7 @@ const browserConnector: Connector = (url, token, on) => {
   ws.onmessage = (ev) => {
     if (typeof ev.data === 'string') on.message(ev.data);
   };
+  ws.onerror = () => undefined; // onclose follows and decides
   ws.onclose = (ev) => {
     if (opened) return on.ended({ code: ev.code, reason: ev.reason });
     void probe(url, token).then((status) => on.ended({ code: ev.code, reason: ev.reason, status }));
