@@ -6,8 +6,10 @@
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
-# Dependencies first so this layer is cached until the lockfile changes.
+# Dependencies first so this layer is cached until the lockfile changes. The client
+# package is an npm workspace: its package.json takes part in the install.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/package.json
 RUN npm ci --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
@@ -15,6 +17,8 @@ COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
 COPY scripts/build-web.mjs ./scripts/build-web.mjs
 COPY web ./web
 COPY src ./src
+# The web app bundles @minutegate/client from its source (packages/client/src).
+COPY packages/client/src ./packages/client/src
 # build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs  ->  dist/ (+ dist/redis/lua/*.lua)
 RUN npm run build \
  && test -f dist/main.js \
@@ -28,6 +32,7 @@ WORKDIR /app
 
 # package.json is needed at runtime too ("type": "module" makes dist/*.js ESM).
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/package.json
 RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
