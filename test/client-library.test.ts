@@ -4,9 +4,10 @@
 // port), a refused token that stops the client instead of looping, and getToken carrying
 // a client over a revocation. test/client-package.test.ts runs the packed tarball.
 import { createApiClient, createClient, DeniedError, MinutegateError, socketUrl, type BalanceMessage, type ConnectionState } from '@minutegate/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createClient as createBrowserClient } from '../packages/client/src/browser.js';
+import { createClientWith, type Connector } from '../packages/client/src/socket.js';
 import { Redis } from 'ioredis';
 import { createAccount, deleteKeys, startTestGateway, uniquePrefix, type TestGateway } from './support/gateway.js';
 import { dropTestDatabase, testDatabaseUrl } from './support/postgres.js';
@@ -253,4 +254,37 @@ describe('the browser build', () => {
     expect(await get('nope')).toBe(401);
     expect(await get(await staffToken(a.id))).toBe(404);
   });
+});
+
+it('waits a full-jitter delay between attempts: random in [0, min(30 s, 250 ms × 2ⁿ)]', async () => {
+  // A transport that never connects (the gateway is away), and a random draw pinned at its
+  // top and then its bottom: the delays asked for are the ceilings, then 0.
+  const delays: number[] = [];
+  const realSetTimeout = globalThis.setTimeout;
+  const random = vi.spyOn(Math, 'random').mockReturnValue(0.999999);
+  // Only the client's own timers (the gateway of this file runs timers of its own).
+  const timers = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+    if (!new Error().stack?.includes('packages/client/src/socket')) return realSetTimeout(fn, ms);
+    delays.push(Math.round(ms ?? 0));
+    return realSetTimeout(fn, 0);
+  }) as typeof setTimeout);
+  let attempts = 0;
+  const away: Connector = (_url, _token, on) => {
+    attempts += 1;
+    queueMicrotask(() => on.ended({ code: 1006, reason: '' }));
+    return { send: () => undefined, close: () => undefined };
+  };
+  try {
+    const mg = createClientWith(away, { url: 'http://gateway.invalid', token: 't', requestTimeoutMs: 60_000 });
+    expect(await until(() => attempts > 10, 2000)).toBe(true);
+    random.mockReturnValue(0);
+    expect(await until(() => delays.filter((d) => d === 0).length > 0, 2000)).toBe(true);
+    mg.close();
+    const ceilings = delays.filter((d) => d > 0).slice(0, 10);
+    expect(ceilings).toEqual([250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    expect(mg.state).toBe('closed');
+  } finally {
+    timers.mockRestore();
+    random.mockRestore();
+  }
 });
