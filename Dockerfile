@@ -2,15 +2,18 @@
 # minutegate: multi-stage build on the current Node LTS (24), major tag pinned.
 # `docker build --build-arg GIT_COMMIT=$(git rev-parse HEAD) -t minutegate .`
 
-# ---- build: compile TypeScript (tsc) and copy the Lua scripts into dist/ ----
+# ---- build: compile TypeScript (tsc), copy the Lua scripts and migrations, bundle the web app ----
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
-# Dependencies first so this layer is cached until the lockfile changes. The client
-# package is an npm workspace: its package.json takes part in the install.
+# Dependencies first so this layer is cached until the lockfile changes. All of them: the
+# build's tools (typescript, esbuild, preact, @twilio/voice-sdk) are devDependencies.
+# --ignore-scripts: no package's install script runs (swagger-ui-dist's @scarf/scarf phones
+# home from one; esbuild's launcher finds the binary of its @esbuild/<platform> package without it).
+# The client package is an npm workspace: its package.json takes part in the install.
 COPY package.json package-lock.json ./
 COPY packages/client/package.json ./packages/client/package.json
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
@@ -19,21 +22,25 @@ COPY web ./web
 COPY src ./src
 # The web app bundles @minutegate/client from its source (packages/client/src).
 COPY packages/client/src ./packages/client/src
-# build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs  ->  dist/ (+ dist/redis/lua/*.lua)
+# build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs && node scripts/build-web.mjs
+#   ->  dist/ (+ dist/redis/lua/*.lua, dist/postgres/migrations/*.sql, dist/web/: the web app)
 RUN npm run build \
  && test -f dist/main.js \
  && ls dist/redis/lua/*.lua > /dev/null \
- && ls dist/postgres/migrations/*.sql > /dev/null
+ && ls dist/postgres/migrations/*.sql > /dev/null \
+ && test -f dist/web/index.html
 
-# ---- runtime: production dependencies + dist/ only, non-root ----
+# ---- runtime: production dependencies + dist/ (with dist/web) only, non-root ----
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 
-# package.json is needed at runtime too ("type": "module" makes dist/*.js ESM).
+# package.json is needed at runtime too ("type": "module" makes dist/*.js ESM; the version).
+# Only what the server imports (dependencies), and no install script runs (see above).
+# test/production-install.test.ts runs these stages' commands and starts the result.
 COPY package.json package-lock.json ./
 COPY packages/client/package.json ./packages/client/package.json
-RUN npm ci --omit=dev --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 
 # Shown by minutegate_build_info (empty: "unknown"); not read by anything else.

@@ -19,6 +19,7 @@ import { errorBody } from './http/json.js';
 import { metricsAccess } from './http/metrics-auth.js';
 import type { Readiness } from './http/readiness.js';
 import { securityHeaders } from './http/security-headers.js';
+import { MINUTES_PER_BUNDLE } from './purchases/purchases.js';
 import { staticRoutes } from './http/static.js';
 import type { Logger } from './log.js';
 import type { Accounts } from './accounts/accounts.js';
@@ -101,7 +102,15 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   app.route('/v1/accounts', alertRoutes({ alerts: d.alerts, auth, clock }));
   app.route('/', clientSocketRoute(d.clients, auth, config.corsOrigins));
   // The web app (dist/web/, built by `npm run build`) at /app.
-  app.route('/', staticRoutes({ devMode: config.devMode }));
+  app.route('/', staticRoutes({
+    devMode: config.devMode,
+    prices: {
+      bundleMinutes: MINUTES_PER_BUNDLE,
+      bundlePriceCents: config.bundlePriceCents,
+      overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
+      currency: config.currency,
+    },
+  }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {

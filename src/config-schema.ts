@@ -43,6 +43,7 @@ export const schema = z.object({
   REDIS_CONNECT_TIMEOUT_SECONDS: intIn(1, 300).optional(),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   HISTORY_RETENTION_MONTHS: intIn(1, 1200).optional(),
+  ARCHIVER: z.enum(['on', 'off']).optional(),
   LEDGER_REDIS_WINDOW_SECONDS: intIn(0, 31 * 86400).optional(),
   CALL_REDIS_RETENTION_SECONDS: intIn(0, 90 * 86400).optional(),
   PUBLIC_BASE_URL: url(['http:', 'https:'])
@@ -112,7 +113,7 @@ export const schema = z.object({
   DRAIN_DELAY_SECONDS: intIn(0, 10).optional(),
 });
 
-/** Every variable the gateway reads (for the deploy-file and README checks). */
+/** Every variable the gateway reads (for the deploy-file and documented-settings checks). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 function isOrigin(v: string): boolean {

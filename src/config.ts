@@ -39,6 +39,9 @@ export interface Config {
     ledgerRedisWindowMs: number;
     /** An archived call's record stays in Redis this long after it settled (ms). */
     callRedisRetentionMs: number;
+    /** Whether this instance runs the archiver (ARCHIVER=off: it meters and answers, and
+     *  leaves archiving to instances that do; at least one must). */
+    archiver: boolean;
   };
   /** Browser origins allowed to call /v1/* (CORS) and open /v1/ws; empty = no CORS. */
   corsOrigins: string[];
@@ -213,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       historyRetentionMonths: e.HISTORY_RETENTION_MONTHS ?? 25,
       ledgerRedisWindowMs: (e.LEDGER_REDIS_WINDOW_SECONDS ?? 3600) * 1000,
       callRedisRetentionMs: (e.CALL_REDIS_RETENTION_SECONDS ?? 86400) * 1000,
+      archiver: e.ARCHIVER !== 'off',
     },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')) : [],
     metricsToken: e.METRICS_TOKEN ?? null,

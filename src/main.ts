@@ -256,7 +256,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   const addr = server.address() as AddressInfo;
   jobs.start();
   await alerts.start();
-  await archiver.start();
+  if (config.postgres.archiver) await archiver.start();
   retention.start();
   audit?.start();
   writes.start(); // its first pass at once: what a dead instance left committed and not applied

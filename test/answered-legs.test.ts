@@ -39,7 +39,7 @@ function permutations<T>(xs: T[]): T[][] {
 /** Whether, at some point of this order, the gateway could take the call for final
  *  without ever having heard of leg a's answer: the parent ended and every leg it knows
  *  of is done, but nothing yet told it that a answered (nor the action). No rule can wait
- *  for a leg no signal has named; these orders are left out (README says so). */
+ *  for a leg no signal has named; these orders are left out (docs/decisions.md says so). */
 function aUnheardOfAtTheEnd(order: Name[]): boolean {
   const seen = new Set<Name>();
   for (const n of order) {

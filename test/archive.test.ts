@@ -80,6 +80,48 @@ it('archives every ledger entry and the settled call, with its call detail recor
   expect(metrics).toMatch(/^minutegate_archive_entry_lag_seconds_count 2$/m);
 });
 
+it("writes a call from its ledger entry alone: the call's hash is not read back, and the record the entry carries is shown nowhere", async () => {
+  const gw = await gateway();
+  await account(gw);
+  await gw.archiver.stop(); // settled, not archived yet
+  const sid = await call(gw, 'acme-alice', 95);
+  const hashKey = `${gw.config.redis.prefix}:{acme}:call:${sid}`;
+  const hash = await gw.redis.hgetall(hashKey);
+  expect(hash.state).toBe('ended');
+
+  // The ledger API shows the entry as it always did: no "cdr".
+  const ledger = await gw.admin('GET', '/v1/accounts/acme/ledger');
+  expect(ledger.status).toBe(200);
+  const debit = ledger.json.entries.find((e: { kind: string }) => e.kind === 'call_debit');
+  expect(debit).toMatchObject({ ref: sid, billedMinutes: 2 });
+  expect(debit).not.toHaveProperty('cdr');
+
+  // Gone from Redis before the archive ran: the row comes from the entry.
+  await gw.redis.del(hashKey);
+  await gw.archiver.pass();
+  const rows = await ledgerRows(gw);
+  expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
+  expect(rows[1]!.extra).not.toHaveProperty('cdr');
+  const calls = await queryBooks<Record<string, unknown>>(gw.config.postgres.url, 'SELECT * FROM calls WHERE account_id = $1', ['acme']);
+  expect(calls).toHaveLength(1);
+  expect(calls[0]).toMatchObject({
+    call_sid: sid,
+    direction: 'outbound',
+    from_number: 'client:acme-alice',
+    to_number: '+14155550100',
+    staff_id: 'alice',
+    billable_seconds: 95,
+    billed_minutes: 2,
+    reserved_minutes: Number(hash.reservedMinutes),
+  });
+  expect((calls[0]!.placed_at as Date).getTime()).toBe(Number(hash.createdAt));
+  expect((calls[0]!.answered_at as Date).getTime()).toBe(Number(hash.answeredAt));
+  expect((calls[0]!.ended_at as Date).getTime()).toBe(Number(hash.callEndedAt));
+  expect((calls[0]!.settled_at as Date).getTime()).toBe(Number(hash.endedAt));
+  const legSid = Object.keys(hash).find((k) => k.startsWith('leg:'))!.slice(4);
+  expect(calls[0]!.legs).toEqual([{ sid: legSid, ...JSON.parse(hash[`leg:${legSid}`]!) }]);
+});
+
 it('writes each entry once when a batch is archived again (its mark lost after the commit)', async () => {
   const gw = await gateway();
   await account(gw);
@@ -144,6 +186,23 @@ it('two instances archiving the same busy accounts leave every entry exactly onc
   expect(dupes).toEqual([]);
   const calls = await queryBooks<{ n: number }>(a.config.postgres.url, 'SELECT count(*)::int AS n, count(DISTINCT call_sid)::int AS d FROM calls');
   expect(calls[0]).toEqual({ n: 30, d: 30 });
+});
+
+it('an instance with ARCHIVER=off meters and leaves the archive to the others', async () => {
+  const prefix = uniquePrefix('arch-off');
+  const off = await gateway({ prefix, keepKeys: true, env: { ARCHIVER: 'off' } });
+  await account(off);
+  await call(off, 'acme-alice', 90);
+  await new Promise((r) => setTimeout(r, 1500)); // an archiving instance takes < 1 s (the first test)
+  expect(await ledgerRows(off)).toHaveLength(0);
+  expect(await off.redis.hget(`${prefix}:{acme}:pool`, 'unarchived')).not.toBeNull();
+
+  const on = await gateway({ prefix });
+  const rows = await waitFor(async () => {
+    const r = await ledgerRows(on);
+    return r.length === 2 ? r : null;
+  }, 5000);
+  expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
 });
 
 it('reports PostgreSQL on /readyz without making the instance unready', async () => {

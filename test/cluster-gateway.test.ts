@@ -8,6 +8,8 @@ import { openSocket, wsUrl } from './support/ws-client.js';
 import { accountKeys, directoryKeys } from '../src/redis/keys.js';
 import { ReconcileQueue } from '../src/redis/reconcile-queue.js';
 import { registerScripts } from '../src/redis/scripts.js';
+import { waitFor } from './support/billing.js';
+import { queryBooks } from './support/postgres.js';
 
 let cluster: RedisClusterHandle;
 let gw: TestGateway;
@@ -38,6 +40,15 @@ it('meters calls and streams the balance to sockets on Redis Cluster', async () 
   expect((await gw.admin('GET', `/v1/accounts/${a.id}/ledger`)).json.entries.map((e: any) => e.kind)).toEqual(['cycle_reset', 'call_debit']);
   expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
   dash.close();
+
+  // Archived on the cluster too: the call's row in PostgreSQL, and the batch script
+  // (calls-archived-n.lua, its keys in the account's slot) took the call off the ended set.
+  await waitFor(async () => {
+    const rows = await queryBooks(gw.config.postgres.url, 'SELECT call_sid FROM calls WHERE account_id = $1', [a.id]);
+    return rows.length === 1 ? rows : null;
+  }, 10_000);
+  await waitFor(async () => ((await gw.redis.zcard(accountKeys(gw.config.redis.prefix, a.id).endedCalls)) === 0 ? true : null), 10_000);
+  expect(await gw.redis.pttl(directoryKeys(gw.config.redis.prefix).call(call.callSid))).toBeLessThanOrEqual(86_400_000);
 });
 
 it('keeps reconciliation checks in each account slot and the index of accounts on Redis Cluster', async () => {

@@ -31,7 +31,7 @@ describe('npm run demo', () => {
     const claims = JSON.parse(Buffer.from(token!.split('.')[1]!, 'base64url').toString());
 
     expect((await fetch(`${base}/app`)).status).toBe(200);
-    expect(await (await fetch(`${base}/app/config.json`)).json()).toEqual({ devMode: true });
+    expect(await (await fetch(`${base}/app/config.json`)).json()).toMatchObject({ devMode: true });
     const get = async (path: string) => (await fetch(base + path, { headers: { authorization: `Bearer ${token}` } })).json();
     const cards = await get(`/v1/accounts/${claims.accountId}/payment-methods`);
     expect(cards.paymentMethods).toMatchObject([{ brand: 'visa', last4: '4242' }]);

@@ -62,13 +62,13 @@ async function archived(gw: TestGateway, id = 'acme'): Promise<void> {
   }, 8000);
 }
 
-/** As the trimming (archive-done-2.lua, call-archived-2.lua) does, now rather than after the windows. */
+/** As the trimming (archive-done-2.lua, calls-archived-n.lua) does, now rather than after the windows. */
 async function trim(gw: TestGateway, entryIds: string[], callSids: string[], id = 'acme'): Promise<void> {
   const p = gw.config.redis.prefix;
   if (entryIds.length) expect(await gw.redis.xdel(ledgerKey(gw, id), ...entryIds)).toBe(entryIds.length);
   for (const sid of callSids) {
     expect(await gw.redis.del(`${p}:{${id}}:call:${sid}`)).toBe(1);
-    // An archived call has left the ended set already (call-archived-2.lua); one not yet archived leaves it here.
+    // An archived call has left the ended set already (calls-archived-n.lua); one not yet archived leaves it here.
     await gw.redis.zrem(`${p}:{${id}}:calls:ended`, sid);
   }
 }

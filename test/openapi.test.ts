@@ -102,7 +102,7 @@ it('documents every route of the app', () => {
     .filter((r) => r.method !== 'ALL')
     // The documentation page's own asset files are not API routes.
     .filter((r) => !r.path.startsWith('/docs/'))
-    // Nor are the web app's pages, assets and config (README "Web app").
+    // Nor are the web app's pages, assets and config (docs/web-app.md).
     .filter((r) => r.path !== '/app' && !r.path.startsWith('/app/'))
     .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, '{$1}')}`);
   const documented = new Set(Object.entries<any>(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m} ${p}`)));

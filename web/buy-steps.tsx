@@ -1,12 +1,22 @@
 // The steps of "Add More Minutes" as components: they show what buy.tsx's MinutesPanel
 // holds and call back into it; the flow, the requests and the one-at-a-time guard stay there.
 import type { Ref } from 'preact';
-import type { CardProcessor } from './cards.js';
-import { brandName, day, minutes as fmtMinutes, money } from './format.js';
+import type { AppConfig, Purchase } from './api.js';
+import { cardText, day, expiryText, minutes as fmtMinutes, money } from './format.js';
 import { kindText, MAX_MINUTES, MIN_MINUTES, minutesProblem, STEP, type Card, type Kind, type Quote } from './buy-order.js';
+import type { Tokenizer } from './tokenizer.js';
 
-export function BundleStep(props: { raw: string; setRaw(v: string): void; kind: Kind; setKind(k: Kind): void; busy: boolean; onReview(): void }) {
-  const { raw, setRaw, kind, setKind, busy, onReview } = props;
+export function BundleStep(props: {
+  raw: string;
+  setRaw(v: string): void;
+  kind: Kind;
+  setKind(k: Kind): void;
+  busy: boolean;
+  prices: AppConfig['prices'];
+  onHow(): void;
+  onReview(): void;
+}) {
+  const { raw, setRaw, kind, setKind, busy, prices, onReview } = props;
   const problem = minutesProblem(raw);
   const value = Number(raw);
   return (
@@ -53,14 +63,29 @@ export function BundleStep(props: { raw: string; setRaw(v: string): void; kind: 
       <p id="minutes-help" class={problem ? 'problem' : 'hint'} role={problem ? 'status' : undefined}>
         {problem ?? `${fmtMinutes(value / STEP)} bundle${value === STEP ? '' : 's'} of ${STEP} minutes`}
       </p>
+      {prices && (
+        // The price as the quantity changes; the quote on Review is what is charged.
+        <p class="price" aria-live="polite">
+          <span class="price-total">{problem ? '—' : money((value / prices.bundleMinutes) * prices.bundlePriceCents, prices.currency)}</span>{' '}
+          <span class="price-unit">
+            {money(prices.bundlePriceCents, prices.currency)} per {prices.bundleMinutes} minutes
+            {kind === 'addon' ? ', every month' : ''}
+          </span>
+        </p>
+      )}
       <fieldset class="choice">
         <legend>How</legend>
-        {(['one_time', 'addon'] as Kind[]).map((k) => (
+        {(['addon', 'one_time'] as Kind[]).map((k) => (
           <label key={k}>
             <input type="radio" name="kind" value={k} checked={kind === k} onChange={() => setKind(k)} /> {kindText(k)}
           </label>
         ))}
       </fieldset>
+      <p class="hint">
+        <button type="button" class="link" onClick={props.onHow}>
+          To learn more about how minutes work
+        </button>
+      </p>
       <button type="submit" class="primary" disabled={!!problem || busy}>
         Review
       </button>
@@ -73,14 +98,15 @@ export function CardStep(props: {
   cards: Card[] | null;
   choice: string;
   setChoice(id: string): void;
-  processor: CardProcessor | null;
+  tokenizer: Tokenizer | null;
   devMode: boolean;
   fieldRef: Ref<HTMLDivElement>;
   busy: boolean;
   onBack(): void;
   onAdd(): void;
 }) {
-  const { q, cards, choice, setChoice, processor, devMode, fieldRef, busy, onBack, onAdd } = props;
+  const { q, cards, choice, setChoice, tokenizer, devMode, fieldRef, busy, onBack, onAdd } = props;
+
   return (
     <div>
       <h2 tabIndex={-1}>Review</h2>
@@ -88,9 +114,12 @@ export function CardStep(props: {
       <fieldset class="choice">
         <legend>Pay with</legend>
         {(cards ?? []).map((c) => (
-          <label key={c.id}>
-            <input type="radio" name="card" checked={choice === c.id} onChange={() => setChoice(c.id)} />{' '}
-            {`${brandName(c.brand)} ending ${c.last4}`}
+          <label key={c.id} class={c.expired ? 'expired' : ''}>
+            <input type="radio" name="card" checked={choice === c.id} disabled={c.expired} onChange={() => setChoice(c.id)} />{' '}
+            <span>
+              {`${cardText(c)}, `}
+              {c.expired ? <strong class="expired-tag">Expired</strong> : `expires ${expiryText(c)}`}
+            </span>
           </label>
         ))}
         <label>
@@ -99,9 +128,9 @@ export function CardStep(props: {
       </fieldset>
       {choice === 'new' && (
         <div class="new-card">
-          {processor ? (
+          {tokenizer ? (
             <>
-              <p class={devMode ? 'test-card' : ''}>{processor.label}</p>
+              <p class={devMode ? 'test-card' : ''}>{tokenizer.label}</p>
               <div ref={fieldRef} class="card-field" />
             </>
           ) : (
@@ -115,7 +144,7 @@ export function CardStep(props: {
         <button type="button" onClick={onBack}>
           Back
         </button>
-        <button type="button" class="primary" disabled={busy || !choice || (choice === 'new' && !processor)} onClick={onAdd}>
+        <button type="button" class="primary" disabled={busy || !choice || (choice === 'new' && !tokenizer)} onClick={onAdd}>
           Add
         </button>
       </div>
@@ -132,7 +161,7 @@ export function ConfirmStep(props: { q: Quote; card: Card | undefined; busy: boo
       <dl class="summary">
         <div>
           <dt>Card</dt>
-          <dd>{card ? `${brandName(card.brand)} ending ${card.last4}` : '—'}</dd>
+          <dd>{card ? cardText(card) : '—'}</dd>
         </div>
       </dl>
       <div class="actions">
@@ -147,15 +176,33 @@ export function ConfirmStep(props: { q: Quote; card: Card | undefined; busy: boo
   );
 }
 
-export function DoneStep(props: { result: any; receipt: { to: string; status: string } | null; gaveUp: boolean; onDone(): void }) {
+export function DoneStep(props: { result: Purchase; receipt: { to: string; status: string } | null; gaveUp: boolean; onDone(): void }) {
   const { result, receipt, gaveUp, onDone } = props;
   return (
     <div role="status">
       <h2 tabIndex={-1}>Minutes added</h2>
       <p>
         {fmtMinutes(result.minutes)} minutes added. You now have{' '}
-        <strong>{fmtMinutes(result.balance?.available ?? result.balance?.balance ?? 0)} minutes</strong>.
+        <strong>{fmtMinutes(Math.max(0, result.balance?.balance ?? result.balance?.available ?? 0))} minutes</strong>.
       </p>
+      <dl class="summary">
+        <div>
+          <dt>Amount</dt>
+          <dd>{money(result.amountCents, result.currency)}</dd>
+        </div>
+        <div>
+          <dt>Card</dt>
+          <dd>{cardText(result.paymentMethod)}</dd>
+        </div>
+        <div>
+          <dt>Order reference</dt>
+          <dd class="ref">{result.purchaseId}</dd>
+        </div>
+        <div>
+          <dt>Receipt</dt>
+          <dd>{receipt ? (receipt.status === 'sent' ? 'Sent' : gaveUp ? 'Will follow by e-mail' : 'Sending…') : '—'}</dd>
+        </div>
+      </dl>
       {receipt && (
         <p>
           {receipt.status === 'sent'

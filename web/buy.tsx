@@ -4,11 +4,11 @@
 // retry; a second click while the first is in flight does nothing, and even a second
 // request with the same key would be answered with the first purchase.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, newKey, ok, type Api } from './api.js';
+import { friendly, newKey, type AccountApi, type AppConfig, type Purchase } from './api.js';
 import { MIN_MINUTES, STEP, type Card, type Kind, type Quote } from './buy-order.js';
 import { BundleStep, CardStep, ConfirmStep, DoneStep } from './buy-steps.js';
-import { configuredProcessor, testCardProcessor, type CardProcessor } from './cards.js';
 import type { Balance } from './live.js';
+import { TokenizeError, tokenizerFor, type CardToken, type Tokenizer } from './tokenizer.js';
 
 export { MAX_MINUTES, MIN_MINUTES, minutesProblem, STEP } from './buy-order.js';
 
@@ -19,20 +19,27 @@ interface Order {
   key: string;
 }
 
-type Step = 'menu' | 'bundle' | 'card' | 'review' | 'done';
+export type Step = 'menu' | 'bundle' | 'card' | 'review' | 'done';
 
-export function MinutesPanel(props: { api: Api; accountId: string; devMode: boolean; offer(b: Balance): void }) {
-  const { api, accountId, devMode } = props;
-  const path = { id: accountId };
-  const [step, setStep] = useState<Step>('menu');
+export function MinutesPanel(props: {
+  rest: AccountApi;
+  devMode: boolean;
+  prices: AppConfig['prices'];
+  start?: Step;
+  offer(b: Balance): void;
+  onHow(): void;
+}) {
+  const { rest, devMode, prices } = props;
+  const [step, setStep] = useState<Step>(props.start ?? 'menu');
   const [raw, setRaw] = useState(String(MIN_MINUTES));
-  const [kind, setKind] = useState<Kind>('one_time');
+  // Bundles are billed monthly (the brief): the monthly add-on is the default.
+  const [kind, setKind] = useState<Kind>('addon');
   const [order, setOrder] = useState<Order | null>(null);
   const [cards, setCards] = useState<Card[] | null>(null);
   const [choice, setChoice] = useState<string>('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<{ message: string; code: string } | null>(null);
-  const [result, setResult] = useState<any>(null);
+  const [error, setError] = useState<{ message: string; code: string; retry?: () => void } | null>(null);
+  const [result, setResult] = useState<Purchase | null>(null);
   const [receipt, setReceipt] = useState<{ to: string; status: string } | null>(null);
   const inFlight = useRef(false);
   const panelRef = useRef<HTMLElement>(null);
@@ -42,8 +49,8 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   }, [step]);
   const value = Number(raw);
 
-  /** Runs one request of the flow at a time; the error, if any, is shown as the server said it. */
-  const run = async (f: () => Promise<void>) => {
+  /** Runs one request of the flow at a time; an error is shown as a sentence, with a retry. */
+  const run = async (doing: string, f: () => Promise<void>, retry?: () => void) => {
     if (inFlight.current) return;
     inFlight.current = true;
     setBusy(true);
@@ -51,7 +58,8 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
     try {
       await f();
     } catch (err) {
-      setError(err instanceof ApiError ? { message: err.message, code: err.code } : { message: 'Something went wrong. Try again.', code: 'UNKNOWN' });
+      const code = (err as { code?: string }).code ?? 'UNKNOWN';
+      setError({ message: err instanceof TokenizeError ? err.message : friendly(err, doing), code, retry });
     } finally {
       inFlight.current = false;
       setBusy(false);
@@ -59,52 +67,49 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   };
 
   const review = () =>
-    run(async () => {
-      const quote: Quote = await ok(api.POST('/v1/accounts/{id}/purchases/quote', { params: { path }, body: { bundles: value / STEP, kind } }));
+    run('Getting the price', async () => {
+      const quote = await rest.quote(value / STEP, kind);
       setOrder({ quote, key: newKey() });
-      const list = await ok(api.GET('/v1/accounts/{id}/payment-methods', { params: { path } }));
-      const usable = list.paymentMethods.filter((c) => !c.expired);
-      setCards(usable);
-      setChoice(usable[0]?.id ?? 'new');
+      const list = await rest.cards();
+      setCards(list.paymentMethods);
+      setChoice(list.paymentMethods.find((c) => !c.expired)?.id ?? 'new');
       setStep('card');
-    });
+    }, review);
 
-  const processor: CardProcessor | null = devMode ? testCardProcessor : configuredProcessor;
+  const [tokenizer] = useState<Tokenizer | null>(() => tokenizerFor(devMode));
   const fieldRef = useRef<HTMLDivElement>(null);
-  const pendingCard = useRef<{ token: Awaited<ReturnType<CardProcessor['tokenize']>>; key: string } | null>(null);
+  const pendingCard = useRef<{ token: CardToken; key: string } | null>(null);
   useEffect(() => {
-    if (step === 'card' && choice === 'new' && processor && fieldRef.current) void processor.mount(fieldRef.current);
-  }, [step, choice, processor]);
+    if (!(step === 'card' && choice === 'new' && tokenizer && fieldRef.current)) return;
+    void tokenizer.mount(fieldRef.current);
+    return () => tokenizer.unmount();
+  }, [step, choice, tokenizer]);
 
   const addCard = () =>
-    run(async () => {
+    run('Adding the card', async () => {
       if (choice === 'new') {
-        if (!processor) throw new ApiError(0, 'NO_PROCESSOR', 'No payment processor is set up here, so a new card cannot be added.');
+        if (!tokenizer) throw new TokenizeError('No payment processor is set up here, so a new card cannot be added.');
         // One Idempotency-Key per new card, kept with its processor token until the card is
         // stored: a retry after a lost answer sends both again and adds the card once.
-        pendingCard.current ??= { token: await processor.tokenize(), key: newKey() };
-        const card: Card = await ok(
-          api.POST('/v1/accounts/{id}/payment-methods', { params: { path, header: { 'Idempotency-Key': pendingCard.current.key } }, body: pendingCard.current.token }),
-        );
+        pendingCard.current ??= { token: await tokenizer.tokenize(), key: newKey() };
+        const card = await rest.addCard(pendingCard.current.token, pendingCard.current.key);
         pendingCard.current = null;
         setCards((list) => [...(list ?? []).filter((c) => c.id !== card.id), card]);
         setChoice(card.id);
       }
       setStep('review');
-    });
+    }, addCard);
 
   const confirm = () =>
-    run(async () => {
+    run('The purchase', async () => {
       if (!order) return;
-      const r = await ok(
-        api.POST('/v1/accounts/{id}/purchases', { params: { path, header: { 'Idempotency-Key': order.key } }, body: { quoteId: order.quote.quoteId, paymentMethodId: choice } }),
-      );
+      const r = await rest.buy(order.quote.quoteId, choice, order.key);
       setResult(r);
       setReceipt(r.receipt ?? null);
       // The purchase's own snapshot: the new balance shows at once, the socket's frame may follow.
       if (r.balance) props.offer({ type: 'balance', ...r.balance });
       setStep('done');
-    });
+    }, confirm);
 
   // The receipt's status, asked every second until the mail is out (for two minutes at
   // most: without a mail server it stays queued, and the app says it will follow).
@@ -121,7 +126,7 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
         return;
       }
       try {
-        const p = await ok(api.GET('/v1/accounts/{id}/purchases/{purchaseId}', { params: { path: { ...path, purchaseId: result.purchaseId } } }));
+        const p = await rest.purchase(result.purchaseId);
         if (stop || !p.receipt) return;
         setReceipt(p.receipt);
         if (p.receipt.status === 'sent') clearInterval(t);
@@ -155,15 +160,22 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
   return (
     <section id="minutes-panel" class="card panel" aria-label="Buy minutes" ref={panelRef}>
       {step === 'menu' && (
-        <button type="button" class="primary" onClick={restart}>
-          Add More Minutes
-        </button>
+        <div class="menu">
+          <button type="button" class="primary" onClick={restart}>
+            Add More Minutes
+          </button>
+          <button type="button" onClick={props.onHow}>
+            How minutes work
+          </button>
+        </div>
       )}
 
-      {step === 'bundle' && <BundleStep raw={raw} setRaw={setRaw} kind={kind} setKind={setKind} busy={busy} onReview={() => void review()} />}
+      {step === 'bundle' && (
+        <BundleStep raw={raw} setRaw={setRaw} kind={kind} setKind={setKind} busy={busy} prices={prices} onHow={props.onHow} onReview={() => void review()} />
+      )}
 
       {step === 'card' && q && (
-        <CardStep q={q} cards={cards} choice={choice} setChoice={setChoice} processor={processor} devMode={devMode} fieldRef={fieldRef} busy={busy} onBack={() => go('bundle')} onAdd={addCard} />
+        <CardStep q={q} cards={cards} choice={choice} setChoice={setChoice} tokenizer={tokenizer} devMode={devMode} fieldRef={fieldRef} busy={busy} onBack={() => go('bundle')} onAdd={addCard} />
       )}
 
       {step === 'review' && q && <ConfirmStep q={q} card={card} busy={busy} onBack={() => go('card')} onConfirm={confirm} />}
@@ -171,15 +183,19 @@ export function MinutesPanel(props: { api: Api; accountId: string; devMode: bool
       {step === 'done' && result && <DoneStep result={result} receipt={receipt} gaveUp={gaveUp} onDone={() => go('menu')} />}
 
       {error && (
-        <p class="problem" role="status">
-          {error.message}
-        </p>
-      )}
-      {error && (error.code === 'QUOTE_EXPIRED' || error.code === 'QUOTE_USED') && (
-        // The price may have changed: a new quote means a new review and a new order.
-        <button type="button" class="primary" onClick={restart}>
-          Get a new quote
-        </button>
+        <div class="problem-box" role="alert">
+          <p class="problem">{error.message}</p>
+          {error.code === 'QUOTE_EXPIRED' || error.code === 'QUOTE_USED' ? (
+            // The price may have changed: a new quote means a new review and a new order.
+            <button type="button" class="primary" onClick={restart}>
+              Get a new quote
+            </button>
+          ) : error.retry && error.code !== 'VALIDATION' ? (
+            <button type="button" onClick={error.retry}>
+              Try again
+            </button>
+          ) : null}
+        </div>
       )}
     </section>
   );

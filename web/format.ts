@@ -28,3 +28,18 @@ export function brandName(brand: string): string {
   const names: Record<string, string> = { amex: 'Amex', jcb: 'JCB', unionpay: 'UnionPay', mastercard: 'Mastercard' };
   return names[brand] ?? brand.charAt(0).toUpperCase() + brand.slice(1);
 }
+
+/** "Visa ending 4242" */
+export function cardText(c: { brand: string; last4: string }): string {
+  return `${brandName(c.brand)} ending ${c.last4}`;
+}
+
+/** "12/2034" */
+export function expiryText(c: { expMonth: number; expYear: number }): string {
+  return `${String(c.expMonth).padStart(2, '0')}/${c.expYear}`;
+}
+
+/** "Dec 6, 10:42:13 AM": when the figures on screen are from. */
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString('en-US', { hour: 'numeric', minute: '2-digit', second: '2-digit' });
+}

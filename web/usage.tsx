@@ -1,95 +1,193 @@
-// "Usage": minutes used over the current cycle, from the ledger's call debits, drawn as a
-// small SVG area (no chart library: one path and two labels do not need 40 KB). Reloaded
-// when the live balance says the cycle's usage changed — never on a timer.
+// The Usage screen: "Usage by staff" (each staff member's calls and minutes of the cycle,
+// as GET …/usage?groupBy=staff reports them), a bar chart of minutes per day over the
+// cycle (…/usage?groupBy=day; hand-drawn SVG with labelled axes — no chart library: a few
+// rects do not need 40 KB), the previous cycle on demand, and the cycle's calls as CSV.
+// The current cycle is reloaded when the live balance says its usage changed — never on a timer.
 import { useEffect, useState } from 'preact/hooks';
-import { ok, type Api } from './api.js';
+import { friendly, type AccountApi, type UsageView } from './api.js';
 import { day, minutes as fmt, shortDay } from './format.js';
 import type { Balance } from './live.js';
+import { dailySeries } from './usage-series.js';
 
-interface Entry {
-  kind: string;
-  at: string;
-  billedMinutes?: number;
-}
+type Cycle = 'current' | 'previous';
 
-/** Cumulative minutes used at each debit of the cycle, oldest first. */
-export function usagePoints(entries: Entry[], cycleStart: string): { t: number; used: number }[] {
-  const from = Date.parse(cycleStart);
-  const debits = entries
-    .filter((e) => e.kind === 'call_debit' && Date.parse(e.at) >= from && (e.billedMinutes ?? 0) > 0)
-    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
-  let used = 0;
-  return debits.map((e) => ({ t: Date.parse(e.at), used: (used += e.billedMinutes ?? 0) }));
-}
-
-const MAX_PAGES = 10;
-
-async function cycleEntries(api: Api, accountId: string, cycleStart: string): Promise<Entry[]> {
-  const from = Date.parse(cycleStart);
-  const out: Entry[] = [];
-  let cursor: string | null = null;
-  // Newest first, until the cycle's start (or 5,000 entries: enough for a phone's chart).
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const r: { entries: Entry[]; nextCursor: string | null } = await ok(
-      api.GET('/v1/accounts/{id}/ledger', { params: { path: { id: accountId }, query: { order: 'desc', limit: 500, ...(cursor ? { cursor } : {}) } } }),
-    );
-    out.push(...r.entries);
-    const last = r.entries[r.entries.length - 1];
-    if (!r.nextCursor || !last || Date.parse(last.at) < from) break;
-    cursor = r.nextCursor;
-  }
-  return out;
-}
-
-export function Usage({ api, accountId, balance }: { api: Api; accountId: string; balance: Balance | null }) {
-  const [points, setPoints] = useState<{ t: number; used: number }[] | null>(null);
-  const cycleStart = balance?.cycleStart;
+export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Balance | null }) {
+  const [cycle, setCycle] = useState<Cycle>('current');
+  const [data, setData] = useState<{ cycle: Cycle; staff: UsageView; days: UsageView } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [attempt, setAttempt] = useState(0);
   const used = balance ? balance.usedThisCycle + balance.overageThisCycle : null;
   useEffect(() => {
-    if (!cycleStart) return;
     let gone = false;
-    const t = setTimeout(() => {
-      cycleEntries(api, accountId, cycleStart)
-        .then((e) => !gone && setPoints(usagePoints(e, cycleStart)))
-        .catch(() => undefined);
-    }, 300);
+    const t = setTimeout(
+      () => {
+        Promise.all([rest.usage(cycle, 'staff'), rest.usage(cycle, 'day')])
+          .then(([staff, days]) => {
+            if (gone) return;
+            setError(null);
+            setData({ cycle, staff, days });
+          })
+          .catch((err) => !gone && setError(friendly(err, 'Loading usage')));
+      },
+      data ? 300 : 0,
+    );
     return () => {
       gone = true;
       clearTimeout(t);
     };
-  }, [api, accountId, cycleStart, used]);
+    // The previous cycle does not change: only the current one follows the live balance.
+  }, [rest, cycle, cycle === 'current' ? used : null, attempt]);
 
-  if (!balance) return null;
-  const start = Date.parse(balance.cycleStart);
-  const end = Date.parse(balance.cycleEnd);
-  const total = points && points.length ? points[points.length - 1]!.used : 0;
-  const allowance = balance.monthlyMinutes;
-  const top = Math.max(total, 1) * 1.15;
+  const shown = data && data.cycle === cycle ? data : null;
+  return (
+    <>
+      <div class="segmented" role="group" aria-label="Cycle">
+        <button type="button" aria-pressed={cycle === 'current'} onClick={() => setCycle('current')}>
+          This cycle
+        </button>
+        <button type="button" aria-pressed={cycle === 'previous'} onClick={() => setCycle('previous')}>
+          Previous cycle
+        </button>
+      </div>
+      {error && (
+        <div class="problem-box" role="alert">
+          <p class="problem">{error}</p>
+          <button type="button" onClick={() => setAttempt((a) => a + 1)}>
+            Try again
+          </button>
+        </div>
+      )}
+      {!shown && !error && (
+        <p class="status-line" aria-busy="true">
+          Loading usage…
+        </p>
+      )}
+      {shown && <DailyChart v={shown.days} cycle={cycle} />}
+      {shown && <ByStaff v={shown.staff} />}
+      {shown && <Export rest={rest} v={shown.days} />}
+    </>
+  );
+}
+
+function DailyChart({ v, cycle }: { v: UsageView; cycle: Cycle }) {
+  const series = dailySeries(v);
+  const total = v.totals.billedMinutes;
+  const top = Math.max(1, ...series.map((d) => d.minutes));
   const W = 320;
-  const H = 110;
-  const x = (t: number) => ((Math.min(Math.max(t, start), end) - start) / (end - start)) * W;
-  const y = (v: number) => H - (v / top) * H;
-  const now = Math.min(Date.now(), end);
-  let d = `M0,${H}`;
-  for (const p of points ?? []) d += ` H${x(p.t).toFixed(1)} V${y(p.used).toFixed(1)}`;
-  d += ` H${x(now).toFixed(1)}`;
-  const area = `${d} V${H} Z`;
-  const caption = `${fmt(total)} minutes used since ${shortDay(balance.cycleStart)}`;
-
+  const H = 120;
+  const L = 28; // room for the y axis' figures
+  const B = 18; // room for the x axis' dates
+  const bw = (W - L) / Math.max(1, series.length);
+  const y = (m: number) => (H - B) - (m / top) * (H - B - 6);
+  const caption = `${fmt(total)} minutes used since ${shortDay(v.cycleStart)}`;
+  const label =
+    (cycle === 'current' ? 'Minutes used this cycle: ' : 'Minutes used in the previous cycle: ') +
+    `${fmt(total)} minutes used since ${shortDay(v.cycleStart)}, per day from ${day(v.cycleStart)} to ${day(v.cycleEnd)}` +
+    `; the busiest day had ${fmt(Math.max(0, ...series.map((d) => d.minutes)))} minutes`;
+  const last = series[series.length - 1];
   return (
     <section class="card usage" aria-labelledby="usage-h">
       <h2 id="usage-h">Usage</h2>
       <figure>
-        <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={`Minutes used this cycle: ${caption}, ${day(balance.cycleStart)} to ${day(balance.cycleEnd)}`}>
-          <path d={area} class="usage-area" />
-          <path d={d} class="usage-line" fill="none" />
-          {allowance > 0 && allowance <= top && <line x1="0" x2={W} y1={y(allowance)} y2={y(allowance)} class="usage-allowance" />}
+        <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
+          <line x1={L} x2={W} y1={H - B} y2={H - B} class="axis" />
+          <line x1={L} x2={L} y1={0} y2={H - B} class="axis" />
+          <text x={L - 4} y={y(top) + 4} class="tick" text-anchor="end">
+            {fmt(top)}
+          </text>
+          <text x={L - 4} y={H - B} class="tick" text-anchor="end">
+            0
+          </text>
+          {series.map((d, i) =>
+            d.minutes > 0 ? <rect key={d.day} x={L + i * bw + bw * 0.15} width={Math.max(1, bw * 0.7)} y={y(d.minutes)} height={H - B - y(d.minutes)} class="bar" /> : null,
+          )}
+          <text x={L} y={H - 4} class="tick">
+            {shortDay(v.cycleStart)}
+          </text>
+          {last && (
+            <text x={W} y={H - 4} class="tick" text-anchor="end">
+              {shortDay(last.day + 'T12:00:00Z')}
+            </text>
+          )}
         </svg>
         <figcaption>
           <span>{caption}</span>
-          <span class="usage-end">Resets {shortDay(balance.cycleEnd)}</span>
+          <span class="usage-end">Minutes per day · resets {shortDay(v.cycleEnd)}</span>
         </figcaption>
       </figure>
     </section>
+  );
+}
+
+function ByStaff({ v }: { v: UsageView }) {
+  return (
+    <section class="card" aria-labelledby="by-staff-h">
+      <h2 id="by-staff-h">Usage by staff</h2>
+      {v.groups.length === 0 ? (
+        <p class="empty">No calls in this cycle.</p>
+      ) : (
+        <table class="table">
+          <thead>
+            <tr>
+              <th scope="col">Staff</th>
+              <th scope="col" class="num">
+                Calls
+              </th>
+              <th scope="col" class="num">
+                Minutes
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {v.groups.map((g) => (
+              <tr key={g.key}>
+                <th scope="row">{g.key === 'unassigned' ? 'Not assigned' : g.key}</th>
+                <td class="num">{fmt(g.calls)}</td>
+                <td class="num">{fmt(g.billedMinutes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function Export({ rest, v }: { rest: AccountApi; v: UsageView }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const go = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const blob = await rest.exportCalls(v.cycleStart, v.cycleEnd);
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `calls-${v.cycleStart.slice(0, 10)}.csv`;
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      setError(friendly(err, 'The export'));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="export">
+      <button type="button" disabled={busy} onClick={() => void go()}>
+        {busy ? 'Preparing…' : 'Export calls (CSV)'}
+      </button>
+      {error && (
+        <div class="problem-box" role="alert">
+          <p class="problem">{error}</p>
+          <button type="button" onClick={() => void go()}>
+            Try again
+          </button>
+        </div>
+      )}
+    </div>
   );
 }

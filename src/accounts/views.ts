@@ -54,7 +54,8 @@ export function ledgerEntry(id: string, o: Record<string, string>): LedgerEntry 
     at: new Date(Number(o.at)).toISOString(),
   };
   for (const [f, v] of Object.entries(o)) {
-    if (f in entry) continue;
+    // "cdr": the call's record a call_debit carries for the archive, not shown.
+    if (f in entry || f === 'cdr') continue;
     // Instants are shown as ISO like `at`, flags as booleans; other whole numbers as numbers.
     if (INSTANT_FIELDS.has(f) && /^\d+$/.test(v)) entry[f] = new Date(Number(v)).toISOString();
     else if (f === 'emergency') entry[f] = v === 'true';

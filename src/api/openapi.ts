@@ -203,7 +203,7 @@ export function openApiDocument(): Record<string, unknown> {
     info: {
       title: 'minutegate',
       version: '0.1.0',
-      description: 'Real-time call-metering gateway for Twilio: one atomic minute pool per account. See the README for the rules (R1–R18).',
+      description: 'Real-time call-metering gateway for Twilio: one atomic minute pool per account. See docs/design.md in the repository for the rules (R1–R21).',
     },
     // The document is served by the gateway it describes: its paths are relative to it.
     servers: [{ url: '/', description: 'the gateway serving this document' }],

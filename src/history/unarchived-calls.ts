@@ -15,8 +15,7 @@ export async function unarchivedCalls(queue: ArchiveQueue, accountId: string): P
     const batch = await queue.unarchived(accountId, BATCH, after);
     for (const e of batch.entries) {
       if (e.fields.kind !== 'call_debit') continue;
-      const h = batch.calls.get(e.fields.ref ?? '');
-      const call = h ? archivedCall(e, h) : null;
+      const call = archivedCall(e, batch.calls.get(e.fields.ref ?? ''));
       if (call) out.push(call);
     }
     if (batch.entries.length < BATCH) return out;

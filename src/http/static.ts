@@ -25,7 +25,7 @@ const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|wo
 
 // What the pages may load: only this origin (scripts, styles, the API and /v1/ws); the
 // softphone also talks to Twilio (signalling, call quality events, ringtones). A card
-// processor's hosted field (README "Web app") adds its own hosts here.
+// processor's hosted field (docs/web-app.md) adds its own hosts here.
 const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 
@@ -33,6 +33,9 @@ const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
 const PAGES: Record<string, { file: string; csp: string }> = {
   '/app': { file: 'index.html', csp: BASE_CSP },
   '/app/': { file: 'index.html', csp: BASE_CSP },
+  // The app's other screens: deep links and reloads land on the same screen.
+  '/app/usage': { file: 'index.html', csp: BASE_CSP },
+  '/app/billing': { file: 'index.html', csp: BASE_CSP },
   '/app/phone': { file: 'phone.html', csp: `${BASE_CSP}; connect-src 'self' ${TWILIO}; media-src 'self' blob: https://sdk.twilio.com` },
 };
 
@@ -41,13 +44,22 @@ export interface StaticOptions {
   dir?: string;
   /** What the app may know about the gateway: dev mode offers a test card. */
   devMode: boolean;
+  /** The prices the app shows before a quote (the quote stays the price that is charged). */
+  prices?: AppPrices;
+}
+
+export interface AppPrices {
+  bundleMinutes: number;
+  bundlePriceCents: number;
+  overagePriceCentsPerMinute: number;
+  currency: string;
 }
 
 export function staticRoutes(opts: StaticOptions) {
   const dir = opts.dir ?? DEFAULT_WEB_DIR;
   const app = new Hono();
 
-  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode }, 200, { 'cache-control': 'no-cache' }));
+  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode, ...(opts.prices ? { prices: opts.prices } : {}) }, 200, { 'cache-control': 'no-cache' }));
 
   app.get('/app/assets/:name', async (c) => {
     const name = c.req.param('name');

@@ -47,8 +47,10 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
 
-/** Ledger fields every entry has; the rest go to `extra`. */
-const BASE_FIELDS = new Set(['kind', 'minutes', 'balanceAfter', 'ref', 'at']);
+/** Ledger fields every entry has; the rest go to `extra` — but for "cdr", the call
+ *  detail record a call_debit entry carries for the archive (record-call-event-8.lua),
+ *  which becomes the call's row, not part of the entry's. */
+const BASE_FIELDS = new Set(['kind', 'minutes', 'balanceAfter', 'ref', 'at', 'cdr']);
 
 export function archivedEntry(e: UnarchivedEntry): ArchivedEntry {
   const extra: Record<string, string> = {};
@@ -64,11 +66,56 @@ export function archivedEntry(e: UnarchivedEntry): ArchivedEntry {
   };
 }
 
-/** The call detail record of a settled call: its hash for who and when, its call_debit
- *  entry for the money (the two agree; the entry is what the ledger replays). */
-export function archivedCall(entry: UnarchivedEntry, h: Record<string, string>): ArchivedCall | null {
-  if (h.state !== 'ended') return null;
+/** What a call_debit entry's "cdr" field holds (record-call-event-8.lua). */
+interface EntryCdr {
+  direction?: string;
+  from?: string;
+  to?: string;
+  staffId?: string;
+  placedAt?: number;
+  answeredAt?: number;
+  reservedMinutes?: number;
+  /** The dialled legs, each its stored state with its sid; {} when there were none (Lua's
+   *  cjson writes an empty table as an object). */
+  legs?: unknown;
+}
+
+/** The call detail record of a settled call, from its call_debit entry: the money and
+ *  the end from the entry's fields, who and when from its "cdr". An entry written before
+ *  the entry carried its record (a rolling upgrade) takes them from the call's hash `h`:
+ *  null when neither is there, or the hash is not of an ended call. */
+export function archivedCall(entry: UnarchivedEntry, h?: Record<string, string>): ArchivedCall | null {
   const f = entry.fields;
+  const settledAt = Number(f.at ?? entry.id.split('-')[0]);
+  if (f.cdr !== undefined) {
+    let r: EntryCdr;
+    try {
+      r = JSON.parse(f.cdr) as EntryCdr;
+    } catch {
+      return null;
+    }
+    return {
+      callSid: f.ref ?? '',
+      direction: r.direction ?? '',
+      from: r.from ?? '',
+      to: r.to ?? '',
+      staffId: r.staffId || null,
+      emergency: f.emergency === 'true',
+      placedAt: r.placedAt ?? settledAt,
+      answeredAt: r.answeredAt ?? null,
+      endedAt: num(f.endedAt) ?? settledAt,
+      settledAt,
+      reservedMinutes: r.reservedMinutes ?? 0,
+      billableSeconds: Number(f.billableSeconds ?? 0),
+      billedMinutes: Number(f.billedMinutes ?? 0),
+      debitedMinutes: Number(f.debitedMinutes ?? 0),
+      overageMinutes: Number(f.overageMinutes ?? 0),
+      cycleStart: Number(f.cycleStart ?? 0),
+      legs: Array.isArray(r.legs) ? r.legs : [],
+      ledgerEntryId: entry.id,
+    };
+  }
+  if (!h || h.state !== 'ended') return null;
   const legs: unknown[] = [];
   for (const [k, v] of Object.entries(h)) {
     if (!k.startsWith('leg:')) continue;
@@ -78,7 +125,7 @@ export function archivedCall(entry: UnarchivedEntry, h: Record<string, string>):
       legs.push({ sid: k.slice(4), raw: v });
     }
   }
-  const settledAt = Number(h.endedAt ?? f.at);
+  const hashSettledAt = Number(h.endedAt ?? f.at);
   return {
     callSid: h.callSid ?? f.ref ?? '',
     direction: h.direction ?? '',
@@ -86,10 +133,10 @@ export function archivedCall(entry: UnarchivedEntry, h: Record<string, string>):
     to: h.to ?? '',
     staffId: h.staffId || null,
     emergency: h.emergency === 'true' || f.emergency === 'true',
-    placedAt: Number(h.createdAt ?? settledAt),
+    placedAt: Number(h.createdAt ?? hashSettledAt),
     answeredAt: num(h.answeredAt),
-    endedAt: num(f.endedAt) ?? num(h.callEndedAt) ?? settledAt,
-    settledAt,
+    endedAt: num(f.endedAt) ?? num(h.callEndedAt) ?? hashSettledAt,
+    settledAt: hashSettledAt,
     reservedMinutes: Number(h.reservedMinutes ?? 0),
     billableSeconds: Number(f.billableSeconds ?? h.billableSeconds ?? 0),
     billedMinutes: Number(f.billedMinutes ?? h.billedMinutes ?? 0),
@@ -212,8 +259,7 @@ export class Archiver {
       const calls: ArchivedCall[] = [];
       for (const e of batch.entries) {
         if (e.fields.kind !== 'call_debit') continue;
-        const h = batch.calls.get(e.fields.ref ?? '');
-        const call = h ? archivedCall(e, h) : null;
+        const call = archivedCall(e, batch.calls.get(e.fields.ref ?? ''));
         if (call) calls.push(call);
         else this.log.warn('archive: a call_debit without its settled call record', { accountId, entryId: e.id, callSid: e.fields.ref });
       }
@@ -224,7 +270,7 @@ export class Archiver {
       this.archived.calls += written.calls;
       // In the books now: each call's record leaves Redis CALL_REDIS_RETENTION_SECONDS after it settled.
       const now = (this.hooks.clock ?? Date.now)();
-      await Promise.all(calls.map((c) => this.queue.callArchived(accountId, c.callSid, c.settledAt + this.opts.callRetentionMs - now)));
+      await this.queue.callsArchived(accountId, calls.map((c) => ({ callSid: c.callSid, keepMs: c.settledAt + this.opts.callRetentionMs - now })));
       const last = batch.entries[batch.entries.length - 1]!.id;
       const r = await this.queue.done(accountId, last, windowStart());
       if (r.result === 'all_archived') {

@@ -188,6 +188,12 @@ export class CallMetering {
 
     const accountId = await this.directory.lookupCall(callSid);
     if (!accountId) return { outcome: 'unknown_call' };
+    // A dialled <Client> leg answering names who took an inbound call (cached look-up).
+    let answeredBy: string | null = null;
+    if (kind === 'child' && status === 'in-progress' && p.To?.startsWith('client:')) {
+      const owner = await this.directory.lookupIdentity(p.To.slice('client:'.length));
+      if (owner?.accountId === accountId) answeredBy = owner.staffId;
+    }
     const now = this.clock();
     const outcome = await this.store.recordCallEvent(
       accountId,
@@ -201,6 +207,7 @@ export class CallMetering {
         minutes: seconds === null ? null : billableMinutes(seconds, this.opts.billing),
         dialCallSid: p.DialCallSid ?? null,
         eventAt: parseTwilioTimestamp(p.Timestamp),
+        answeredBy,
       },
       now,
     );

@@ -19,7 +19,8 @@ export interface UnarchivedEntry {
 
 export interface UnarchivedBatch {
   entries: UnarchivedEntry[];
-  /** The call hashes of the batch's call_debit entries, by CallSid (empty when gone). */
+  /** The call hashes of the batch's call_debit entries that do not carry their call's
+   *  record ("cdr", written since issue #17's archive cost), by CallSid (empty when gone). */
   calls: Map<string, Record<string, string>>;
 }
 
@@ -85,7 +86,7 @@ export class ArchiveQueue {
     const through = after ?? (await this.redis.hget(k.pool, 'archivedTo'));
     const rows = await this.redis.xrange(k.ledger, through ? `(${through}` : '-', '+', 'COUNT', max);
     const entries = rows.map(([id, flat]) => ({ id, fields: fieldsOf(flat) }));
-    const sids = entries.filter((e) => e.fields.kind === 'call_debit' && e.fields.ref).map((e) => e.fields.ref!);
+    const sids = entries.filter((e) => e.fields.kind === 'call_debit' && e.fields.ref && e.fields.cdr === undefined).map((e) => e.fields.ref!);
     const hashes = await Promise.all(sids.map((sid) => this.callRecord(k.call(sid))));
     return { entries, calls: new Map(sids.map((sid, i) => [sid, hashes[i]!])) };
   }
@@ -125,15 +126,22 @@ export class ArchiveQueue {
     return { result, oldestMs: oldest >= 0 ? oldest : null };
   }
 
-  /** A settled call is archived (call-archived-2.lua): it leaves the ended set, its hash and
-   *  its CallSid look-up stay `keepMs` more (late signals, quick look-ups), then expire. */
-  async callArchived(accountId: string, callSid: string, keepMs: number): Promise<void> {
+  /** A batch of one account's settled calls is archived (calls-archived-n.lua, one run):
+   *  each leaves the ended set, its hash and its CallSid look-up stay `keepMs` more (late
+   *  signals, quick look-ups), then expire. */
+  async callsArchived(accountId: string, calls: { callSid: string; keepMs: number }[]): Promise<void> {
+    if (calls.length === 0) return;
     const k = accountKeys(this.prefix, accountId);
-    const ms = Math.max(1, Math.floor(keepMs));
-    if (outcome('call-archived', await this.scripts.run('call-archived', [k.call(callSid), k.endedCalls], [callSid, ms])) === 'done') {
-      // A global key (another slot): a single command, as the directory's own claims.
-      await this.redis.pexpire(directoryKeys(this.prefix).call(callSid), ms);
-    }
+    const ms = calls.map((c) => Math.max(1, Math.floor(c.keepMs)));
+    const reply = await this.scripts.run(
+      'calls-archived',
+      [k.endedCalls, ...calls.map((c) => k.call(c.callSid))],
+      calls.flatMap((c, i) => [c.callSid, ms[i]!]),
+    );
+    // The look-ups are global keys (other slots): single commands, sent together (the
+    // client pipelines what one tick sends).
+    const dir = directoryKeys(this.prefix);
+    await Promise.all(calls.map((c, i) => (outcome('calls-archived', [reply[i]!]) === 'done' ? this.redis.pexpire(dir.call(c.callSid), ms[i]!) : null)));
   }
 
   /** Every account with an unarchived entry, by the ms of that entry: the accounts from

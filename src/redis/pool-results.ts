@@ -64,6 +64,9 @@ export interface CallEventInput {
   /** The call's reconciliation check (lib/checks.lua): "participantSid roomSid" for a video
    *  participant; a call's is its CallSid (the default). */
   checkMember?: string;
+  /** The staff member whose dialled <Client> leg this in-progress signal says answered
+   *  (an inbound call is theirs from then on: its record, usage by staff), or none. */
+  answeredBy?: string | null;
 }
 
 export function parseSnapshot(json: string): PoolSnapshot {

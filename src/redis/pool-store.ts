@@ -171,7 +171,7 @@ export class PoolStore {
       [k.call(e.callSid), k.activeCalls, k.endedCalls, k.checks],
       [e.callSid, e.kind, e.legSid, e.sequenceNumber ?? '', e.status, e.seconds ?? '', e.minutes ?? '',
         '', e.dialCallSid ?? '', e.eventAt ?? '', this.opts.finalGraceMs,
-        e.checkMember ?? e.callSid],
+        e.checkMember ?? e.callSid, e.answeredBy ?? ''],
       now,
     );
     // The call cannot be in an account that does not exist.

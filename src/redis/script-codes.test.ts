@@ -11,7 +11,7 @@ const LUA = join(import.meta.dirname, 'lua');
 it('names every code of every script, as its header documents them', () => {
   const files = readdirSync(LUA).filter((f) => f.endsWith('.lua'));
   for (const name of SCRIPT_NAMES) {
-    const file = files.find((f) => f.startsWith(`${name}-`) && /^\D*-\d+\.lua$/.test(f.slice(name.length)))!;
+    const file = files.find((f) => f.startsWith(`${name}-`) && /^\D*-(\d+|n)\.lua$/.test(f.slice(name.length)))!;
     const header = readFileSync(join(LUA, file), 'utf8').split(']]')[0]!;
     const returns = header.slice(header.indexOf('Returns'));
     for (const code of Object.keys(SCRIPT_CODES[name])) {

@@ -1,5 +1,6 @@
 // Loads the Lua scripts (one file per operation, `<name>-<numberOfKeys>.lua`, so the key
-// count cannot drift from the caller; shared code in lua/lib/, pulled in by `--!include`) and registers them as ioredis commands, which run
+// count cannot drift from the caller; `<name>-n.lua` for a script over a batch, whose key
+// count is the batch's; shared code in lua/lib/, pulled in by `--!include`) and registers them as ioredis commands, which run
 // by EVALSHA and fall back to EVAL on NOSCRIPT — on a standalone server or a cluster.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -32,7 +33,7 @@ export const SCRIPT_NAMES = [
   'release-lease',
   // R19: the archive's marks in each account's pool.
   'archive-done',
-  'call-archived',
+  'calls-archived',
   // R15: reconciliation checks in each account's slot, and their global index.
   'schedule-check',
   'claim-checks',
@@ -69,7 +70,8 @@ export interface ScriptRunner {
 
 interface ScriptSource {
   name: ScriptName;
-  numberOfKeys: number;
+  /** null: a batch script ("-n"), run with as many keys as it is given. */
+  numberOfKeys: number | null;
   lua: string;
 }
 
@@ -94,9 +96,10 @@ function loadSources(): ScriptSource[] {
   const files = readdirSync(LUA_DIR).filter((f) => f.endsWith('.lua'));
   const out: ScriptSource[] = [];
   for (const name of SCRIPT_NAMES) {
-    const file = files.find((f) => new RegExp(`^${name}-(\\d+)\\.lua$`).test(f));
+    const file = files.find((f) => new RegExp(`^${name}-(\\d+|n)\\.lua$`).test(f));
     if (!file) throw new Error(`Lua script for ${name} is missing from ${LUA_DIR}`);
-    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
+    const count = /-(\d+|n)\.lua$/.exec(file)![1]!;
+    const numberOfKeys = count === 'n' ? null : Number(count);
     out.push({ name, numberOfKeys, lua: resolveIncludes(readFileSync(join(LUA_DIR, file), 'utf8')) });
   }
   return out;
@@ -107,24 +110,26 @@ type CommandFn = (...args: (string | number)[]) => Promise<ScriptReply>;
 /** Registers every script on the client and returns a typed runner; `observe`, when given,
  *  hears each run's duration in seconds (for the latency histogram). */
 export function registerScripts(client: Redis | Cluster, observe?: (name: ScriptName, seconds: number) => void): ScriptRunner {
-  const commands = new Map<ScriptName, { fn: CommandFn; numberOfKeys: number }>();
+  const commands = new Map<ScriptName, { fn: CommandFn; numberOfKeys: number | null }>();
   for (const s of loadSources()) {
     const command = `mg_${s.name.replace(/-/g, '_')}`;
-    client.defineCommand(command, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    // Without numberOfKeys, ioredis takes the key count as the command's first argument.
+    client.defineCommand(command, s.numberOfKeys === null ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua });
     const fn = (client as unknown as Record<string, CommandFn>)[command]!.bind(client);
     commands.set(s.name, { fn, numberOfKeys: s.numberOfKeys });
   }
   return {
     run(name, keys, args) {
       const c = commands.get(name)!;
-      if (keys.length !== c.numberOfKeys) {
+      if (c.numberOfKeys !== null && keys.length !== c.numberOfKeys) {
         // A programming error, caught by every test that calls the script.
         throw new Error(`${name} takes ${c.numberOfKeys} keys, got ${keys.length}`);
       }
-      if (!observe) return c.fn(...keys, ...args);
+      const call = () => (c.numberOfKeys === null ? c.fn(keys.length, ...keys, ...args) : c.fn(...keys, ...args));
+      if (!observe) return call();
       const started = performance.now();
       const done = () => observe(name, (performance.now() - started) / 1000);
-      const p = c.fn(...keys, ...args);
+      const p = call();
       p.then(done, done);
       return p;
     },

@@ -1,5 +1,5 @@
 /**
- * X-Twilio-Signature validation (PROTOCOL.md §b), tuned for the webhook hot path.
+ * X-Twilio-Signature validation (Twilio's webhook security scheme), tuned for the webhook hot path.
  *
  * Signed string = URL + for each POST parameter name (sorted, UTF-16 code-unit
  * order = byte order for the ASCII names Twilio sends) name+value, where a

@@ -1,5 +1,5 @@
 // The wire contract between the gateway and its clients, in one module: what the client
-// socket (/v1/ws, DESIGN §2) carries each way, its close codes, and the REST shapes the
+// socket (/v1/ws, docs/sockets.md) carries each way, its close codes, and the REST shapes the
 // clients read (the balance snapshot, the error body). The server builds its frames with
 // these types (ws/hub.ts, ws/client-gateway.ts, accounts/views.ts), checks its zod parser
 // of client frames against them (ws/protocol.ts), and the client package

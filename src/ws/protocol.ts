@@ -1,4 +1,4 @@
-// The client socket's JSON protocol (DESIGN §2): what a softphone or dashboard may send,
+// The client socket's JSON protocol (docs/sockets.md): what a softphone or dashboard may send,
 // parsed with zod; a bad frame gets an error frame naming the problem and the socket stays
 // open. The shapes themselves, both ways, and the close codes are the wire contract's
 // (wire/contract.ts); the parser adds the bounds and is checked against it below.

@@ -61,13 +61,14 @@ describe('the web app', () => {
     const s = await signedIn(100);
     await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
     expect(new URL(s.page.url()).hash).toBe('');
-    expect(await s.page.evaluate(() => sessionStorage.getItem('minutegate.token'))).toBe(s.token);
+    // Kept for the browser (localStorage): new tabs are signed in too, until it expires.
+    expect(await s.page.evaluate(() => localStorage.getItem('minutegate.token'))).toBe(s.token);
     const text = await s.page.locator('body').innerText();
     expect(text).toMatch(/Plan:?\s*100/);
     expect(text).toMatch(/Used this cycle:?\s*0/);
     expect(text).toMatch(/Overage:?\s*0/);
     expect(text).toMatch(/Resets on \w{3} \d{1,2}, \d{4}/);
-    // A reload keeps the session (sessionStorage), without the link.
+    // A reload keeps the session, without the link.
     await s.page.reload();
     await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
     expect(s.errors).toEqual([]);
@@ -84,7 +85,7 @@ describe('the web app', () => {
     await page.goto(`${gw.url}/app#token=${real.slice(0, -4)}AAAA`);
     await page.reload();
     await expect.poll(() => page.getByRole('alert').innerText()).toMatch(/not valid or has expired/);
-    expect(await page.evaluate(() => sessionStorage.getItem('minutegate.token'))).toBeNull();
+    expect(await page.evaluate(() => localStorage.getItem('minutegate.token'))).toBeNull();
     await context.close();
   });
 
@@ -95,8 +96,9 @@ describe('the web app', () => {
 
     const call = await placeSoftphoneCall(gw, s.identity, '+14155550123');
     expect(call.allowed).toBe(true);
-    // The hold of one minute shows at once.
-    await expect.poll(() => counter(99).count(), { timeout: 2000 }).toBe(1);
+    // The hold of one minute shows at once — beside the counter, which does not move for it.
+    await expect.poll(() => s.page.locator('.counter-wrap').innerText(), { timeout: 2000 }).toContain('1 held for calls in progress');
+    expect(await counter(100).count()).toBe(1);
     const signals = answeredCallSignals(call.callSid, 125);
     await postAll(gw, signals.slice(0, 3)); // initiated, ringing, answered
     const active = s.page.getByRole('region', { name: 'Active calls' });
@@ -111,10 +113,13 @@ describe('the web app', () => {
     const recent = s.page.getByRole('region', { name: 'Recent calls' });
     await expect.poll(() => recent.innerText()).toMatch(/\+14155550123[\s\S]*2:05[\s\S]*3 min/);
     await expect.poll(() => active.innerText()).toContain('No calls right now');
-    // The usage chart follows the ledger's debits.
-    const usage = s.page.getByRole('region', { name: 'Usage' });
+    expect(await s.page.locator('.counter-wrap').innerText()).not.toContain('held');
+    // The usage chart (Usage screen) follows the call.
+    await s.page.getByRole('navigation').getByRole('link', { name: 'Usage' }).click();
+    const usage = s.page.getByRole('region', { name: 'Usage', exact: true });
     await expect.poll(() => usage.innerText()).toMatch(/^3 minutes used since /m);
     expect(await usage.getByRole('img').getAttribute('aria-label')).toMatch(/^Minutes used this cycle: 3 minutes used/);
+    await s.page.getByRole('navigation').getByRole('link', { name: 'Calls' }).click();
 
     // A short call (30 s or less) is free.
     const short = await placeSoftphoneCall(gw, s.identity, '+14155550124');
@@ -130,10 +135,13 @@ describe('the web app', () => {
     await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
     expect(await s.page.getByRole('alert').count()).toBe(0);
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: -91, reason: 'test' });
-    await expect.poll(() => s.page.getByRole('alert').innerText()).toBe('Low on minutes');
+    await expect.poll(() => s.page.getByRole('alert').innerText()).toMatch(/^Low on minutes: 9 minutes left\s*Add minutes$/);
+    // Its button opens the quantity step.
+    await s.page.getByRole('alert').getByRole('button', { name: 'Add minutes' }).click();
+    await expect.poll(() => s.page.getByRole('region', { name: 'Buy minutes' }).getByLabel('Minutes', { exact: true }).count()).toBe(1);
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: -9, reason: 'test' });
-    await expect.poll(() => s.page.getByRole('alert').innerText()).toBe(
-      'Out of minutes — calls in progress continue; new calls need more minutes',
+    await expect.poll(() => s.page.getByRole('alert').innerText()).toMatch(
+      /^Out of minutes — calls in progress continue; new calls need more minutes\s*Add minutes$/,
     );
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: 50, reason: 'test' });
     await expect.poll(() => s.page.getByRole('alert').count()).toBe(0);
@@ -147,7 +155,7 @@ describe('the web app', () => {
     expect(set.status).toBe(200);
     // 45 left is far above 10 % of the plan: only the alert frame can raise the banner.
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: -55, reason: 'test' });
-    await expect.poll(() => s.page.getByRole('alert').innerText()).toBe('Low on minutes');
+    await expect.poll(() => s.page.getByRole('alert').innerText()).toMatch(/^Low on minutes: 45 minutes left/);
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: 10, reason: 'test' });
     await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 55' }).count()).toBe(1);
     await expect.poll(() => s.page.getByRole('alert').count()).toBe(0);
@@ -159,8 +167,8 @@ describe('the web app', () => {
     const s = await signedIn(100);
     await expect.poll(() => s.page.getByRole('button', { name: 'Minutes remaining: 100' }).count()).toBe(1);
     expect((await gw.admin('DELETE', `/v1/accounts/${s.id}/staff/alice`)).status).toBe(204);
-    await expect.poll(() => s.page.getByRole('alert').innerText(), { timeout: 10_000 }).toMatch(/You have been signed out/);
-    expect(await s.page.evaluate(() => sessionStorage.getItem('minutegate.token'))).toBeNull();
+    await expect.poll(() => s.page.getByRole('alert').innerText(), { timeout: 10_000 }).toMatch(/Your sign-in has ended — ask for a new link/);
+    expect(await s.page.evaluate(() => localStorage.getItem('minutegate.token'))).toBeNull();
     await s.context.close();
   });
 
@@ -224,14 +232,16 @@ describe('the web app', () => {
     await s.context.close();
   });
 
-  it('shows "Reconnecting…" while the gateway restarts, then the fresh balance without a reload', async () => {
+  it('says "Offline" with the figures\' time within 5 s of losing the gateway, then the fresh balance without a reload', async () => {
     const s = await signedIn(100);
     const counter = (n: number) => s.page.getByRole('button', { name: `Minutes remaining: ${n}` });
     await expect.poll(() => counter(100).count()).toBe(1);
     await s.page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const port = gw.port;
     await gw.stop();
-    await expect.poll(() => s.page.getByRole('status').first().innerText()).toBe('Reconnecting…');
+    const lost = Date.now();
+    await expect.poll(() => s.page.getByRole('status').first().innerText(), { timeout: 5000 }).toMatch(/^Offline — figures from \d{1,2}:\d{2}:\d{2} [AP]M$/);
+    expect(Date.now() - lost).toBeLessThan(5000);
     // The balance changes while the app is away: it must show the fresh one, not the last frame.
     gw = await startTestGateway({ prefix, keepKeys: true, port });
     await gw.admin('POST', `/v1/accounts/${s.id}/adjustments`, { minutes: -7, reason: 'while away' });

@@ -50,7 +50,10 @@ describe('Add More Minutes', () => {
   it('the whole flow by clicks: bundles, review with the quote, a new test card, confirm; minutes at once, receipt mailed', async () => {
     const s = await signedIn(100);
     const { page } = s;
-    expect((await fetch(`${gw.url}/app/config.json`).then((r) => r.json())).devMode).toBe(true);
+    expect(await fetch(`${gw.url}/app/config.json`).then((r) => r.json())).toEqual({
+      devMode: true,
+      prices: { bundleMinutes: 100, bundlePriceCents: 1500, overagePriceCentsPerMinute: 0, currency: 'USD' },
+    });
 
     await counter(page, 100).click();
     // Focus follows the flow (keyboard and screen-reader users land on each step).
@@ -60,11 +63,23 @@ describe('Add More Minutes', () => {
     expect(await page.evaluate(() => document.activeElement?.tagName)).toBe('H2');
     const input = page.getByLabel('Minutes', { exact: true });
     expect(await input.inputValue()).toBe('100');
+    // Bundles are billed monthly: the add-on is preselected; the price shows before Review.
+    expect(await page.getByRole('radio', { name: /Monthly add-on/ }).isChecked()).toBe(true);
+    const price = page.locator('.price');
+    expect(await price.innerText()).toMatch(/^\$15\.00\s+\$15\.00 per 100 minutes, every month$/);
     await page.getByRole('button', { name: 'Add 100 minutes' }).click();
     await page.getByRole('button', { name: 'Add 100 minutes' }).click();
     expect(await input.inputValue()).toBe('300');
+    await expect.poll(() => price.innerText()).toMatch(/^\$45\.00/);
     await page.getByRole('button', { name: 'Remove 100 minutes' }).click();
     expect(await input.inputValue()).toBe('200');
+    await expect.poll(() => price.innerText()).toMatch(/^\$30\.00/);
+    // The quantity step links to "How minutes work"; closing it brings focus back to the link.
+    await page.getByRole('button', { name: 'To learn more about how minutes work' }).click();
+    await expect.poll(() => page.getByRole('dialog', { name: 'How minutes work' }).isVisible()).toBe(true);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog', { name: 'How minutes work' }).count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('To learn more about how minutes work');
 
     // Typed amounts: only multiples of 100 from 100 to 10,000.
     for (const bad of ['150', '0', '10100', '']) {
@@ -74,6 +89,7 @@ describe('Add More Minutes', () => {
     }
     await input.fill('200');
     await page.getByRole('radio', { name: /One-time minutes/ }).check();
+    await expect.poll(() => price.innerText()).toMatch(/^\$30\.00\s+\$15\.00 per 100 minutes$/);
     await page.getByRole('button', { name: 'Review' }).click();
 
     // The server's quote.
@@ -95,11 +111,19 @@ describe('Add More Minutes', () => {
     await page.getByRole('button', { name: 'Confirm purchase' }).click();
     await expect.poll(() => panel.innerText()).toContain('You now have 300 minutes');
     await expect.poll(() => counter(page, 300).count()).toBe(1);
+    // The confirmation: minutes, amount, card, the order's reference, the receipt's status.
+    const done = await panel.innerText();
+    expect(done).toMatch(/200 minutes added/);
+    expect(done).toMatch(/Amount\s*\$30\.00/);
+    expect(done).toMatch(/Card\s*Visa ending 4242/);
+    expect(done).toMatch(/Order reference\s*pur_[\w-]+/);
+    expect(done).toMatch(/Receipt\s*(Sending…|Sent)/);
     s.socket.hold = false;
     expect(await balanceOf(s.id)).toBe(300);
 
     // The receipt reaches the SMTP server, and the app says so.
     await expect.poll(() => panel.innerText(), { timeout: 15_000 }).toContain(`Receipt sent to alice@${s.id}.example`);
+    expect(await panel.innerText()).toMatch(/Receipt\s*Sent/);
     const mails = smtp.mails.filter((m) => m.to.includes(`alice@${s.id}.example`));
     expect(mails).toHaveLength(1);
     expect(decodeMail(mails[0]!.raw)).toContain('Minutes added: 200');
@@ -126,6 +150,8 @@ describe('Add More Minutes', () => {
       await page.getByRole('button', { name: 'Add More Minutes' }).click();
       await page.getByRole('radio', { name: kind }).check();
       await page.getByRole('button', { name: 'Review' }).click();
+      // The card on file is chosen, with its expiry.
+      await expect.poll(() => page.getByRole('radio', { name: 'Mastercard ending 4444, expires 12/2099' }).isChecked()).toBe(true);
       await page.getByRole('radio', { name: 'Mastercard ending 4444' }).check();
       await page.getByRole('button', { name: 'Add', exact: true }).click();
     };
@@ -189,7 +215,8 @@ describe('Add More Minutes', () => {
       clock.now += 16 * 60_000;
       await page.getByRole('button', { name: 'Confirm purchase' }).click();
       const panel = page.getByRole('region', { name: 'Buy minutes' });
-      await expect.poll(() => panel.innerText()).toContain('this quote has expired; ask for a new quote');
+      // A sentence for a business owner (not the server's text), announced, with the way on.
+      await expect.poll(() => page.getByRole('alert').innerText()).toContain('The price quote has expired (quotes last 15 minutes); ask for a new quote.');
       expect((await api(timed, ADMIN, 'GET', `/v1/accounts/${a.id}/balance`)).json.available).toBe(100);
       await page.getByRole('button', { name: 'Get a new quote' }).click();
       await page.getByRole('button', { name: 'Review' }).click();

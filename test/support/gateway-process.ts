@@ -13,9 +13,21 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startGatewayProcess(prefix: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+/** How the gateway is started: by default the sources through tsx from this checkout; a
+ *  built copy (test/production-install.test.ts) runs `node dist/main.js` in its folder. */
+export interface Launch {
+  args: string[];
+  cwd?: string;
+}
+
+export function startGatewayProcess(
+  prefix: string,
+  env: Record<string, string> = {},
+  launch: Launch = { args: ['--import', 'tsx', 'src/main.ts'] },
+): Promise<GatewayProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, launch.args, {
+      cwd: launch.cwd,
       env: {
         PATH: process.env.PATH ?? '',
         PORT: '0',

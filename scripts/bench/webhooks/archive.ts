@@ -19,7 +19,7 @@ export interface ArchiveOutcome {
   ok: boolean;
 }
 
-async function lagBuckets(port: number): Promise<{ le: number; count: number }[]> {
+export async function lagBuckets(port: number): Promise<{ le: number; count: number }[]> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out: { le: number; count: number }[] = [];
   for (const m of text.matchAll(/^minutegate_archive_entry_lag_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) {
@@ -34,8 +34,10 @@ function quantile(buckets: { le: number; count: number }[], q: number): number |
   return buckets.find((b) => b.count >= q * total)?.le ?? null;
 }
 
-/** `entries`: how many ledger entries the run wrote (the opening one, one per settled call). */
-export async function archivePhase(gw: Child, entries: number, calls: number): Promise<ArchiveOutcome> {
+/** `entries`: how many ledger entries the run wrote (the opening one, one per settled call).
+ *  `since`: the lag histogram's buckets before the measured round (the catch-up's entries
+ *  waited on purpose, and are left out of the lag). */
+export async function archivePhase(gw: Child, entries: number, calls: number, since: { le: number; count: number }[] = []): Promise<ArchiveOutcome> {
   const started = Date.now();
   let size = await booksSize(ID.database);
   while (size.ledgerRows < entries && Date.now() - started < 60_000) {
@@ -43,7 +45,7 @@ export async function archivePhase(gw: Child, entries: number, calls: number): P
     size = await booksSize(ID.database);
   }
   const waitedMs = Date.now() - started;
-  const buckets = await lagBuckets(gw.port);
+  const buckets = (await lagBuckets(gw.port)).map((b, i) => ({ le: b.le, count: b.count - (since[i]?.count ?? 0) }));
   const out: ArchiveOutcome = {
     entries,
     archived: size.ledgerRows,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The "bare ceiling" of a signed, metered Twilio webhook on this stack (PERF.md): Hono on
+// The "bare ceiling" of a signed, metered Twilio webhook on this stack (BENCHMARKS.md): Hono on
 // @hono/node-server, one POST route that reads the form body, parses it with
 // URLSearchParams, validates X-Twilio-Signature with the gateway's own validator (from the
 // COMPILED dist/, so run `npm run build` first) and runs one EVALSHA of a tiny

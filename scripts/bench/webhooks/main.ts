@@ -1,5 +1,5 @@
 /**
- * Webhook benchmark of the COMPILED gateway against the bare ceiling (PERF.md).
+ * Webhook benchmark of the COMPILED gateway against the bare ceiling (BENCHMARKS.md).
  *
  *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
  *   npm run bench:webhooks -- --only scale [--scale-duration 5] [--warmup 2] [--connections 50]
@@ -16,6 +16,11 @@
  *              authorized by voice, oldest first, each exactly once; the rest completed
  *              unmeasured; then (books.ts) reserved must be 0 and the debit 2 minutes per
  *              authorized call; /metrics must agree.
+ *              Voice and status run twice (issue #17: "no loss from archiving, same run"):
+ *              first on a gateway with ARCHIVER=off (nothing written to PostgreSQL while
+ *              it is measured), then on an archiving gateway (same Redis prefix and books).
+ *   catch-up   (catch-up.ts) between the two: the archiving gateway starts and archives
+ *              the first round's backlog alone; its CPU, Redis's and PostgreSQL's per call.
  *   archive    (archive.ts) every ledger entry and call of the run reaches PostgreSQL; the
  *              archive's lag per entry (p50/p99) and the books' rows and bytes per call.
  *   lifecycle  (lifecycle.ts) full call lifecycles on a private Redis: the cost per call
@@ -39,7 +44,8 @@ import { children, startServer, stopChild } from '../lib/processes.js';
 import { benchEnv } from '../lib/report.js';
 import { installCleanup, prepareBench, runBench } from '../lib/run.js';
 import { PUBLIC_BASE_URL, REDIS_URL, ROOT, fmtInt } from '../lib/util.js';
-import { archivePhase } from './archive.js';
+import { archivePhase, lagBuckets } from './archive.js';
+import { catchUpPhase } from './catch-up.js';
 import { barePhase } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
@@ -62,7 +68,14 @@ async function main(): Promise<number> {
     return printScaleReport(benchEnv(start, redisVersion), rows) ? 0 : 1;
   }
 
-  const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
+  // Round 1, archive off: the gateway meters and answers; its ledger entries wait in Redis.
+  const gwOff = await startServer({
+    name: 'gateway (ARCHIVER=off)',
+    script: join(ROOT, 'dist', 'main.js'),
+    env: { ...gatewayEnv(ID), ARCHIVER: 'off' },
+    readyPath: '/readyz',
+    log,
+  });
   const bare = await startServer({
     name: 'bare ceiling',
     script: join(ROOT, 'scripts', 'bench', 'webhooks', 'bare-ceiling.mjs'),
@@ -71,16 +84,32 @@ async function main(): Promise<number> {
     log,
   });
 
-  await createBenchAccount(gw.port);
-  const initial = await balanceNow(gw.port);
-  log(`account ${ACCOUNT_ID}: balance ${fmtInt(initial.balance)} minutes, softphone client:${IDENTITY}`);
+  await createBenchAccount(gwOff.port);
+  const initialOff = await balanceNow(gwOff.port);
+  log(`account ${ACCOUNT_ID}: balance ${fmtInt(initialOff.balance)} minutes, softphone client:${IDENTITY}`);
+  log('round 1: a gateway with ARCHIVER=off');
+  const voiceOff = await voicePhase(gwOff);
+  const statusOff = await statusPhase(gwOff);
+  const callsOff = authorized.length;
+  const booksOff = await checkBooks(gwOff, initialOff, callsOff, statusOff);
+  const badOff = { voice: bad.voice, status: bad.status };
 
+  // The archiving gateway: it archives round 1's backlog alone (measured), then round 2.
+  const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
+  const catchUp = await catchUpPhase(gw, 1 + statusOff.completedTotal);
+  await stopChild(gwOff);
+  const lagBefore = await lagBuckets(gw.port);
+
+  log('round 2: an archiving gateway');
+  const initial = await balanceNow(gw.port);
+  authorized.length = 0;
+  bad.voice = 0;
   const voice = await voicePhase(gw);
   const status = await statusPhase(gw);
   const calls = authorized.length;
   const books = await checkBooks(gw, initial, calls, status);
-  // Every entry of the run in PostgreSQL: the opening allowance and one call_debit per call.
-  const archive = await archivePhase(gw, 1 + status.completedTotal, status.completedTotal);
+  // Every entry of both rounds in PostgreSQL: the opening allowance and one call_debit per call.
+  const archive = await archivePhase(gw, 1 + statusOff.completedTotal + status.completedTotal, statusOff.completedTotal + status.completedTotal, lagBefore);
   // After the books: without a private Redis it runs on this gateway's account.
   const lifecycle = await lifecyclePhase(gw);
   const bareRun = await barePhase(bare);
@@ -89,6 +118,8 @@ async function main(): Promise<number> {
 
   const ok = printReport({
     env: benchEnv(start, redisVersion),
+    archiveOff: { voice: voiceOff, status: statusOff, calls: callsOff, books: booksOff, bad: badOff, gatewayWarnLines: gwOff.warnLines },
+    catchUp,
     voice,
     status,
     bare: bareRun,

@@ -4,6 +4,7 @@ import { callCostLines, cpuUsPer } from '../lib/cost.js';
 import { benchEnv, formatTable, pctCell, reportHeader } from '../lib/report.js';
 import { fmtInt, r2 } from '../lib/util.js';
 import type { ArchiveOutcome } from './archive.js';
+import type { CatchUpOutcome } from './catch-up.js';
 import type { checkBooks } from './books.js';
 import { MINUTES_PER_CALL, opts } from './context.js';
 import type { LifecycleOutcome } from './lifecycle.js';
@@ -39,6 +40,16 @@ function row(phase: string, r: PhaseResult, badBody: number): Row {
 
 export interface Outcome {
   env: ReturnType<typeof benchEnv>;
+  /** Round 1: the same phases on a gateway with ARCHIVER=off. */
+  archiveOff: {
+    voice: PhaseResult;
+    status: StatusOutcome;
+    calls: number;
+    books: Awaited<ReturnType<typeof checkBooks>>;
+    bad: { voice: number; status: number };
+    gatewayWarnLines: number;
+  };
+  catchUp: CatchUpOutcome;
   voice: PhaseResult;
   status: StatusOutcome;
   bare: PhaseResult;
@@ -57,9 +68,24 @@ export function printReport(o: Outcome): boolean {
   const status = o.status.status;
   const { checks, balanceOk, metricsOk } = books;
   const C = opts.connections;
-  const rows = [row('voice', voice, o.bad.voice), row('status', status, o.bad.status), row('bare', bareRun, o.bad.bare)];
+  const off = o.archiveOff;
+  const rows = [
+    row('voice', voice, o.bad.voice),
+    row('status', status, o.bad.status),
+    row('bare', bareRun, o.bad.bare),
+    row('voiceArchiveOff', off.voice, off.bad.voice),
+    row('statusArchiveOff', off.status.status, off.bad.status),
+  ];
   const ratio = (a: number, b: number) => (b > 0 ? r2(a / b) : 0);
-  const ratios = { voiceBare: ratio(voice.rps, bareRun.rps), statusBare: ratio(status.rps, bareRun.rps) };
+  const ratios = {
+    voiceBare: ratio(voice.rps, bareRun.rps),
+    statusBare: ratio(status.rps, bareRun.rps),
+    voiceArchiveOffBare: ratio(off.voice.rps, bareRun.rps),
+    statusArchiveOffBare: ratio(off.status.status.rps, bareRun.rps),
+    /** Archiving on ÷ off, same run: 1.0 is no loss. */
+    statusArchiveOnOff: ratio(status.rps, off.status.status.rps),
+    voiceArchiveOnOff: ratio(voice.rps, off.voice.rps),
+  };
   const targets = {
     minRatio: 0.8,
     maxP99Ms: 10,
@@ -69,7 +95,8 @@ export function printReport(o: Outcome): boolean {
     statusP99Met: status.p99 <= 10,
   };
   const cleanRuns = rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.badBody === 0);
-  const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok && o.archive.ok;
+  const offOk = off.books.balanceOk && off.books.metricsOk && !off.status.status.exhausted;
+  const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok && o.archive.ok && offOk && o.catchUp.ok;
 
   const out = reportHeader(
     'webhook bench',
@@ -106,6 +133,10 @@ export function printReport(o: Outcome): boolean {
   out.push(`voice/bare   ${ratios.voiceBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.voiceRatioMet)})`);
   out.push(`status/bare  ${ratios.statusBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.statusRatioMet)})`);
   out.push(
+    `archiving on ÷ off (same run): status ${ratios.statusArchiveOnOff.toFixed(2)}, voice ${ratios.voiceArchiveOnOff.toFixed(2)} ` +
+      `(off: status/bare ${ratios.statusArchiveOffBare.toFixed(2)}, voice/bare ${ratios.voiceArchiveOffBare.toFixed(2)})`,
+  );
+  out.push(
     `p99 ≤ 10 ms  voice ${voice.p99.toFixed(2)} ms: ${mark(targets.voiceP99Met)}; status ${status.p99.toFixed(2)} ms: ${mark(targets.statusP99Met)}`,
   );
   out.push('');
@@ -133,11 +164,21 @@ export function printReport(o: Outcome): boolean {
       `${a.waitedMs} ms after the status run; lag per entry p50 ≤ ${a.lagP50Seconds} s, p99 ≤ ${a.lagP99Seconds} s ` +
       `(target p99 ≤ 5 s: ${mark(a.lagP99Seconds !== null && a.lagP99Seconds <= 5)}); ${a.booksBytesPerCall ?? '-'} bytes of PostgreSQL per call`,
   );
+  const cu = o.catchUp;
+  out.push(
+    `archive alone (round 1's backlog, catch-up): ${fmtInt(cu.callsMeasured)} calls in ${fmtInt(cu.windowMs)} ms (${mark(cu.ok)}); per call: ` +
+      `gateway ${cu.gatewayUsPerCall ?? '-'} µs, Redis ${cu.redisUsPerCall ?? '-'} µs, rest of the machine (PostgreSQL) ${cu.othersUsPerCall ?? '-'} µs`,
+  );
+  out.push(
+    `round 1 (ARCHIVER=off): ${fmtInt(off.calls)} calls, debit ${fmtInt(off.books.checks.debit)} vs ${fmtInt(off.books.checks.expectedDebit)}, ` +
+      `books ${mark(off.books.balanceOk)}, metrics ${mark(off.books.metricsOk)}; gateway warn/error log lines: ${off.gatewayWarnLines}`,
+  );
   for (const [label, sample] of Object.entries(o.samples)) out.push(`first unexpected ${label} answer: ${sample}`);
   if (status.exhausted) out.push('WARNING: the status run ran out of authorized calls and stopped early');
   out.push('');
   const cell = (x: number | null) => (x === null ? '-' : `${x} µs`);
   out.push(`gateway CPU per webhook (measured runs, /proc): voice ${cell(rows[0]!.serverCpuUsPerRequest)}, status <Dial action> ${cell(rows[1]!.serverCpuUsPerRequest)}; bare ceiling ${cell(rows[2]!.serverCpuUsPerRequest)}`);
+  out.push(`  with ARCHIVER=off: voice ${cell(rows[3]!.serverCpuUsPerRequest)}, status <Dial action> ${cell(rows[4]!.serverCpuUsPerRequest)}`);
   out.push(...callCostLines(lc.cost, lc.redisLabel));
   out.push('');
   out.push(`result: ${ok ? 'all correctness checks passed' : 'CORRECTNESS CHECKS FAILED'} (shared machine: compare ratios, not absolutes)`);
@@ -154,7 +195,8 @@ export function printReport(o: Outcome): boolean {
     targets,
     costPerCall: lc.cost,
     archive: o.archive,
-    checks: { ...checks, balanceOk, metricsOk, lifecycle: { ...lc, cost: undefined }, ok },
+    catchUp: o.catchUp,
+    checks: { ...checks, balanceOk, metricsOk, archiveOff: { ...off.books.checks, balanceOk: off.books.balanceOk, metricsOk: off.books.metricsOk }, lifecycle: { ...lc, cost: undefined }, ok },
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
   return ok;

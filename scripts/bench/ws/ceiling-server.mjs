@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The bare ceiling of a socket authorization on this stack (../shared/PERF.md's
-// ws-ceiling, as a server of its own): a `ws` server that parses each frame with
+// The bare ceiling of a socket authorization on this stack (the least any server must spend
+// on one, measured in the same run as the gateway: BENCHMARKS.md): a `ws` server that parses each frame with
 // JSON.parse, runs one EVALSHA of a tiny check-and-reserve script on ioredis with
 // auto-pipelining, and sends a small JSON reply. No authentication, no schema, no rate
 // limit, no balance fan-out, no metrics: it is what scripts/bench/ws/auth.ts compares the

@@ -12,7 +12,7 @@ CREATE TABLE ledger_entries (
   id_ms         bigint      NOT NULL,
   id_seq        bigint      NOT NULL,
   kind          text        NOT NULL,
-  -- The signed change of the balance (README: ledger minutes are signed changes).
+  -- The signed change of the balance (docs/decisions.md: ledger minutes are signed changes).
   minutes       integer     NOT NULL,
   balance_after integer     NOT NULL,
   ref           text        NOT NULL,

@@ -43,12 +43,15 @@
   ARGV[7] SequenceNumber or ""   ARGV[8] status (CallStatus, or DialCallStatus for action)
   ARGV[9] duration seconds or ""  ARGV[10] billed minutes for that duration or "" (R4,
   computed by domain/billable-minutes.ts)  ARGV[11] unused ("": ended calls leave Redis
-  only once archived, call-archived-2.lua)
+  only once archived, calls-archived-n.lua)
   ARGV[12] DialCallSid or ""   ARGV[13] the event's Timestamp (ms) or ""
   ARGV[14] final grace (ms; used by kind "grace")
   ARGV[15] the call's reconciliation check ("callSid", or "participantSid roomSid"):
            queued for the end of the final grace when the signal leaves the call waiting
            (3, 7), dropped when the call becomes final (R15)
+  ARGV[16] the staff member a dialled <Client> leg's in-progress signal names (their
+           identity answered), or "": an inbound call without a staff member becomes
+           theirs — the first to answer is the one Twilio bridges
   Returns: {1, billedMinutes, billableSeconds, debitedMinutes, overageMinutes,
             wasUnsettled (0|1), bookedCycleStart}  the call became final now (its snapshot
             and "ended" event go out on the channel only);
@@ -138,7 +141,13 @@ elseif kind == 'child' then
     else
       local q = tonumber(seq) or leg.q
       if q >= leg.q then leg.s, leg.q = status, q end
-      if status == 'in-progress' then leg.a, answeredNow = 1, true end
+      if status == 'in-progress' then
+        leg.a, answeredNow = 1, true
+        if ARGV[16] ~= '' and redis.call('HGET', CALL, 'direction') == 'inbound'
+            and (redis.call('HGET', CALL, 'staffId') or '') == '' then
+          redis.call('HSET', CALL, 'staffId', ARGV[16])
+        end
+      end
     end
     write = true
   elseif leg.i == 1 and status == 'completed' and seconds then
@@ -176,14 +185,18 @@ local function publish_started()
   end
 end
 
--- Every dialled leg signals told of, decoded, with its sid.
+-- Every dialled leg signals told of, decoded, with its sid (read once: nothing below
+-- writes a leg).
+local legs_read
 local function dialled_legs()
+  if legs_read then return legs_read end
   local out = {}
   for sid in string.gmatch(c[11] or '', '([^,]+)') do
     local leg = cjson.decode(redis.call('HGET', CALL, 'leg:' .. sid))
     leg.sid = sid
     out[#out + 1] = leg
   end
+  legs_read = out
   return out
 end
 local function completed(leg) return leg.t == 1 and leg.s == 'completed' end
@@ -320,13 +333,19 @@ else
     'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt }
 end
 if emergency then extra[#extra + 1] = 'emergency'; extra[#extra + 1] = 'true' end
+-- The call detail record's who and when travel with the entry (R19), so the archive
+-- writes the call from the stream alone, without reading the call's hash back.
+extra[#extra + 1] = 'cdr'
+extra[#extra + 1] = cjson.encode({ direction = c[14], from = c[15], to = c[16], staffId = c[17],
+  placedAt = tonumber(c[21]), answeredAt = tonumber(c[13]) or (answeredNow and NOW or nil),
+  reservedMinutes = tonumber(c[12]), legs = dialled_legs() })
 ledger('call_debit', late and 0 or -debit, callSid, extra)
 redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', billSec,
   'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over, 'cycleStart', bookedIn,
   'callEndedAt', endAt)
 redis.call('ZREM', ACTIVE, callSid)
 drop_check(CHECKS, ARGV[15])
--- Kept until the archive has it (R19): call-archived-2.lua then lists it from PostgreSQL
+-- Kept until the archive has it (R19): calls-archived-n.lua then lists it from PostgreSQL
 -- and lets the hash expire CALL_REDIS_RETENTION_SECONDS after it settled.
 redis.call('ZADD', ENDED, NOW, callSid)
 changed = true
