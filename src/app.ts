@@ -57,13 +57,15 @@ export interface RouteDeps {
   /** The socket endpoints: GET /v1/ws, and /twilio/media/<token> (null without MEDIA_STREAMS). */
   clients: ClientGateway;
   media: MediaStreams | null;
+  /** The demo's fake Twilio (GatewayDeps.demoTwilioUrl); undefined outside `npm run demo`. */
+  demoTwilioUrl?: string;
 }
 
 export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
   const { config, log, metrics, registry, auth, clock } = d;
   const app = new Hono<LogEnv>();
   app.use('*', ...requestContext({ log, metrics }));
-  app.use('*', securityHeaders());
+  app.use('*', securityHeaders({ https: config.publicBaseUrl?.startsWith('https:') ?? false }));
   app.use('*', limitBody(MAX_BODY_BYTES));
   // Browsers on CORS_ORIGINS may call the REST API; without the setting no CORS header at all.
   if (config.corsOrigins.length > 0) app.use('/v1/*', apiCors(config.corsOrigins));
@@ -110,6 +112,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
       overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
       currency: config.currency,
     },
+    demoTwilioUrl: d.demoTwilioUrl,
   }));
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));

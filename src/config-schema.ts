@@ -58,6 +58,12 @@ export const schema = z.object({
   TWILIO_VIDEO_API_BASE_URL: url(['http:', 'https:']).optional(),
   ADMIN_API_KEY: z.string().trim().min(1).optional(),
   STAFF_TOKEN_SECRET: z.string().trim().min(1).optional(),
+  // Rotation: secrets that signed tokens still in use (comma-separated, newest first).
+  STAFF_TOKEN_PREVIOUS_SECRETS: z
+    .string()
+    .trim()
+    .refine((v) => v.split(',').every((s) => s.trim() !== ''), 'must be comma-separated secrets, none of them empty')
+    .optional(),
   STAFF_TOKEN_TTL_SECONDS: intIn(60, 30 * 86400).optional(),
   MIN_BILLABLE_SECONDS: intIn(0, 3600).optional(),
   BILLING_INCREMENT_SECONDS: intIn(1, 3600).optional(),

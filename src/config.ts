@@ -67,6 +67,9 @@ export interface Config {
   };
   adminApiKey: string;
   staffTokenSecret: string;
+  /** STAFF_TOKEN_PREVIOUS_SECRETS: staff and Media Streams tokens signed with them still
+   *  verify; nothing new is signed with them. Empty when not rotating. */
+  staffTokenPreviousSecrets: string[];
   staffTokenTtlSeconds: number;
   metering: {
     minBillableSeconds: number;
@@ -193,6 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.STAFF_TOKEN_SECRET !== undefined && e.STAFF_TOKEN_SECRET.length < 32) {
     warnings.push('STAFF_TOKEN_SECRET is shorter than 32 characters');
   }
+  const previousSecrets = e.STAFF_TOKEN_PREVIOUS_SECRETS === undefined ? [] : listOf(e.STAFF_TOKEN_PREVIOUS_SECRETS);
+  if (previousSecrets.length > 0 && e.STAFF_TOKEN_SECRET === undefined) {
+    // A generated secret dies with the process: there is nothing to rotate from or to.
+    warnings.push('STAFF_TOKEN_PREVIOUS_SECRETS is set but STAFF_TOKEN_SECRET is not (a generated one is used)');
+  }
+  if (e.STAFF_TOKEN_SECRET !== undefined && previousSecrets.includes(e.STAFF_TOKEN_SECRET.trim())) {
+    warnings.push('STAFF_TOKEN_PREVIOUS_SECRETS lists the current STAFF_TOKEN_SECRET');
+  }
   return Object.freeze({
     production,
     warnings,
@@ -237,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // main.ts prints the admin key loudly. Production never gets here without them.
     adminApiKey: e.ADMIN_API_KEY ?? `dev-${randomBytes(18).toString('base64url')}`,
     staffTokenSecret: e.STAFF_TOKEN_SECRET ?? randomBytes(32).toString('base64url'),
+    staffTokenPreviousSecrets: [...new Set(previousSecrets)].filter((s) => s !== e.STAFF_TOKEN_SECRET),
     staffTokenTtlSeconds: e.STAFF_TOKEN_TTL_SECONDS ?? 12 * 3600,
     metering: {
       minBillableSeconds: e.MIN_BILLABLE_SECONDS ?? 30,

@@ -26,6 +26,7 @@ export const REDACTED_FIELDS = [
   'secret',
   'adminApiKey',
   'staffTokenSecret',
+  'staffTokenPreviousSecrets',
   'authToken',
   'apiKeySecret',
   'processorToken',

@@ -14,6 +14,7 @@ import { StaffAccess } from './auth/staff-access.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
 import { drainHttp } from './http/drain.js';
+import { ListenError } from './http/listen-error.js';
 import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
@@ -26,6 +27,7 @@ import { PeriodicAudit } from './jobs/periodic-audit.js';
 import { auditFor } from './recovery/audit.js';
 import { AuditLease } from './redis/audit-lease.js';
 import { createLogger, type Logger } from './log.js';
+import { exitOnUnhandledFailures } from './process-failures.js';
 import { CallMetering, DENIED_MEMORY_MS } from './metering/calls.js';
 import { Directory } from './metering/directory.js';
 import { Dialling } from './metering/dialling.js';
@@ -52,7 +54,7 @@ import { PresenceStore } from './redis/presence-store.js';
 import { registerScripts } from './redis/scripts.js';
 import { createStores } from './redis/stores.js';
 import { MediaStreams } from './twilio/media-streams.js';
-import { mediaTokenKey } from './twilio/media-token.js';
+import { mediaTokenKeys } from './twilio/media-token.js';
 import { twilioRestFor } from './twilio/rest-client.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
@@ -66,6 +68,9 @@ export interface GatewayDeps {
   clock?: () => number;
   /** The books (R19); default: opened here from config.postgres and closed with the gateway. */
   books?: Books;
+  /** `npm run demo` only (never a setting): the origin of the demo's fake Twilio, which the
+   *  softphone page dials through instead of Twilio (scripts/demo/fake-twilio.ts). */
+  demoTwilioUrl?: string;
 }
 
 export interface RunningGateway {
@@ -151,7 +156,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     currency: config.currency,
     overagePriceCentsPerMinute: config.overagePriceCentsPerMinute,
   }, clock, log, () => mailer?.wake());
-  const auth = makeAuthenticator({ adminApiKey: config.adminApiKey, staffTokenSecret: config.staffTokenSecret, clock, staffAccess });
+  const auth = makeAuthenticator({
+    adminApiKey: config.adminApiKey,
+    staffTokenSecret: config.staffTokenSecret,
+    previousStaffTokenSecrets: config.staffTokenPreviousSecrets,
+    clock,
+    staffAccess,
+  });
 
   // Sockets and fan-out
   const bus = new Bus(config.redis, prefix, log);
@@ -167,8 +178,10 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     onAuthorization: (result) => metrics.socketAuthorizations.inc({ result }),
   }, clock, log);
   clients.start();
-  const tokenKey = mediaTokenKey(config.staffTokenSecret);
-  const media = new MediaStreams({ tokenKey }, new MediaStreamEvents(store, clock), log);
+  // Stream tokens are minted with the current secret's key and verified with every key.
+  const tokenKeys = mediaTokenKeys(config.staffTokenSecret, config.staffTokenPreviousSecrets);
+  const tokenKey = tokenKeys[0]!;
+  const media = new MediaStreams({ tokenKeys }, new MediaStreamEvents(store, clock), log);
 
   // HTTP, the socket endpoints among its routes
   const readiness = new Readiness();
@@ -178,7 +191,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   readiness.reportOnly('postgres', () => books.ping());
   const app = mountRoutes({
     config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, history, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
-    clients, media: config.ws.mediaStreams ? media : null,
+    clients, media: config.ws.mediaStreams ? media : null, demoTwilioUrl: deps.demoTwilioUrl,
   });
 
   // Background jobs
@@ -249,9 +262,25 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   instanceMetrics(registry, { reconciler, clients, media, bus, alerts, archiver, audit });
 
   // Listen. Upgrades are routes of the app; the one socket server completes their handshakes.
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+  } catch (err) {
+    // Nothing listens: let go of what was started, so the caller (main, a test) is left
+    // with no timers or connections, and say which address could not be had.
+    await reconciler.stop();
+    await clients.drain(0);
+    await bus.stop();
+    alertSubscriber.disconnect();
+    if (ownsBooks) await books.close();
+    throw new ListenError(host, port, err as NodeJS.ErrnoException);
+  }
   refuseOtherUpgrades(server as Server);
   const addr = server.address() as AddressInfo;
   jobs.start();
@@ -298,6 +327,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  exitOnUnhandledFailures(log);
   for (const w of config.warnings) log.warn(`configuration: ${w}`);
   if (config.devMode) {
     const bar = '='.repeat(72);
@@ -319,7 +349,16 @@ async function main(): Promise<void> {
   }
   redis.on('error', (err: Error) => log.warn('redis connection error', { err }));
   await warnIfRedisCanEvict(redis, log);
-  const gw = await startGateway({ config, redis, log });
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway({ config, redis, log });
+  } catch (err) {
+    if (!(err instanceof ListenError)) throw err;
+    // One line, as every start-up failure: the port and what to do. A stack would only
+    // say where Node noticed.
+    process.stderr.write(`minutegate: cannot listen: ${err.message}\n`);
+    process.exit(1);
+  }
   log.info('minutegate listening', {
     port: gw.port,
     publicBaseUrl: config.publicBaseUrl ?? "(unset: each request's Host header)",

@@ -154,3 +154,26 @@ it('takes a billing anchor as an ISO instant, a date or epoch ms, and ignores un
     expect(r.json.billingAnchor).toBe(iso);
   }
 });
+
+it('keeps a staff member\'s display name (optional) and refuses an empty one, naming the field', async () => {
+  const id = uid();
+  const created = await gw.admin('POST', '/v1/accounts', {
+    id,
+    name: 'Acme',
+    monthlyMinutes: 10,
+    staff: [{ id: 'alice', email: 'alice@acme.test', identity: `${id}-alice`, name: 'Alice Liddell' }],
+  });
+  expect(created.status, JSON.stringify(created.json)).toBe(201);
+  const bad = await gw.admin('POST', `/v1/accounts/${id}/staff`, { id: 'bob', email: 'bob@acme.test', identity: `${id}-bob`, name: '  ' });
+  expect(bad.status).toBe(400);
+  expect(bad.json.error.code).toBe('VALIDATION_FAILED');
+  expect(bad.json.error.message).toMatch(/name/);
+  expect((await gw.admin('POST', `/v1/accounts/${id}/staff`, { id: 'bob', email: 'bob@acme.test', identity: `${id}-bob` })).status).toBe(201);
+  const staff = (await gw.admin('GET', `/v1/accounts/${id}/staff`)).json.staff;
+  expect(staff).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ id: 'alice', name: 'Alice Liddell' }),
+      expect.not.objectContaining({ name: expect.anything() }),
+    ]),
+  );
+});

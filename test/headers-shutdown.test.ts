@@ -1,5 +1,6 @@
-// Response headers every answer carries, and a SIGTERM that never resets a keep-alive
-// connection under a client that is writing (issue #8, item 7).
+// Response headers every answer carries (nosniff, Referrer-Policy, HSTS over https, no-store
+// on /v1, a CSP on the pages), and a SIGTERM that never resets a keep-alive connection
+// under a client that is writing (issue #8, item 7; issue #21).
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,11 +45,27 @@ describe('response headers', () => {
       const res = await c.res;
       await res.arrayBuffer();
       expect([c.name, res.headers.get('x-content-type-options')]).toEqual([c.name, 'nosniff']);
+      // Errors and 404s too; PUBLIC_BASE_URL is https here, so every answer pins https.
+      expect([c.name, res.headers.get('referrer-policy')]).toEqual([c.name, 'no-referrer']);
+      expect([c.name, res.headers.get('strict-transport-security')]).toEqual([c.name, 'max-age=31536000']);
       if (c.v1) expect([c.name, res.headers.get('cache-control')]).toEqual([c.name, 'no-store']);
     }
     const minted = await fetch(`${gw.url}/v1/accounts/${a.id}/staff/alice/token`, { method: 'POST', headers: admin });
     expect(minted.status).toBe(201);
     expect(minted.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('the pages (/app, /docs) carry a Content-Security-Policy that forbids framing; JSON answers none', async () => {
+    for (const path of ['/app', '/app/', '/app/usage', '/app/billing', '/app/phone', '/docs']) {
+      const res = await fetch(`${gw.url}${path}`);
+      await res.arrayBuffer();
+      expect([path, res.status]).toEqual([path, 200]);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect([path, csp]).toEqual([path, expect.stringMatching(/^default-src 'self';/)]);
+      expect([path, csp]).toEqual([path, expect.stringContaining("frame-ancestors 'none'")]);
+    }
+    const json = await fetch(`${gw.url}/healthz`);
+    expect(json.headers.get('content-security-policy')).toBeNull();
   });
 
   it('refused socket upgrades carry nosniff (and no-store) too', async () => {
@@ -59,7 +76,22 @@ describe('response headers', () => {
         ws.on('open', () => reject(new Error('opened')));
         ws.on('error', () => {});
       });
-      expect([path, headers['x-content-type-options'], headers['cache-control']]).toEqual([path, 'nosniff', 'no-store']);
+      expect([path, headers['x-content-type-options'], headers['cache-control'], headers['referrer-policy']]).toEqual([path, 'nosniff', 'no-store', 'no-referrer']);
+    }
+  });
+});
+
+describe('HSTS only over https', () => {
+  it('with an http PUBLIC_BASE_URL no answer carries Strict-Transport-Security (Referrer-Policy still)', async () => {
+    const gw = await startTestGateway({ env: { PUBLIC_BASE_URL: 'http://gw.example.test' } });
+    try {
+      for (const path of ['/healthz', '/nowhere', '/v1/accounts/x/balance', '/docs']) {
+        const res = await fetch(`${gw.url}${path}`);
+        await res.arrayBuffer();
+        expect([path, res.headers.get('strict-transport-security'), res.headers.get('referrer-policy')]).toEqual([path, null, 'no-referrer']);
+      }
+    } finally {
+      await gw.stop();
     }
   });
 });
@@ -152,5 +184,8 @@ describe('SIGTERM and keep-alive connections', () => {
     }
     // Requests that arrived while draining are answered, not dropped.
     expect(answered).toBeGreaterThan(0);
+    // At LOG_LEVEL=info the 20 /healthz probes above wrote no access line (issue #21).
+    expect(proc.output()).toContain('"msg":"minutegate listening"');
+    expect(proc.output()).not.toMatch(/"path":"\/healthz"/);
   });
 });

@@ -1,16 +1,18 @@
 // /metrics by the book (prom-client: default process metrics, _total counters, latency
 // histograms in seconds) scraped and parsed after real traffic; an access-log line per
-// request carrying the request id (taken from X-Request-Id, echoed on the answer).
+// request carrying the request id (taken from X-Request-Id, echoed on the answer), the
+// client's address and user agent, and a webhook's CallSid; probes and scrapes at debug.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createAccount, startTestGateway, TEST_ADMIN_KEY, type TestGateway } from './support/gateway.js';
+import { computeTwilioSignature } from '../src/twilio/signature.js';
+import { createAccount, startTestGateway, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { wsUrl } from './support/ws-client.js';
 
 const lines: string[] = [];
 let gw: TestGateway;
 beforeAll(async () => {
-  gw = await startTestGateway({ log: (l) => lines.push(l) });
+  gw = await startTestGateway({ log: (l) => lines.push(l), env: { MEDIA_STREAMS: 'on' } });
 });
 afterAll(() => gw.stop());
 
@@ -119,4 +121,59 @@ it('a socket upgrade is a request like any other: request id, security headers, 
     samples.find((s) => s.name === 'minutegate_http_requests_total' && s.labels.route === '/v1/ws' && s.labels.status === status)?.value;
   expect(count('101')).toBeGreaterThanOrEqual(1);
   expect(count('401')).toBeGreaterThanOrEqual(1);
+});
+
+it('access lines name the client (address, forwarded-for, user agent); probes and scrapes are at debug, never info', async () => {
+  const headers = { 'user-agent': 'ops-check/1.0 (access line)', 'x-forwarded-for': '203.0.113.7, 10.0.0.2' };
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    const res = await fetch(`${gw.url}${path}`, { headers: { ...headers, 'x-request-id': `probe${path.replace('/', '-')}` } });
+    await res.arrayBuffer();
+  }
+  const api = await fetch(`${gw.url}/v1/accounts/nobody/balance`, { headers: { ...headers, authorization: `Bearer ${TEST_ADMIN_KEY}`, 'x-request-id': 'api-ua' } });
+  await api.arrayBuffer();
+  const long = await fetch(`${gw.url}/v1/accounts`, { headers: { 'user-agent': 'x'.repeat(5000), 'x-request-id': 'api-long-ua' } });
+  await long.arrayBuffer();
+  await new Promise((r) => setTimeout(r, 50));
+  const records = lines.map((l) => JSON.parse(l) as Record<string, any>);
+  const accessOf = (id: string) => records.find((r) => r.requestId === id && r.msg === 'request');
+
+  const client = { ip: expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$/), forwardedFor: '203.0.113.7, 10.0.0.2', userAgent: 'ops-check/1.0 (access line)' };
+  expect(accessOf('api-ua')).toMatchObject({ level: 'info', status: 404, ...client });
+  for (const id of ['probe-healthz', 'probe-readyz', 'probe-metrics']) expect(accessOf(id), id).toMatchObject({ level: 'debug', ...client });
+  // A client picks its header's length, not the log's line.
+  expect(accessOf('api-long-ua')!.userAgent).toHaveLength(257);
+  expect(accessOf('api-long-ua')).not.toHaveProperty('forwardedFor');
+});
+
+it("a webhook's access line is at debug and carries its CallSid", async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 10 });
+  const call = await placeSoftphoneCall(gw, a.identity);
+  await postAll(gw, answeredCallSignals(call.callSid, 30));
+  await new Promise((r) => setTimeout(r, 50));
+  const records = lines.map((l) => JSON.parse(l) as Record<string, any>);
+  const voice = records.filter((r) => r.msg === 'request' && r.path === '/twilio/voice' && r.callSid === call.callSid);
+  expect(voice).toHaveLength(1);
+  expect(voice[0]).toMatchObject({ level: 'debug', status: 200, route: '/twilio/voice' });
+  const status = records.filter((r) => r.msg === 'request' && r.path === '/twilio/status' && r.callSid === call.callSid);
+  expect(status.length).toBeGreaterThanOrEqual(2);
+  for (const r of status) expect(r.level).toBe('debug');
+  // The call's Media Streams upgrade: its CallSid comes from the URL's token.
+  const streamUrl = /<Stream url="([^"]+)"/.exec(call.twiml)![1]!;
+  const opened = await upgradeAnswer(wsUrl(gw.url, new URL(streamUrl).pathname), {
+    'x-twilio-signature': computeTwilioSignature(TEST_AUTH_TOKEN, streamUrl, {}),
+    'x-request-id': 'media-up',
+  });
+  expect(opened.status).toBe(101);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(lines.map((l) => JSON.parse(l)).find((r) => r.requestId === 'media-up' && r.msg === 'request')).toMatchObject({
+    level: 'debug',
+    route: '/twilio/media/*',
+    status: 101,
+    callSid: call.callSid,
+  });
+  // A request that fails its signature names no call: nothing it claims was verified.
+  const forged = await gw.twilio('/twilio/status', { CallSid: 'CAforgedforgedforgedforgedforged00', CallStatus: 'completed' }, { signature: 'bad' });
+  expect(forged.status).toBe(403);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(lines.join('\n')).not.toContain('CAforgedforgedforgedforgedforged00');
 });

@@ -106,7 +106,7 @@ export interface Account {
   id: string;
   name: string;
   billingAnchor: string;
-  staff: { id: string; email: string; identity: string }[];
+  staff: { id: string; email: string; identity: string; name?: string }[];
 }
 
 export interface CallRow {

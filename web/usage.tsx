@@ -13,7 +13,9 @@ type Cycle = 'current' | 'previous';
 
 export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Balance | null }) {
   const [cycle, setCycle] = useState<Cycle>('current');
-  const [data, setData] = useState<{ cycle: Cycle; staff: UsageView; days: UsageView } | null>(null);
+  // With the staff members' names (the id for one without a name), read with the figures:
+  // a member added since is named too.
+  const [data, setData] = useState<{ cycle: Cycle; staff: UsageView; days: UsageView; names: Record<string, string> } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
   const used = balance ? balance.usedThisCycle + balance.overageThisCycle : null;
@@ -21,11 +23,11 @@ export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Bala
     let gone = false;
     const t = setTimeout(
       () => {
-        Promise.all([rest.usage(cycle, 'staff'), rest.usage(cycle, 'day')])
-          .then(([staff, days]) => {
+        Promise.all([rest.usage(cycle, 'staff'), rest.usage(cycle, 'day'), rest.account()])
+          .then(([staff, days, account]) => {
             if (gone) return;
             setError(null);
-            setData({ cycle, staff, days });
+            setData({ cycle, staff, days, names: Object.fromEntries(account.staff.map((m) => [m.id, m.name ?? m.id])) });
           })
           .catch((err) => !gone && setError(friendly(err, 'Loading usage')));
       },
@@ -63,7 +65,7 @@ export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Bala
         </p>
       )}
       {shown && <DailyChart v={shown.days} cycle={cycle} />}
-      {shown && <ByStaff v={shown.staff} />}
+      {shown && <ByStaff v={shown.staff} names={shown.names} />}
       {shown && <Export rest={rest} v={shown.days} />}
     </>
   );
@@ -119,7 +121,7 @@ function DailyChart({ v, cycle }: { v: UsageView; cycle: Cycle }) {
   );
 }
 
-function ByStaff({ v }: { v: UsageView }) {
+function ByStaff({ v, names }: { v: UsageView; names: Record<string, string> }) {
   return (
     <section class="card" aria-labelledby="by-staff-h">
       <h2 id="by-staff-h">Usage by staff</h2>
@@ -141,7 +143,7 @@ function ByStaff({ v }: { v: UsageView }) {
           <tbody>
             {v.groups.map((g) => (
               <tr key={g.key}>
-                <th scope="row">{g.key === 'unassigned' ? 'Not assigned' : g.key}</th>
+                <th scope="row">{g.key === 'unassigned' ? 'Not assigned' : (names[g.key] ?? g.key)}</th>
                 <td class="num">{fmt(g.calls)}</td>
                 <td class="num">{fmt(g.billedMinutes)}</td>
               </tr>

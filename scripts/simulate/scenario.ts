@@ -46,15 +46,49 @@ function talkTime(r: () => number): number {
   return 600 + Math.floor(r() * 3600);
 }
 
+/** One status callback of a <Dial>ed leg, as Twilio sends it to the noun's statusCallback
+ *  (also what the demo's fake Twilio sends: scripts/demo/fake-twilio.ts). */
+export function dialLegSignal(o: {
+  accountSid: string;
+  parentCallSid: string;
+  callSid: string;
+  seq: number;
+  status: string;
+  /** When it happened (ms). */
+  at: number;
+  /** CallDuration (s), on the leg's final callback. */
+  duration?: number;
+}): Record<string, string> {
+  const p: Record<string, string> = {
+    AccountSid: o.accountSid, ApiVersion: '2010-04-01', CallSid: o.callSid, ParentCallSid: o.parentCallSid, CallStatus: o.status,
+    Direction: 'outbound-dial', SequenceNumber: String(o.seq), CallbackSource: 'call-progress-events', Timestamp: new Date(o.at).toUTCString(),
+  };
+  if (o.duration !== undefined) p.CallDuration = String(o.duration);
+  return p;
+}
+
 export function drawCall(
   r: () => number,
-  ctx: { staff: Staff[]; number: string; rules: BillingRules; at: number },
+  ctx: {
+    staff: Staff[];
+    number: string;
+    rules: BillingRules;
+    at: number;
+    /** The longest a call may last, ringing and talk together (s): the demo plays calls in
+     *  real time, so it keeps them short enough to watch. Default: no limit. */
+    maxSeconds?: number;
+  },
 ): SimCall {
   const callSid = `CA${hex(r, 32)}`;
   const inbound = r() < 0.4;
   const answered = r() < 0.75;
-  const talk = answered ? talkTime(r) : 0;
-  const ring = 2 + Math.floor(r() * 25);
+  let talk = answered ? talkTime(r) : 0;
+  let ring = 2 + Math.floor(r() * 25);
+  if (ctx.maxSeconds !== undefined) {
+    // Drawn first, limited after: the same seed draws the same day either way.
+    ring = Math.min(ring, Math.floor(ctx.maxSeconds / 5));
+    talk = Math.min(talk, Math.max(0, Math.floor(ctx.maxSeconds) - ring - 1));
+  }
   const t = (s: number) => new Date(ctx.at + s * 1000).toUTCString();
   const base = { AccountSid: AC, ApiVersion: '2010-04-01' };
   let voice: Record<string, string>;
@@ -72,14 +106,8 @@ export function drawCall(
   const legSids = Array.from({ length: legs }, () => `CA${hex(r, 32)}`);
   const winner = answered ? Math.floor(r() * legs) : -1;
   const signals: Record<string, string>[] = [];
-  const leg = (sid: string, seq: number, status: string, at: number, duration?: number) => {
-    const p: Record<string, string> = {
-      ...base, CallSid: sid, ParentCallSid: callSid, CallStatus: status, Direction: 'outbound-dial',
-      SequenceNumber: String(seq), CallbackSource: 'call-progress-events', Timestamp: t(at),
-    };
-    if (duration !== undefined) p.CallDuration = String(duration);
-    return p;
-  };
+  const leg = (sid: string, seq: number, status: string, at: number, duration?: number) =>
+    dialLegSignal({ accountSid: AC, parentCallSid: callSid, callSid: sid, seq, status, at: ctx.at + at * 1000, duration });
   legSids.forEach((sid, i) => {
     signals.push(leg(sid, 0, 'initiated', 0), leg(sid, 1, 'ringing', 1));
     if (i === winner) {

@@ -18,6 +18,8 @@ export interface StaffMember {
   id: string;
   email: string;
   identity: string;
+  /** A display name (optional). */
+  name?: string;
 }
 
 export interface NewAccount {

@@ -12,7 +12,13 @@ import type { VoiceTokens } from '../twilio/voice-token.js';
 
 const MAX_MINUTES = 10_000_000;
 
-export const staffSchema = z.object({ id: staffIdSchema, email: emailSchema, identity: identitySchema });
+export const staffSchema = z.object({
+  id: staffIdSchema,
+  email: emailSchema,
+  identity: identitySchema,
+  /** How people are shown (the app's usage by staff); the id when absent. */
+  name: z.string().trim().min(1, 'must not be empty').max(100, 'at most 100 characters').optional(),
+});
 
 // Unknown fields are ignored (a newer client may send more), known ones are strict.
 const minutesSchema = z.number().int().min(0).max(MAX_MINUTES);

@@ -51,7 +51,7 @@ const sameError: Same<z.output<typeof errorResponse>, ErrorBody> = true;
 void sameBalance;
 void sameError;
 
-export const staffMemberResponse = named('StaffMember', z.looseObject({ id: z.string(), email: z.string(), identity: z.string() }));
+export const staffMemberResponse = named('StaffMember', z.looseObject({ id: z.string(), email: z.string(), identity: z.string(), name: z.string().optional() }));
 
 export const accountResponse = named(
   'Account',

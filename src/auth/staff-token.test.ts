@@ -45,3 +45,25 @@ describe('staff tokens: one spelling (issue #8)', () => {
     expect(verifyStaffToken(secret, token, now)).toMatchObject({ accountId: 'acme', staffId: 's1', gen: 7 });
   });
 });
+
+describe('rotation: a list of secrets, the current first', () => {
+  const now = 1_800_000_000_000;
+  const [current, previous, other] = ['c'.repeat(40), 'p'.repeat(40), 'o'.repeat(40)];
+
+  it('verifies a token signed with any secret of the list, and with no other', () => {
+    const old = signStaffToken(previous, { accountId: 'acme', staffId: 's1', gen: 3 }, now, 60).token;
+    expect(verifyStaffToken([current, previous], old, now)).toMatchObject({ accountId: 'acme', staffId: 's1', gen: 3 });
+    expect(verifyStaffToken([current, other, previous], old, now)).toMatchObject({ staffId: 's1' });
+    // The previous secret dropped: its tokens are refused.
+    expect(verifyStaffToken([current], old, now)).toBeNull();
+    expect(verifyStaffToken([current, other], old, now)).toBeNull();
+    expect(verifyStaffToken([], old, now)).toBeNull();
+  });
+
+  it('still checks expiry and shape whatever secret matched', () => {
+    const old = signStaffToken(previous, { accountId: 'acme', staffId: 's1' }, now, 60).token;
+    expect(verifyStaffToken([current, previous], old, now + 60_000)).toBeNull();
+    const [h, p] = old.split('.') as [string, string, string];
+    expect(verifyStaffToken([current, previous], `${h}.${p}.`, now)).toBeNull();
+  });
+});

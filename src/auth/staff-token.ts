@@ -1,6 +1,8 @@
 // Staff tokens: compact HS256 JWTs naming the staff member and the account, signed with
 // STAFF_TOKEN_SECRET. Hand-rolled on node:crypto because the whole format is three
 // base64url parts and one HMAC; verification is constant-time and strict about `alg`.
+// Rotation: verification takes the current secret and the previous ones
+// (STAFF_TOKEN_PREVIOUS_SECRETS), current first; signing only ever uses the current one.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface StaffClaims {
@@ -35,12 +37,22 @@ export function signStaffToken(
   return { token: `${body}.${mac(secret, body).toString('base64url')}`, expiresAt: exp * 1000 };
 }
 
+/** Whether `given` is the MAC of `data` under one of `secrets` (each compared in constant time). */
+function signedWithAny(secrets: readonly string[], data: string, given: Buffer): boolean {
+  for (const secret of secrets) {
+    const expected = mac(secret, data);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
+  }
+  return false;
+}
+
 function canonical(part: string): boolean {
   return /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part;
 }
 
-/** Returns the claims of a valid, unexpired staff token, or null for anything else. */
-export function verifyStaffToken(secret: string, token: string, nowMs: number): StaffClaims | null {
+/** Returns the claims of a valid, unexpired staff token signed with `secret` (or any one of
+ *  `secret`'s list), or null for anything else. */
+export function verifyStaffToken(secret: string | readonly string[], token: string, nowMs: number): StaffClaims | null {
   if (typeof token !== 'string' || token.length > 4096) return null;
   const parts = token.split('.');
   if (parts.length !== 3) return null;
@@ -49,9 +61,8 @@ export function verifyStaffToken(secret: string, token: string, nowMs: number): 
   // stray trailing bits, so several strings would carry the same signature. Only the
   // canonical encoding (what signStaffToken writes) is accepted.
   if (!canonical(h) || !canonical(p) || !canonical(sig)) return null;
-  const expected = mac(secret, `${h}.${p}`);
   const given = Buffer.from(sig, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  if (!signedWithAny(typeof secret === 'string' ? [secret] : secret, `${h}.${p}`, given)) return null;
   try {
     const header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8')) as { alg?: unknown };
     if (header.alg !== 'HS256') return null;

@@ -1,8 +1,13 @@
 // One access-log line and one latency observation per request, with a request id on the
 // response (`X-Request-Id`, taken from the request when it sends a sane one — Hono's
 // request-id middleware) and on every log line of the request: routes log through
-// `c.get('log')`, a child logger that carries it. Webhooks log at debug (they are the
-// volume); the API at info. The query string is never logged (browsers put `?token=` there).
+// `c.get('log')`, a child logger that carries it. The line names the client: the socket's
+// peer address (`ip`), the X-Forwarded-For a proxy added (`forwardedFor`, as received:
+// a client can write one too) and the user agent. Webhooks log at debug (they are the
+// volume) with the CallSid they are about; probes and scrapes (/healthz, /readyz,
+// /metrics) at debug too, as they come every few seconds from the platform and say nothing;
+// the API at info. The query string is never logged (browsers put `?token=` there).
+import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
@@ -10,7 +15,15 @@ import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { upgraded } from './upgrades.js';
 
-export type LogEnv = { Variables: { requestId: string; log: Logger } };
+/** callSid: set by a route that learnt which call a request is about (the Twilio routes,
+ *  once the signature is verified), for its access line. */
+export type LogEnv = { Variables: { requestId: string; log: Logger; callSid?: string } };
+
+/** Paths polled by the platform (liveness, readiness, Prometheus): logged at debug only. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/** Header values are logged up to this many characters (a client chooses their length). */
+const MAX_HEADER_CHARS = 256;
+const clip = (v: string | undefined) => (v === undefined || v.length <= MAX_HEADER_CHARS ? v : `${v.slice(0, MAX_HEADER_CHARS)}…`);
 
 /** The request's logger: every line carries the request id. The pino child behind it is
  *  made only when something is written (most requests write nothing at the configured
@@ -78,10 +91,20 @@ export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): 
     deps.metrics.http.inc(labels);
     deps.metrics.httpDuration.observe(labels, seconds);
     const path = c.req.path;
-    const level = path.startsWith('/twilio/') ? 'debug' : 'info';
+    const level = path.startsWith('/twilio/') || QUIET_PATHS.has(path) ? 'debug' : 'info';
     // The line is built only when it is written.
     if (!deps.log.isEnabled(level)) return;
-    c.get('log')[level]('request', { method: c.req.method, path, route, status, ms: Math.round(seconds * 10_000) / 10 });
+    c.get('log')[level]('request', {
+      method: c.req.method,
+      path,
+      route,
+      status,
+      ms: Math.round(seconds * 10_000) / 10,
+      ip: (c.env as HttpBindings | undefined)?.incoming?.socket.remoteAddress,
+      forwardedFor: clip(c.req.header('x-forwarded-for')),
+      userAgent: clip(c.req.header('user-agent')),
+      callSid: c.get('callSid'),
+    });
   };
   return [requestId({ limitLength: 128 }), access];
 }

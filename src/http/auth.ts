@@ -31,15 +31,18 @@ export type Authenticator = ((token: string | null) => Principal | null) & {
 export function makeAuthenticator(opts: {
   adminApiKey: string;
   staffTokenSecret: string;
+  /** STAFF_TOKEN_PREVIOUS_SECRETS: tokens they signed still verify (rotation). */
+  previousStaffTokenSecrets?: readonly string[];
   clock: () => number;
   staffAccess?: StaffAccess;
 }): Authenticator {
   const adminDigest = digest(opts.adminApiKey);
+  const secrets = [opts.staffTokenSecret, ...(opts.previousStaffTokenSecrets ?? [])];
   const parse = (token: string | null): Principal | null => {
     if (!token) return null;
     // Compare digests so the comparison is constant-time whatever the lengths.
     if (timingSafeEqual(digest(token), adminDigest)) return { kind: 'admin' };
-    const claims = verifyStaffToken(opts.staffTokenSecret, token, opts.clock());
+    const claims = verifyStaffToken(secrets, token, opts.clock());
     return claims ? { kind: 'staff', accountId: claims.accountId, staffId: claims.staffId, gen: claims.gen } : null;
   };
   const access = opts.staffAccess ?? null;

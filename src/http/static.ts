@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { errorBody } from './json.js';
+import { PAGE_CSP } from './security-headers.js';
 
 export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
@@ -23,11 +24,18 @@ const TYPES: Record<string, string> = {
 /** Asset names as the build writes them: no slashes, no dot-dot, one extension we know. */
 const ASSET_NAME = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.(js|css|map|svg|png|woff2)$/;
 
-// What the pages may load: only this origin (scripts, styles, the API and /v1/ws); the
-// softphone also talks to Twilio (signalling, call quality events, ringtones). A card
-// processor's hosted field (docs/web-app.md) adds its own hosts here.
-const BASE_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// What the pages may load: only this origin (scripts, styles, the API and /v1/ws,
+// security-headers.ts); the softphone also talks to Twilio (signalling, call quality
+// events, ringtones). A card processor's hosted field (docs/web-app.md) adds its own hosts here.
+const BASE_CSP = PAGE_CSP;
 const TWILIO = 'https://*.twilio.com wss://*.twilio.com';
+
+/** The softphone's policy; in `npm run demo` it may also reach the demo's fake Twilio (its
+ *  HTTP origin and the same host's WebSocket), and nothing else is added anywhere else. */
+function phoneCsp(demoTwilioUrl: string | undefined): string {
+  const demo = demoTwilioUrl ? ` ${demoTwilioUrl} ${demoTwilioUrl.replace(/^http/, 'ws')}` : '';
+  return `${BASE_CSP}; connect-src 'self' ${TWILIO}${demo}; media-src 'self' blob: https://sdk.twilio.com`;
+}
 
 /** The app's pages: each path, the file that answers it and its Content-Security-Policy. */
 const PAGES: Record<string, { file: string; csp: string }> = {
@@ -36,7 +44,7 @@ const PAGES: Record<string, { file: string; csp: string }> = {
   // The app's other screens: deep links and reloads land on the same screen.
   '/app/usage': { file: 'index.html', csp: BASE_CSP },
   '/app/billing': { file: 'index.html', csp: BASE_CSP },
-  '/app/phone': { file: 'phone.html', csp: `${BASE_CSP}; connect-src 'self' ${TWILIO}; media-src 'self' blob: https://sdk.twilio.com` },
+  '/app/phone': { file: 'phone.html', csp: phoneCsp(undefined) },
 };
 
 export interface StaticOptions {
@@ -46,6 +54,9 @@ export interface StaticOptions {
   devMode: boolean;
   /** The prices the app shows before a quote (the quote stays the price that is charged). */
   prices?: AppPrices;
+  /** `npm run demo` only: the origin (http://host:port) of its fake Twilio, which the
+   *  softphone dials through; said in /app/config.json and allowed by the phone's CSP. */
+  demoTwilioUrl?: string;
 }
 
 export interface AppPrices {
@@ -59,7 +70,13 @@ export function staticRoutes(opts: StaticOptions) {
   const dir = opts.dir ?? DEFAULT_WEB_DIR;
   const app = new Hono();
 
-  app.get('/app/config.json', (c) => c.json({ devMode: opts.devMode, ...(opts.prices ? { prices: opts.prices } : {}) }, 200, { 'cache-control': 'no-cache' }));
+  const demoTwilioUrl = opts.demoTwilioUrl ? new URL(opts.demoTwilioUrl).origin : undefined;
+  const config = {
+    devMode: opts.devMode,
+    ...(opts.prices ? { prices: opts.prices } : {}),
+    ...(demoTwilioUrl ? { demoTwilio: demoTwilioUrl } : {}),
+  };
+  app.get('/app/config.json', (c) => c.json(config, 200, { 'cache-control': 'no-cache' }));
 
   app.get('/app/assets/:name', async (c) => {
     const name = c.req.param('name');
@@ -82,7 +99,9 @@ export function staticRoutes(opts: StaticOptions) {
     return c.body(body, 200, headers);
   });
 
-  for (const [path, { file, csp }] of Object.entries(PAGES)) {
+  for (const [path, page] of Object.entries(PAGES)) {
+    const { file } = page;
+    const csp = file === 'phone.html' ? phoneCsp(demoTwilioUrl) : page.csp;
     app.get(path, async (c) => {
       const html = await readFile(join(dir, file), 'utf8').catch(() => null);
       if (html === null) {

@@ -55,7 +55,8 @@ export class MediaStreams {
   private isDraining = false;
 
   constructor(
-    private readonly opts: { tokenKey: Buffer },
+    /** tokenKeys: the current key first, then the previous ones (media-token.ts). */
+    private readonly opts: { tokenKeys: readonly Buffer[] },
     private readonly events: MediaStreamEvents,
     private readonly log: Logger,
   ) {}
@@ -70,7 +71,7 @@ export class MediaStreams {
   bindingOf(path: string): StreamBinding | null {
     const pathname = path.replace(/\/$/, '');
     const token = pathname.startsWith(`${ROUTE}/`) ? pathname.slice(ROUTE.length + 1) : '';
-    return token ? verifyMediaToken(this.opts.tokenKey, token) : null;
+    return token ? verifyMediaToken(this.opts.tokenKeys, token) : null;
   }
 
   /** Refusal of a path bindingOf found no call in, for the route. */

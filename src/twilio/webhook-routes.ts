@@ -18,7 +18,7 @@ import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
 
-type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger; stream: StreamBinding } };
+type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger; stream: StreamBinding; callSid?: string } };
 
 /** The request's logger (with its request id), bound to the call the signal is about. */
 const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid: string | undefined) =>
@@ -74,6 +74,8 @@ export function verifyTwilio(opts: {
       flat[k] = typeof v === 'string' ? v : v[0]!;
     }
     c.set('params', flat);
+    // For the access line (http/access-log.ts): which call this verified request is about.
+    if (flat.CallSid !== undefined) c.set('callSid', flat.CallSid);
     await next();
   };
 }
@@ -163,6 +165,7 @@ export function twilioRoutes(deps: {
         const binding = media.bindingOf(new URL(c.req.url).pathname);
         if (!binding) throw new AppError(403, 'BAD_TOKEN', MediaStreams.BAD_TOKEN);
         c.set('stream', binding);
+        c.set('callSid', binding.callSid);
         await next();
       },
       socketRoute<TwilioEnv>((ws, c) => media.open(ws, c.get('stream'))),

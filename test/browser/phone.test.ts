@@ -86,7 +86,9 @@ describe('softphone example', () => {
     const s = await openPhone(voice, 100);
     await dial(s.page, '+14155550100');
     await s.page.getByRole('button', { name: 'Call' }).click();
-    await expect.poll(() => s.page.getByLabel('Minutes remaining: 99').count()).toBe(1);
+    // The counter is the balance: the held minute does not move it, the line beside it says so.
+    await expect.poll(() => s.page.getByText('1 held for calls in progress').count()).toBe(1);
+    expect(await s.page.getByLabel('Minutes remaining: 100').count()).toBe(1);
     // What the Voice SDK sends Twilio: the invite with the custom parameters.
     const invite = await expect
       .poll(() => s.sockets.flatMap((x) => x.sent).map((m) => JSON.parse(m)).find((m) => m.type === 'invite'), { timeout: 10_000 })
@@ -104,7 +106,9 @@ describe('softphone example', () => {
     // Twilio refuses the call: the app says so and releases the minute at once.
     s.routes[0]!.send(JSON.stringify({ type: 'hangup', payload: { callsid: invite.payload.callsid, error: { code: 31005, message: 'Connection error' } } }));
     await expect.poll(() => s.page.getByRole('status').innerText()).toMatch(/^Call failed/);
-    await expect.poll(() => s.page.getByLabel('Minutes remaining: 100').count()).toBe(1);
+    await expect.poll(() => s.page.getByText('held for calls in progress').count()).toBe(0);
+    expect(await s.page.getByLabel('Minutes remaining: 100').count()).toBe(1);
+    expect((await voice.as(s.token, 'GET', `/v1/accounts/${s.id}/balance`)).json).toMatchObject({ reserved: 0, available: 100 });
     expect(s.errors).toEqual([]);
     await s.context.close();
   });

@@ -204,7 +204,7 @@ describe('the Calls screen', () => {
     const inbound = await placeInboundCall(gw, a.number, '+14155550777');
     expect(inbound.allowed).toBe(true);
     // Twilio's signals of the softphone leg name the identity it rang: alice answered.
-    await postAll(gw, answeredCallSignals(inbound.callSid, 70).map((sig) => (sig.ParentCallSid ? { ...sig, To: `client:${a.identity}` } : sig)));
+    await postAll(gw, answeredCallSignals(inbound.callSid, 70).map((sig: Record<string, string>) => (sig.ParentCallSid ? { ...sig, To: `client:${a.identity}` } : sig)));
 
     const token = await staffToken(gw, a.id);
     const { context, page, errors } = await phonePage(browser);
@@ -254,7 +254,7 @@ describe('the Calls screen', () => {
 });
 
 describe('the Usage screen', () => {
-  it('usage by staff, a per-day chart with an accessible name, the previous cycle on demand, and the calls as CSV', async () => {
+  it('usage by staff (by name when a member has one), a per-day chart with an accessible name, the previous cycle on demand, and the calls as CSV', async () => {
     const s = await signedIn(gw, { monthlyMinutes: 500, billingAnchor: new Date(Date.now() - 5 * 86400_000).toISOString(), path: '/app/usage' });
     const { page } = s;
     for (const secs of [125, 61, 20]) {
@@ -281,6 +281,14 @@ describe('the Usage screen', () => {
     expect(await page.getByRole('button', { name: 'Previous cycle' }).getAttribute('aria-pressed')).toBe('true');
     await expect.poll(() => staff.innerText()).toContain('No calls in this cycle.');
     expect(await chart.getAttribute('aria-label')).toMatch(/^Minutes used in the previous cycle: 0 minutes/);
+
+    // A staff member with a name is shown by it.
+    const bob = await gw.admin('POST', `/v1/accounts/${s.id}/staff`, { id: 'bob', email: 'bob@acme.example', identity: `${s.id}_bob`, name: 'Bob Jones' });
+    expect(bob.status, JSON.stringify(bob.json)).toBe(201);
+    const c = await placeSoftphoneCall(gw, `${s.id}_bob`, '+14155550123');
+    await postAll(gw, answeredCallSignals(c.callSid, 45));
+    await page.getByRole('button', { name: 'This cycle' }).click();
+    await expect.poll(() => staff.innerText()).toMatch(/Bob Jones\s*1\s*1/);
     expect(s.errors).toEqual([]);
     await s.context.close();
   });

@@ -48,6 +48,8 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** Listen on this port (a restarted instance keeps its address); default: any free one. */
   port?: number;
+  /** The demo's fake Twilio, as `npm run demo` passes it (GatewayDeps.demoTwilioUrl). */
+  demoTwilioUrl?: string;
 }
 
 /** Removes a run's keys (its prefix only: the shared server is never flushed). */
@@ -83,7 +85,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   if (ownsRedis) await connectRedis(redis, config.redis);
   const clock = opts.clock ?? null;
   const gw = await startGateway(
-    { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('silent'), clock: clock ? () => clock.now : Date.now },
+    { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('silent'), clock: clock ? () => clock.now : Date.now, demoTwilioUrl: opts.demoTwilioUrl },
     opts.port ?? 0,
     '127.0.0.1',
   );

@@ -3,6 +3,10 @@
 // the number over the socket (@minutegate/client: the minute is reserved, R2), and only
 // then calls device.connect({params:{To, authorizationId}}). A denial shows its reason
 // and nothing is dialled; a call that cannot start gives its minute back (cancel).
+// The Device is Twilio's, except in `npm run demo`, where the gateway's /app/config.json
+// names the demo's fake Twilio and a Device-shaped stand-in dials through it (device.ts).
+// While a call is up, a timer shows its talk time; the counter is the balance, which moves
+// when the call ends and is billed (the minute held meanwhile is shown beside it).
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { createClient, DeniedError, type MinutegateClient } from '@minutegate/client';
@@ -10,6 +14,7 @@ import { ApiError, makeApi, ok } from '../api.js';
 import { minutes as fmtMinutes } from '../format.js';
 import type { Balance } from '../live.js';
 import { claimsOf, takeToken, type Claims } from '../session.js';
+import { deviceFactory, type DeviceFactory } from './device.js';
 import '../styles.css';
 import './phone.css';
 
@@ -22,7 +27,7 @@ const REASONS: Record<string, string> = {
   too_many_open_authorizations: 'Too many calls are being set up from your phone at once. Wait a moment and try again.',
 };
 
-type Voice = { kind: 'loading' } | { kind: 'ready'; token: string } | { kind: 'not_configured'; message: string } | { kind: 'error'; message: string };
+type Voice = { kind: 'loading' } | { kind: 'ready'; token: string; device: DeviceFactory; demo: boolean } | { kind: 'not_configured'; message: string } | { kind: 'error'; message: string };
 
 function Phone({ token, claims }: { token: string; claims: Claims }) {
   const api = useMemo(() => makeApi(token), [token]);
@@ -31,6 +36,8 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
   const [number, setNumber] = useState('');
   const [status, setStatus] = useState('');
   const [inCall, setInCall] = useState(false);
+  const [answeredAt, setAnsweredAt] = useState<number | null>(null);
+  const [now, setNow] = useState(Date.now());
   const mg = useRef<MinutegateClient | null>(null);
   const call = useRef<{ disconnect(): void } | null>(null);
 
@@ -38,8 +45,8 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
     const c = createClient({ url: location.origin, token });
     mg.current = c;
     const off = c.on('balance', (b) => setBalance((cur) => (cur && cur.version > b.version ? cur : (b as Balance))));
-    ok(api.POST('/v1/accounts/{id}/voice-token', { params: { path: { id: claims.accountId } } }))
-      .then((r) => setVoice({ kind: 'ready', token: r.token }))
+    Promise.all([ok(api.POST('/v1/accounts/{id}/voice-token', { params: { path: { id: claims.accountId } } })), deviceFactory()])
+      .then(([r, d]) => setVoice({ kind: 'ready', token: r.token, device: d.make, demo: d.demo }))
       .catch((err) =>
         setVoice(
           err instanceof ApiError && err.code === 'NOT_CONFIGURED'
@@ -52,6 +59,13 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
       c.close();
     };
   }, [api, token, claims.accountId]);
+
+  // The call timer ticks only while a call is up.
+  useEffect(() => {
+    if (answeredAt === null) return;
+    const t = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(t);
+  }, [answeredAt]);
 
   const valid = E164.test(number);
 
@@ -73,17 +87,17 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
     }
     setStatus(`Calling ${number}…`);
     try {
-      // Loaded on the first call only: the SDK is most of this page's weight.
-      const { Device } = await import('@twilio/voice-sdk');
-      const device = new Device(voice.token, { logLevel: 'error' });
+      const device = await voice.device(voice.token);
       const c = await device.connect({ params: { To: number, authorizationId } });
       call.current = c;
-      let accepted = false;
+      let accepted: number | null = null;
       let failed = false;
       // A call that never started never bound its authorization: its minute goes back at once.
       const release = () => void mg.current?.cancel(authorizationId).catch(() => undefined);
       c.on('accept', () => {
-        accepted = true;
+        accepted = Date.now();
+        setAnsweredAt(accepted);
+        setNow(accepted);
         setStatus(`In call with ${number}`);
       });
       c.on('error', (e: { message?: string }) => {
@@ -91,8 +105,9 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
         setStatus(`Call failed: ${e.message ?? 'error'}`);
       });
       c.on('disconnect', () => {
-        if (!failed) setStatus(accepted ? 'Call ended.' : 'Call not connected.');
-        if (!accepted) release();
+        if (!failed) setStatus(accepted !== null ? `Call ended after ${clockTime(Date.now() - accepted)}.` : 'Call not connected.');
+        if (accepted === null) release();
+        setAnsweredAt(null);
         setInCall(false);
         call.current = null;
         device.destroy();
@@ -113,11 +128,21 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
             {claims.staffId} · {claims.accountId} · <a href="/app">Calls</a>
           </p>
         </div>
-        <p class="counter" aria-label={balance ? `Minutes remaining: ${balance.available}` : 'Minutes remaining: loading'}>
-          <span class="counter-number">{balance ? fmtMinutes(balance.available) : '…'}</span>
-          <span class="counter-unit">min left</span>
-        </p>
+        <div>
+          <p class="counter" aria-label={balance ? `Minutes remaining: ${Math.max(0, balance.balance)}` : 'Minutes remaining: loading'}>
+            <span class="counter-number">{balance ? fmtMinutes(Math.max(0, balance.balance)) : '…'}</span>
+            <span class="counter-unit">min left</span>
+          </p>
+          {balance && balance.reserved > 0 && <p class="held">{balance.reserved} held for calls in progress</p>}
+        </div>
       </header>
+
+      {voice.kind === 'ready' && voice.demo && (
+        <p class="card hint demo-note">
+          Demo: calls go through the demo's stand-in for Twilio. The number answers after a ring, the call lasts until you hang up, and
+          the minutes are billed as Twilio's would be (30 s or less free, then whole minutes).
+        </p>
+      )}
 
       {voice.kind === 'not_configured' && (
         <section class="card" aria-label="Twilio settings">
@@ -164,6 +189,11 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
             onInput={(e) => setNumber((e.target as HTMLInputElement).value.replace(/[^\d+]/g, ''))}
           />
         </label>
+        {answeredAt !== null && (
+          <p class="call-timer" role="timer" aria-label="Call time">
+            {clockTime(now - answeredAt)}
+          </p>
+        )}
         <div class="pad">
           {KEYS.map((k) => (
             <button type="button" key={k} aria-label={`Dial ${k}`} onClick={() => setNumber((n) => n + k)}>
@@ -192,6 +222,12 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
       </p>
     </div>
   );
+}
+
+/** m:ss of a duration in ms (whole seconds, rounded down). */
+function clockTime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 function Root() {

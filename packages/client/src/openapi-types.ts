@@ -852,6 +852,7 @@ export interface components {
             id: string;
             email: string;
             identity: string;
+            name?: string;
         } & {
             [key: string]: unknown;
         };
@@ -1259,6 +1260,7 @@ export interface operations {
                         id: string;
                         email: string;
                         identity: string;
+                        name?: string;
                     }[];
                     phoneNumbers?: string[];
                 };
@@ -1997,6 +1999,7 @@ export interface operations {
                     id: string;
                     email: string;
                     identity: string;
+                    name?: string;
                 };
             };
         };
