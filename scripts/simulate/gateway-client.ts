@@ -6,16 +6,20 @@ import { createApiClient, type ApiClient } from '@minutegate/client';
 import { computeTwilioSignature } from '../../src/twilio/signature.js';
 
 export class GatewayClient {
-  /** The admin API, as the admin key. */
-  readonly api: ApiClient;
+  private admin: ApiClient | null = null;
 
+  /** `adminKey` may be '' for a user of the webhooks alone (the demo's fake Twilio). */
   constructor(
     private readonly url: string,
     private readonly publicBaseUrl: string,
     private readonly authToken: string,
-    adminKey: string,
-  ) {
-    this.api = createApiClient({ url, token: adminKey });
+    private readonly adminKey: string,
+  ) {}
+
+  /** The admin API, as the admin key. */
+  get api(): ApiClient {
+    if (!this.adminKey) throw new Error('GatewayClient: no admin key was given, so the admin API cannot be used');
+    return (this.admin ??= createApiClient({ url: this.url, token: this.adminKey }));
   }
 
   /** POSTs a form exactly as Twilio does: signed over the public URL and the sorted params. */
