@@ -10,7 +10,9 @@ WORKDIR /app
 # build's tools (typescript, esbuild, preact, @twilio/voice-sdk) are devDependencies.
 # --ignore-scripts: no package's install script runs (swagger-ui-dist's @scarf/scarf phones
 # home from one; esbuild's launcher finds the binary of its @esbuild/<platform> package without it).
+# The client package is an npm workspace: its package.json takes part in the install.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/package.json
 RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
@@ -18,6 +20,8 @@ COPY scripts/copy-lua.mjs ./scripts/copy-lua.mjs
 COPY scripts/build-web.mjs ./scripts/build-web.mjs
 COPY web ./web
 COPY src ./src
+# The web app bundles @minutegate/client from its source (packages/client/src).
+COPY packages/client/src ./packages/client/src
 # build = tsc -p tsconfig.build.json && node scripts/copy-lua.mjs && node scripts/build-web.mjs
 #   ->  dist/ (+ dist/redis/lua/*.lua, dist/postgres/migrations/*.sql, dist/web/: the web app)
 RUN npm run build \
@@ -35,6 +39,7 @@ WORKDIR /app
 # Only what the server imports (dependencies), and no install script runs (see above).
 # test/production-install.test.ts runs these stages' commands and starts the result.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/package.json
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 

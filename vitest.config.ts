@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  // `minutegate/client` resolves to its TypeScript source in tests (package.json
-  // "exports" condition "minutegate-source"); built code uses dist/.
+  // @minutegate/client (the packages/client workspace) resolves to its TypeScript source
+  // in tests (its package.json "exports" condition "minutegate-source"); users get dist/.
   resolve: { conditions: ['minutegate-source', 'module', 'browser', 'development|production'] },
   ssr: { resolve: { conditions: ['minutegate-source', 'module', 'node', 'development|production'], externalConditions: ['minutegate-source'] } },
   test: {

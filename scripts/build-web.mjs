@@ -35,7 +35,7 @@ export async function buildWeb(outDir = join(root, 'dist', 'web')) {
     assetNames: '[name]-[hash]',
     jsx: 'automatic',
     jsxImportSource: 'preact',
-    // The client library's browser entry, as its package.json "exports" name it.
+    // @minutegate/client's browser entry, from its source (its package.json "exports").
     conditions: ['minutegate-source', 'browser'],
     logLevel: 'warning',
     legalComments: 'none',

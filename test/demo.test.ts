@@ -24,7 +24,7 @@ describe('npm run demo', () => {
   it('prints a working /app link, runs in development mode, trickles calls that move the balance, keeps receipts as files, and stops cleanly', async () => {
     const mailDir = await mkdtemp(join(tmpdir(), 'mg-demo-mail-'));
     dirs.push(mailDir);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '4', '--seed', '7', '--mail-dir', mailDir, '--no-build'], {
+    const child = spawn(process.execPath, ['--conditions=minutegate-source', '--import', 'tsx', 'scripts/demo/main.ts', '--port', '0', '--every', '0.3', '--hold', '4', '--seed', '7', '--mail-dir', mailDir, '--no-build'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -1,6 +1,7 @@
 // /openapi.json: an OpenAPI 3.1 document generated from the routes' zod schemas. Every
 // route of the app is in it, every schema in it compiles, and the live answers of every
-// JSON route validate against it. /docs serves the bundled documentation page.
+// JSON route validate against it, headers included. Named schemas live under components
+// (the client package's generated types name them). /docs serves the bundled page.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CARD } from './support/billing.js';
@@ -10,6 +11,8 @@ import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/call
 let gw: TestGateway;
 let doc: any;
 const ajv = new Ajv2020({ strict: false, allErrors: true });
+// Instants are documented as date-time; the gateway writes them as toISOString() does.
+ajv.addFormat('date-time', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/);
 beforeAll(async () => {
   gw = await startTestGateway();
   const res = await fetch(`${gw.url}/openapi.json`);
@@ -19,6 +22,10 @@ beforeAll(async () => {
 afterAll(() => gw.stop());
 
 const checked = new Set<string>();
+
+/** A schema of the document, compiled with the document's components beside it, so its
+ *  $refs (#/components/schemas/…) resolve. */
+const compile = (schema: object) => ajv.compile({ ...schema, components: doc.components });
 
 /** Calls a route as the admin and validates the answer against the document. */
 async function call(method: string, template: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -31,11 +38,14 @@ async function call(method: string, template: string, path: string, body?: unkno
   expect(op, `${method} ${template} is documented`).toBeDefined();
   const documented = op.responses[String(res.status)];
   expect(documented, `${method} ${template} answered ${res.status}, which is documented`).toBeDefined();
+  expect(Object.keys(documented.headers ?? {}), `${method} ${template} ${res.status} documents X-Request-Id`).toContain('X-Request-Id');
+  expect(res.headers.get('x-request-id')).toBeTruthy();
+  if (res.headers.get('idempotent-replayed')) expect(Object.keys(documented.headers), `${method} ${template} documents Idempotent-Replayed`).toContain('Idempotent-Replayed');
   const text = await res.text();
   const schema = documented.content?.['application/json']?.schema;
   if (schema) {
     const json = JSON.parse(text);
-    const validate = ajv.compile(schema);
+    const validate = compile(schema);
     expect(validate(json), `${method} ${template} ${res.status}: ${JSON.stringify(validate.errors)} in ${text.slice(0, 300)}`).toBe(true);
     checked.add(`${method} ${template}`);
     return { status: res.status, json };
@@ -50,12 +60,41 @@ it('is OpenAPI 3.1 and every schema in it compiles', () => {
     for (const [method, op] of Object.entries<any>(ops)) {
       for (const r of Object.values<any>(op.responses)) {
         const schema = r.content?.['application/json']?.schema;
-        if (schema) expect(() => ajv.compile(schema), `${method} ${path}`).not.toThrow();
+        if (schema) expect(() => compile(schema), `${method} ${path}`).not.toThrow();
       }
       const body = op.requestBody?.content && Object.values<any>(op.requestBody.content)[0]?.schema;
-      if (body) expect(() => ajv.compile(body), `${method} ${path} body`).not.toThrow();
+      if (body) expect(() => compile(body), `${method} ${path} body`).not.toThrow();
     }
   }
+  expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+});
+
+it('names its shared schemas under components and refers to them by $ref, instants as date-time', () => {
+  const schemas = doc.components.schemas;
+  for (const name of ['Account', 'Balance', 'Call', 'Error', 'LedgerEntry', 'Purchase', 'Quote', 'StaffMember']) expect(schemas[name], name).toBeDefined();
+  expect(doc.paths['/v1/accounts/{id}/balance'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Balance' });
+  expect(schemas.Account.properties.balance).toEqual({ $ref: '#/components/schemas/Balance' });
+  // Each named schema is written once: nowhere else in the document is its body repeated.
+  const text = JSON.stringify(doc.paths);
+  expect(text).not.toContain('"overageThisCycle"');
+  for (const field of ['cycleStart', 'cycleEnd']) expect(schemas.Balance.properties[field].format, field).toBe('date-time');
+  expect(schemas.Call.properties.endedAt.anyOf ?? [schemas.Call.properties.endedAt]).toContainEqual(expect.objectContaining({ format: 'date-time' }));
+});
+
+it('lists every error answer a /v1 route can give, with the error shape, and the response headers', () => {
+  const error = { $ref: '#/components/schemas/Error' };
+  for (const [path, ops] of Object.entries<any>(doc.paths)) {
+    if (!path.startsWith('/v1/') || path === '/v1/ws') continue;
+    for (const [method, op] of Object.entries<any>(ops)) {
+      const statuses = [400, 401, 403, 404, 503, ...(op.requestBody ? [413, 415] : [])];
+      for (const s of statuses) expect(op.responses[s]?.content?.['application/json']?.schema, `${method} ${path} ${s}`).toEqual(error);
+      for (const r of Object.values<any>(op.responses)) expect(r.headers?.['X-Request-Id'], `${method} ${path}`).toEqual({ $ref: '#/components/headers/X-Request-Id' });
+    }
+  }
+  expect(doc.paths['/v1/accounts/{id}/purchases'].post.responses['201'].headers['Idempotent-Replayed']).toBeDefined();
+  expect(doc.paths['/v1/accounts/{id}/purchases'].post.responses['409']).toBeDefined();
+  expect(doc.paths['/v1/accounts/{id}/purchases'].post.responses['422']).toBeDefined();
+  expect(doc.components.headers['Idempotent-Replayed'].schema).toEqual({ type: 'string', enum: ['true'] });
 });
 
 it('documents every route of the app', () => {
@@ -110,6 +149,8 @@ it('validates the live answers of every JSON route', async () => {
   const bought = (
     await call('POST', `${A}/purchases`, `/v1/accounts/${id}/purchases`, { quoteId: quote.quoteId, paymentMethodId: card.id, staffId: 'alice' }, { 'idempotency-key': `k-${id}` })
   ).json;
+  // The same key again: the stored answer, marked Idempotent-Replayed (documented).
+  await call('POST', `${A}/purchases`, `/v1/accounts/${id}/purchases`, { quoteId: quote.quoteId, paymentMethodId: card.id, staffId: 'alice' }, { 'idempotency-key': `k-${id}` });
   await call('GET', `${A}/purchases/{purchaseId}`, `/v1/accounts/${id}/purchases/${bought.purchaseId}`);
   await call('GET', `${A}/addons`, `/v1/accounts/${id}/addons`);
   await call('DELETE', `${A}/addons/{purchaseId}`, `/v1/accounts/${id}/addons/${bought.purchaseId}`);

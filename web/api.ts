@@ -1,8 +1,10 @@
-// Every REST call the app makes, as small typed functions over one JSON request helper
-// with the staff token. This is the single place the app speaks REST (the typed client
-// @minutegate/client can replace the helper underneath without touching the screens).
-// Errors carry the gateway's code and message ({"error":{"code","message"}}); screens show
-// `friendly(err)`, a sentence for a business owner, never the raw server text.
+// Every REST call the app makes, as small typed functions over @minutegate/client's typed
+// client (paths, parameters, bodies and answers from the gateway's own OpenAPI document:
+// a wrong path or body is a type error) with the staff token. This is the single place
+// the app speaks REST. Errors carry the gateway's code and message
+// ({"error":{"code","message"}}); screens show `friendly(err)`, a sentence for a business
+// owner, never the raw server text.
+import { createApiClient, type ApiClient } from '@minutegate/client';
 import type { Card, Kind, Quote } from './buy-order.js';
 import type { CardToken } from './tokenizer.js';
 
@@ -17,53 +19,47 @@ export class ApiError extends Error {
   }
 }
 
-export type Api = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<T>;
+export type Api = ApiClient;
 
 /** The raw reply of a request, for the one route that is not JSON (the calls' CSV). */
 export type RawApi = (path: string) => Promise<Blob>;
 
-async function send(token: string, base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(base + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'NETWORK', 'The gateway could not be reached. Check the connection and try again.');
-  }
-  if (!res.ok) {
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = null;
-    }
-    throw new ApiError(res.status, json?.error?.code ?? 'HTTP_' + res.status, json?.error?.message ?? `The gateway answered ${res.status}.`);
-  }
-  return res;
+const NETWORK = 'The gateway could not be reached. Check the connection and try again.';
+
+const errorOf = (status: number, body: unknown) => {
+  const e = (body as { error?: { code?: string; message?: string } } | null | undefined)?.error;
+  return new ApiError(status, e?.code ?? `HTTP_${status}`, e?.message ?? `The gateway answered ${status}.`);
+};
+
+/** The typed client on the page's own origin (or `base`). */
+export function makeApi(token: string, base = location.origin): Api {
+  return createApiClient({ url: base, token });
 }
 
-export function makeApi(token: string, base = ''): Api {
-  return async (method, path, body, headers = {}) => {
-    const res = await send(token, base, method, path, body, headers);
-    const text = await res.text();
-    try {
-      return text ? JSON.parse(text) : null;
-    } catch {
-      return null;
-    }
-  };
+/** The data of a successful answer, else an ApiError (status 0 NETWORK when the gateway
+ *  could not be reached). */
+export async function ok<T>(answer: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let r: { data?: T; error?: unknown; response: Response };
+  try {
+    r = await answer;
+  } catch {
+    throw new ApiError(0, 'NETWORK', NETWORK);
+  }
+  if (!r.response.ok) throw errorOf(r.response.status, r.error);
+  return r.data as T;
 }
 
 export function makeRawApi(token: string, base = ''): RawApi {
-  return async (path) => (await send(token, base, 'GET', path)).blob();
+  return async (path) => {
+    let res: Response;
+    try {
+      res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` } });
+    } catch {
+      throw new ApiError(0, 'NETWORK', NETWORK);
+    }
+    if (!res.ok) throw errorOf(res.status, await res.json().catch(() => null));
+    return res.blob();
+  };
 }
 
 /** A new Idempotency-Key (crypto.randomUUID needs a secure context; plain http on a LAN
@@ -185,31 +181,32 @@ export interface Charges {
 
 export function accountApi(api: Api, raw: RawApi, accountId: string) {
   const base = `/v1/accounts/${encodeURIComponent(accountId)}`;
-  const q = (o: Record<string, string | number | undefined | null>) =>
-    Object.entries(o)
-      .filter(([, v]) => v !== undefined && v !== null && v !== '')
-      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-      .join('&');
+  const path = { id: accountId };
+  // Absent, not null: openapi-fetch leaves undefined query values out.
+  const some = <T>(v: T | null | undefined): T | undefined => (v === null || v === '' ? undefined : v);
   return {
-    account: () => api<Account>('GET', base),
-    balance: () => api('GET', `${base}/balance`),
-    calls: (state: 'active' | 'ended' | 'refused', limit: number, cursor?: string | null) =>
-      api<{ calls: CallRow[]; nextCursor: string | null }>('GET', `${base}/calls?${q({ state, limit, cursor })}`),
-    call: (callSid: string) => api<CallRow>('GET', `${base}/calls/${encodeURIComponent(callSid)}`),
-    usage: (cycle: 'current' | 'previous', groupBy: 'staff' | 'day') => api<UsageView>('GET', `${base}/usage?${q({ cycle, groupBy })}`),
-    ledger: (limit: number, cursor?: string | null) =>
-      api<{ entries: LedgerEntry[]; nextCursor: string | null }>('GET', `${base}/ledger?${q({ order: 'desc', limit, cursor })}`),
-    purchase: (purchaseId: string) => api<Purchase>('GET', `${base}/purchases/${encodeURIComponent(purchaseId)}`),
-    quote: (bundles: number, kind: Kind) => api<Quote>('POST', `${base}/purchases/quote`, { bundles, kind }),
-    buy: (quoteId: string, paymentMethodId: string, key: string) =>
-      api<Purchase>('POST', `${base}/purchases`, { quoteId, paymentMethodId }, { 'idempotency-key': key }),
-    charges: () => api<Charges>('GET', `${base}/charges`),
-    addons: () => api<{ addons: Addon[]; ending: Addon[] }>('GET', `${base}/addons`),
-    endAddon: (purchaseId: string) => api<Addon>('DELETE', `${base}/addons/${encodeURIComponent(purchaseId)}`),
-    cards: () => api<{ paymentMethods: Card[] }>('GET', `${base}/payment-methods`),
-    addCard: (token: CardToken, key: string) => api<Card>('POST', `${base}/payment-methods`, token, { 'idempotency-key': key }),
-    removeCard: (id: string) => api<null>('DELETE', `${base}/payment-methods/${encodeURIComponent(id)}`),
-    exportCalls: (from: string, to: string) => raw(`${base}/calls/export?${q({ from, to })}`),
+    account: (): Promise<Account> => ok(api.GET('/v1/accounts/{id}', { params: { path } })),
+    balance: () => ok(api.GET('/v1/accounts/{id}/balance', { params: { path } })),
+    calls: (state: 'active' | 'ended' | 'refused', limit: number, cursor?: string | null): Promise<{ calls: CallRow[]; nextCursor: string | null }> =>
+      ok(api.GET('/v1/accounts/{id}/calls', { params: { path, query: { state, limit, cursor: some(cursor) } } })),
+    call: (callSid: string): Promise<CallRow> => ok(api.GET('/v1/accounts/{id}/calls/{callSid}', { params: { path: { ...path, callSid } } })),
+    usage: (cycle: 'current' | 'previous', groupBy: 'staff' | 'day'): Promise<UsageView> =>
+      ok(api.GET('/v1/accounts/{id}/usage', { params: { path, query: { cycle, groupBy } } })),
+    ledger: (limit: number, cursor?: string | null): Promise<{ entries: LedgerEntry[]; nextCursor: string | null }> =>
+      ok(api.GET('/v1/accounts/{id}/ledger', { params: { path, query: { order: 'desc', limit, cursor: some(cursor) } } })),
+    purchase: (purchaseId: string): Promise<Purchase> => ok(api.GET('/v1/accounts/{id}/purchases/{purchaseId}', { params: { path: { ...path, purchaseId } } })),
+    quote: (bundles: number, kind: Kind): Promise<Quote> => ok(api.POST('/v1/accounts/{id}/purchases/quote', { params: { path }, body: { bundles, kind } })),
+    buy: (quoteId: string, paymentMethodId: string, key: string): Promise<Purchase> =>
+      ok(api.POST('/v1/accounts/{id}/purchases', { params: { path, header: { 'Idempotency-Key': key } }, body: { quoteId, paymentMethodId } })),
+    charges: (): Promise<Charges> => ok(api.GET('/v1/accounts/{id}/charges', { params: { path } })),
+    addons: (): Promise<{ addons: Addon[]; ending: Addon[] }> => ok(api.GET('/v1/accounts/{id}/addons', { params: { path } })),
+    endAddon: (purchaseId: string): Promise<Addon> => ok(api.DELETE('/v1/accounts/{id}/addons/{purchaseId}', { params: { path: { ...path, purchaseId } } })),
+    cards: (): Promise<{ paymentMethods: Card[] }> => ok(api.GET('/v1/accounts/{id}/payment-methods', { params: { path } })),
+    addCard: (token: CardToken, key: string): Promise<Card> =>
+      ok(api.POST('/v1/accounts/{id}/payment-methods', { params: { path, header: { 'Idempotency-Key': key } }, body: token })),
+    removeCard: (id: string): Promise<unknown> => ok(api.DELETE('/v1/accounts/{id}/payment-methods/{pmId}', { params: { path: { ...path, pmId: id } } })),
+    // The one answer that is not JSON (CSV): fetched whole as a Blob.
+    exportCalls: (from: string, to: string) => raw(`${base}/calls/export?${new URLSearchParams(Object.entries({ from, to }).filter(([, v]) => v))}`),
   };
 }
 

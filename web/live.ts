@@ -1,4 +1,4 @@
-// The app's live state: one minutegate/client connection (reconnects by itself with
+// The app's live state: one @minutegate/client connection (reconnects by itself with
 // backoff and jitter) and the calls lists, refetched after every (re)connect so frames
 // missed while away are never missed for good. A refetch's reply may be older than the
 // frames that arrive while it is in flight, so those frames are replayed over it.
@@ -8,7 +8,7 @@
 // about over REST every few seconds, so a revoked or expired sign-in is said so (not
 // "Reconnecting…" for ever); and the token's own expiry ends the session on time.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { connect, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '../src/client/browser.js';
+import { createClient, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '@minutegate/client';
 import { ApiError, type AccountApi, type CallRow } from './api.js';
 
 export type Call = CallRow;
@@ -117,8 +117,7 @@ export function useLive(rest: AccountApi, token: string, expSeconds: number): Li
         if (inFlight === seen) inFlight = null;
       }
     };
-    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-    const mg = connect({ url: wsUrl, token });
+    const mg = createClient({ url: location.origin, token });
     const offs = [
       mg.on('balance', (b) => setBalance((cur) => newer(cur, b as Balance))),
       mg.on('alert', (a) => setAlert(a)),
@@ -130,7 +129,8 @@ export function useLive(rest: AccountApi, token: string, expSeconds: number): Li
         } else {
           setOfflineSince((t) => t ?? Date.now());
         }
-        if (s === 'closed') setEnded(true);
+        // Refused token (401), revoked access (4003) or a final close (4004): signed out.
+        if (s === 'closed' || s === 'unauthorized') setEnded(true);
       }),
       mg.on('call', (c) => {
         inFlight?.push(c);

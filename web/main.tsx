@@ -3,7 +3,7 @@
 // Signing out here, or in another tab of the browser, signs every tab out.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, appConfig, makeApi, type AppConfig } from './api.js';
+import { ApiError, appConfig, makeApi, ok, type AppConfig } from './api.js';
 import { App } from './app.js';
 import { claimsOf, forgetToken, onTokenChange, takeToken, type Claims } from './session.js';
 import './styles.css';
@@ -31,7 +31,7 @@ function Root() {
       if (claims.exp * 1000 <= Date.now()) return out('This sign-in link has expired');
       const config = await appConfig();
       try {
-        await makeApi(token)('GET', `/v1/accounts/${encodeURIComponent(claims.accountId)}/balance`);
+        await ok(makeApi(token).GET('/v1/accounts/{id}/balance', { params: { path: { id: claims.accountId } } }));
       } catch (err) {
         if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 404)) {
           return out('This sign-in link is not valid or has expired');

@@ -18,7 +18,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
 import { startGateway } from '../../src/main.js';
-import { GatewayClient } from '../simulate/gateway-client.js';
+import { GatewayClient, ok } from '../simulate/gateway-client.js';
 import { drawCall, rng } from '../simulate/scenario.js';
 import { deleteDemoKeys, demoArgs, type DemoArgs } from './args.js';
 import { demoTwilioEnv, demoTwilioSettings, startFakeTwilio } from './fake-twilio.js';
@@ -105,18 +105,17 @@ async function main(args: DemoArgs): Promise<void> {
   const id = `demo-${randomBytes(2).toString('hex')}`;
   const number = '+15550100100';
   const staff = ['ana', 'ben', 'cy'].map((s) => ({ id: s, email: `${s}@${id}.example`, identity: `${id}_${s}` }));
-  const created = await client.admin('POST', '/v1/accounts', { id, name: 'Demo Dental', monthlyMinutes: args.minutes, staff, phoneNumbers: [number] });
-  if (created.status !== 201) throw new Error(`demo account: ${created.status} ${JSON.stringify(created.json)}`);
-  const card = await client.admin('POST', `/v1/accounts/${id}/payment-methods`, {
+  const path = { id };
+  await ok('demo account', client.api.POST('/v1/accounts', { body: { id, name: 'Demo Dental', monthlyMinutes: args.minutes, staff, phoneNumbers: [number] } }));
+  const card = {
     processorToken: `tok_test_${randomBytes(6).toString('hex')}`,
     brand: 'visa',
     last4: '4242',
     expMonth: 12,
     expYear: new Date().getUTCFullYear() + 3,
-  });
-  if (card.status !== 201) throw new Error(`demo card: ${card.status} ${JSON.stringify(card.json)}`);
-  const token = await client.admin('POST', `/v1/accounts/${id}/staff/ana/token`);
-  if (token.status !== 201) throw new Error(`staff token: ${token.status} ${JSON.stringify(token.json)}`);
+  };
+  await ok('demo card', client.api.POST('/v1/accounts/{id}/payment-methods', { params: { path }, body: card }));
+  const token = await ok('staff token', client.api.POST('/v1/accounts/{id}/staff/{staffId}/token', { params: { path: { id, staffId: 'ana' } }, body: {} }));
 
   const bar = '='.repeat(72);
   say(
@@ -124,7 +123,7 @@ async function main(args: DemoArgs): Promise<void> {
       `  Open the app (signed in as ana of "${id}"):\n`,
   );
   // The link alone on stdout, so scripts can read it.
-  process.stdout.write(`${base}/app#token=${token.json.token}\n`);
+  process.stdout.write(`${base}/app#token=${token.token}\n`);
   say(
     `\n  Softphone: ${base}/app/phone (same tab, after the link above) dials through the demo's\n` +
       `  stand-in for Twilio (${twilio.url}): the number answers after a ring, the call lasts\n` +

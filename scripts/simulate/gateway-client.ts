@@ -1,13 +1,26 @@
-// The simulator's side of the wire: signed Twilio webhooks and the admin API.
+// The simulator's side of the wire: signed Twilio webhooks, and the admin API through
+// @minutegate/client's typed REST client (paths and bodies checked against the gateway's
+// OpenAPI document). Run with the `minutegate-source` condition (npm run simulate/demo):
+// the package is used from its source, no build needed.
+import { createApiClient, type ApiClient } from '@minutegate/client';
 import { computeTwilioSignature } from '../../src/twilio/signature.js';
 
 export class GatewayClient {
+  private admin: ApiClient | null = null;
+
+  /** `adminKey` may be '' for a user of the webhooks alone (the demo's fake Twilio). */
   constructor(
     private readonly url: string,
     private readonly publicBaseUrl: string,
     private readonly authToken: string,
     private readonly adminKey: string,
   ) {}
+
+  /** The admin API, as the admin key. */
+  get api(): ApiClient {
+    if (!this.adminKey) throw new Error('GatewayClient: no admin key was given, so the admin API cannot be used');
+    return (this.admin ??= createApiClient({ url: this.url, token: this.adminKey }));
+  }
 
   /** POSTs a form exactly as Twilio does: signed over the public URL and the sorted params. */
   async twilio(path: string, params: Record<string, string>): Promise<{ status: number; text: string }> {
@@ -19,20 +32,11 @@ export class GatewayClient {
     });
     return { status: res.status, text: await res.text() };
   }
+}
 
-  async admin(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {
-      json = { raw: text };
-    }
-    return { status: res.status, json };
-  }
+/** The data of a typed answer, or an Error naming what was asked and what the gateway said. */
+export async function ok<T>(what: string, answer: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const r = await answer;
+  if (!r.response.ok || r.data === undefined) throw new Error(`${what}: ${r.response.status} ${JSON.stringify(r.error ?? null)}`);
+  return r.data;
 }

@@ -2,7 +2,7 @@
 // and checks the books afterwards: every allowed call debited once with R4's minutes.
 import { randomBytes } from 'node:crypto';
 import type { SimulateArgs } from './args.js';
-import { GatewayClient } from './gateway-client.js';
+import { GatewayClient, ok } from './gateway-client.js';
 import { drawCall, rng, type SimCall, type Staff } from './scenario.js';
 
 export interface SimulationResult {
@@ -24,19 +24,18 @@ export interface Progress {
 
 async function ensureAccount(gw: GatewayClient, args: SimulateArgs): Promise<{ accountId: string; staff: Staff[]; number: string }> {
   if (args.account) {
-    const acct = await gw.admin('GET', `/v1/accounts/${encodeURIComponent(args.account)}`);
-    if (acct.status !== 200) throw new Error(`account ${args.account}: ${acct.status} ${JSON.stringify(acct.json)}`);
-    const staff = await gw.admin('GET', `/v1/accounts/${encodeURIComponent(args.account)}/staff`);
-    const members: Staff[] = (staff.json?.staff ?? []).map((s: { identity: string }) => ({ identity: s.identity }));
-    const number: string | undefined = acct.json?.phoneNumbers?.[0];
+    const path = { id: args.account };
+    const acct = await ok(`account ${args.account}`, gw.api.GET('/v1/accounts/{id}', { params: { path } }));
+    const staff = await ok(`account ${args.account}'s staff`, gw.api.GET('/v1/accounts/{id}/staff', { params: { path } }));
+    const members: Staff[] = staff.staff.map((s) => ({ identity: s.identity }));
+    const number: string | undefined = acct.phoneNumbers[0];
     if (members.length === 0 || !number) throw new Error(`account ${args.account} needs at least one staff softphone and one number`);
     return { accountId: args.account, staff: members, number };
   }
   const id = `sim-${randomBytes(4).toString('hex')}`;
   const staff = ['ana', 'ben', 'cy'].map((s) => ({ id: s, email: `${s}@${id}.example`, identity: `${id}_${s}` }));
   const number = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
-  const r = await gw.admin('POST', '/v1/accounts', { id, name: `Simulated ${id}`, monthlyMinutes: args.minutes, staff, phoneNumbers: [number] });
-  if (r.status !== 201) throw new Error(`could not create an account: ${r.status} ${JSON.stringify(r.json)}`);
+  await ok('could not create an account', gw.api.POST('/v1/accounts', { body: { id, name: `Simulated ${id}`, monthlyMinutes: args.minutes, staff, phoneNumbers: [number] } }));
   return { accountId: id, staff, number };
 }
 
@@ -84,11 +83,12 @@ export async function runSimulation(args: SimulateArgs, progress: Progress = () 
 
   // The books: one call_debit per allowed call, with R4's minutes.
   const debits = new Map<string, { billed: number; overage: number; count: number }>();
+  const ledgerPage = (cursor: string | null) =>
+    ok('ledger', gw.api.GET('/v1/accounts/{id}/ledger', { params: { path: { id: accountId }, query: { limit: 500, ...(cursor ? { cursor } : {}) } } }));
   let cursor: string | null = null;
   do {
-    const page: { status: number; json: any } = await gw.admin('GET', `/v1/accounts/${accountId}/ledger?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
-    if (page.status !== 200) throw new Error(`ledger: ${page.status} ${JSON.stringify(page.json)}`);
-    for (const e of page.json.entries) {
+    const page = await ledgerPage(cursor);
+    for (const e of page.entries as ((typeof page.entries)[number] & { billedMinutes: number; overageMinutes: number })[]) {
       if (e.kind !== 'call_debit') continue;
       const d = debits.get(e.ref) ?? { billed: 0, overage: 0, count: 0 };
       d.billed += e.billedMinutes;
@@ -96,7 +96,7 @@ export async function runSimulation(args: SimulateArgs, progress: Progress = () 
       d.count += 1;
       debits.set(e.ref, d);
     }
-    cursor = page.json.nextCursor;
+    cursor = page.nextCursor;
   } while (cursor);
 
   let expectedMinutes = 0;

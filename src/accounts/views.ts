@@ -4,12 +4,11 @@ import type { CallRecord } from '../postgres/history-store.js';
 import type { RefusedCall } from '../postgres/refusal-store.js';
 import type { PoolSnapshot } from '../redis/pool-store.js';
 
-type PendingField = 'pendingMonthlyMinutes' | 'pendingPlanMinutes' | 'pendingAddonMinutes';
+import type { Balance } from '../wire/contract.js';
 
-/** The snapshot as clients see it: instants as ISO strings, pending fields only when pending. */
-export type BalanceView = Omit<PoolSnapshot, 'cycleStart' | 'cycleEnd' | PendingField> & {
-  [K in PendingField]?: number;
-} & { cycleStart: string; cycleEnd: string };
+/** The snapshot as clients see it (the wire contract's Balance): instants as ISO strings,
+ *  pending fields only when pending. */
+export type BalanceView = Balance;
 
 export function balanceView(s: PoolSnapshot): BalanceView {
   const v: BalanceView = {

@@ -1,7 +1,13 @@
 // The OpenAPI 3.1 document at /openapi.json, generated from the zod schemas the routes
 // validate with (request bodies and queries) and the ones in response-schemas.ts (answers),
 // through zod's own JSON Schema output. test/openapi.test.ts checks that every route of
-// the app is here and that live answers validate against it.
+// the app is here and that live answers validate against it; the client package
+// (@minutegate/client) generates its REST types from it.
+//
+// Named answers (response-schemas.ts' NAMED) are written once under components.schemas
+// and referenced by $ref; every /v1 route lists the error answers it can give with the
+// error shape, and every answer its headers (X-Request-Id; Idempotent-Replayed where an
+// Idempotency-Key is taken).
 import { z } from 'zod';
 import { adjustmentSchema, newAccountSchema, numbersSchema, staffSchema, tokenSchema } from './account-routes.js';
 import { callsQuery, exportQuery, ledgerQuery, usageQuery } from './history-routes.js';
@@ -72,15 +78,60 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/accounts/{id}/charges', summary: "A cycle's minute charges", tag: 'billing', auth: 'account', query: chargesQuery, responses: { 200: R.chargesResponse } },
 ];
 
+const COMPONENTS = '#/components/schemas/';
+
+/** Named schemas met while converting, for components.schemas. */
+const componentSchemas: Record<string, unknown> = {};
+
+/** A schema's JSON Schema, with the named schemas in it (or itself, if named) as $refs
+ *  to components.schemas, where they are collected. */
 const jsonSchema = (s: z.ZodType, io: 'input' | 'output') => {
-  const out = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const out = z.toJSONSchema(s, { target: 'draft-2020-12', io, unrepresentable: 'any', metadata: R.NAMED }) as Record<string, unknown>;
   delete out.$schema;
-  return out;
+  const defs = (out.$defs ?? {}) as Record<string, unknown>;
+  delete out.$defs;
+  const self = R.NAMED.get(s)?.id;
+  // A named schema converted on its own comes back either whole (with its id) or as a
+  // $ref to its own $defs entry.
+  if (self && !defs[self]) {
+    delete out.id;
+    defs[self] = out;
+  }
+  for (const [id, def] of Object.entries(defs)) {
+    const clean = refsToComponents(def) as Record<string, unknown>;
+    delete clean.id;
+    componentSchemas[id] ??= clean;
+  }
+  return self ? { $ref: COMPONENTS + self } : (refsToComponents(out) as Record<string, unknown>);
 };
+
+function refsToComponents(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(refsToComponents);
+  if (typeof v !== 'object' || v === null) return v;
+  return Object.fromEntries(
+    Object.entries(v).map(([k, x]) => [k, k === '$ref' && typeof x === 'string' ? x.replace(/^#\/\$defs\//, COMPONENTS) : refsToComponents(x)]),
+  );
+}
 
 const STATUS_TEXT: Record<number, string> = {
   101: 'Switching Protocols', 200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad request', 401: 'No or bad credentials',
-  403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 422: 'Unprocessable', 429: 'Too many', 503: 'Unavailable',
+  403: 'Forbidden', 404: 'Not found', 409: 'Conflict', 413: 'Body over the size limit', 415: 'Body not JSON (Content-Type)',
+  422: 'Unprocessable', 429: 'Too many', 503: 'Unavailable (Redis or PostgreSQL away, or draining): retry',
+};
+
+/** Every /v1 route can answer these: a bad parameter or query, no or a bad token, another
+ *  account's token, no such account (or item), a store away (R14). With a body, also
+ *  413 and 415. */
+const V1_ERRORS = [400, 401, 403, 404, 503];
+const BODY_ERRORS = [413, 415];
+
+const RESPONSE_HEADERS = {
+  'X-Request-Id': { description: "This request's id (the request's own when it sent a sane one), as the access log has it", schema: { type: 'string' } },
+  'Idempotent-Replayed': { description: 'true when this is the stored answer to an earlier request with the same Idempotency-Key', schema: { type: 'string', enum: ['true'] } },
+};
+const HEADERS = {
+  requestId: { 'X-Request-Id': { $ref: '#/components/headers/X-Request-Id' } },
+  replayed: { 'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' } },
 };
 
 function content(body: Body) {
@@ -114,13 +165,18 @@ export function openApiDocument(): Record<string, unknown> {
     }
     // "Name?" is an optional header.
     for (const h of op.headers ?? []) parameters.push({ name: h.replace(/\?$/, ''), in: 'header', required: !h.endsWith('?'), schema: { type: 'string' } });
-    const responses: Record<string, unknown> = {};
+    const responses: Record<string, Record<string, unknown>> = {};
     for (const [status, body] of Object.entries(op.responses)) {
       const c = content(body);
       responses[status] = c ? { description: STATUS_TEXT[Number(status)] ?? status, content: c } : { description: STATUS_TEXT[Number(status)] ?? status };
     }
-    if (op.path.startsWith('/v1/')) {
-      for (const s of [400, 401, 403, 404]) responses[String(s)] ??= { description: STATUS_TEXT[s], content: content(R.errorResponse) };
+    if (op.path.startsWith('/v1/') && op.path !== '/v1/ws') {
+      for (const s of [...V1_ERRORS, ...(op.body ? BODY_ERRORS : [])]) responses[String(s)] ??= { description: STATUS_TEXT[s], content: content(R.errorResponse) };
+    }
+    const idempotent = (op.headers ?? []).some((h) => h.startsWith('Idempotency-Key'));
+    for (const [status, r] of Object.entries(responses)) {
+      if (status === '101') continue;
+      r.headers = idempotent && status.startsWith('2') ? { ...HEADERS.requestId, ...HEADERS.replayed } : HEADERS.requestId;
     }
     const operation: Record<string, unknown> = {
       summary: op.summary,
@@ -149,8 +205,12 @@ export function openApiDocument(): Record<string, unknown> {
       version: '0.1.0',
       description: 'Real-time call-metering gateway for Twilio: one atomic minute pool per account. See docs/design.md in the repository for the rules (R1–R21).',
     },
+    // The document is served by the gateway it describes: its paths are relative to it.
+    servers: [{ url: '/', description: 'the gateway serving this document' }],
     paths,
     components: {
+      schemas: Object.fromEntries(Object.entries(componentSchemas).sort(([a], [b]) => a.localeCompare(b))),
+      headers: RESPONSE_HEADERS,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY, or a staff token (HS256 JWT)' },
         twilioSignature: { type: 'apiKey', in: 'header', name: 'X-Twilio-Signature', description: "Twilio's HMAC-SHA1 request signature" },

@@ -1,15 +1,28 @@
 // What the REST API answers, as zod schemas: the source of the OpenAPI document's
 // response bodies (src/api/openapi.ts), checked against live answers by
 // test/openapi.test.ts. Objects are open (looseObject): an answer may carry more than is
-// listed, never less.
+// listed, never less. The shapes clients read most are named (NAMED): the document has
+// them once under components.schemas, referenced by $ref, and the client package's
+// generated types name them; the two the wire contract also states (Balance, Error) are
+// checked against it below.
 import { z } from 'zod';
+import type { Balance, ErrorBody } from '../wire/contract.js';
 
-const iso = z.string().describe('ISO 8601 instant');
+/** The schemas that are named in the document (components.schemas.<id>). */
+export const NAMED = z.registry<{ id: string }>();
+const named = <T extends z.ZodType>(id: string, s: T): T => {
+  NAMED.add(s as z.ZodType, { id });
+  return s;
+};
+
+const iso = z.iso.datetime().describe('ISO 8601 instant (UTC)');
 const int = z.number().int();
 
-export const errorResponse = z.object({ error: z.object({ code: z.string(), message: z.string() }) }).describe('An error');
+export const errorResponse = named('Error', z.object({ error: z.object({ code: z.string(), message: z.string() }) }).describe('An error'));
 
-export const balanceResponse = z.looseObject({
+export const balanceResponse = named(
+  'Balance',
+  z.looseObject({
   accountId: z.string(),
   balance: int.min(0),
   reserved: int,
@@ -26,11 +39,23 @@ export const balanceResponse = z.looseObject({
   cycleStart: iso,
   cycleEnd: iso,
   version: int,
-});
+  }),
+);
 
-export const staffMemberResponse = z.looseObject({ id: z.string(), email: z.string(), identity: z.string(), name: z.string().optional() });
+// The REST shapes the wire contract also states: either drifting is a type error.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** An open object's listed fields, without its index signature. */
+type Known<O> = { [K in keyof O as string extends K ? never : K]: O[K] };
+const sameBalance: Same<Known<z.output<typeof balanceResponse>>, Balance> = true;
+const sameError: Same<z.output<typeof errorResponse>, ErrorBody> = true;
+void sameBalance;
+void sameError;
 
-export const accountResponse = z.looseObject({
+export const staffMemberResponse = named('StaffMember', z.looseObject({ id: z.string(), email: z.string(), identity: z.string(), name: z.string().optional() }));
+
+export const accountResponse = named(
+  'Account',
+  z.looseObject({
   id: z.string(),
   name: z.string(),
   planMinutes: int,
@@ -42,16 +67,18 @@ export const accountResponse = z.looseObject({
   phoneNumbers: z.array(z.string()),
   createdAt: iso,
   balance: balanceResponse,
-});
+  }),
+);
 
+export const ledgerEntry = named('LedgerEntry', z.looseObject({ id: z.string(), kind: z.string(), minutes: int, balanceAfter: int, ref: z.string(), at: iso }));
 export const ledgerResponse = z.object({
-  entries: z.array(
-    z.looseObject({ id: z.string(), kind: z.string(), minutes: int, balanceAfter: int, ref: z.string(), at: iso }),
-  ),
+  entries: z.array(ledgerEntry),
   nextCursor: z.string().nullable(),
 });
 
-export const callResponse = z.looseObject({
+export const callResponse = named(
+  'Call',
+  z.looseObject({
   callSid: z.string(),
   state: z.enum(['active', 'ended', 'unsettled', 'refused']),
   direction: z.string(),
@@ -67,7 +94,8 @@ export const callResponse = z.looseObject({
   answeredAt: iso.nullable(),
   endedAt: iso.nullable(),
   reason: z.string().optional(),
-});
+  }),
+);
 
 export const callsResponse = z.object({ calls: z.array(callResponse), nextCursor: z.string().nullable() });
 const usageFigures = { calls: int.min(0), billableSeconds: int.min(0), billedMinutes: int.min(0) };
@@ -99,29 +127,37 @@ const orderLine = {
 };
 const cardRef = z.looseObject({ brand: z.string(), last4: z.string() });
 
-export const addonResponse = z.looseObject({
+export const addonResponse = named(
+  'Addon',
+  z.looseObject({
   ...orderLine,
   purchaseId: z.string(),
   paymentMethod: cardRef,
   createdAt: iso,
   endedAt: iso.nullable(),
   endsAt: iso.nullable(),
-});
+  }),
+);
 export const addonListResponse = z.object({ addons: z.array(addonResponse), ending: z.array(addonResponse) });
 
-export const paymentMethodResponse = z.looseObject({
+export const paymentMethodResponse = named(
+  'PaymentMethod',
+  z.looseObject({
   id: z.string(),
   brand: z.string(),
   last4: z.string(),
   expMonth: int,
   expYear: int,
   expired: z.boolean(),
-});
+  }),
+);
 export const paymentMethodListResponse = z.object({ paymentMethods: z.array(paymentMethodResponse) });
 
-export const quoteResponse = z.looseObject({ ...orderLine, quoteId: z.string(), billedOn: iso, expiresAt: iso });
+export const quoteResponse = named('Quote', z.looseObject({ ...orderLine, quoteId: z.string(), billedOn: iso, expiresAt: iso }));
 
-export const purchaseResponse = z.looseObject({
+export const purchaseResponse = named(
+  'Purchase',
+  z.looseObject({
   ...orderLine,
   purchaseId: z.string(),
   paymentMethod: cardRef,
@@ -130,7 +166,8 @@ export const purchaseResponse = z.looseObject({
   billedOn: iso,
   balance: balanceResponse,
   receipt: z.looseObject({ to: z.string(), status: z.enum(['queued', 'sent']), attempts: int }),
-});
+  }),
+);
 
 export const chargesResponse = z.object({
   cycleStart: iso,
@@ -150,11 +187,14 @@ export const chargesResponse = z.object({
   currency: z.string(),
 });
 
-export const alertSettingsResponse = z.object({
+export const alertSettingsResponse = named(
+  'AlertSettings',
+  z.object({
   thresholdsMinutes: z.array(int),
   email: z.boolean(),
   webhook: z.boolean(),
-});
+  }),
+);
 
 export const healthResponse = z.object({ status: z.literal('ok') });
 export const readyResponse = z.looseObject({

@@ -16,8 +16,8 @@ import { CLIENT_TYPES, CLOSE, clientMessageSchema, errorFrame, quote, type Clien
 import type { StaffPresence } from './staff-presence.js';
 import { recheckStaffAccess } from './access-recheck.js';
 import { StaffSockets } from './staff-sockets.js';
+import { MAX_CLIENT_FRAME_BYTES, type AuthorizedMessage, type CanceledMessage, type DeniedMessage, type PongMessage } from '../wire/contract.js';
 
-export const MAX_FRAME_BYTES = 16 * 1024;
 const INVALID_TO = 'to: must be an E.164 number, an emergency number or a softphone identity ("client:bob")';
 /** How often each instance re-checks its staff sockets' tokens (issue #8: within 5 s). */
 const ACCESS_RECHECK_MS = 2_000;
@@ -126,7 +126,7 @@ export class ClientGateway {
 
   private onMessage(client: ClientConnection, data: RawData, isBinary: boolean): void {
     // The socket server takes frames up to Media Streams' 64 KiB; this socket's are smaller.
-    if ((data as Buffer).length > MAX_FRAME_BYTES) return client.close(CLOSE.TOO_BIG, 'frame over 16 KiB');
+    if ((data as Buffer).length > MAX_CLIENT_FRAME_BYTES) return client.close(CLOSE.TOO_BIG, 'frame over 16 KiB');
     if (!client.admit(Date.now())) return;
     if (isBinary) return client.sendText(errorFrame('BAD_FRAME', 'send JSON text frames, not binary'));
     let raw: unknown;
@@ -161,7 +161,8 @@ export class ClientGateway {
     const p = client.principal;
     switch (m.type) {
       case 'ping':
-        client.sendText(JSON.stringify(m.requestId === undefined ? { type: 'pong' } : { type: 'pong', requestId: m.requestId }));
+        const pong: PongMessage = m.requestId === undefined ? { type: 'pong' } : { type: 'pong', requestId: m.requestId };
+        client.sendText(JSON.stringify(pong));
         return;
       case 'subscribe':
       case 'unsubscribe': {
@@ -188,7 +189,7 @@ export class ClientGateway {
         if (r.outcome === 'denied') this.opts.onAuthorization?.(r.reason);
         else if (!r.repeat) this.opts.onAuthorization?.('authorized');
         if (r.outcome === 'denied') {
-          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason }));
+          return client.sendText(JSON.stringify({ type: 'denied', requestId: m.requestId, reason: r.reason } satisfies DeniedMessage));
         }
         client.sendText(
           JSON.stringify({
@@ -196,7 +197,7 @@ export class ClientGateway {
             requestId: m.requestId,
             authorizationId: r.authorizationId,
             expiresAt: new Date(r.expiresAt).toISOString(),
-          }),
+          } satisfies AuthorizedMessage),
         );
         if (!r.repeat) this.scheduleSweep(p.accountId, r.expiresAt);
         return;
@@ -210,13 +211,9 @@ export class ClientGateway {
           return;
         }
         // An acknowledgement, so a client can tell a cancel that worked from one still on its way.
-        client.sendText(
-          JSON.stringify(
-            m.requestId === undefined
-              ? { type: 'canceled', authorizationId: m.authorizationId }
-              : { type: 'canceled', authorizationId: m.authorizationId, requestId: m.requestId },
-          ),
-        );
+        const canceled: CanceledMessage =
+          m.requestId === undefined ? { type: 'canceled', authorizationId: m.authorizationId } : { type: 'canceled', authorizationId: m.authorizationId, requestId: m.requestId };
+        client.sendText(JSON.stringify(canceled));
         return;
       }
     }

@@ -14,6 +14,7 @@ import { balanceView } from '../accounts/views.js';
 import type { BusMessage, PoolSnapshot } from '../domain/pool-snapshot.js';
 import { textFrame, type ClientConnection, type Frame } from './client-connection.js';
 import { forEachSliced } from './sliced.js';
+import type { BalanceMessage } from '../wire/contract.js';
 
 /** At most ~40 balance passes per second for a room that changes now and then... */
 const MIN_PASS_INTERVAL_MS = 25;
@@ -37,7 +38,7 @@ interface Room {
 }
 
 export function balanceFrame(s: PoolSnapshot): Frame {
-  return { version: s.version, wire: textFrame(JSON.stringify({ type: 'balance', ...balanceView(s) })) };
+  return { version: s.version, wire: textFrame(JSON.stringify({ type: 'balance', ...balanceView(s) } satisfies BalanceMessage)) };
 }
 
 export function callFrame(m: BusMessage): Buffer {

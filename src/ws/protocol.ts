@@ -1,12 +1,16 @@
 // The client socket's JSON protocol (docs/sockets.md): what a softphone or dashboard may send,
-// and the shapes the gateway sends back. Parsed with zod; a bad frame gets an error frame
-// naming the problem and the socket stays open.
+// parsed with zod; a bad frame gets an error frame naming the problem and the socket stays
+// open. The shapes themselves, both ways, and the close codes are the wire contract's
+// (wire/contract.ts); the parser adds the bounds and is checked against it below.
 import { z } from 'zod';
 import { accountIdSchema } from '../domain/ids.js';
+import type { ClientMessage as WireClientMessage, ErrorMessage, RequestId } from '../wire/contract.js';
+
+export { CLOSE } from '../wire/contract.js';
+export type { RequestId } from '../wire/contract.js';
 
 /** Echoed back as sent; clients use strings or numbers alike. */
 const requestId = z.union([z.string().min(1).max(128), z.number().finite()]);
-export type RequestId = string | number;
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
   z.object({
@@ -24,24 +28,16 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
 
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 
+// The parser takes exactly the contract's messages: either side drifting is a type error.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const parsesTheContract: Same<ClientMessage, WireClientMessage> = true;
+void parsesTheContract;
+
 export const CLIENT_TYPES = ['authorize', 'cancel', 'ping', 'subscribe', 'unsubscribe'];
 
-/** Close codes the gateway uses (4xxx are ours; 1009 and 1012 are the standard ones). */
-export const CLOSE = {
-  TOO_BIG: 1009,
-  RESTARTING: 1012,
-  SLOW_CONSUMER: 4008,
-  RATE_LIMITED: 4029,
-  ACCOUNT_GONE: 4004,
-  /** The staff member was removed or their tokens revoked (issue #8). */
-  ACCESS_REVOKED: 4003,
-  /** Issue #16: the staff member already holds WS_MAX_SOCKETS_PER_STAFF sockets here (an
-   *  upgrade that raced past the route's 429). */
-  TOO_MANY_SOCKETS: 4429,
-} as const;
-
 export function errorFrame(code: string, message: string, requestId?: RequestId): string {
-  return JSON.stringify(requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId });
+  const frame: ErrorMessage = requestId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, requestId };
+  return JSON.stringify(frame);
 }
 
 /** A client's value as an error message quotes it: at most 64 characters, so a 16 KiB

@@ -1,6 +1,6 @@
 // The softphone example at /app/phone: a dial pad that asks the gateway first and Twilio
 // second. It fetches a Voice SDK token (POST /v1/accounts/:id/voice-token), authorizes
-// the number over the socket (minutegate/client: the minute is reserved, R2), and only
+// the number over the socket (@minutegate/client: the minute is reserved, R2), and only
 // then calls device.connect({params:{To, authorizationId}}). A denial shows its reason
 // and nothing is dialled; a call that cannot start gives its minute back (cancel).
 // The Device is Twilio's, except in `npm run demo`, where the gateway's /app/config.json
@@ -9,8 +9,8 @@
 // when the call ends and is billed (the minute held meanwhile is shown beside it).
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { connect, DeniedError, type MinutegateClient } from '../../src/client/browser.js';
-import { ApiError, makeApi } from '../api.js';
+import { createClient, DeniedError, type MinutegateClient } from '@minutegate/client';
+import { ApiError, makeApi, ok } from '../api.js';
 import { minutes as fmtMinutes } from '../format.js';
 import type { Balance } from '../live.js';
 import { claimsOf, takeToken, type Claims } from '../session.js';
@@ -42,10 +42,10 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
   const call = useRef<{ disconnect(): void } | null>(null);
 
   useEffect(() => {
-    const c = connect({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`, token });
+    const c = createClient({ url: location.origin, token });
     mg.current = c;
     const off = c.on('balance', (b) => setBalance((cur) => (cur && cur.version > b.version ? cur : (b as Balance))));
-    Promise.all([api<{ token: string }>('POST', `/v1/accounts/${encodeURIComponent(claims.accountId)}/voice-token`), deviceFactory()])
+    Promise.all([ok(api.POST('/v1/accounts/{id}/voice-token', { params: { path: { id: claims.accountId } } })), deviceFactory()])
       .then(([r, d]) => setVoice({ kind: 'ready', token: r.token, device: d.make, demo: d.demo }))
       .catch((err) =>
         setVoice(
