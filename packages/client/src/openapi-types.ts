@@ -759,7 +759,7 @@ export interface components {
         Call: {
             callSid: string;
             /** @enum {string} */
-            state: "active" | "ended" | "unsettled";
+            state: "active" | "ended" | "unsettled" | "refused";
             direction: string;
             from: string;
             to: string;
@@ -772,6 +772,7 @@ export interface components {
             startedAt: string;
             answeredAt: string | null;
             endedAt: string | null;
+            reason?: string;
         } & {
             [key: string]: unknown;
         };
@@ -1588,7 +1589,7 @@ export interface operations {
     getV1AccountsIdCalls: {
         parameters: {
             query?: {
-                state?: "active" | "ended";
+                state?: "active" | "ended" | "refused";
                 limit?: number;
                 cursor?: string;
             };
