@@ -131,7 +131,7 @@ export function App({ token, claims, config, onSignOut }: { token: string; claim
             <NotConnected rest={rest} online={live.offlineSince === null} />
           </>
         )}
-        {screen === 'usage' && <UsageScreen rest={rest} balance={live.balance} />}
+        {screen === 'usage' && <UsageScreen rest={rest} balance={live.balance} lastEnded={live.recent[0]?.callSid ?? null} />}
         {screen === 'billing' && <BillingScreen rest={rest} devMode={config.devMode} version={bought} />}
       </main>
     </div>

@@ -11,7 +11,8 @@ import { dailySeries } from './usage-series.js';
 
 type Cycle = 'current' | 'previous';
 
-export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Balance | null }) {
+/** `lastEnded`: the newest ended call; a free call moves no balance, yet counts in usage. */
+export function UsageScreen({ rest, balance, lastEnded }: { rest: AccountApi; balance: Balance | null; lastEnded: string | null }) {
   const [cycle, setCycle] = useState<Cycle>('current');
   // With the staff members' names (the id for one without a name), read with the figures:
   // a member added since is named too.
@@ -37,8 +38,9 @@ export function UsageScreen({ rest, balance }: { rest: AccountApi; balance: Bala
       gone = true;
       clearTimeout(t);
     };
-    // The previous cycle does not change: only the current one follows the live balance.
-  }, [rest, cycle, cycle === 'current' ? used : null, attempt]);
+    // The previous cycle does not change: only the current one follows the live balance and
+    // the calls that end.
+  }, [rest, cycle, cycle === 'current' ? used : null, cycle === 'current' ? lastEnded : null, attempt]);
 
   const shown = data && data.cycle === cycle ? data : null;
   return (

@@ -63,6 +63,8 @@ describe('softphone example', () => {
     const s = await openPhone(bare, 100);
     const help = s.page.getByRole('region', { name: 'Twilio settings' });
     await expect.poll(() => help.innerText()).toContain('Twilio is not set up');
+    // The header names the account, not its id.
+    await expect.poll(() => s.page.locator('.who-am-i').innerText()).toContain(`Account ${s.id}`);
     for (const v of ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SID', 'TWILIO_API_KEY_SECRET', 'TWILIO_TWIML_APP_SID', '/twilio/voice']) {
       expect(await help.innerText()).toContain(v);
     }

@@ -40,6 +40,13 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
   const [now, setNow] = useState(Date.now());
   const mg = useRef<MinutegateClient | null>(null);
   const call = useRef<{ disconnect(): void } | null>(null);
+  // The header names the account (its id until the name is read).
+  const [accountName, setAccountName] = useState<string | null>(null);
+  useEffect(() => {
+    ok(api.GET('/v1/accounts/{id}', { params: { path: { id: claims.accountId } } }))
+      .then((a) => setAccountName(a.name))
+      .catch(() => undefined);
+  }, [api, claims.accountId]);
 
   useEffect(() => {
     const c = createClient({ url: location.origin, token });
@@ -125,7 +132,7 @@ function Phone({ token, claims }: { token: string; claims: Claims }) {
         <div class="title">
           <h1>Softphone</h1>
           <p class="who-am-i">
-            {claims.staffId} · {claims.accountId} · <a href="/app">Calls</a>
+            {claims.staffId} · {accountName ?? claims.accountId} · <a href="/app">Calls</a>
           </p>
         </div>
         <div>
