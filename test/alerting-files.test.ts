@@ -181,12 +181,19 @@ describe('the business counters', () => {
     expect(moved('minutegate_socket_authorizations_total{result="authorized"}')).toBe(1);
   });
 
-  it.skipIf(!PROMTOOL)('passes promtool check metrics for every minutegate_ metric (skipped: promtool is not on PATH)', async () => {
+  it.skipIf(!PROMTOOL)('passes promtool check metrics for every minutegate_ metric, but the unit it misreads in the debited minutes (skipped: promtool is not on PATH)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mg-metrics-'));
     const file = join(dir, 'scrape.txt');
     writeFileSync(file, await scrape());
     const r = spawnSync('sh', ['-c', `promtool check metrics < "${file}"`], { encoding: 'utf8' });
     const problems = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.includes('minutegate_'));
-    expect(problems).toEqual([]);
+    // One known finding, kept on purpose: issue #21 names the counter
+    // minutegate_minutes_debited_total, and promtool reads any "minutes" in a name as a time
+    // unit ("use base unit seconds"). These are the product's minutes — what a business
+    // buys and is debited — not a duration: no number of seconds would mean the same
+    // (docs/operating.md, Metrics).
+    const KNOWN = 'minutegate_minutes_debited_total use base unit "seconds" instead of "minutes"';
+    expect(problems.filter((l) => l.trim() !== KNOWN)).toEqual([]);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/error while linting|parse/i);
   });
 });
