@@ -1,11 +1,5 @@
 import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
-// Files run in parallel workers, each with its own key prefix, database and ports. They
-// mostly wait (on sockets, Redis, PostgreSQL, child processes), so more workers than cores
-// pays: vitest's default on this 2-core machine is one worker, the whole suite in series.
-// Set explicitly; MINUTEGATE_TEST_WORKERS overrides it (e.g. 1 to bisect an interaction).
-const WORKERS = Number(process.env.MINUTEGATE_TEST_WORKERS) || 4;
-
 // `minutegate/client` resolves to its TypeScript source in tests (package.json
 // "exports" condition "minutegate-source"); built code uses dist/.
 const resolution: Pick<ViteUserConfig, 'resolve' | 'ssr'> = {
@@ -13,8 +7,8 @@ const resolution: Pick<ViteUserConfig, 'resolve' | 'ssr'> = {
   ssr: { resolve: { conditions: ['minutegate-source', 'module', 'node', 'development|production'], externalConditions: ['minutegate-source'] } },
 };
 
-// What both projects share. Both run in one pool with the same worker count (vitest runs
-// projects with different counts one after the other, which would leave cores idle).
+// What both projects share. The worker count is set once, below, for both: projects with
+// different counts would run one after the other, leaving cores idle.
 const shared = {
   testTimeout: 30_000,
   // expect.poll waits 1 s by default: too little for a browser signing in while other
@@ -22,13 +16,17 @@ const shared = {
   expect: { poll: { timeout: 5_000 } },
   hookTimeout: 60_000,
   pool: 'forks',
-  maxWorkers: WORKERS,
 } as const;
 
 export default defineConfig({
   ...resolution,
   test: {
     ...shared,
+    // Files run in parallel workers, each with its own key prefix, database and ports. They
+    // mostly wait (on sockets, Redis, PostgreSQL, child processes), so more workers than
+    // cores pays: vitest's own default on this 2-core machine is one worker, the whole suite
+    // in series. `--maxWorkers=1` (or VITEST_MAX_WORKERS=1) still runs it in series.
+    maxWorkers: 4,
     // Once per run, whatever the projects: global-redis starts a private redis-server when
     // none answers on TEST_REDIS_URL (default 127.0.0.1:6379), so `npm test` needs only the
     // redis-server binary; global-postgres checks PostgreSQL answers; global-cluster starts
