@@ -29,14 +29,9 @@ export default defineConfig({
     maxWorkers: 4,
     // Once per run, whatever the projects: global-redis starts a private redis-server when
     // none answers on TEST_REDIS_URL (default 127.0.0.1:6379), so `npm test` needs only the
-    // redis-server binary; global-postgres checks PostgreSQL answers; global-cluster starts
-    // the run's one Redis Cluster; global-setup bundles the web app into dist/web/.
-    globalSetup: [
-      'test/support/global-redis.ts',
-      'test/support/global-postgres.ts',
-      'test/support/global-cluster.ts',
-      'test/support/global-setup.ts',
-    ],
+    // redis-server binary; global-postgres checks PostgreSQL answers; global-setup bundles
+    // the web app into dist/web/ while it starts the run's one Redis Cluster.
+    globalSetup: ['test/support/global-redis.ts', 'test/support/global-postgres.ts', 'test/support/global-setup.ts'],
     projects: [
       {
         ...resolution,

@@ -1,8 +1,8 @@
-// Vitest global setup: one local 3-master Redis Cluster for the whole run, shared by every
-// file that needs a cluster (each keeps to its own key prefix, as on the standalone server),
-// instead of one cluster started and stopped per file. Its nodes reach the files through
-// vitest's provide/inject (support/shared-cluster.ts). Files that change a cluster's
-// configuration (redis-auth: requirepass; redis-tls: TLS) still start private ones.
+// One local 3-master Redis Cluster for the whole run, shared by every file that needs a
+// cluster (each keeps to its own key prefix, as on the standalone server), instead of one
+// cluster started and stopped per file. Started by global-setup.ts; its nodes reach the
+// files through vitest's provide/inject (support/shared-cluster.ts). Files that change a
+// cluster's configuration (redis-auth: requirepass; redis-tls: TLS) still start their own.
 import type { TestProject } from 'vitest/node';
 import { startRedisCluster, type RedisClusterNode } from './redis-cluster.js';
 
@@ -12,7 +12,8 @@ declare module 'vitest' {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts the run's cluster and provides its nodes; resolves to its teardown. */
+export async function provideRedisCluster(project: TestProject): Promise<() => Promise<void>> {
   const cluster = await startRedisCluster();
   project.provide('redisCluster', cluster.nodes);
   return () => cluster.stop();
