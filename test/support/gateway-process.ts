@@ -28,9 +28,6 @@ export function startGatewayProcess(prefix: string, env: Record<string, string> 
         PUBLIC_BASE_URL,
         LOG_LEVEL: 'info',
         DATABASE_URL: testDatabaseUrl(prefix),
-        // Exit at once on SIGTERM (production waits 1 s for idle keep-alive connections);
-        // a test that checks the drain sets its own grace.
-        SHUTDOWN_IDLE_GRACE_MS: '0',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
