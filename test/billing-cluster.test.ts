@@ -4,22 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cycleContaining } from '../src/domain/cycle.js';
 import { addCard, buy, confirm, decodeMail, quote, staffToken, startSmtp, waitFor, type TestSmtp } from './support/billing.js';
 import { createAccount, startTestGateway, type TestClock, type TestGateway } from './support/gateway.js';
-import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { sharedRedisCluster } from './support/shared-cluster.js';
 
 const clock: TestClock = { now: Date.UTC(2035, 3, 12, 10, 0, 0) };
-let cluster: RedisClusterHandle;
 let smtp: TestSmtp;
 let gw: TestGateway;
 
 beforeAll(async () => {
-  cluster = await startRedisCluster();
   smtp = await startSmtp();
-  gw = await startTestGateway({ clusterNodes: cluster.nodes, clock, env: { SMTP_URL: smtp.url } });
+  gw = await startTestGateway({ clusterNodes: sharedRedisCluster(), clock, env: { SMTP_URL: smtp.url } });
 });
 afterAll(async () => {
   await gw?.stop();
   await smtp?.close();
-  await cluster?.stop();
 });
 
 describe('billing on Redis Cluster', () => {

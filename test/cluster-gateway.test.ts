@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
-import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { sharedRedisCluster } from './support/shared-cluster.js';
 import { openSocket, wsUrl } from './support/ws-client.js';
 import { accountKeys, directoryKeys } from '../src/redis/keys.js';
 import { ReconcileQueue } from '../src/redis/reconcile-queue.js';
@@ -11,15 +11,12 @@ import { registerScripts } from '../src/redis/scripts.js';
 import { waitFor } from './support/billing.js';
 import { queryBooks } from './support/postgres.js';
 
-let cluster: RedisClusterHandle;
 let gw: TestGateway;
 beforeAll(async () => {
-  cluster = await startRedisCluster();
-  gw = await startTestGateway({ clusterNodes: cluster.nodes });
+  gw = await startTestGateway({ clusterNodes: sharedRedisCluster() });
 });
 afterAll(async () => {
   await gw?.stop();
-  await cluster?.stop();
 });
 
 it('meters calls and streams the balance to sockets on Redis Cluster', async () => {

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import { poolScriptSuite } from './pool-scripts.suite.js';
 import { connectRedis, createRedis } from '../src/redis/client.js';
-import { startRedisCluster, type RedisClusterHandle } from './support/redis-cluster.js';
+import { sharedRedisCluster } from './support/shared-cluster.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
 
 poolScriptSuite('standalone Redis', () => {
@@ -26,28 +26,23 @@ poolScriptSuite('standalone Redis', () => {
 });
 
 poolScriptSuite('a 3-master Redis Cluster', () => {
-  let cluster: RedisClusterHandle | null = null;
   const clients: (Redis | Cluster)[] = [];
-  const ensure = async () => (cluster ??= await startRedisCluster());
   return {
     async connect() {
-      const c = await ensure();
-      const settings = { url: '', clusterNodes: c.nodes, connectTimeoutMs: 10_000 };
+      const settings = { url: '', clusterNodes: sharedRedisCluster(), connectTimeoutMs: 10_000 };
       const r = createRedis(settings);
       await connectRedis(r, settings);
       clients.push(r);
       return r;
     },
     async subscriber() {
-      const c = await ensure();
-      const r = new Cluster(c.nodes, { shardedSubscribers: true });
+      const r = new Cluster(sharedRedisCluster(), { shardedSubscribers: true });
       r.on('error', () => {});
       clients.push(r);
       return r;
     },
     async close() {
       for (const c of clients) c.disconnect();
-      await cluster?.stop();
     },
   };
 });

@@ -152,7 +152,7 @@ it('debits every call exactly once, as R4 says, whatever the order and repetitio
   expect(entries.reduce((s, e) => s + e.minutes, 0)).toBe(bal.balance);
 
   // Published versions only ever go up.
-  await new Promise((r) => setTimeout(r, 100));
+  await expect.poll(() => versions[versions.length - 1]).toBe(bal.version);
   expect(versions.length).toBeGreaterThan(expected.size);
   for (let j = 1; j < versions.length; j++) expect(versions[j]!).toBeGreaterThan(versions[j - 1]!);
   expect(versions[versions.length - 1]).toBe(bal.version);

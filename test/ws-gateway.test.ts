@@ -300,8 +300,7 @@ describe('subscriptions follow local listeners', () => {
     expect(gw.bus.subscribedChannels()).toContain(channel);
     s2.close();
     await s2.closed;
-    await new Promise((r) => setTimeout(r, 50));
-    expect(gw.bus.subscribedChannels()).not.toContain(channel);
+    await expect.poll(() => gw.bus.subscribedChannels()).not.toContain(channel);
     // Redis agrees: nobody on this instance listens to the channel any more.
     const [, n] = (await gw.redis.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
     expect(Number(n)).toBe(0);

@@ -1,5 +1,5 @@
 // Headless Chromium for the browser tests: the binary ships inside @sparticuz/chromium
-// (unpacked once into /tmp by test/support/global-setup.ts), driven by playwright-core.
+// (unpacked once into /tmp by test/support/global-chromium.ts, the browser project's global setup), driven by playwright-core.
 // Nothing is downloaded. One browser per test file; one context per test.
 import chromium from '@sparticuz/chromium';
 import { chromium as playwright, type Browser, type BrowserContext, type Page } from 'playwright-core';

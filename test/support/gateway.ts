@@ -78,6 +78,9 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
     LOG_LEVEL: 'silent',
     // The prefix's own database, created by the gateway at start-up (not production).
     DATABASE_URL: testDatabaseUrl(prefix),
+    // Stop at once: the 1 s grace for idle keep-alive connections is production's (a
+    // request may be on its way); a test that checks the drain sets its own.
+    SHUTDOWN_IDLE_GRACE_MS: '0',
     ...opts.env,
   });
   const ownsRedis = !opts.redis;

@@ -1,9 +1,13 @@
+// The cluster startRedisCluster builds, as the run shares it (support/global-cluster.ts):
+// other files use it at the same time, so keys here carry a tag of this run's own.
+import { randomBytes } from 'node:crypto';
 import { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisCluster, type RedisClusterHandle } from './redis-cluster.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sharedRedisCluster } from './shared-cluster.js';
 
 describe('startRedisCluster', () => {
-  let cluster: RedisClusterHandle;
+  const cluster = { nodes: sharedRedisCluster() };
+  const tag = `acc1-${randomBytes(4).toString('hex')}`;
   const clients: Cluster[] = [];
 
   const connect = (opts: ConstructorParameters<typeof Cluster>[1] = {}) => {
@@ -15,13 +19,9 @@ describe('startRedisCluster', () => {
     return c;
   };
 
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-  });
-
   afterAll(async () => {
+    await connect().del(`x:{${tag}}:a`, `x:{${tag}}:b`);
     for (const c of clients) c.disconnect();
-    await cluster?.stop();
   });
 
   it('runs 3 masters covering all slots', async () => {
@@ -33,22 +33,22 @@ describe('startRedisCluster', () => {
     expect(String(info)).toMatch(/cluster_size:3/);
   });
 
-  it('runs EVAL over two keys sharing the {acc1} hash tag', async () => {
+  it('runs EVAL over two keys sharing one {tag} hash tag', async () => {
     const c = connect();
     const script = `
       redis.call('SET', KEYS[1], ARGV[1])
       redis.call('SET', KEYS[2], ARGV[2])
       return redis.call('INCRBY', KEYS[1], redis.call('GET', KEYS[2]))
     `;
-    const result = await c.eval(script, 2, 'x:{acc1}:a', 'x:{acc1}:b', '40', '2');
+    const result = await c.eval(script, 2, `x:{${tag}}:a`, `x:{${tag}}:b`, '40', '2');
     expect(result).toBe(42);
-    expect(await c.get('x:{acc1}:a')).toBe('42');
+    expect(await c.get(`x:{${tag}}:a`)).toBe('42');
   });
 
-  it('round-trips SPUBLISH/SSUBSCRIBE on x:{acc1}:bal (sharded pub/sub)', async () => {
+  it('round-trips SPUBLISH/SSUBSCRIBE on x:{tag}:bal (sharded pub/sub)', async () => {
     const pub = connect();
     const sub = connect({ shardedSubscribers: true });
-    const channel = 'x:{acc1}:bal';
+    const channel = `x:{${tag}}:bal`;
 
     const received = new Promise<[string, string]>((resolve) => {
       sub.on('smessage', (ch: string, msg: string) => resolve([ch, msg]));
