@@ -38,9 +38,10 @@ WORKDIR /app
 # package.json is needed at runtime too ("type": "module" makes dist/*.js ESM; the version).
 # Only what the server imports (dependencies), and no install script runs (see above).
 # test/production-install.test.ts runs these stages' commands and starts the result.
+# --workspaces=false: the client package (packages/client) is for the web build, not the
+# server; without it npm would link it into node_modules even with --omit=dev.
 COPY package.json package-lock.json ./
-COPY packages/client/package.json ./packages/client/package.json
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --ignore-scripts --workspaces=false --no-audit --no-fund \
  && npm cache clean --force
 
 # Shown by minutegate_build_info (empty: "unknown"); not read by anything else.

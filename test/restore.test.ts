@@ -189,7 +189,10 @@ it('--account restores that account only; then the rest; a live account is never
   // then nothing moves but what a restore would write.
   await archived('acme');
   await archived('globex');
-  const dump = async () => Promise.all((await prefixKeys()).map(async (k) => [k, await gw.redis.dump(k)]));
+  // The archive's due set is the running gateway's queue (its archiver leases and requeues
+  // accounts on its own clock), not what a restore writes: left out of the comparison.
+  const dump = async () =>
+    Promise.all((await prefixKeys()).filter((k) => !k.endsWith(':archive:due')).map(async (k) => [k, await gw.redis.dump(k)]));
   const state = await dump();
   const again = await runRestore();
   expect(lastJson(again.stdout)).toEqual({ accounts: 2, restored: 0, skipped: 2 });
