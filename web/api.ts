@@ -4,7 +4,7 @@
 // the app speaks REST. Errors carry the gateway's code and message
 // ({"error":{"code","message"}}); screens show `friendly(err)`, a sentence for a business
 // owner, never the raw server text.
-import { createApiClient, type ApiClient } from '@minutegate/client';
+import { createApiClient, type ApiClient, type components, type paths } from '@minutegate/client';
 import type { Card, Kind, Quote } from './buy-order.js';
 import type { CardToken } from './tokenizer.js';
 
@@ -102,82 +102,18 @@ export function friendly(err: unknown, doing = 'That'): string {
 
 // ---- The account's routes, one small function each ----
 
-export interface Account {
-  id: string;
-  name: string;
-  billingAnchor: string;
-  staff: { id: string; email: string; identity: string; name?: string }[];
-}
+// The shapes the screens read, as the gateway's OpenAPI document names them (the types
+// @minutegate/client generates from it): nothing restated here.
+type Schemas = components['schemas'];
+type Answer<P extends keyof paths> = paths[P] extends { get: { responses: { 200: { content: { 'application/json': infer T } } } } } ? T : never;
 
-export interface CallRow {
-  callSid: string;
-  state: string;
-  direction?: string;
-  from?: string;
-  to?: string;
-  staffId?: string | null;
-  startedAt?: string;
-  answeredAt?: string | null;
-  endedAt?: string | null;
-  billableSeconds?: number | null;
-  billedMinutes?: number | null;
-  overageMinutes?: number | null;
-  /** A refused call's reason (no_minutes, destination_not_allowed). */
-  reason?: string;
-}
-
-export interface UsageView {
-  cycleStart: string;
-  cycleEnd: string;
-  groupBy: 'staff' | 'day';
-  groups: { key: string; calls: number; billableSeconds: number; billedMinutes: number }[];
-  totals: { calls: number; billableSeconds: number; billedMinutes: number };
-}
-
-export interface LedgerEntry {
-  id: string;
-  kind: string;
-  minutes: number;
-  balanceAfter: number;
-  ref: string;
-  at: string;
-  [k: string]: unknown;
-}
-
-export interface Purchase {
-  purchaseId: string;
-  kind: Kind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
-  paymentMethod: { brand: string; last4: string };
-  createdAt: string;
-  billedOn: string;
-  balance?: any;
-  receipt?: { to: string; status: 'queued' | 'sent' };
-}
-
-export interface Addon {
-  purchaseId: string;
-  kind: Kind;
-  minutes: number;
-  amountCents: number;
-  currency: string;
-  paymentMethod: { brand: string; last4: string };
-  createdAt: string;
-  endedAt: string | null;
-  endsAt: string | null;
-}
-
-export interface Charges {
-  cycleStart: string;
-  cycleEnd: string;
-  billedOn: string;
-  lines: { kind: string; recurring: boolean; description: string; minutes: number; amountCents: number; at: string }[];
-  totalCents: number;
-  currency: string;
-}
+export type Account = Schemas['Account'];
+export type CallRow = Schemas['Call'];
+export type LedgerEntry = Schemas['LedgerEntry'];
+export type Purchase = Schemas['Purchase'];
+export type Addon = Schemas['Addon'];
+export type UsageView = Answer<'/v1/accounts/{id}/usage'>;
+export type Charges = Answer<'/v1/accounts/{id}/charges'>;
 
 export function accountApi(api: Api, raw: RawApi, accountId: string) {
   const base = `/v1/accounts/${encodeURIComponent(accountId)}`;

@@ -1,32 +1,16 @@
 // The order "Add More Minutes" builds: its limits (bundles of 100), what the server's
 // quote and cards on file look like, and why a typed amount cannot be bought.
+import type { components } from '@minutegate/client';
 import { minutes as fmtMinutes } from './format.js';
 
 export const MIN_MINUTES = 100;
 export const MAX_MINUTES = 10_000;
 export const STEP = 100;
 
-export type Kind = 'addon' | 'one_time';
-
-export interface Quote {
-  quoteId: string;
-  kind: Kind;
-  bundles: number;
-  minutes: number;
-  amountCents: number;
-  currency: string;
-  billedOn: string;
-  expiresAt: string;
-}
-
-export interface Card {
-  id: string;
-  brand: string;
-  last4: string;
-  expMonth: number;
-  expYear: number;
-  expired?: boolean;
-}
+// As the gateway's OpenAPI document names them (@minutegate/client's generated types).
+export type Quote = components['schemas']['Quote'];
+export type Card = components['schemas']['PaymentMethod'];
+export type Kind = Quote['kind'];
 
 /** Why a typed amount cannot be bought, or null when it can. */
 export function minutesProblem(raw: string): string | null {

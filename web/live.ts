@@ -11,7 +11,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { createClient, type AlertMessage, type BalanceMessage, type CallMessage, type ConnectionState } from '@minutegate/client';
 import { ApiError, type AccountApi, type CallRow } from './api.js';
 
-export type Call = CallRow;
+/** A call as the lists hold it: from REST (every field) or built from a socket frame (the
+ *  fields the frame carries). */
+export type Call = Pick<CallRow, 'callSid' | 'state'> & Partial<CallRow>;
 
 export type Balance = BalanceMessage & { planMinutes?: number; addonMinutes?: number };
 
