@@ -253,23 +253,11 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
     });
   };
 
-  // ── Setup and payments, from the journal ───────────────────────────────────
-  const staff = new Map<string, StaffMember>(c.staff.map((s) => [s.id, s]));
-  const numbers = new Set<string>(c.phoneNumbers);
-  const generations = new Map<string, { generation: number; watermark: number | null }>();
-  const removed = new Map<string, { identity: string; heldUntil: number }>();
-  const cards = new Map<string, StoredPaymentMethod>();
+  // ── Payments, from the journal (who and what was set up: foldSetup) ─────────
+  const setup = foldSetup(c, writes, opts.removedIdentityMs);
   const purchases = new Map<string, PurchaseRecord>();
   const idempotency: RebuiltAccount['idempotency'] = [];
   let adjustSeq: number | null = null;
-  let alertCfg: string | null = null;
-  const alertTimeline: { at: number; cfg: string }[] = [];
-  const bumpGeneration = (staffId: string, watermark: number | null) => {
-    const g = generations.get(staffId) ?? { generation: 0, watermark: null };
-    g.generation += 1;
-    if (watermark !== null) g.watermark = watermark;
-    generations.set(staffId, g);
-  };
   /** After the archive's last entry, and its ledger entry (if it books one) not archived. */
   const afterTail = (w: JournalRecord) => !tail || at(w) >= tail.at - skew;
   const lacksEntry = (w: JournalRecord, ref: string) => afterTail(w) && !books.archivedRefs.has(ref);
@@ -286,40 +274,8 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
     const p = w.payload;
     if (o === 'no_account') continue;
     if (PROLOGUE_KINDS.has(w.kind) && at(w) >= cycle.end && ri >= resets.length && (!tail || at(w) > tail.at)) applyLostReset(at(w));
+    // The money: the writes that move the balance or the allowance.
     switch (w.kind) {
-      case 'create_account':
-        break; // the first one is the account (above); a later one was refused
-      case 'add_staff':
-        if (o === 'added') staff.set(p.member.id, p.member);
-        break;
-      case 'remove_staff': {
-        // The fold's own staff list decides (an outcome of a removal applied again after a
-        // crash says "not removed" although the first application removed the member).
-        const m = staff.get(p.staffId);
-        if (!m) break;
-        staff.delete(p.staffId);
-        bumpGeneration(p.staffId, null);
-        removed.set(m.identity, { identity: m.identity, heldUntil: p.now + opts.removedIdentityMs });
-        break;
-      }
-      case 'revoke_tokens':
-        if (staff.has(p.staffId)) bumpGeneration(p.staffId, w.seq);
-        break;
-      case 'add_numbers':
-        if (o === 'done') for (const n of p.numbers as string[]) numbers.add(n);
-        break;
-      case 'add_card':
-        if (o === 'stored') cards.set(p.pm.id, p.pm);
-        break;
-      case 'remove_card':
-        if (o === true) cards.delete(p.pmId);
-        break;
-      case 'set_alerts':
-        if (o?.ok) {
-          alertCfg = alertConfigJson(p.settings as AlertSettings);
-          alertTimeline.push({ at: p.now, cfg: alertCfg });
-        }
-        break;
       case 'adjust':
         if (!o?.ok) break;
         adjustSeq = w.seq;
@@ -384,26 +340,7 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
   // records answer with the purchase as it is now (an ended add-on shows its end).
   for (const i of idempotency) i.purchase = purchases.get(i.purchase.purchaseId) ?? i.purchase;
 
-  const charges: ChargeRecord[] = [...purchases.values()].map((r) => ({
-    purchaseId: r.purchaseId,
-    kind: r.kind,
-    bundles: r.bundles,
-    minutes: r.minutes,
-    amountCents: r.amountCents,
-    currency: r.currency,
-    at: r.createdAt,
-    brand: r.paymentMethod.brand,
-    last4: r.paymentMethod.last4,
-    ...(r.endsAt === undefined ? {} : { endedAt: r.endedAt, endsAt: r.endsAt }),
-  }));
-
-  const defaultCfg = JSON.stringify(Math.floor(plan / 10) > 0 ? { t: [Math.floor(plan / 10), 0], e: 1, w: 1 } : { t: [0], e: 1, w: 1 });
-  const cfgAt = (t: number) => {
-    let cfg = defaultCfg;
-    for (const a of alertTimeline) if (a.at <= t) cfg = a.cfg;
-    return cfg;
-  };
-  const fired = firedThresholds(moves, cfgAt);
+  const fired = firedThresholds(moves, alertSettingsAt(plan, setup.alertTimeline));
 
   return {
     accountId: books.accountId,
@@ -422,21 +359,117 @@ export function rebuildAccount(books: AccountBooks, opts: RebuildOptions): Rebui
       overage,
       version: Math.max(version + 1, opts.now ?? 0),
       adjustSeq,
-      alertCfg,
+      alertCfg: setup.alertCfg,
       alertsFired: fired.length > 0 ? `${cycle.start}|${fired.join(',')}` : null,
     },
     closedCycles: [...closed.values()].sort((a, b) => a.start - b.start).slice(-kept),
-    staff: [...staff.values()],
-    numbers: [...numbers],
-    tokenGenerations: [...generations].map(([staffId, g]) => ({ staffId, ...g })),
+    staff: [...setup.staff.values()],
+    numbers: [...setup.numbers],
+    tokenGenerations: [...setup.generations].map(([staffId, g]) => ({ staffId, ...g })),
     // Kept also when the account took the identity back: claim-identity-2.lua leaves the marker.
-    removedIdentities: [...removed.values()],
-    cards: [...cards.values()],
+    removedIdentities: [...setup.removed.values()],
+    cards: [...setup.cards.values()],
     purchases: [...purchases.values()],
-    charges,
+    charges: chargesOf(purchases.values()),
     idempotency,
     tail,
     newEntries,
+  };
+}
+
+/** What the journal set up, whatever the balance did: staff, numbers, token generations,
+ *  identities held after a removal, cards, and the alert settings over time. */
+interface Setup {
+  staff: Map<string, StaffMember>;
+  numbers: Set<string>;
+  generations: Map<string, { generation: number; watermark: number | null }>;
+  removed: Map<string, { identity: string; heldUntil: number }>;
+  cards: Map<string, StoredPaymentMethod>;
+  alertCfg: string | null;
+  alertTimeline: { at: number; cfg: string }[];
+}
+
+function foldSetup(c: CreateAccountWrite, writes: JournalRecord[], removedIdentityMs: number): Setup {
+  const setup: Setup = {
+    staff: new Map(c.staff.map((s) => [s.id, s])),
+    numbers: new Set(c.phoneNumbers),
+    generations: new Map(),
+    removed: new Map(),
+    cards: new Map(),
+    alertCfg: null,
+    alertTimeline: [],
+  };
+  const bumpGeneration = (staffId: string, watermark: number | null) => {
+    const g = setup.generations.get(staffId) ?? { generation: 0, watermark: null };
+    g.generation += 1;
+    if (watermark !== null) g.watermark = watermark;
+    setup.generations.set(staffId, g);
+  };
+  for (const w of writes) {
+    const o = w.outcome;
+    const p = w.payload;
+    if (o === 'no_account') continue;
+    switch (w.kind) {
+      case 'add_staff':
+        if (o === 'added') setup.staff.set(p.member.id, p.member);
+        break;
+      case 'remove_staff': {
+        // The fold's own staff list decides (an outcome of a removal applied again after a
+        // crash says "not removed" although the first application removed the member).
+        const m = setup.staff.get(p.staffId);
+        if (!m) break;
+        setup.staff.delete(p.staffId);
+        bumpGeneration(p.staffId, null);
+        setup.removed.set(m.identity, { identity: m.identity, heldUntil: p.now + removedIdentityMs });
+        break;
+      }
+      case 'revoke_tokens':
+        if (setup.staff.has(p.staffId)) bumpGeneration(p.staffId, w.seq);
+        break;
+      case 'add_numbers':
+        if (o === 'done') for (const n of p.numbers as string[]) setup.numbers.add(n);
+        break;
+      case 'add_card':
+        if (o === 'stored') setup.cards.set(p.pm.id, p.pm);
+        break;
+      case 'remove_card':
+        if (o === true) setup.cards.delete(p.pmId);
+        break;
+      case 'set_alerts':
+        if (o?.ok) {
+          setup.alertCfg = alertConfigJson(p.settings as AlertSettings);
+          setup.alertTimeline.push({ at: p.now, cfg: setup.alertCfg });
+        }
+        break;
+    }
+  }
+  return setup;
+}
+
+/** The bill's lines of the purchases (an ended add-on with its end). */
+function chargesOf(purchases: Iterable<PurchaseRecord>): ChargeRecord[] {
+  return [...purchases].map((r) => ({
+    purchaseId: r.purchaseId,
+    kind: r.kind,
+    bundles: r.bundles,
+    minutes: r.minutes,
+    amountCents: r.amountCents,
+    currency: r.currency,
+    at: r.createdAt,
+    brand: r.paymentMethod.brand,
+    last4: r.paymentMethod.last4,
+    ...(r.endsAt === undefined ? {} : { endedAt: r.endedAt, endsAt: r.endsAt }),
+  }));
+}
+
+/** The alert settings (alertCfg JSON) in force at an instant: the last set by then, else
+ *  the default for the plan (lib/alerts.lua: 10% of it, and 0). */
+function alertSettingsAt(plan: number, timeline: { at: number; cfg: string }[]): (t: number) => string {
+  const defaultCfg = JSON.stringify(Math.floor(plan / 10) > 0 ? { t: [Math.floor(plan / 10), 0], e: 1, w: 1 } : { t: [0], e: 1, w: 1 });
+  return (t) => {
+    let cfg = defaultCfg;
+    for (const a of timeline) if (a.at <= t) cfg = a.cfg;
+    return cfg;
   };
 }
 
