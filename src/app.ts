@@ -1,6 +1,6 @@
 // The HTTP application: middleware, routes and error answers, mounted on use cases built
-// by the composition root (main.ts). It builds nothing and never listens, so tests and
-// main.ts alike hand it what it serves.
+// by the composition root (gateway.ts). It builds nothing and never listens, so tests and
+// gateway.ts alike hand it what it serves.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { accountRoutes } from './api/account-routes.js';

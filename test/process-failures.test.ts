@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { ListenError } from '../src/http/listen-error.js';
-import { startGateway } from '../src/main.js';
+import { startGateway } from '../src/gateway.js';
 import { CRASH_EXIT_CODE } from '../src/process-failures.js';
 import { connectRedis, createRedis } from '../src/redis/client.js';
 import { deleteKeys, PUBLIC_BASE_URL, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, TEST_STAFF_SECRET, uniquePrefix } from './support/gateway.js';

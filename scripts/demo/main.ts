@@ -17,7 +17,7 @@ import { buildWeb } from '../build-web.mjs';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
-import { startGateway } from '../../src/main.js';
+import { startGateway } from '../../src/gateway.js';
 import { GatewayClient, ok } from '../simulate/gateway-client.js';
 import { drawCall, rng } from '../simulate/scenario.js';
 import { deleteDemoKeys, demoArgs, type DemoArgs } from './args.js';

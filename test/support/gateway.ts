@@ -7,7 +7,7 @@ import { afterEach } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
-import { startGateway, type RunningGateway } from '../../src/main.js';
+import { startGateway, type RunningGateway } from '../../src/gateway.js';
 import { dropTestDatabase, testDatabaseUrl } from './postgres.js';
 import { TEST_REDIS_URL } from './redis-url.js';
 import { signForm } from './twilio-sign.js';
