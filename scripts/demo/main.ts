@@ -169,10 +169,13 @@ async function main(args: DemoArgs): Promise<void> {
       say(`  ✗  ${call.kind} call denied: no minutes left (buy more in the app)`);
       return;
     }
+    // The <Dial action> has no Timestamp: it follows the legs' last callback at once. Due
+    // then, not at once: the simulator may swap it ahead of the leg's completion (two
+    // requests in flight), and sent early it would bill a talk that has not happened yet.
+    const legsDone = Math.max(0, ...call.signals.filter((s) => s.ParentCallSid && s.Timestamp).map((s) => Date.parse(s.Timestamp!)));
     for (const s of call.signals) {
       if (stopping) return;
-      // The <Dial action> has no Timestamp: it follows the leg's completion at once.
-      const due = s.Timestamp ? Date.parse(s.Timestamp) : 0;
+      const due = s.Timestamp ? Date.parse(s.Timestamp) : legsDone;
       while (!stopping && Date.now() < due) await sleep(Math.min(250, due - Date.now()));
       if (stopping) return;
       await client.twilio('/twilio/status', s);
