@@ -98,7 +98,8 @@ describe('HSTS only over https', () => {
 
 describe('SIGTERM and keep-alive connections', () => {
   it('while draining, a request on an idle keep-alive connection is answered with Connection: close', async () => {
-    const gw = await startTestGateway({ env: { SHUTDOWN_IDLE_GRACE_MS: '3000' } });
+    // A grace far longer than the bound below, so a loaded machine cannot blur the two.
+    const gw = await startTestGateway({ env: { SHUTDOWN_IDLE_GRACE_MS: '10000' } });
     const { port } = new URL(gw.url);
     const s = connect(Number(port), '127.0.0.1');
     await new Promise((r) => s.once('connect', r));
@@ -119,7 +120,7 @@ describe('SIGTERM and keep-alive connections', () => {
     expect(await closed).toBeNull();
     await stopped;
     // The connection closed after its answer: the drain did not wait for the grace to end.
-    expect(Date.now() - t0).toBeLessThan(2500);
+    expect(Date.now() - t0).toBeLessThan(6000);
   });
 
 
