@@ -71,21 +71,10 @@ if authId ~= '' and ARGV[16] ~= '' then
 end
 if not auth then authId = '' end
 
--- Used up by its call: the reservation moves to the call (or is released, for an
--- emergency call, which reserves nothing).
-local function use_auth()
-  redis.call('HDEL', AUTHS, authId, 'req:' .. auth.s .. ':' .. auth.q)
-  staff_auth_gone(auth) -- issue #8: the staff member's open count
-  redis.call('ZREM', AUTHEXP, authId)
-end
-
 if policy == 'emergency' then
   -- Always connects, whatever the pool holds, with or without an authorization, and
   -- reserves nothing (its authorization reserved nothing either: release what it holds).
-  if auth then
-    P.reserved = P.reserved - auth.r
-    use_auth()
-  end
+  if auth then drop_auth(authId, auth, true) end
   local indexAt = open_call(0, authId)
   redis.call('HSET', CALL, 'emergency', 'true')
   finish()
@@ -93,8 +82,8 @@ if policy == 'emergency' then
 end
 
 if auth then
-  -- Nothing is reserved twice.
-  use_auth()
+  -- Used up by its call: the reservation moves to the call, nothing is reserved twice.
+  drop_auth(authId, auth, false)
   local indexAt = open_call(auth.r, authId)
   finish()
   return { 3, auth.r, indexAt }

@@ -11,10 +11,25 @@ local AUTHS, AUTHEXP = KEYS[3], KEYS[4]
 -- Issue #8: how many open authorizations each staff member holds, kept in the auths hash
 -- under "req:#<staffId>" ("#" never occurs in a staffId, so it never meets a
 -- "req:<staffId>:<requestId>" field). create-authorization counts up; every script that
--- removes an authorization calls this. Emergency ones count like any other (R21).
+-- removes an authorization does, through drop_auth(). Emergency ones count like any other (R21).
 local function staff_auth_gone(a)
   local f = 'req:#' .. a.s
   if redis.call('HINCRBY', AUTHS, f, -1) <= 0 then redis.call('HDEL', AUTHS, f) end
+end
+
+-- The one way an authorization goes (issue #22: it was written out five times): its record,
+-- its request index entry, its expiry and its place in the staff member's open count.
+-- release: its reservation goes back to the pool (expired, cancelled, released, or bound
+-- by an emergency call, which reserves nothing); false when a call takes the reservation
+-- over.
+local function drop_auth(id, a, release)
+  redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
+  staff_auth_gone(a)
+  redis.call('ZREM', AUTHEXP, id)
+  if release then
+    P.reserved = P.reserved - a.r
+    changed = true
+  end
 end
 
 -- Releases the reservations of authorizations that were never bound to a call (R2).
@@ -24,13 +39,10 @@ local function sweep_expired_auths()
   for _, id in ipairs(due) do
     local raw = redis.call('HGET', AUTHS, id)
     if raw then
-      local a = cjson.decode(raw)
-      P.reserved = P.reserved - a.r
-      redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
-      staff_auth_gone(a)
-      changed = true
+      drop_auth(id, cjson.decode(raw), true)
+    else
+      redis.call('ZREM', AUTHEXP, id)
     end
-    redis.call('ZREM', AUTHEXP, id)
   end
 end
 
@@ -46,14 +58,11 @@ local function release_staff_auths(staffId)
     if raw then
       local a = cjson.decode(raw)
       if a.s == staffId then
-        P.reserved = P.reserved - a.r
-        redis.call('HDEL', AUTHS, id, 'req:' .. a.s .. ':' .. a.q)
-        redis.call('ZREM', AUTHEXP, id)
+        drop_auth(id, a, true)
         n = n + 1
-        changed = true
       end
     end
   end
-  redis.call('HDEL', AUTHS, f)
+  redis.call('HDEL', AUTHS, f) -- none of theirs is left, whatever the count said
   return n
 end
