@@ -72,7 +72,6 @@ export function verifyTwilio(opts: {
     const url = requestBase(opts.publicBaseUrl, c.req.header('host')) + raw.slice(raw.indexOf('/', raw.indexOf('//') + 2));
     const signature = c.req.header('x-twilio-signature');
     let signed: TwilioParams = {};
-    let query = NO_QUERY;
     let valid: boolean;
     if (c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
       valid = mediaUrlSigned(opts.authToken, signature, url);
@@ -82,7 +81,6 @@ export function verifyTwilio(opts: {
     } else {
       const type = c.req.header('content-type') ?? '';
       const body = await c.req.text();
-      query = queryOf(raw);
       if (/^application\/x-www-form-urlencoded\b/i.test(type)) {
         signed = signedParamsFromForm(body);
         valid = validateTwilioSignature(opts.authToken, signature, url, signed);
@@ -102,7 +100,7 @@ export function verifyTwilio(opts: {
       flat[k] = typeof v === 'string' ? v : v[0]!;
     }
     c.set('params', flat);
-    c.set('query', query);
+    c.set('query', c.req.method === 'POST' ? queryOf(raw) : NO_QUERY);
     // For the access line (http/access-log.ts): which call this verified request is about.
     if (flat.CallSid !== undefined) c.set('callSid', flat.CallSid);
     await next();
@@ -170,7 +168,10 @@ export function twilioRoutes(deps: {
       try {
         const outcome = await record(p, c.get('query'));
         deps.metrics.signals.inc({ outcome });
-        if (outcome === 'unknown_call') callLog(c, deps.log, p.CallSid).debug('signal about an unknown call');
+        if (outcome === 'unknown_call') {
+          // With the account its URL named, if any: a wrong one shows here, not as a lost call.
+          callLog(c, deps.log, p.CallSid).debug('signal about an unknown call', { namedAccount: c.get('query')[ACCOUNT_PARAM] });
+        }
         return c.body(EMPTY_RESPONSE, 200, XML);
       } catch (err) {
         if (err instanceof AppError) throw err;
