@@ -127,7 +127,7 @@ describe('without PUBLIC_BASE_URL (development only)', () => {
       const ok = await post(`http://127.0.0.1:${gw.port}`);
       expect(ok.status).toBe(200);
       const twiml = await ok.text();
-      expect(twiml).toContain(`action="http://127.0.0.1:${gw.port}/twilio/status"`);
+      expect(twiml).toContain(`action="http://127.0.0.1:${gw.port}/twilio/status?a=${a.id}"`);
       expect((await post('https://elsewhere.example')).status).toBe(403);
       expect((await post(`http://127.0.0.1:${gw.port}`, 'wrong')).status).toBe(403);
     } finally {

@@ -25,6 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { GatewayClient } from '../simulate/gateway-client.js';
 import { dialLegSignal } from '../simulate/scenario.js';
+import { APP_STATUS_PATH, readTwiml } from '../simulate/twiml-urls.js';
 
 export interface DemoTwilioSettings {
   accountSid: string;
@@ -120,19 +121,6 @@ export function identityOf(token: string, s: DemoTwilioSettings, now = Date.now(
   }
 }
 
-const unescapeXml = (s: string) =>
-  s.replace(/&(lt|gt|quot|apos|amp);/g, (_, e: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[e]!);
-
-/** What the voice webhook's TwiML tells Twilio to do: reject, or dial (the action URL and
- *  the first noun's statusCallback; the gateway dials one noun for a softphone call). */
-export function readTwiml(xml: string): { kind: 'reject' } | { kind: 'dial'; action: string; statusCallback: string; to: string } | { kind: 'other' } {
-  if (/<Reject\b/.test(xml)) return { kind: 'reject' };
-  const dial = /<Dial\b[^>]*\baction="([^"]+)"/.exec(xml);
-  const noun = /<(Number|Client)\b[^>]*\bstatusCallback="([^"]+)"[^>]*>([^<]+)<\/\1>/.exec(xml);
-  if (!dial || !noun) return { kind: 'other' };
-  return { kind: 'dial', action: unescapeXml(dial[1]!), statusCallback: unescapeXml(noun[2]!), to: unescapeXml(noun[3]!) };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const API_VERSION = '2010-04-01';
 
@@ -219,7 +207,7 @@ export async function startFakeTwilio(opts: FakeTwilioOptions): Promise<FakeTwil
     });
     end('completed');
     // The TwiML App's status callback: the parent call is over.
-    await post(`${publicBase}/twilio/status`, {
+    await post(`${publicBase}${APP_STATUS_PATH}`, {
       ...base, CallSid: parent.sid, CallStatus: 'completed', Direction: 'inbound', From: from, To: to,
       CallDuration: String(parent.duration), Timestamp: new Date(parent.endTime!).toUTCString(),
     });

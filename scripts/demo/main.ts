@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { connectRedis, createRedis } from '../../src/redis/client.js';
 import { startGateway } from '../../src/gateway.js';
 import { GatewayClient, ok } from '../simulate/gateway-client.js';
+import { callbackPath, readTwiml } from '../simulate/twiml-urls.js';
 import { drawCall, rng } from '../simulate/scenario.js';
 import { deleteDemoKeys, demoArgs, type DemoArgs } from './args.js';
 import { demoTwilioEnv, demoTwilioSettings, startFakeTwilio } from './fake-twilio.js';
@@ -165,7 +166,8 @@ async function main(args: DemoArgs): Promise<void> {
     if (stopping) return;
     const call = drawCall(random, { staff, number, rules, at, maxSeconds: args.holdSeconds });
     const v = await client.twilio('/twilio/voice', call.voice);
-    if (!v.text.includes('<Dial')) {
+    const twiml = readTwiml(v.text);
+    if (twiml.kind !== 'dial') {
       say(`  ✗  ${call.kind} call denied: no minutes left (buy more in the app)`);
       return;
     }
@@ -178,7 +180,8 @@ async function main(args: DemoArgs): Promise<void> {
       const due = s.Timestamp ? Date.parse(s.Timestamp) : legsDone;
       while (!stopping && Date.now() < due) await sleep(Math.min(250, due - Date.now()));
       if (stopping) return;
-      await client.twilio('/twilio/status', s);
+      // Where Twilio sends it: the URLs the TwiML named, or the TwiML App's Status Callback.
+      await client.twilio(callbackPath(client.publicBaseUrl, twiml, s), s);
     }
     say(`  ☎  ${call.kind} call ${call.answered ? `talked ${call.talkSeconds} s → ${call.expectedMinutes} min` : 'not answered'}`);
   };

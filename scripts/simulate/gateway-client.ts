@@ -11,7 +11,8 @@ export class GatewayClient {
   /** `adminKey` may be '' for a user of the webhooks alone (the demo's fake Twilio). */
   constructor(
     private readonly url: string,
-    private readonly publicBaseUrl: string,
+    /** The base Twilio signs for (the gateway's PUBLIC_BASE_URL); its TwiML's URLs start with it. */
+    readonly publicBaseUrl: string,
     private readonly authToken: string,
     private readonly adminKey: string,
   ) {}

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { SimulateArgs } from './args.js';
 import { GatewayClient, ok } from './gateway-client.js';
 import { drawCall, rng, type SimCall, type Staff } from './scenario.js';
+import { callbackPath, readTwiml } from './twiml-urls.js';
 
 export interface SimulationResult {
   calls: number;
@@ -54,10 +55,12 @@ export async function runSimulation(args: SimulateArgs, progress: Progress = () 
   const one = async (call: SimCall) => {
     const v = await gw.twilio('/twilio/voice', call.voice);
     if (v.status !== 200) problems.push(`${call.callSid}: /twilio/voice answered ${v.status}`);
-    if (v.text.includes('<Dial')) {
+    const twiml = readTwiml(v.text);
+    if (twiml.kind === 'dial') {
       allowed.push(call);
+      // Each signal where Twilio sends it: the URLs the TwiML named, or the TwiML App's.
       for (const s of call.signals) {
-        const r = await gw.twilio('/twilio/status', s);
+        const r = await gw.twilio(callbackPath(gw.publicBaseUrl, twiml, s), s);
         if (r.status !== 200) problems.push(`${call.callSid}: /twilio/status answered ${r.status} ${r.text.slice(0, 120)}`);
       }
     } else {

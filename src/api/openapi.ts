@@ -14,6 +14,7 @@ import { callsQuery, exportQuery, ledgerQuery, usageQuery } from './history-rout
 import { settingsSchema } from './alert-routes.js';
 import { chargesQuery, paymentMethodSchema, planSchema, purchaseSchema, quoteSchema } from './purchase-routes.js';
 import * as R from './response-schemas.js';
+import { accountIdSchema } from '../domain/ids.js';
 
 type Auth = 'admin' | 'account' | 'staff' | 'twilio' | 'public';
 type Body = z.ZodType | 'empty' | 'xml' | 'text' | 'html' | 'csv' | 'upgrade';
@@ -33,6 +34,12 @@ interface Operation {
 const INCOMPLETE = 'while PostgreSQL is away, what Redis holds, with the header History-Incomplete: postgres-unavailable';
 
 const twilioForm = z.record(z.string(), z.string()).describe('Twilio webhook parameters (application/x-www-form-urlencoded), signed');
+/** The gateway's own query on the callback URLs its TwiML names (twilio/callback-url.ts). */
+const callbackQuery = z.object({
+  a: accountIdSchema
+    .optional()
+    .describe("The call's account, on the <Dial action> and statusCallback URLs the gateway's TwiML names (signed with the URL, so it needs no look-up); absent on the TwiML App's Status Callback, whose call is looked up by CallSid"),
+});
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', tag: 'ops', auth: 'public', responses: { 200: R.healthResponse } },
@@ -42,7 +49,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/docs', summary: 'API documentation page (bundled Swagger UI)', tag: 'ops', auth: 'public', responses: { 200: 'html' } },
 
   { method: 'post', path: '/twilio/voice', summary: 'Voice URL: authorize a call (R2) → <Dial> or <Reject>', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse } },
-  { method: 'post', path: '/twilio/status', summary: 'Call status callbacks and the <Dial action> (R4, R5)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
+  { method: 'post', path: '/twilio/status', summary: 'Call status callbacks and the <Dial action> (R4, R5)', tag: 'twilio', auth: 'twilio', body: twilioForm, query: callbackQuery, responses: { 200: 'xml', 400: R.errorResponse, 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'post', path: '/twilio/video/status', summary: 'Video room and participant callbacks (R12)', tag: 'twilio', auth: 'twilio', body: twilioForm, responses: { 200: 'xml', 403: R.errorResponse, 503: R.errorResponse } },
   { method: 'get', path: '/twilio/media/{token}', summary: 'Media Streams WebSocket, bound to one call by its token (R18)', tag: 'twilio', auth: 'twilio', responses: { 101: 'upgrade', 403: 'text', 404: R.errorResponse } },
   { method: 'get', path: '/v1/ws', summary: 'Client WebSocket: balance, calls, alerts, authorize/cancel (token in Authorization or ?token=)', tag: 'sockets', auth: 'account', responses: { 101: 'upgrade', 401: 'text', 403: 'text', 429: R.errorResponse } },

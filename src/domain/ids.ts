@@ -2,9 +2,10 @@
 // key names, so braces, colons and spaces are never allowed in them.
 import { z } from 'zod';
 
-export const accountIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_.@:-]{1,64}$/, 'must be 1-64 letters, digits or "_ . @ : -"');
+const ACCOUNT_ID = /^[A-Za-z0-9_.@:-]{1,64}$/;
+export const accountIdSchema = z.string().regex(ACCOUNT_ID, 'must be 1-64 letters, digits or "_ . @ : -"');
+/** The same shape, for the webhook hot path (no zod). */
+export const isAccountId = (s: string): boolean => ACCOUNT_ID.test(s);
 export const staffIdSchema = accountIdSchema;
 /** Twilio documents Voice SDK identities as alphanumeric and "_", at most 121 characters;
  *  ".", "@" and "-" are tolerated too (they are safe in keys and escaped in TwiML). */

@@ -4,7 +4,7 @@
 import { billableMinutes, parseSeconds, type BillingRules } from '../domain/billable-minutes.js';
 import { parseTwilioTimestamp } from '../domain/twilio-time.js';
 import { AppError } from '../domain/errors.js';
-import { isAuthorizationId, isCallSid, isE164 } from '../domain/ids.js';
+import { isAccountId, isAuthorizationId, isCallSid, isE164 } from '../domain/ids.js';
 import type { CallEventOutcome, PoolStore } from '../redis/pool-store.js';
 import type { Accounts } from '../accounts/accounts.js';
 import type { Directory } from './directory.js';
@@ -150,8 +150,12 @@ export class CallMetering {
   /** /twilio/status: a leg's status callback or the <Dial action> request (R4, R5).
    *  Twilio never resends a signal, so only a forged or malformed one is refused (4xx):
    *  a missing duration or an undocumented status is recorded and left for another
-   *  signal or reconciliation (R14). */
-  async recordSignal(p: Record<string, string | undefined>): Promise<CallEventOutcome & { accountId?: string }> {
+   *  signal or reconciliation (R14).
+   *  `namedAccount`: the account the callback's signed URL names (twilio/callback-url.ts),
+   *  taken as is; the script answers unknown_call when the call is not that account's.
+   *  Undefined (the TwiML App's Status Callback, a call placed before the URLs named it):
+   *  the CallSid → account map says. */
+  async recordSignal(p: Record<string, string | undefined>, namedAccount?: string): Promise<CallEventOutcome & { accountId?: string }> {
     const sid = p.CallSid ?? '';
     if (!isCallSid(sid)) throw new AppError(400, 'VALIDATION_FAILED', 'CallSid: missing or not a Twilio CallSid');
     let kind: 'parent' | 'child' | 'action';
@@ -192,8 +196,12 @@ export class CallMetering {
     if (kind === 'action' && p.DialCallSid && !isCallSid(p.DialCallSid)) {
       throw new AppError(400, 'VALIDATION_FAILED', 'DialCallSid: not a Twilio CallSid');
     }
+    // Only our TwiML writes it, but it goes into key names and a hash tag: its shape is checked.
+    if (namedAccount !== undefined && !isAccountId(namedAccount)) {
+      throw new AppError(400, 'VALIDATION_FAILED', 'the callback URL\'s account: not an account id');
+    }
 
-    const accountId = await this.directory.lookupCall(callSid);
+    const accountId = namedAccount ?? (await this.directory.lookupCall(callSid));
     if (!accountId) return { outcome: 'unknown_call' };
     // A dialled <Client> leg answering names who took an inbound call (cached look-up).
     let answeredBy: string | null = null;

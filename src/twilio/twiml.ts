@@ -19,7 +19,8 @@ import type { DialTarget } from '../domain/dial-target.js';
 export type { DialTarget };
 
 export interface DialOptions {
-  /** Absolute URL of /twilio/status: the <Dial action> and every noun's statusCallback. */
+  /** Absolute URL of /twilio/status, with its query (callback-url.ts): the <Dial action>
+   *  and every noun's statusCallback. Escaped here (an "&" of a query becomes "&amp;"). */
   statusUrl: string;
   callerId?: string;
   targets: DialTarget[];

@@ -17,8 +17,20 @@ import { signedParamsFromForm, validateTwilioBodySignature, validateTwilioSignat
 import { mintMediaToken } from './media-token.js';
 import { mediaStreamUrl, requestBase } from './public-url.js';
 import { dialTwiml, EMPTY_RESPONSE, rejectTwiml } from './twiml.js';
+import { ACCOUNT_PARAM, statusCallbackUrl } from './callback-url.js';
 
-type TwilioEnv = { Variables: { params: Record<string, string>; log?: Logger; stream: StreamBinding; callSid?: string } };
+type TwilioEnv = {
+  Variables: {
+    /** Twilio's parameters (a form POST's body, a GET's query), flat. */
+    params: Record<string, string>;
+    /** A POST's URL query: the gateway's own parameters on a URL it named (callback-url.ts),
+     *  signed with the URL. Kept apart from `params`, so that neither can pose as the other. */
+    query: Record<string, string>;
+    log?: Logger;
+    stream: StreamBinding;
+    callSid?: string;
+  };
+};
 
 /** The request's logger (with its request id), bound to the call the signal is about. */
 const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid: string | undefined) =>
@@ -26,11 +38,25 @@ const callLog = (c: { get(k: 'log'): Logger | undefined }, fallback: Logger, sid
 
 const XML = { 'content-type': 'text/xml; charset=utf-8' };
 
+const NO_QUERY: Record<string, string> = Object.freeze(Object.create(null));
+
+/** The query of a request URL, flat (a repeated name keeps its first value); a
+ *  null-prototype record, so names like `__proto__` are plain keys. */
+function queryOf(url: string): Record<string, string> {
+  const q = url.indexOf('?');
+  if (q === -1 || q === url.length - 1) return NO_QUERY;
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(url.slice(q + 1))) if (!(name in out)) out[name] = value;
+  return out;
+}
+
 /**
  * Verifies X-Twilio-Signature and exposes the signed parameters, flat. Form POSTs are
  * signed over URL + sorted params; JSON POSTs over a URL carrying bodySHA256 (the body's
  * hash is checked too); GETs over the URL alone (their params are in the query); a Media
- * Streams upgrade over the wss:// form of the URL (mediaUrlSigned).
+ * Streams upgrade over the wss:// form of the URL (mediaUrlSigned). A POST's URL query is
+ * exposed on its own (`query`): a GET's query is Twilio's parameters, mixed with any of
+ * ours, so it has none.
  */
 export function verifyTwilio(opts: {
   authToken: string | null;
@@ -74,6 +100,7 @@ export function verifyTwilio(opts: {
       flat[k] = typeof v === 'string' ? v : v[0]!;
     }
     c.set('params', flat);
+    c.set('query', c.req.method === 'POST' ? queryOf(raw) : NO_QUERY);
     // For the access line (http/access-log.ts): which call this verified request is about.
     if (flat.CallSid !== undefined) c.set('callSid', flat.CallSid);
     await next();
@@ -117,7 +144,8 @@ export function twilioRoutes(deps: {
       deps.metrics.authorizations.inc({ decision: d.allow ? 'allowed' : d.reason });
       if (!d.allow) return c.body(rejectTwiml(), 200, XML);
       const base = requestBase(deps.publicBaseUrl, c.req.header('host'));
-      const statusUrl = `${base}/twilio/status`;
+      // The call's callbacks name its account (callback-url.ts): no look-up when they come.
+      const statusUrl = statusCallbackUrl(base, d.accountId);
       const stream = deps.media
         ? { url: mediaStreamUrl(base, mintMediaToken(deps.mediaTokenKey, d.accountId, d.callSid)), parameters: { accountId: d.accountId, callSid: d.callSid } }
         : undefined;
@@ -134,13 +162,16 @@ export function twilioRoutes(deps: {
 
   /** A signal route: 200 <Response/> once recorded; 503 when it could not be recorded, so
    *  Twilio (or reconciliation) tries again. Bad input stays a 4xx (AppError). */
-  const signalRoute = (route: string, record: (p: Record<string, string>) => Promise<string>) =>
+  const signalRoute = (route: string, record: (p: Record<string, string>, query: Record<string, string>) => Promise<string>) =>
     app.post(`/${route}`, verify, async (c) => {
       const p = c.get('params');
       try {
-        const outcome = await record(p);
+        const outcome = await record(p, c.get('query'));
         deps.metrics.signals.inc({ outcome });
-        if (outcome === 'unknown_call') callLog(c, deps.log, p.CallSid).debug('signal about an unknown call');
+        if (outcome === 'unknown_call') {
+          // With the account its URL named, if any: a wrong one shows here, not as a lost call.
+          callLog(c, deps.log, p.CallSid).debug('signal about an unknown call', { namedAccount: c.get('query')[ACCOUNT_PARAM] });
+        }
         return c.body(EMPTY_RESPONSE, 200, XML);
       } catch (err) {
         if (err instanceof AppError) throw err;
@@ -150,7 +181,8 @@ export function twilioRoutes(deps: {
       }
     });
 
-  signalRoute('status', async (p) => (await deps.calls.recordSignal(p)).outcome);
+  // The account the callback URL names, if it does (a URL from our TwiML); else looked up.
+  signalRoute('status', async (p, query) => (await deps.calls.recordSignal(p, query[ACCOUNT_PARAM])).outcome);
   // R12: video participants draw from the same pool.
   signalRoute('video/status', async (p) => `video_${await deps.video.record(p)}`);
 

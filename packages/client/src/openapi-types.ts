@@ -1060,7 +1060,9 @@ export interface operations {
     };
     postTwilioStatus: {
         parameters: {
-            query?: never;
+            query?: {
+                a?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1081,6 +1083,16 @@ export interface operations {
                 };
                 content: {
                     "text/xml": string;
+                };
+            };
+            /** @description Bad request */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Forbidden */

@@ -1,14 +1,33 @@
-// Twilio's request bodies for the webhook bench, signed as Twilio signs them.
+// Twilio's request bodies for the webhook bench, signed as Twilio signs them: each over
+// the URL it is sent to, the public base plus its `path` (a callback's is the one the
+// gateway's TwiML named, with its query: see publicPath).
 import { computeTwilioSignature } from '../../../src/twilio/signature.js';
+import { APP_STATUS_PATH } from '../../simulate/twiml-urls.js';
 import { softphoneCallParams } from '../lib/identity.js';
-import { hex } from '../lib/util.js';
-import { DIAL_SECONDS, ID, IDENTITY, NUMBER, STATUS_URL, VOICE_URL } from './context.js';
+import { PUBLIC_BASE_URL, hex } from '../lib/util.js';
+import { DIAL_SECONDS, ID, IDENTITY, NUMBER, VOICE_PATH } from './context.js';
 
 export interface SignedBody {
   sid: string;
+  /** Where it goes: path and query under the public base, which the signature covers. */
+  path: string;
   body: string;
   signature: string;
 }
+
+/** A URL the gateway named (its TwiML's action or statusCallback, unescaped) as the path
+ *  and query the bench sends to; it must be under the bench's public base. */
+export function publicPath(url: string): string {
+  if (!url.startsWith(`${PUBLIC_BASE_URL}/`)) throw new Error(`the gateway named a URL outside the public base ${PUBLIC_BASE_URL}: ${url}`);
+  return url.slice(PUBLIC_BASE_URL.length);
+}
+
+const signed = (sid: string, path: string, params: Record<string, string>): SignedBody => ({
+  sid,
+  path,
+  body: encodeForm(params),
+  signature: computeTwilioSignature(ID.authToken, PUBLIC_BASE_URL + path, params),
+});
 
 const SID_BASE = hex(8); // 16 hex digits + a 16-digit counter = a 32-hex-digit CallSid
 const DIAL_SID_BASE = hex(8);
@@ -38,11 +57,12 @@ export function voiceBody(): SignedBody {
     TicketId: 'T-58213',
     RecordingConsent: 'granted',
   };
-  return { sid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, VOICE_URL, params) };
+  return signed(sid, VOICE_PATH, params);
 }
 
-/** The <Dial action> request of an answered call that talked 95 s. 14 params. */
-export function dialActionBody(sid: string, dialSid: string = nextDialSid()): SignedBody {
+/** The <Dial action> request of an answered call that talked 95 s, to `actionPath` (the
+ *  <Dial action> URL of the call's TwiML, publicPath). 14 params. */
+export function dialActionBody(sid: string, actionPath: string, dialSid: string = nextDialSid()): SignedBody {
   const params: Record<string, string> = {
     ...softphoneCallParams(ID, sid, 'in-progress', IDENTITY),
     Direction: 'inbound',
@@ -53,12 +73,13 @@ export function dialActionBody(sid: string, dialSid: string = nextDialSid()): Si
     DialCallDuration: String(DIAL_SECONDS),
     DialBridged: 'true',
   };
-  return { sid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, STATUS_URL, params) };
+  return signed(sid, actionPath, params);
 }
 
-/** A status callback of the dialled leg (the <Number>'s statusCallback): initiated,
- *  ringing, in-progress, completed (with its duration), in Twilio's shape. */
-export function legStatusBody(parentSid: string, legSid: string, seq: number, status: string): SignedBody {
+/** A status callback of the dialled leg, to `callbackPath` (the <Number>'s statusCallback
+ *  URL, publicPath): initiated, ringing, in-progress, completed (with its duration), in
+ *  Twilio's shape. */
+export function legStatusBody(parentSid: string, legSid: string, seq: number, status: string, callbackPath: string): SignedBody {
   const params: Record<string, string> = {
     AccountSid: ID.twAccountSid,
     ApiVersion: '2010-04-01',
@@ -78,11 +99,12 @@ export function legStatusBody(parentSid: string, legSid: string, seq: number, st
     params.CallDuration = String(DIAL_SECONDS);
     params.Duration = String(Math.ceil(DIAL_SECONDS / 60));
   }
-  return { sid: parentSid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, STATUS_URL, params) };
+  return signed(parentSid, callbackPath, params);
 }
 
-/** The parent call's own final status callback (the TwiML App's status callback), which
- *  Twilio sends after the <Dial action> has been answered. */
+/** The parent call's own final status callback, to the TwiML App's configured Status
+ *  Callback (no query: the gateway looks the call up), which Twilio sends after the
+ *  <Dial action> has been answered. */
 export function parentCompletedBody(sid: string): SignedBody {
   const params: Record<string, string> = {
     ...softphoneCallParams(ID, sid, 'completed', IDENTITY),
@@ -94,7 +116,7 @@ export function parentCompletedBody(sid: string): SignedBody {
     CallbackSource: 'call-progress-events',
     Timestamp: new Date().toUTCString(),
   };
-  return { sid, body: encodeForm(params), signature: computeTwilioSignature(ID.authToken, STATUS_URL, params) };
+  return signed(sid, APP_STATUS_PATH, params);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { adminApi } from '../lib/api.js';
 import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
-import { PUBLIC_BASE_URL, createLog, pool } from '../lib/util.js';
+import { createLog, pool } from '../lib/util.js';
 
 export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory] [--scale-duration S] [--memory-window S] [--build]
   --duration S         measured seconds per phase (default 10)
@@ -52,8 +52,7 @@ function parseOptions() {
 export const opts = parseOptions();
 
 export const ID = runIdentity('mgbench');
-export const VOICE_URL = `${PUBLIC_BASE_URL}/twilio/voice`;
-export const STATUS_URL = `${PUBLIC_BASE_URL}/twilio/status`;
+export const VOICE_PATH = '/twilio/voice';
 
 export const ACCOUNT_ID = `bench${ID.run}`;
 export const STAFF_ID = 'alice';

@@ -14,7 +14,8 @@ import { callCost, commandsSent, costSnapshot, type CallCost } from '../lib/cost
 import { gatewayEnv } from '../lib/identity.js';
 import { startPrivateRedis, startServer, stopChild, type Child } from '../lib/processes.js';
 import { ROOT, fmtInt, pool, sleep } from '../lib/util.js';
-import { dialActionBody, legStatusBody, nextDialSid, parentCompletedBody, voiceBody, type SignedBody } from './bodies.js';
+import { readTwiml } from '../../simulate/twiml-urls.js';
+import { dialActionBody, legStatusBody, nextDialSid, parentCompletedBody, publicPath, voiceBody, type SignedBody } from './bodies.js';
 import { ID, MINUTES_PER_CALL, createBenchAccount, log, opts, shared } from './context.js';
 import { balanceNow } from './books.js';
 
@@ -37,8 +38,8 @@ export interface LifecycleOutcome {
   ok: boolean;
 }
 
-async function post(port: number, path: string, b: SignedBody): Promise<{ status: number; text: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+async function post(port: number, b: SignedBody): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${b.path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': b.signature },
     body: b.body,
@@ -49,19 +50,23 @@ async function post(port: number, path: string, b: SignedBody): Promise<{ status
 export type AnswerCheck = (what: string, r: { status: number; text: string }, ok: boolean) => void;
 
 /** One full call lifecycle, as Twilio sends it: the voice webhook, the dialled leg's four
- *  status callbacks, the <Dial action> and the parent's completion; each answer checked. */
+ *  status callbacks (to the noun's statusCallback URL the TwiML named), the <Dial action>
+ *  (to its action URL) and the parent's completion (to the TwiML App's Status Callback);
+ *  each answer checked. */
 export async function playCall(port: number, expect: AnswerCheck): Promise<void> {
   const voice = voiceBody();
-  const v = await post(port, '/twilio/voice', voice);
-  expect('voice', v, v.status === 200 && v.text.includes('<Dial'));
+  const v = await post(port, voice);
+  const twiml = v.status === 200 ? readTwiml(v.text) : null;
+  expect('voice', v, twiml?.kind === 'dial');
+  if (twiml?.kind !== 'dial') return;
   const legSid = nextDialSid();
   for (const [seq, st] of LEG_STATUSES.entries()) {
-    const r = await post(port, '/twilio/status', legStatusBody(voice.sid, legSid, seq, st));
+    const r = await post(port, legStatusBody(voice.sid, legSid, seq, st, publicPath(twiml.statusCallback)));
     expect(`leg ${st}`, r, r.status === 200 && r.text.includes('<Response'));
   }
-  const a = await post(port, '/twilio/status', dialActionBody(voice.sid, legSid));
+  const a = await post(port, dialActionBody(voice.sid, publicPath(twiml.action), legSid));
   expect('<Dial action>', a, a.status === 200 && a.text.includes('<Response'));
-  const p = await post(port, '/twilio/status', parentCompletedBody(voice.sid));
+  const p = await post(port, parentCompletedBody(voice.sid));
   expect('parent completed', p, p.status === 200 && p.text.includes('<Response'));
 }
 

@@ -22,6 +22,7 @@ export interface PhaseSpec {
   port: number;
   /** The server's pid, for the CPU shares. */
   pid?: number;
+  /** The first request's path; each signed body then goes to its own (SignedBody.path). */
   path: string;
   connections: number;
   duration?: number;
@@ -95,6 +96,7 @@ export function runLoad(spec: PhaseSpec, hist: Hist = new Hist()): Promise<Omit<
               }
               (context as { sid?: string }).sid = signed.sid;
               inflight.add(signed.sid);
+              req.path = signed.path;
               req.body = signed.body;
               req.headers = { ...req.headers, 'x-twilio-signature': signed.signature };
               return req;

@@ -6,7 +6,7 @@ import { fmtInt, sleep } from '../lib/util.js';
 import { POOL_PER_SECOND, dialActionBody, type SignedBody } from './bodies.js';
 import { callStates, log, opts } from './context.js';
 import { runPhase, type PhaseResult } from './load.js';
-import { authorized, bad, resolveVoice, samples, voiceSpec, type Label } from './voice.js';
+import { authorized, bad, dialActionPath, resolveVoice, samples, voiceSpec, type Label } from './voice.js';
 
 export interface StatusOutcome {
   status: PhaseResult;
@@ -31,18 +31,19 @@ export async function statusPhase(gw: Child): Promise<StatusOutcome> {
     label,
     port: gw.port,
     pid: gw.proc.pid,
-    path: '/twilio/status',
+    // The <Dial action> URL the voice answers named (the account in its query).
+    path: dialActionPath(),
     connections: C,
     next: (): SignedBody | null => {
       const sid = take();
       if (sid === undefined) return null;
       const ready = presigned.get(sid);
       presigned.delete(sid);
-      return ready ?? dialActionBody(sid);
+      return ready ?? dialActionBody(sid, dialActionPath());
     },
     // Only if the queue runs dry mid-run (the run is then stopped): a call the gateway
     // does not know, answered 200 as unknown_call and not counted as a completion.
-    filler: () => dialActionBody(`CA${'f'.repeat(16)}${(++fillerSeq).toString(16).padStart(16, '0')}`),
+    filler: () => dialActionBody(`CA${'f'.repeat(16)}${(++fillerSeq).toString(16).padStart(16, '0')}`, dialActionPath()),
     onReply(sid: string, status: number, body: string) {
       if (sid.startsWith('CAffffffffffffffff')) return;
       if (status === 200 && body.includes('<Response')) {
@@ -59,7 +60,7 @@ export async function statusPhase(gw: Child): Promise<StatusOutcome> {
   const presign = (n: number) => {
     for (let k = head; k < Math.min(authorized.length, head + n); k++) {
       const sid = authorized[k]!;
-      if (!presigned.has(sid)) presigned.set(sid, dialActionBody(sid));
+      if (!presigned.has(sid)) presigned.set(sid, dialActionBody(sid, dialActionPath()));
     }
   };
 

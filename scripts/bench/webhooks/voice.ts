@@ -2,7 +2,7 @@
 // every answer must be a <Dial>. The calls it authorizes feed the status phase.
 import type { Child } from '../lib/processes.js';
 import { fmtInt, sleep } from '../lib/util.js';
-import { POOL_PER_SECOND, pooled, voiceBody, type SignedBody } from './bodies.js';
+import { POOL_PER_SECOND, pooled, publicPath, voiceBody, type SignedBody } from './bodies.js';
 import { callStates, log, opts } from './context.js';
 import { runPhase, type PhaseResult, type PhaseSpec } from './load.js';
 
@@ -15,6 +15,32 @@ export const samples: Record<string, string> = {};
 export const authorized: string[] = [];
 const voiceUnanswered = new Set<string>();
 
+/** Where the <Dial action> goes: the URL the gateway's TwiML names (with the account in
+ *  its query, issue #22), as the path the bench posts to. Every bench call is on the one
+ *  account, so every <Dial> names the same; one naming another is a wrong answer. */
+let actionPath: string | null = null;
+const ACTION = /<Dial\b[^>]*\baction="([^"]+)"/;
+
+/** The <Dial action> path the gateway named, once a <Dial> has been answered. */
+export function dialActionPath(): string {
+  if (actionPath === null) throw new Error('no <Dial> answered yet: the <Dial action> URL is not known');
+  return actionPath;
+}
+
+/** Whether a <Dial> answer names the action every other did (the bench's URLs have
+ *  nothing XML escapes). Never throws: it runs in the load generator's reply callback. */
+function sameAction(body: string): boolean {
+  const m = ACTION.exec(body);
+  let path: string;
+  try {
+    path = publicPath(m?.[1] ?? '');
+  } catch {
+    return false;
+  }
+  actionPath ??= path;
+  return path === actionPath;
+}
+
 export function voiceSpec(gw: Child, label: Label, counted: boolean, next: () => SignedBody = voiceBody): Omit<PhaseSpec, 'duration' | 'amount'> {
   return {
     label,
@@ -24,7 +50,7 @@ export function voiceSpec(gw: Child, label: Label, counted: boolean, next: () =>
     connections: opts.connections,
     next,
     onReply(sid, status, body) {
-      if (status === 200 && body.includes('<Dial')) {
+      if (status === 200 && body.includes('<Dial') && sameAction(body)) {
         authorized.push(sid);
         return;
       }
