@@ -6,7 +6,9 @@
 // again, some forty times a run.
 //
 // A stale build can never be used: the folder is new every run (mkdtemp), is built before
-// any test file starts, and is removed at the end. It is laid out as an installed copy:
+// any test file starts, and is removed at the end; the digest of what it was built from
+// (source-digest.ts) goes with it, and builtEntry() refuses it once src/ has changed. In
+// watch mode a rerun after a change builds afresh. It is laid out as an installed copy:
 //   <run>/package.json   the root one (version.ts reads it; "type": "module")
 //   <run>/node_modules → <root>/node_modules (the dependencies resolve as in the checkout)
 //   <run>/dist/          tsc's output, the Lua scripts and migrations
@@ -19,11 +21,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { sourceDigest } from './source-digest.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** The run's compiled src/ (its dist/ folder); see support/built.ts. */
     builtDist: string;
+    /** sourceDigest() of what builtDist was built from. */
+    builtDigest: string;
   }
 }
 
@@ -40,10 +45,12 @@ function run(args: string[]): Promise<void> {
   });
 }
 
-/** Builds src/ into a new folder and provides its dist/; resolves to its removal. */
-export async function provideBuild(project: TestProject): Promise<() => Promise<void>> {
+/** Builds src/ into a new folder: its dist/, the digest it was built from, its removal. */
+async function build(): Promise<{ dist: string; digest: string; remove: () => void }> {
+  // Taken before the build: a change made while tsc runs makes the build count as stale.
+  const digest = sourceDigest(root);
   const dir = mkdtempSync(join(tmpdir(), 'minutegate-test-build-'));
-  const remove = async () => rmSync(dir, { recursive: true, force: true });
+  const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
     const dist = join(dir, 'dist');
     mkdirSync(dist);
@@ -52,10 +59,28 @@ export async function provideBuild(project: TestProject): Promise<() => Promise<
     symlinkSync(join(root, 'dist', 'web'), join(dist, 'web'), 'dir');
     await run([join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dist, '--noCheck', '--declaration', 'false', '--sourceMap', 'false']);
     await run([join(root, 'scripts/copy-lua.mjs'), dist]);
-    project.provide('builtDist', dist);
-    return remove;
+    return { dist, digest, remove };
   } catch (err) {
-    await remove();
+    remove();
     throw err;
   }
+}
+
+/** Builds src/ and provides its dist/ and digest (again on a watch-mode rerun after a
+ *  change); resolves to the removal of the last build. */
+export async function provideBuild(project: TestProject): Promise<() => Promise<void>> {
+  let current = await build();
+  const provide = () => {
+    project.provide('builtDist', current.dist);
+    project.provide('builtDigest', current.digest);
+  };
+  provide();
+  project.onTestsRerun(async () => {
+    if (sourceDigest(root) === current.digest) return;
+    const next = await build();
+    current.remove();
+    current = next;
+    provide();
+  });
+  return async () => current.remove();
 }
