@@ -51,7 +51,9 @@ export default defineConfig({
         // The web app in headless Chromium (`npx vitest run --project browser`): its own
         // global setup unpacks the browser, only when one of these files runs.
         ...resolution,
-        test: { ...shared, name: 'browser', include: ['test/browser/**/*.test.ts'], globalSetup: ['test/support/global-chromium.ts'] },
+        // Its files too keep a worker's modules (playwright-core, the gateway) from one file
+        // to the next: none mocks a module or a global, and each launches its own browser.
+        test: { ...shared, name: 'browser', include: ['test/browser/**/*.test.ts'], globalSetup: ['test/support/global-chromium.ts'], isolate: false },
       },
     ],
   },

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError } from '../src/config.js';
+import { builtEntry } from './support/built.js';
 import { TEST_REDIS_URL } from './support/redis-url.js';
 import { runMain } from './support/run-main.js';
 
@@ -35,9 +36,10 @@ describe('start-up', () => {
     }
   });
 
+  // `npm start` with no secrets: `node dist/main.js` (this run's build, support/built.ts).
   const devRun = (extra: Record<string, string> = {}) =>
     new Promise<{ out: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      const child = spawn(process.execPath, [builtEntry('src/main.ts')], {
         env: { PATH: process.env.PATH ?? '', REDIS_URL: TEST_REDIS_URL, PORT: '0', REDIS_PREFIX: `mgt-dev-${process.pid}`, LOG_LEVEL: 'info', ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -235,9 +235,13 @@ describe('slow clients', () => {
       const fast = await openSocket(wsUrl(small.url), { authorization: `Bearer ${tok}` });
       await slow.next((m) => m.type === 'balance');
       (slow.ws as unknown as Pausable)._socket.pause();
-      // Call events are not coalesced: thousands of them overflow a reader that stopped.
+      // Call events are not coalesced: enough of them overflow a reader that stopped. The
+      // kernel's socket buffers take some megabytes first, so each started event is made
+      // ~4 KB by its `to` (the store takes it as it is): about a thousand calls fill them,
+      // where 250-byte events took some 15,000 (10 s of CPU, past the timeout on a busy machine).
       const store = small.store;
       let n = 0;
+      const LONG_TO = `+1${'5'.repeat(4000)}`;
       const closed = slow.closed.then((c) => c);
       // The gateway starts the close (state CLOSING) as soon as the bound is passed.
       const closing = () => [...small.clients.clients].some((c) => c.ws.readyState === 2);
@@ -245,7 +249,7 @@ describe('slow clients', () => {
         await Promise.all(
           Array.from({ length: 250 }, async () => {
             const sid = `CAslow${(n++).toString().padStart(10, '0')}`;
-            await store.authorizeCall({ accountId: a.id, callSid: sid, direction: 'outbound', from: 'client:x', to: '+1', staffId: 'alice', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: Date.now() + 3600_000 } }, Date.now());
+            await store.authorizeCall({ accountId: a.id, callSid: sid, direction: 'outbound', from: 'client:x', to: LONG_TO, staffId: 'alice', reserveMinutes: 1, authorizationId: '', expectedLegs: 1, check: { member: sid, dueAt: Date.now() + 3600_000 } }, Date.now());
             await store.recordCallEvent(a.id, { callSid: sid, kind: 'action', legSid: sid, sequenceNumber: null, status: 'completed', seconds: 90, minutes: 2, dialCallSid: null }, Date.now());
           }),
         );

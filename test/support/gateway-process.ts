@@ -1,6 +1,7 @@
 // Runs the real entry point (src/main.ts) as a separate process, as in production, for
 // tests that need several instances or a SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { builtEntry } from './built.js';
 import { PUBLIC_BASE_URL, TEST_ADMIN_KEY, TEST_AUTH_TOKEN, TEST_STAFF_SECRET } from './gateway.js';
 import { dropTestDatabase, testDatabaseUrl } from './postgres.js';
 import { TEST_REDIS_URL } from './redis-url.js';
@@ -13,8 +14,9 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** How the gateway is started: by default the sources through tsx from this checkout; a
- *  built copy (test/production-install.test.ts) runs `node dist/main.js` in its folder. */
+/** How the gateway is started: by default this run's compiled src/main.ts (support/built.ts)
+ *  from this checkout; a production install (test/production-install.test.ts) runs
+ *  `node dist/main.js` in its own folder. */
 export interface Launch {
   args: string[];
   cwd?: string;
@@ -23,7 +25,7 @@ export interface Launch {
 export function startGatewayProcess(
   prefix: string,
   env: Record<string, string> = {},
-  launch: Launch = { args: ['--import', 'tsx', 'src/main.ts'] },
+  launch: Launch = { args: [builtEntry('src/main.ts')] },
 ): Promise<GatewayProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, launch.args, {

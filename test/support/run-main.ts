@@ -2,6 +2,7 @@
 // child process with exactly the given environment and collects everything it prints: for
 // tests of how start-up fails, and of the commands an operator runs.
 import { spawn } from 'node:child_process';
+import { builtEntry } from './built.js';
 
 export interface EntryRun {
   code: number | null;
@@ -11,10 +12,11 @@ export interface EntryRun {
   all: string;
 }
 
-/** `node --import tsx <entry> …args`, SIGKILLed after `ms`. */
+/** `node <entry compiled> …args` (support/built.ts: src/x.ts as this run built it), SIGKILLed
+ *  after `ms`. */
 export function runEntry(entry: string, args: string[], env: Record<string, string>, ms = 60_000): Promise<EntryRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    const child = spawn(process.execPath, [builtEntry(entry), ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
