@@ -44,7 +44,8 @@ export interface StartOptions {
   redis?: Redis | Cluster;
   /** Leave the run's keys behind on stop (another instance still uses them). */
   keepKeys?: boolean;
-  /** Receives every log line of the gateway (at debug level); default: silent. */
+  /** Receives every log line of the gateway (at debug level); default: its error lines go
+   *  to stderr (a 500 or a failed job in a run says why). */
   log?: (line: string) => void;
   /** Listen on this port (a restarted instance keeps its address); default: any free one. */
   port?: number;
@@ -88,7 +89,7 @@ export async function startTestGateway(opts: StartOptions = {}): Promise<TestGat
   if (ownsRedis) await connectRedis(redis, config.redis);
   const clock = opts.clock ?? null;
   const gw = await startGateway(
-    { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('silent'), clock: clock ? () => clock.now : Date.now, demoTwilioUrl: opts.demoTwilioUrl },
+    { config, redis, log: opts.log ? createLogger('debug', opts.log) : createLogger('error', (line) => process.stderr.write(`[gateway ${prefix}] ${line}`)), clock: clock ? () => clock.now : Date.now, demoTwilioUrl: opts.demoTwilioUrl },
     opts.port ?? 0,
     '127.0.0.1',
   );
