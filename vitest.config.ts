@@ -1,4 +1,5 @@
 import { defineConfig, type ViteUserConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 // @minutegate/client (the packages/client workspace) resolves to its TypeScript source in
 // tests (its package.json "exports" condition "minutegate-source"); users get dist/.
@@ -16,6 +17,8 @@ const shared = {
   expect: { poll: { timeout: 5_000 } },
   hookTimeout: 60_000,
   pool: 'forks',
+  // Longest files first even in a fresh clone (no vitest cache): test/support/sequencer.ts.
+  sequence: { sequencer: LongestFirst },
 } as const;
 
 export default defineConfig({
