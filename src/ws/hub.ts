@@ -35,6 +35,10 @@ interface Room {
   /** The current throttle (MIN_PASS_INTERVAL_MS..MAX_PASS_INTERVAL_MS). */
   interval: number;
   listener: BusListener;
+  /** Settles once the bus carries the account's messages to this room. */
+  listening: Promise<void>;
+  /** The snapshot read in flight for sockets that just joined (sharedRead). */
+  reading: Promise<PoolSnapshot | null> | null;
 }
 
 export function balanceFrame(s: PoolSnapshot): Frame {
@@ -73,12 +77,15 @@ export class Hub {
     return this.rooms.get(accountId)?.clients.size ?? 0;
   }
 
+  /** Resolves once the room hears the account's messages, so that whatever the socket
+   *  reads next is followed by every later change. Only the socket that made the room
+   *  sees a failed subscription (the bus subscribes again when it reconnects). */
   async join(accountId: string, client: ClientConnection): Promise<void> {
     let room = this.rooms.get(accountId);
     client.watch(accountId);
     if (room) {
       room.clients.add(client);
-      return;
+      return room.listening.catch(() => {});
     }
     const r: Room = {
       accountId,
@@ -91,10 +98,32 @@ export class Hub {
       lastPassAt: 0,
       interval: MIN_PASS_INTERVAL_MS,
       listener: (msg) => this.onBus(r, msg),
+      listening: Promise.resolve(),
+      reading: null,
     };
     room = r;
     this.rooms.set(accountId, r);
-    await this.bus.listen(accountId, r.listener);
+    r.listening = this.bus.listen(accountId, r.listener);
+    await r.listening;
+  }
+
+  /**
+   * The snapshot for a socket that has just joined: one read in flight is shared by the
+   * sockets of the room that join meanwhile (a reconnect storm brings thousands of one
+   * account's dashboards at once; a read each cost an ioredis pipeline of ~4 KB apiece
+   * that lived through the round trip, old-generation garbage — issue #22). Sharing is
+   * safe because the read began after the room was listening: whatever changed since is
+   * in the room (offerSnapshot hands out the newer of the two) or still on its way to it.
+   */
+  sharedRead(accountId: string, read: () => Promise<PoolSnapshot | null>): Promise<PoolSnapshot | null> {
+    const room = this.rooms.get(accountId);
+    if (!room) return read();
+    if (room.reading) return room.reading;
+    const p = read().finally(() => {
+      if (room.reading === p) room.reading = null;
+    });
+    room.reading = p;
+    return p;
   }
 
   async leave(accountId: string, client: ClientConnection): Promise<void> {

@@ -8,7 +8,8 @@
 // STAFF_TOKEN_SECRET.
 // IPC in: {cmd:'mem', gc?: boolean} | {cmd:'snapshot', file} | {cmd:'alloc-start'} |
 // {cmd:'alloc-stop', file}; out: the answer, same cmd. alloc-* is V8's sampling heap
-// profiler counting what was allocated, collected or not (a .heapprofile; alloc-sites.mjs).
+// profiler counting what was allocated, collected or not (a .heapprofile; alloc-sites.mjs),
+// or with {promoted: true} only what outlived the young generation.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -35,6 +36,7 @@ async function fullGc() {
 }
 
 let session = null;
+let promoted = false;
 
 process.on('message', async (msg) => {
   if (msg.cmd === 'mem') {
@@ -47,9 +49,13 @@ process.on('message', async (msg) => {
   } else if (msg.cmd === 'alloc-start') {
     session = new Session();
     session.connect();
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    // promoted: only what survived the young generation (what old space grew by), else all.
+    promoted = Boolean(msg.promoted);
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promoted });
     process.send({ cmd: 'alloc-start' });
   } else if (msg.cmd === 'alloc-stop') {
+    // Young garbage still in new space is not "promoted": two scavenges settle it first.
+    if (promoted) for (let i = 0; i < 2; i++) globalThis.gc({ type: 'minor', execution: 'sync' });
     const { profile } = await session.post('HeapProfiler.stopSampling');
     session.disconnect();
     writeFileSync(msg.file, JSON.stringify(profile));

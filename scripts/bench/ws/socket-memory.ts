@@ -3,14 +3,15 @@
 // with --expose-gc (socket-memory-server.mjs). Memory only: it says nothing of throughput.
 //
 //   npx tsx scripts/bench/ws/socket-memory.ts [--sockets 10000] [--server gateway|bare|both]
-//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir>]
+//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted]]
 //
 // Per server: memory at idle after a full collection; N staff sockets opened (200 at a
 // time, each waits for its first frame); RSS 5 s after the last opened (issue #22's figure,
 // garbage of the opening included); then after a full collection, RSS and the V8 heap —
 // what the open sockets themselves keep. With --snapshots, heap snapshots at idle and with
 // --snapshot-sockets open are written for heap-diff.mjs; with --alloc, what opening the N
-// sockets allocated (collected or not) for alloc-sites.mjs. Needs dist/ (npm run build).
+// sockets allocated (collected or not) for alloc-sites.mjs, or with --promoted what of it
+// outlived the young generation, up to the 5 s reading. Needs dist/ (npm run build).
 import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     snapshots: { type: 'string' },
     'snapshot-sockets': { type: 'string', default: '2000' },
     alloc: { type: 'string' },
+    promoted: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.sockets);
@@ -154,12 +156,13 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     // After the snapshots, if any: writing one grows RSS by itself.
     await sleep(1000);
     const idle = await memOf(server, true);
-    if (values.alloc) await server.ask({ cmd: 'alloc-start' });
+    if (values.alloc) await server.ask({ cmd: 'alloc-start', promoted: values.promoted });
     const opened = await openSockets(url, token, N);
-    if (values.alloc) await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${opened.sockets.length}.heapprofile`) });
+    if (values.alloc && !values.promoted) await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${opened.sockets.length}.heapprofile`) });
     const n = opened.sockets.length;
     await sleep(5000);
     const after5s = await memOf(server, false);
+    if (values.alloc && values.promoted) await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${n}-promoted.heapprofile`) });
     const afterGc = await memOf(server, true);
     await closeAll(opened.sockets);
     await sleep(1000);
