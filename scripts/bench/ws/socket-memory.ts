@@ -3,7 +3,7 @@
 // with --expose-gc (socket-memory-server.mjs). Memory only: it says nothing of throughput.
 //
 //   npx tsx scripts/bench/ws/socket-memory.ts [--sockets 10000] [--server gateway|bare|both]
-//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted]]
+//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted] [--broadcasts K]]
 //
 // Per server: memory at idle after a full collection; N staff sockets opened (200 at a
 // time, each waits for its first frame); RSS 5 s after the last opened (issue #22's figure,
@@ -32,12 +32,13 @@ const { values } = parseArgs({
     'snapshot-sockets': { type: 'string', default: '2000' },
     alloc: { type: 'string' },
     promoted: { type: 'boolean', default: false },
+    broadcasts: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.sockets);
 const servers = values.server === 'both' ? ['bare', 'gateway'] : [values.server!];
 
-type Mem = { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; mallocedMemory: number; spaces: Record<string, number> };
+type Mem = { cpuUs: number; rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; mallocedMemory: number; spaces: Record<string, number> };
 
 interface Server {
   proc: ChildProcess;
@@ -121,6 +122,7 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
   const id = runIdentity('mgsockmem');
   let server: Server | null = null;
   let token: string;
+  let adjust: (() => Promise<void>) | null = null;
   const env: Record<string, string> =
     kind === 'bare'
       ? { STAFF_TOKEN_SECRET: id.staffSecret }
@@ -131,6 +133,11 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     if (kind === 'gateway') {
       const api = adminApi(id.adminKey);
       const accountId = `sockmem${id.run}`;
+      const port = server.port;
+      adjust = async () => {
+        const r = await api(port, 'POST', `/v1/accounts/${accountId}/adjustments`, { minutes: 1, reason: 'bench' });
+        if (r.status !== 201) throw new Error(`adjustment: ${r.status}`);
+      };
       const created = await api(server.port, 'POST', '/v1/accounts', {
         id: accountId,
         name: 'socket memory',
@@ -156,14 +163,28 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     // After the snapshots, if any: writing one grows RSS by itself.
     await sleep(1000);
     const idle = await memOf(server, true);
+    const beforeOpen = await memOf(server, false);
     if (values.alloc) await server.ask({ cmd: 'alloc-start', promoted: values.promoted });
     const opened = await openSockets(url, token, N);
+    const afterOpen = await memOf(server, false);
     if (values.alloc && !values.promoted) await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${opened.sockets.length}.heapprofile`) });
     const n = opened.sockets.length;
     await sleep(5000);
     const after5s = await memOf(server, false);
     if (values.alloc && values.promoted) await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${n}-promoted.heapprofile`) });
     const afterGc = await memOf(server, true);
+    // --broadcasts K (gateway): what K balance broadcasts to the open sockets allocate, per
+    // socket and broadcast, one adjustment every 200 ms (each is its own pass).
+    const K = Number(values.broadcasts);
+    if (values.alloc && adjust && K > 0) {
+      await server.ask({ cmd: 'alloc-start' });
+      for (let k = 0; k < K; k++) {
+        await adjust();
+        await sleep(200);
+      }
+      await sleep(1000);
+      await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${n}x${K}-broadcasts.heapprofile`) });
+    }
     await closeAll(opened.sockets);
     await sleep(1000);
     const closedGc = await memOf(server, true);
@@ -172,6 +193,8 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
       sockets: n,
       failed: opened.failed,
       openPerSec: Math.round(n / (opened.ms / 1000)),
+      // The server's CPU (user + system) per socket opened: steadier than a rate on a shared machine.
+      cpuUsPerOpen: Math.round((afterOpen.cpuUs - beforeOpen.cpuUs) / n),
       idleRssMb: mb(idle.rss),
       rss5sMb: mb(after5s.rss),
       rssPer1000Mb_5s: ((after5s.rss - idle.rss) / n * 1000 / 1024 / 1024).toFixed(2),
