@@ -3,7 +3,7 @@
 // with --expose-gc (socket-memory-server.mjs). Memory only: it says nothing of throughput.
 //
 //   npx tsx scripts/bench/ws/socket-memory.ts [--sockets 10000] [--server gateway|bare|both]
-//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted] [--broadcasts K]]
+//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted] [--broadcasts K]] [--cycles C]
 //
 // Per server: memory at idle after a full collection; N staff sockets opened (200 at a
 // time, each waits for its first frame); RSS 5 s after the last opened (issue #22's figure,
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     alloc: { type: 'string' },
     promoted: { type: 'boolean', default: false },
     broadcasts: { type: 'string', default: '0' },
+    cycles: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.sockets);
@@ -188,6 +189,14 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     await closeAll(opened.sockets);
     await sleep(1000);
     const closedGc = await memOf(server, true);
+    // --cycles C: C more rounds of opening N and closing them; a leak shows as heap that
+    // grows round after round (after a full collection each time).
+    const afterClose: number[] = [];
+    for (let i = 0; i < Number(values.cycles); i++) {
+      await closeAll((await openSockets(url, token, N)).sockets);
+      await sleep(1000);
+      afterClose.push(perSocket(idle.heapUsed, (await memOf(server, true)).heapUsed, n));
+    }
     const r = {
       server: kind,
       sockets: n,
@@ -206,6 +215,7 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
       mallocedPerSocket_gc: perSocket(idle.mallocedMemory, afterGc.mallocedMemory, n),
       oldSpacePerSocket_gc: perSocket(idle.spaces.old_space ?? 0, afterGc.spaces.old_space ?? 0, n),
       heapAfterCloseVsIdle: perSocket(idle.heapUsed, closedGc.heapUsed, n),
+      ...(afterClose.length > 0 ? { heapAfterEachMoreCycleVsIdle: afterClose } : {}),
       // Where the 5 s figure's heap is: the opening's garbage promoted to old space shows here.
       spacesPerSocket_5s: Object.fromEntries(Object.keys(after5s.spaces).map((k) => [k, perSocket(idle.spaces[k] ?? 0, after5s.spaces[k]!, n)])),
     };
