@@ -3,7 +3,7 @@
 // with --expose-gc (socket-memory-server.mjs). Memory only: it says nothing of throughput.
 //
 //   npx tsx scripts/bench/ws/socket-memory.ts [--sockets 10000] [--server gateway|bare|both]
-//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted] [--broadcasts K]] [--cycles C]
+//                                             [--snapshots <dir>] [--snapshot-sockets 2000] [--alloc <dir> [--promoted] [--broadcasts K] [--authorizations M]] [--cycles C]
 //
 // Per server: memory at idle after a full collection; N staff sockets opened (200 at a
 // time, each waits for its first frame); RSS 5 s after the last opened (issue #22's figure,
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     promoted: { type: 'boolean', default: false },
     broadcasts: { type: 'string', default: '0' },
     cycles: { type: 'string', default: '0' },
+    authorizations: { type: 'string', default: '0' },
   },
 });
 const N = Number(values.sockets);
@@ -127,7 +128,7 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
   const env: Record<string, string> =
     kind === 'bare'
       ? { STAFF_TOKEN_SECRET: id.staffSecret }
-      : { ...gatewayEnv(id), WS_MAX_SOCKETS_PER_STAFF: '100000', MEDIA_STREAMS: 'on' };
+      : { ...gatewayEnv(id), WS_MAX_SOCKETS_PER_STAFF: '100000', MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000', WS_MAX_MESSAGES_PER_SECOND: '1000', MEDIA_STREAMS: 'on' };
   if (kind === 'gateway') await createBenchDatabase(id.database);
   try {
     server = await startServer(kind, env);
@@ -142,7 +143,7 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
       const created = await api(server.port, 'POST', '/v1/accounts', {
         id: accountId,
         name: 'socket memory',
-        monthlyMinutes: 1000,
+        monthlyMinutes: 1_000_000,
         staff: [{ id: 'dash', email: 'dash@example.test', identity: `sm_${id.run}` }],
       });
       if (created.status !== 201) throw new Error(`account: ${created.status} ${JSON.stringify(created.json)}`);
@@ -185,6 +186,33 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
       }
       await sleep(1000);
       await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${n}x${K}-broadcasts.heapprofile`) });
+    }
+    // --authorizations M (gateway, with --alloc): what M socket authorizations allocate,
+    // each of 200 sockets with one in flight, answered or denied alike.
+    const M = Number(values.authorizations);
+    if (values.alloc && kind === 'gateway' && M > 0) {
+      const senders = opened.sockets.slice(0, 200);
+      let sent = 0;
+      await server.ask({ cmd: 'alloc-start' });
+      const cpu0 = (await memOf(server, false)).cpuUs;
+      await Promise.all(
+        senders.map(
+          (ws, i) =>
+            new Promise<void>((resolve) => {
+              const next = () => {
+                if (sent >= M) return resolve();
+                ws.send(JSON.stringify({ type: 'authorize', requestId: `r${i}-${sent++}`, to: '+14155550100' }));
+              };
+              ws.on('message', (d: Buffer) => {
+                if (d.includes('"requestId"')) next();
+              });
+              next();
+            }),
+        ),
+      );
+      const cpu1 = (await memOf(server, false)).cpuUs;
+      await server.ask({ cmd: 'alloc-stop', file: join(values.alloc, `${kind}-${M}-authorizations.heapprofile`) });
+      console.log(JSON.stringify({ authorizations: M, cpuUsPerAuthorization: Math.round((cpu1 - cpu0) / M) }));
     }
     await closeAll(opened.sockets);
     await sleep(1000);
