@@ -86,7 +86,8 @@ export function upgraded(c: Context): boolean {
 export function serveUpgrades(server: Server, fetch: FetchCallback, wss: WebSocketServer): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseOtherUpgrade(socket);
-    void upgrade(fetch, wss, req, socket, head);
+    // Nothing of one upgrade may take the process down: whatever escapes drops its socket.
+    upgrade(fetch, wss, req, socket, head).catch(() => socket.destroy());
   });
   server.on('close', () => wss.close());
 }
