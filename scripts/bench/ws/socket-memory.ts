@@ -12,6 +12,9 @@
 // --snapshot-sockets open are written for heap-diff.mjs; with --alloc, what opening the N
 // sockets allocated (collected or not) for alloc-sites.mjs, or with --promoted what of it
 // outlived the young generation, up to the 5 s reading. Needs dist/ (npm run build).
+// SIGINT/SIGTERM stop the server and remove the run's keys (mgsockmem-<run>) and database
+// (mgbench_<run>); under `timeout`, run it as `node --import tsx …`: npx does not pass
+// SIGTERM on.
 import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
@@ -129,6 +132,7 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     kind === 'bare'
       ? { STAFF_TOKEN_SECRET: id.staffSecret }
       : { ...gatewayEnv(id), WS_MAX_SOCKETS_PER_STAFF: '100000', MAX_OPEN_AUTHORIZATIONS_PER_STAFF: '100000', WS_MAX_MESSAGES_PER_SECOND: '1000', MEDIA_STREAMS: 'on' };
+  cleanUp = cleanUpOnce(() => server, kind, id);
   if (kind === 'gateway') await createBenchDatabase(id.database);
   try {
     server = await startServer(kind, env);
@@ -250,13 +254,27 @@ async function measure(kind: string): Promise<Record<string, unknown>> {
     console.log(JSON.stringify(r));
     return r;
   } finally {
-    server?.proc.kill('SIGINT');
-    if (server) await new Promise((r) => (server!.proc.exitCode !== null ? r(null) : server!.proc.once('exit', r)));
-    if (kind === 'gateway') {
-      await deleteBenchKeys(null, id.prefix);
-      await dropBenchDatabase(id.database);
-    }
+    await cleanUp();
   }
+}
+
+/** Stops the server and removes the run's keys and database; once, also on a signal. */
+let cleanUp: () => Promise<void> = async () => {};
+function cleanUpOnce(server: () => Server | null, kind: string, id: { prefix: string; database: string }): () => Promise<void> {
+  let done: Promise<void> | null = null;
+  return () =>
+    (done ??= (async () => {
+      const s = server();
+      s?.proc.kill('SIGINT');
+      if (s) await new Promise((r) => (s.proc.exitCode !== null ? r(null) : s.proc.once('exit', r)));
+      if (kind === 'gateway') {
+        await deleteBenchKeys(null, id.prefix);
+        await dropBenchDatabase(id.database);
+      }
+    })());
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
 }
 
 for (const kind of servers) await measure(kind);
