@@ -14,7 +14,7 @@ import type { Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
 import { drainHttp } from './http/drain.js';
 import { ListenError } from './http/listen-error.js';
-import { answerUpgrades, createSocketServer, refuseOtherUpgrades } from './http/upgrades.js';
+import { createSocketServer, serveUpgrades } from './http/upgrades.js';
 import { Readiness } from './http/readiness.js';
 import { AlertDispatcher } from './jobs/alert-dispatcher.js';
 import { Archiver, DEFAULT_ARCHIVER_OPTIONS } from './jobs/archiver.js';
@@ -266,7 +266,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   let server: ServerType;
   try {
     server = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: answerUpgrades(app.fetch), port, hostname: host, websocket: { server: createSocketServer() } }, () => {
+      const s = serve({ fetch: app.fetch, port, hostname: host }, () => {
         s.off('error', reject);
         resolve(s);
       });
@@ -282,7 +282,7 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
     if (ownsBooks) await books.close();
     throw new ListenError(host, port, err as NodeJS.ErrnoException);
   }
-  refuseOtherUpgrades(server as Server);
+  serveUpgrades(server as Server, app.fetch, createSocketServer());
   const addr = server.address() as AddressInfo;
   jobs.start();
   await alerts.start();

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
 import { placeSoftphoneCall, answeredCallSignals, postAll } from './support/calls.js';
 import { openSocket, wsUrl, type TestSocket } from './support/ws-client.js';
+import { rawRequest } from './support/raw-http.js';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -23,6 +24,13 @@ describe('connecting', () => {
     await expect(openSocket(wsUrl(gw.url))).rejects.toMatchObject({ status: 401 });
     await expect(openSocket(`${wsUrl(gw.url)}?token=nope`)).rejects.toMatchObject({ status: 401 });
     await expect(openSocket(wsUrl(gw.url, '/v1/nowhere'))).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('answers 400 to an authenticated Upgrade: websocket that is no HTTP upgrade (no Connection: Upgrade)', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 1 });
+    const res = await rawRequest(`${gw.url}/v1/ws`, 'GET', { authorization: `Bearer ${await staffToken(a.id)}`, upgrade: 'websocket' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'BAD_REQUEST' } });
   });
 
   it('sends the balance snapshot on connect (also with ?token= for browsers)', async () => {

@@ -55,3 +55,27 @@ it('authorizes exactly 500 of 2,000; cancelling 100 frees 100; unbound ones expi
   await watcher.next((m) => m.type === 'balance' && m.reserved === 0, 10_000);
   for (const s of sockets) s.close();
 });
+
+it("sockets of one account opening together (sharing snapshot reads) each end on the newest balance, while it changes", async () => {
+  const a = await createAccount(gw, { monthlyMinutes: 100 });
+  const token = (await gw.admin('POST', `/v1/accounts/${a.id}/staff/alice/token`)).json.token;
+  // 150 sockets open, 50 at a time, while 30 adjustments land in between.
+  const opening = (async () => {
+    const out: TestSocket[] = [];
+    for (let i = 0; i < 150; i += 50) {
+      out.push(...(await Promise.all(Array.from({ length: 50 }, () => openSocket(wsUrl(gw.url), { authorization: `Bearer ${token}` })))));
+    }
+    return out;
+  })();
+  for (let i = 0; i < 30; i++) {
+    expect((await gw.admin('POST', `/v1/accounts/${a.id}/adjustments`, { minutes: 1, reason: `storm ${i}` })).status).toBe(201);
+  }
+  const sockets = await opening;
+  // Every socket's balances arrive in version order and the last one is the account's.
+  await Promise.all(sockets.map((s) => s.next((m) => m.type === 'balance' && m.balance === 130, 10_000)));
+  for (const s of sockets) {
+    const versions = s.messages.filter((m) => m.type === 'balance').map((m) => m.version);
+    expect(versions).toEqual([...versions].sort((x, y) => x - y));
+    s.close();
+  }
+});

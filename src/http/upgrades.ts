@@ -1,19 +1,24 @@
-// WebSocket upgrades are ordinary Hono routes (@hono/node-server's upgradeWebSocket): they
-// pass the same middleware as every request — request id, access log, security headers,
-// authenticate, verifyTwilio — and a refused upgrade is the app's own JSON error answer.
+// WebSocket upgrades are ordinary Hono routes: they pass the same middleware as every
+// request — request id, access log, security headers, authenticate, verifyTwilio — and a
+// refused upgrade is the app's own JSON error answer, written whole (status, headers, body).
 //
-// Two things the adapter does not do are done here:
-// - It answers a refused upgrade with the status and headers only (Content-Length: 0).
-//   answerUpgrades writes the whole answer, body included, and adds a listener of its own
-//   to the server's 'upgrade' event, which is how the adapter leaves refusals to others.
-// - It hands handlers a wrapper; socketRoute gives them the `ws` WebSocket itself, whose
-//   TCP socket the hub writes pre-framed broadcasts to (ws/client-connection.ts).
+// The server's 'upgrade' event is served here (serveUpgrades), not by @hono/node-server's
+// built-in upgradeWebSocket, for what a socket costs while it is opened and while it lives
+// (issue #22). The adapter made an undici Request, Headers and AbortSignal per upgrade, a
+// promise per handshake, a wrapper context with a URL, and three listeners on every socket
+// that closed over the whole request (Hono Context, Request, IncomingMessage). Here the app
+// sees a request read straight off the IncomingMessage (upgrade-request.ts); the route's
+// last handler takes from the context what the socket needs (a principal, a stream) and
+// returns the function that opens the socket, so nothing of the request outlives the
+// handshake; and the handler gets the `ws` WebSocket itself, whose TCP socket the hub
+// writes pre-framed broadcasts to (ws/client-connection.ts).
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { upgradeWebSocket, type HttpBindings, type serve } from '@hono/node-server';
+import type { HttpBindings, serve } from '@hono/node-server';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AppError } from '../domain/errors.js';
+import { upgradeRequest, upgradeUrl } from './upgrade-request.js';
 
 type FetchCallback = Parameters<typeof serve>[0]['fetch'];
 
@@ -21,14 +26,23 @@ type FetchCallback = Parameters<typeof serve>[0]['fetch'];
  *  enforces its smaller bound itself (ws/client-gateway.ts). */
 export const MAX_SOCKET_FRAME_BYTES = 64 * 1024;
 
-/** The one WebSocketServer the adapter hands every accepted upgrade to. Compression stays
- *  off: the hub writes whole frames straight to the TCP socket. */
+/** The one WebSocketServer every accepted upgrade's handshake goes through. Compression
+ *  stays off: the hub writes whole frames straight to the TCP socket (and a deflate
+ *  context per socket would cost ~300 KB of zlib memory when used). No client tracking:
+ *  the gateways keep their own sets. */
 export function createSocketServer(): WebSocketServer {
   return new WebSocketServer({ noServer: true, maxPayload: MAX_SOCKET_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
 }
 
-/** Requests a socket route accepted, so answerUpgrades leaves them to the handshake. */
-const accepted = new WeakSet<IncomingMessage>();
+/** What opens an accepted upgrade's socket once its handshake is done. */
+export type OpenSocket = (ws: WebSocket) => void;
+
+/** Upgrade requests a socket route accepted, with what opens their socket. The access log
+ *  reads it (101) before serveUpgrades takes it out. */
+const accepted = new WeakMap<IncomingMessage, OpenSocket>();
+
+/** Marks the bindings of a request that came through serveUpgrades' 'upgrade' listener. */
+const VIA_UPGRADE = Symbol('via upgrade');
 
 const isUpgrade = (c: Context) => c.req.header('upgrade')?.toLowerCase() === 'websocket';
 
@@ -43,48 +57,22 @@ export function unavailableWhile(draining: () => boolean, message: string): Midd
   };
 }
 
-/** The route's last handler: the upgrade goes ahead and `open` gets the `ws` WebSocket. */
-export function socketRoute<E extends Env>(open: (ws: WebSocket, c: Context<E>) => void): MiddlewareHandler<E> {
-  const upgrade = upgradeWebSocket((c: Context<E>) => ({
-    // raw is the `ws` WebSocket the adapter's WebSocketServer made. Our handlers listen on it
-    // directly (Buffers, no MessageEvent per frame); its first frame cannot come before this
-    // runs: a client sends frames only after the 101 and this runs on the 101's microtask.
-    onOpen: (_e, ctx) => {
-      const ws = ctx.raw as unknown as WebSocket;
-      open(ws, c);
-      keepOnly(ws, ownListeners(ws));
-    },
-  }));
-  return async (c, next) => {
-    if (!(await upgrade(c as unknown as Context, next))) return undefined;
-    accepted.add((c.env as HttpBindings).incoming);
+/**
+ * The route's last handler: the upgrade goes ahead. `accept` runs now, with the context,
+ * and returns what opens the socket after the handshake; it should close over only what
+ * the socket keeps (a principal, a stream binding), never `c`, which would then live as
+ * long as the socket.
+ */
+export function socketRoute<E extends Env>(accept: (c: Context<E>) => OpenSocket): MiddlewareHandler<E> {
+  return async (c) => {
+    const env = c.env as Partial<HttpBindings> & { [VIA_UPGRADE]?: true };
+    // Upgrade: websocket without Connection: Upgrade reaches the app as a plain request.
+    if (!env?.[VIA_UPGRADE] || !env.incoming) throw new AppError(400, 'BAD_REQUEST', 'a socket endpoint: send Connection: Upgrade and Upgrade: websocket');
+    accepted.set(env.incoming, accept(c));
     // An answer built through the context carries the headers middleware set (request id,
-    // nosniff, ...); the adapter copies them onto the 101.
+    // nosniff, ...); serveUpgrades copies them onto the 101.
     return c.body(null);
   };
-}
-
-const SOCKET_EVENTS = ['message', 'close', 'error'] as const;
-type Listener = (...args: unknown[]) => void;
-
-function ownListeners(ws: WebSocket): Map<string, Listener[]> {
-  return new Map(SOCKET_EVENTS.map((e) => [e, ws.listeners(e) as Listener[]]));
-}
-
-/**
- * Right after onOpen the adapter adds a 'message', 'close' and 'error' listener of its own
- * to every socket, to call handlers we do not define. Each closes over the request's whole
- * context (the Hono Context, the Request, the IncomingMessage), which they would keep alive
- * for the socket's life: 10 KB more per idle socket, measured with bench:ws (fan-out RSS
- * per 1,000 sockets 10.6 → 21.1 MB), and two more calls per frame on Media Streams. They
- * are removed once added (a microtask later), so only the gateway's own listeners stay.
- */
-function keepOnly(ws: WebSocket, own: Map<string, Listener[]>): void {
-  queueMicrotask(() => {
-    for (const [event, keep] of own) {
-      for (const l of ws.listeners(event) as Listener[]) if (!keep.includes(l)) ws.off(event, l);
-    }
-  });
 }
 
 /** Whether this request was a socket upgrade the app accepted (the access log says 101). */
@@ -93,24 +81,65 @@ export function upgraded(c: Context): boolean {
   return env?.incoming !== undefined && env.outgoing === undefined && accepted.has(env.incoming as IncomingMessage);
 }
 
-/** The server's fetch: plain requests go straight to the app; for an upgrade request the
- *  app's answer, unless the upgrade was accepted, is written to the socket whole. */
-export function answerUpgrades(fetch: FetchCallback): FetchCallback {
-  return (req, env) => ((env as HttpBindings).outgoing !== undefined ? fetch(req, env) : upgradeAnswer(fetch, req, env as HttpBindings));
+/** Serves the server's upgrade requests: WebSocket ones through the app (whose socket
+ *  routes accept them) and then the handshake; any other is refused 400. */
+export function serveUpgrades(server: Server, fetch: FetchCallback, wss: WebSocketServer): void {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return refuseOtherUpgrade(socket);
+    // Nothing of one upgrade may take the process down: whatever escapes drops its socket.
+    upgrade(fetch, wss, req, socket, head).catch(() => socket.destroy());
+  });
+  server.on('close', () => wss.close());
 }
 
-async function upgradeAnswer(fetch: FetchCallback, req: Request, env: HttpBindings): Promise<unknown> {
+const ignore = () => {};
+
+async function upgrade(fetch: FetchCallback, wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  // A client gone mid-way is no error of ours; `ws` takes the socket's errors from the handshake on.
+  socket.on('error', ignore);
+  let url: string;
+  try {
+    url = upgradeUrl(req);
+  } catch {
+    return writeAnswer(socket, Response.json({ error: { code: 'BAD_REQUEST', message: 'the request target or Host is not a URL' } }, { status: 400 }));
+  }
   let res: unknown;
   try {
-    res = await fetch(req, env);
+    const env: HttpBindings & { [VIA_UPGRADE]: true } = { incoming: req, outgoing: undefined as never, [VIA_UPGRADE]: true };
+    res = await fetch(upgradeRequest(req, url), env);
   } catch {
     res = undefined;
   }
-  if (accepted.has(env.incoming)) return res;
-  if (!(res instanceof Response)) res = Response.json({ error: { code: 'INTERNAL', message: 'internal error' } }, { status: 500 });
-  await writeAnswer(env.incoming.socket, res as Response);
-  return res;
+  const open = accepted.get(req);
+  accepted.delete(req);
+  if (socket.destroyed) return;
+  if (!open || !(res instanceof Response)) {
+    if (!(res instanceof Response)) res = Response.json({ error: { code: 'INTERNAL', message: 'internal error' } }, { status: 500 });
+    await writeAnswer(socket, res as Response);
+    return;
+  }
+  const extra: string[] = [];
+  res.headers.forEach((value, name) => {
+    if (!SKIP_101.has(name)) extra.push(`${name}: ${value}`);
+  });
+  const addHeaders = (headers: string[]) => headers.push(...extra);
+  // handleUpgrade writes the 101 synchronously (no verifyClient): the listener is ours alone.
+  wss.on('headers', addHeaders);
+  try {
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', ignore);
+      open(ws);
+    });
+  } finally {
+    wss.off('headers', addHeaders);
+  }
 }
+
+/** Headers the handshake writes itself, or that have no place on a 101 (@hono/node-server's list). */
+const SKIP_101 = new Set([
+  'connection', 'content-length', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'sec-websocket-accept', 'sec-websocket-extensions', 'sec-websocket-protocol',
+]);
 
 /** Hop-by-hop headers, and those writeAnswer sets itself. */
 const SKIP = new Set(['connection', 'content-length', 'keep-alive', 'transfer-encoding', 'upgrade']);
@@ -127,16 +156,12 @@ async function writeAnswer(socket: Duplex, res: Response): Promise<void> {
   socket.end(Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
 }
 
-/** Upgrades to anything but WebSocket (which the adapter ignores) are refused here; being a
- *  second 'upgrade' listener also tells the adapter to leave refusals to answerUpgrades. */
-export function refuseOtherUpgrades(server: Server): void {
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    if (req.headers.upgrade?.toLowerCase() === 'websocket') return;
-    socket.on('error', () => socket.destroy());
-    const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'only WebSocket upgrades are served (Upgrade: websocket)' } });
-    socket.end(
-      'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  });
+/** Upgrades to anything but WebSocket. */
+function refuseOtherUpgrade(socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  const body = JSON.stringify({ error: { code: 'BAD_REQUEST', message: 'only WebSocket upgrades are served (Upgrade: websocket)' } });
+  socket.end(
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -2,6 +2,11 @@
 // answers change rarely (who owns an identity or a number). Never used for metering state.
 export class TtlCache<V> {
   private readonly map = new Map<string, { v: V; until: number }>();
+  /** Loads in flight: callers missing the same key meanwhile share one (a storm of socket
+   *  upgrades of one staff member misses its token generation together, every time the
+   *  entry lapses; a Redis read each was an ioredis pipeline each, alive through the round
+   *  trip). */
+  private readonly loading = new Map<string, Promise<V | null>>();
 
   constructor(
     private readonly ttlMs: number,
@@ -30,12 +35,28 @@ export class TtlCache<V> {
   async getOrLoad(key: string, load: () => Promise<V | null>): Promise<V | null> {
     const hit = this.get(key);
     if (hit !== undefined) return hit;
-    const v = await load();
-    if (v !== null) this.set(key, v);
-    return v;
+    const inFlight = this.loading.get(key);
+    if (inFlight) return inFlight;
+    const p = load().then(
+      (v) => {
+        // Deleted meanwhile (delete() drops the load too): the value may predate the reason.
+        if (this.loading.get(key) !== p) return v;
+        this.loading.delete(key);
+        if (v !== null) this.set(key, v);
+        return v;
+      },
+      (err: unknown) => {
+        if (this.loading.get(key) === p) this.loading.delete(key);
+        throw err;
+      },
+    );
+    this.loading.set(key, p);
+    return p;
   }
 
+  /** Forgets the key, and any load of it in flight: the next caller reads afresh. */
   delete(key: string): void {
     this.map.delete(key);
+    this.loading.delete(key);
   }
 }

@@ -200,7 +200,10 @@ export function twilioRoutes(deps: {
         c.set('callSid', binding.callSid);
         await next();
       },
-      socketRoute<TwilioEnv>((ws, c) => media.open(ws, c.get('stream'))),
+      socketRoute<TwilioEnv>((c) => {
+        const stream = c.get('stream');
+        return (ws) => media.open(ws, stream);
+      }),
     );
   }
 

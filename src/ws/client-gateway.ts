@@ -111,7 +111,7 @@ export class ClientGateway {
   private async watch(client: ClientConnection, accountId: string, requestId?: RequestId): Promise<void> {
     try {
       await this.hub.join(accountId, client);
-      const snapshot = await this.authorizations.snapshot(accountId);
+      const snapshot = await this.hub.sharedRead(accountId, () => this.authorizations.snapshot(accountId));
       if (!snapshot) {
         await this.hub.leave(accountId, client);
         if (client.principal.kind === 'staff') client.close(CLOSE.ACCOUNT_GONE, `account ${accountId} does not exist`);

@@ -36,7 +36,11 @@ export function clientSocketRoute(clients: ClientGateway, auth: Authenticator, a
       }
       await next();
     },
-    socketRoute<AuthEnv>((ws, c) => clients.open(ws, c.get('principal'))),
+    // The socket keeps its principal, nothing else of the request.
+    socketRoute<AuthEnv>((c) => {
+      const principal = c.get('principal');
+      return (ws) => clients.open(ws, principal);
+    }),
   );
   return app;
 }

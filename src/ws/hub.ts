@@ -35,7 +35,17 @@ interface Room {
   /** The current throttle (MIN_PASS_INTERVAL_MS..MAX_PASS_INTERVAL_MS). */
   interval: number;
   listener: BusListener;
+  /** Settles once the bus carries the account's messages to this room. */
+  listening: Promise<void>;
+  /** The snapshot read in flight for sockets that just joined, or the last one while it
+   *  may be reused (sharedRead). */
+  reading: Promise<PoolSnapshot | null> | null;
+  /** performance.now() when `reading` settled; null while it is in flight. */
+  readAt: number | null;
 }
+
+/** How long a room's last snapshot read serves sockets that join after it (sharedRead). */
+const READ_REUSE_MS = 1_000;
 
 export function balanceFrame(s: PoolSnapshot): Frame {
   return { version: s.version, wire: textFrame(JSON.stringify({ type: 'balance', ...balanceView(s) } satisfies BalanceMessage)) };
@@ -73,12 +83,15 @@ export class Hub {
     return this.rooms.get(accountId)?.clients.size ?? 0;
   }
 
+  /** Resolves once the room hears the account's messages, so that whatever the socket
+   *  reads next is followed by every later change. Only the socket that made the room
+   *  sees a failed subscription (the bus subscribes again when it reconnects). */
   async join(accountId: string, client: ClientConnection): Promise<void> {
     let room = this.rooms.get(accountId);
     client.watch(accountId);
     if (room) {
       room.clients.add(client);
-      return;
+      return room.listening.catch(() => {});
     }
     const r: Room = {
       accountId,
@@ -91,10 +104,48 @@ export class Hub {
       lastPassAt: 0,
       interval: MIN_PASS_INTERVAL_MS,
       listener: (msg) => this.onBus(r, msg),
+      listening: Promise.resolve(),
+      reading: null,
+      readAt: null,
     };
     room = r;
     this.rooms.set(accountId, r);
-    await this.bus.listen(accountId, r.listener);
+    r.listening = this.bus.listen(accountId, r.listener);
+    await r.listening;
+  }
+
+  /**
+   * The snapshot for a socket that has just joined. A read in flight is shared by the
+   * sockets of the room that join meanwhile, and a read that completed serves those that
+   * join within READ_REUSE_MS after it: a reconnect storm brings thousands of one account's
+   * dashboards at once, and a read each cost an ioredis pipeline of ~4 KB apiece that the
+   * storm promoted into the old generation (issue #22).
+   *
+   * The socket gets no older state for it. The read began after the room was listening
+   * (join() resolves then), so whatever changed since is in the room already or on its
+   * way to it, and offerSnapshot hands out the newer of the read and the room's own. What
+   * a read of its own would add is only what no script has published yet (authorizations
+   * lapsed but not yet swept, which every script applies and the issuing instance sweeps
+   * on time) — for at most READ_REUSE_MS.
+   */
+  sharedRead(accountId: string, read: () => Promise<PoolSnapshot | null>): Promise<PoolSnapshot | null> {
+    const room = this.rooms.get(accountId);
+    if (!room) return read();
+    if (room.reading && (room.readAt === null || performance.now() - room.readAt < READ_REUSE_MS)) return room.reading;
+    const p: Promise<PoolSnapshot | null> = read().then(
+      (snapshot) => {
+        if (room.reading === p) room.readAt = performance.now();
+        return snapshot;
+      },
+      (err: unknown) => {
+        // A failed read is not reused: the next socket reads again.
+        if (room.reading === p) room.reading = null;
+        throw err;
+      },
+    );
+    room.reading = p;
+    room.readAt = null;
+    return p;
   }
 
   async leave(accountId: string, client: ClientConnection): Promise<void> {
