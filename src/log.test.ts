@@ -10,6 +10,19 @@ function capture(level: 'debug' | 'info' = 'debug') {
   return { log, records: () => lines.map((l) => JSON.parse(l) as Record<string, any>) };
 }
 
+it('names a failed Redis command but writes none of its arguments (a Lua script, keys, numbers)', () => {
+  const lines: string[] = [];
+  const log = createLogger('info', (l) => lines.push(l));
+  const err = Object.assign(new Error('OOM command not allowed'), { command: { name: 'eval', args: ['-- lib/pool.lua …', '1', 'mg:{acct}:pool', '+14155550100'] } });
+  log.error('signal not recorded', { err });
+  const r = JSON.parse(lines[0]!);
+  expect(r.err).toMatchObject({ message: 'OOM command not allowed', command: { name: 'eval' } });
+  expect(lines[0]).not.toContain('lib/pool.lua');
+  expect(lines[0]).not.toContain('+14155550100');
+  // The error itself is left as it was.
+  expect(err.command.args).toHaveLength(4);
+});
+
 it('writes one JSON line per event with level, time and msg, and keeps an error’s stack', () => {
   const { log, records } = capture();
   log.error('it broke', { err: new Error('boom'), callSid: 'CA1' });

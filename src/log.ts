@@ -43,6 +43,17 @@ const REDACT_PATHS = [
   'req.headers.authorization',
 ];
 
+/** pino's error serializer, less a failed Redis command's arguments: ioredis hangs the
+ *  command on its errors (`command: { name, args }`), whose args are a whole Lua script for
+ *  an EVAL, or a call's keys and numbers — kilobytes a line in an outage, and data with no
+ *  place in logs. The command's name stays. */
+function serializeError(err: Error): Record<string, unknown> {
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>;
+  const command = out?.command as { name?: unknown } | undefined;
+  if (command && typeof command === 'object') out.command = { name: command.name };
+  return out;
+}
+
 /** pino's own keys: a caller's field of the same name is kept as `_<name>` instead. */
 const RESERVED = new Set(['level', 'time', 'msg']);
 
@@ -84,7 +95,7 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
       base: undefined, // no pid/hostname on every line: the platform adds them
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      serializers: { err: stdSerializers.err },
+      serializers: { err: serializeError },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
     destination,

@@ -68,14 +68,16 @@ it('a refusal the live pool decides is journalled with its outcome and changes n
 it('a write committed by an instance that died before applying it is applied by the replayer, once', async () => {
   const gw = await gateway();
   await createAcme(gw);
+  // Issued before the revocation is applied. (Before the rows exist, too: the instance's
+  // own replayer runs every 5 s and may apply them any time after they are written.)
+  const token = await staffToken(gw, 'acme');
+  expect((await api(gw, token, 'GET', '/v1/accounts/acme/balance')).status).toBe(200);
   // As the dead instance left them: committed, never applied; one adjustment and one revocation.
   await queryBooks(gw.config.postgres.url, `INSERT INTO writes (account_id, kind, payload, created_at) VALUES
     ('acme', 'adjust', $1, now() - interval '1 minute'), ('acme', 'revoke_tokens', $2, now() - interval '1 minute')`, [
     JSON.stringify({ minutes: 7, reason: 'left pending', ref: 'adj:pending', now: Date.now() }),
     JSON.stringify({ staffId: 'alice' }),
   ]);
-  const token = await staffToken(gw, 'acme'); // issued before the revocation is applied
-  expect((await api(gw, token, 'GET', '/v1/accounts/acme/balance')).status).toBe(200);
   expect(await gw.writes.replay()).toBe(2);
   expect((await gw.admin('GET', '/v1/accounts/acme/balance')).json.balance).toBe(107);
   await waitFor(async () => ((await api(gw, token, 'GET', '/v1/accounts/acme/balance')).status === 401 ? true : null), 8000);
