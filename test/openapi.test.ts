@@ -2,6 +2,7 @@
 // route of the app is in it, every schema in it compiles, and the live answers of every
 // JSON route validate against it, headers included. Named schemas live under components
 // (the client package's generated types name them). /docs serves the bundled page.
+import { spawnSync } from 'node:child_process';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CARD } from './support/billing.js';
@@ -181,4 +182,17 @@ it('serves the documentation page and its assets from the package, not a CDN', a
     expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(10);
   }
   expect((await fetch(`${gw.url}/docs/package.json`)).status).toBe(404);
+});
+
+it('serves the bundle as a file without running it in the server (swagger-ui-dist\'s index would: ~40 MB per instance)', () => {
+  // A process of its own: this one's module cache is shared with other test files.
+  const probe = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    const { docsRoutes } = await import('./src/http/docs-routes.ts');
+    docsRoutes();
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('swagger-ui-dist'));
+    console.log(JSON.stringify(loaded.map((k) => k.slice(k.lastIndexOf('/') + 1))));
+  `], { encoding: 'utf8' });
+  expect(probe.stderr).toBe('');
+  expect(JSON.parse(probe.stdout)).toEqual(['absolute-path.js']);
 });
