@@ -25,6 +25,7 @@ export interface Balance {
   balance: number;
   reserved: number;
   available: number;
+  /** The plan's minutes and the recurring add-ons' (R9, R10); monthlyMinutes is their sum. */
   planMinutes: number;
   addonMinutes: number;
   monthlyMinutes: number;
