@@ -26,13 +26,12 @@ import type { Accounts } from './accounts/accounts.js';
 import type { CallsExport } from './history/calls-export.js';
 import type { History } from './history/history.js';
 import type { Usage } from './history/usage.js';
-import type { CallMetering } from './metering/calls.js';
-import type { VideoMetering } from './metering/video.js';
 import type { Purchases } from './purchases/purchases.js';
 import type { GatewayMetrics, Metrics } from './metrics.js';
 import type { MediaStreams } from './twilio/media-streams.js';
 import { VoiceTokens } from './twilio/voice-token.js';
 import { twilioRoutes } from './twilio/webhook-routes.js';
+import type { TwilioWebhooks } from './twilio/webhooks.js';
 import type { ClientGateway } from './ws/client-gateway.js';
 import { clientSocketRoute } from './ws/client-route.js';
 
@@ -46,14 +45,13 @@ export interface RouteDeps {
   metrics: GatewayMetrics;
   readiness: Readiness;
   auth: Authenticator;
-  calls: CallMetering;
-  video: VideoMetering;
+  /** The Twilio webhooks' work (twilio/webhooks.ts), shared with the fast path. */
+  webhooks: TwilioWebhooks;
   accounts: Accounts;
   /** The ledger and calls (PostgreSQL merged with Redis), usage and the CSV export. */
   history: { history: History; usage: Usage; exports: CallsExport };
   purchases: Purchases;
   alerts: AlertSettingsStore;
-  mediaTokenKey: Buffer;
   /** The socket endpoints: GET /v1/ws, and /twilio/media/<token> (null without MEDIA_STREAMS). */
   clients: ClientGateway;
   media: MediaStreams | null;
@@ -77,16 +75,7 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
 
   app.route(
     '/twilio',
-    twilioRoutes({
-      calls: d.calls,
-      video: d.video,
-      authToken: config.twilio.authToken,
-      publicBaseUrl: config.publicBaseUrl,
-      metrics,
-      log,
-      media: d.media,
-      mediaTokenKey: d.mediaTokenKey,
-    }),
+    twilioRoutes({ hooks: d.webhooks, log, media: d.media }),
   );
   app.route('/v1/accounts', historyRoutes({ ...d.history, auth }));
   app.route(

@@ -4,11 +4,11 @@
 // work answered, clients told to reconnect (1012), jobs stopped. The process around it
 // (configuration, Redis, signals) is main.ts. Tests call startGateway on a port of their own.
 import { serve, type ServerType } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Cluster, Redis } from 'ioredis';
 import { Accounts } from './accounts/accounts.js';
-import { mountRoutes } from './app.js';
+import { MAX_BODY_BYTES, mountRoutes } from './app.js';
 import { StaffAccess } from './auth/staff-access.js';
 import type { Config } from './config.js';
 import { makeAuthenticator } from './http/auth.js';
@@ -54,6 +54,8 @@ import { createStores } from './redis/stores.js';
 import { MediaStreams } from './twilio/media-streams.js';
 import { mediaTokenKeys } from './twilio/media-token.js';
 import { twilioRestFor } from './twilio/rest-client.js';
+import { TwilioSignatures, TwilioWebhooks } from './twilio/webhooks.js';
+import { fastWebhooks } from './http/fast-webhooks.js';
 import { ClientGateway } from './ws/client-gateway.js';
 import { Hub } from './ws/hub.js';
 import { StaffPresence } from './ws/staff-presence.js';
@@ -190,8 +192,11 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   readiness.check('subscriber', () => bus.connected);
   // Reported, never deciding readiness: metering does not need PostgreSQL.
   readiness.reportOnly('postgres', () => books.ping());
+  const webhooks = new TwilioWebhooks(new TwilioSignatures(config.twilio.authToken, config.publicBaseUrl, metrics), {
+    calls, video, publicBaseUrl: config.publicBaseUrl, metrics, mediaStreams: config.ws.mediaStreams, mediaTokenKey: tokenKey,
+  });
   const app = mountRoutes({
-    config, log, clock, registry, metrics, readiness, auth, calls, video, accounts, history, purchases, alerts: new AlertSettings(alertStore, writes), mediaTokenKey: tokenKey,
+    config, log, clock, registry, metrics, readiness, auth, webhooks, accounts, history, purchases, alerts: new AlertSettings(alertStore, writes),
     clients, media: config.ws.mediaStreams ? media : null, demoTwilioUrl: deps.demoTwilioUrl,
   });
 
@@ -266,7 +271,13 @@ export async function startGateway(deps: GatewayDeps, port = deps.config.port, h
   let server: ServerType;
   try {
     server = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port, hostname: host }, () => {
+      // Twilio's form POSTs take the fast path (http/fast-webhooks.ts); the app, the rest.
+      const fast = fastWebhooks({ hooks: webhooks, log, metrics, https: config.publicBaseUrl?.startsWith('https:') ?? false, maxBodyBytes: MAX_BODY_BYTES });
+      const createServer: typeof createHttpServer = ((opts: ServerOptions, appListener: RequestListener) =>
+        createHttpServer(opts, (req, res) => {
+          if (!fast(req, res)) appListener(req, res);
+        })) as typeof createHttpServer;
+      const s = serve({ fetch: app.fetch, port, hostname: host, createServer }, () => {
         s.off('error', reject);
         resolve(s);
       });

@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayMetrics, Metrics } from '../src/metrics.js';
 import { verifyTwilio } from '../src/twilio/webhook-routes.js';
+import { TwilioSignatures } from '../src/twilio/webhooks.js';
 import { createAccount, startTestGateway, type TestGateway } from './support/gateway.js';
 import { answeredCallSignals, placeSoftphoneCall } from './support/calls.js';
 
@@ -27,7 +28,7 @@ function appFor(v: Vector) {
   const u = new URL(v.url);
   const base = `${u.protocol}//${u.username ? `${u.username}:${u.password}@` : ''}${u.host}`;
   const app = new Hono();
-  app.use('*', verifyTwilio({ authToken: v.authToken, publicBaseUrl: base, metrics: gatewayMetrics(new Metrics()) }));
+  app.use('*', verifyTwilio(new TwilioSignatures(v.authToken, base, gatewayMetrics(new Metrics()))));
   app.all('*', (c) => c.text('ok'));
   app.onError((err, c) => c.text(err.message, (err as { status?: 403 }).status ?? 500));
   return { app, path: v.url.slice(v.url.indexOf('/', v.url.indexOf('//') + 2)) };

@@ -9,7 +9,6 @@
 // the API at info. The query string is never logged (browsers put `?token=` there).
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
-import { requestId } from 'hono/request-id';
 import { matchedRoutes } from 'hono/route';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -29,7 +28,7 @@ const clip = (v: string | undefined) => (v === undefined || v.length <= MAX_HEAD
  *  made only when something is written (most requests write nothing at the configured
  *  level, and a child per request is measurable CPU); one object per request, its methods
  *  on the prototype. */
-class RequestLogger implements Logger {
+export class RequestLogger implements Logger {
   private made: Logger | null = null;
   constructor(
     private readonly base: Logger,
@@ -66,45 +65,96 @@ function routeOf(c: Context): string {
   return 'unmatched';
 }
 
-export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): MiddlewareHandler<LogEnv>[] {
+/** The request id a request goes by: the one it sent in X-Request-Id when that is sane
+ *  (word characters, "-" and "=", at most 128 of them: it lands in every log line), else a
+ *  fresh UUID. The rule of Hono's request-id middleware, kept here so that every door of
+ *  the server (the fast webhook path too) applies the same one. */
+export function requestIdOf(sent: string | undefined): string {
+  return sent && sent.length <= 128 && !/[^\w\-=]/.test(sent) ? sent : crypto.randomUUID();
+}
+
+/** What a finished request's access line and metrics are made of. */
+export interface AccessRecord {
+  route: string;
+  method: string;
+  status: number;
+  /** performance.now() when the request came in. */
+  started: number;
+  path: string;
+  log: Logger;
+  ip: string | undefined;
+  forwardedFor: string | undefined;
+  userAgent: string | undefined;
+  callSid: string | undefined;
+}
+
+/** One latency observation and one request count per request, and its access line when
+ *  the level it is logged at is on. */
+export class AccessLog {
   // One labels object per (route, method, status), reused: the metrics are observed on
   // every request, and these few combinations repeat.
-  const labelSets = new Map<string, { route: string; method: string; status: string }>();
-  const labelsFor = (route: string, method: string, status: number) => {
+  private readonly labelSets = new Map<string, { route: string; method: string; status: string }>();
+
+  constructor(private readonly deps: { log: Logger; metrics: GatewayMetrics }) {}
+
+  private labelsFor(route: string, method: string, status: number) {
     const key = `${route} ${method} ${status}`;
-    let l = labelSets.get(key);
+    let l = this.labelSets.get(key);
     if (!l) {
       l = { route, method, status: String(status) };
-      if (labelSets.size < 1000) labelSets.set(key, l);
+      if (this.labelSets.size < 1000) this.labelSets.set(key, l);
     }
     return l;
+  }
+
+  record(r: AccessRecord): void {
+    const labels = this.labelsFor(r.route, r.method, r.status);
+    const seconds = (performance.now() - r.started) / 1000;
+    this.deps.metrics.http.inc(labels);
+    this.deps.metrics.httpDuration.observe(labels, seconds);
+    const level = r.path.startsWith('/twilio/') || QUIET_PATHS.has(r.path) ? 'debug' : 'info';
+    // The line is built only when it is written.
+    if (!this.deps.log.isEnabled(level)) return;
+    r.log[level]('request', {
+      method: r.method,
+      path: r.path,
+      route: r.route,
+      status: r.status,
+      ms: Math.round(seconds * 10_000) / 10,
+      ip: r.ip,
+      forwardedFor: clip(r.forwardedFor),
+      userAgent: clip(r.userAgent),
+      callSid: r.callSid,
+    });
+  }
+}
+
+export function requestContext(deps: { log: Logger; metrics: GatewayMetrics }): MiddlewareHandler<LogEnv>[] {
+  const accessLog = new AccessLog(deps);
+  const requestId: MiddlewareHandler<LogEnv> = async (c, next) => {
+    const id = requestIdOf(c.req.header('x-request-id'));
+    c.set('requestId', id);
+    c.header('X-Request-Id', id);
+    await next();
   };
   const access: MiddlewareHandler<LogEnv> = async (c, next) => {
     const started = performance.now();
-    c.set('log', new RequestLogger(deps.log, c.get('requestId')));
+    const log = new RequestLogger(deps.log, c.get('requestId'));
+    c.set('log', log);
     await next();
-    const route = routeOf(c);
-    // An accepted socket upgrade is answered 101 by the handshake that follows.
-    const status = upgraded(c) ? 101 : c.res.status;
-    const labels = labelsFor(route, c.req.method, status);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.http.inc(labels);
-    deps.metrics.httpDuration.observe(labels, seconds);
-    const path = c.req.path;
-    const level = path.startsWith('/twilio/') || QUIET_PATHS.has(path) ? 'debug' : 'info';
-    // The line is built only when it is written.
-    if (!deps.log.isEnabled(level)) return;
-    c.get('log')[level]('request', {
+    accessLog.record({
+      route: routeOf(c),
       method: c.req.method,
-      path,
-      route,
-      status,
-      ms: Math.round(seconds * 10_000) / 10,
+      // An accepted socket upgrade is answered 101 by the handshake that follows.
+      status: upgraded(c) ? 101 : c.res.status,
+      started,
+      path: c.req.path,
+      log,
       ip: (c.env as HttpBindings | undefined)?.incoming?.socket.remoteAddress,
-      forwardedFor: clip(c.req.header('x-forwarded-for')),
-      userAgent: clip(c.req.header('user-agent')),
+      forwardedFor: c.req.header('x-forwarded-for'),
+      userAgent: c.req.header('user-agent'),
       callSid: c.get('callSid'),
     });
   };
-  return [requestId({ limitLength: 128 }), access];
+  return [requestId, access];
 }

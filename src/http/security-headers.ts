@@ -9,18 +9,26 @@ import type { MiddlewareHandler } from 'hono';
  *  includeSubDomains: the gateway's host does not speak for names below it. */
 export const HSTS = 'max-age=31536000';
 
-export function securityHeaders(opts: { https: boolean }): MiddlewareHandler {
-  return async (c, next) => {
+/** The headers for an answer to `path`, as [name, value] pairs. */
+export function securityHeaderPairs(https: boolean, path: string): [string, string][] {
+  const out: [string, string][] = [
     // No browser may guess a JSON or XML answer into something it would run.
-    c.header('X-Content-Type-Options', 'nosniff');
+    ['X-Content-Type-Options', 'nosniff'],
     // Nothing of our URLs leaves with a link or a fetch elsewhere: /app's fragment and
     // /v1/ws?token= never should, and nothing we serve needs another site to know the page.
-    c.header('Referrer-Policy', 'no-referrer');
-    // Only when the public URL is https: over plain http (development) HSTS would pin
-    // browsers to an https that is not there. Browsers ignore it on http answers anyway.
-    if (opts.https) c.header('Strict-Transport-Security', HSTS);
-    // /v1 answers carry balances, tokens and call records: no cache along the way keeps them.
-    if (c.req.path === '/v1' || c.req.path.startsWith('/v1/')) c.header('Cache-Control', 'no-store');
+    ['Referrer-Policy', 'no-referrer'],
+  ];
+  // Only when the public URL is https: over plain http (development) HSTS would pin
+  // browsers to an https that is not there. Browsers ignore it on http answers anyway.
+  if (https) out.push(['Strict-Transport-Security', HSTS]);
+  // /v1 answers carry balances, tokens and call records: no cache along the way keeps them.
+  if (path === '/v1' || path.startsWith('/v1/')) out.push(['Cache-Control', 'no-store']);
+  return out;
+}
+
+export function securityHeaders(opts: { https: boolean }): MiddlewareHandler {
+  return async (c, next) => {
+    for (const [name, value] of securityHeaderPairs(opts.https, c.req.path)) c.header(name, value);
     await next();
   };
 }

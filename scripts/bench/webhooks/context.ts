@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory] [--scale-duration S] [--memory-window S] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick] [--scale-duration S] [--memory-window S] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -14,6 +14,8 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
   --only scale         run the scale phase alone (1 vs 2 gateways, standalone Redis vs 3-master cluster);
                        it is not part of the default run
   --scale-duration S   measured seconds per scale configuration (default 5)
+  --only quick         a short loop for trying a change: the ARCHIVER=off gateway's voice and status runs and the
+                       bare ceiling, each with its server CPU per request (no archive, lifecycle or books phases)
   --only memory        run the memory phase alone: Redis bytes per settled call right after it and once archived and
                        past the windows, PostgreSQL rows and bytes per call (--lifecycle-calls calls)
   --memory-window S    LEDGER_REDIS_WINDOW_SECONDS and CALL_REDIS_RETENTION_SECONDS of the memory phase (default 5)
@@ -32,8 +34,8 @@ function parseOptions() {
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
-  if (values.only !== undefined && values.only !== 'scale' && values.only !== 'memory') {
-    failUsage(USAGE, `--only: the phases that run alone are scale and memory, got ${values.only}`);
+  if (values.only !== undefined && !['scale', 'memory', 'quick'].includes(values.only)) {
+    failUsage(USAGE, `--only: the phases that run alone are scale, memory and quick, got ${values.only}`);
   }
   // The scale phase splits the connections between 2 gateways: each needs one at least.
   if (values.only === 'scale') int('connections', values.connections, 2, 1000);
@@ -42,7 +44,7 @@ function parseOptions() {
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
-    only: values.only as 'scale' | 'memory' | undefined,
+    only: values.only as 'scale' | 'memory' | 'quick' | undefined,
     memoryWindow: int('memory-window', values['memory-window'], 0, 3600),
     scaleDuration: int('scale-duration', values['scale-duration'], 1, 600),
     build: values.build,

@@ -201,3 +201,32 @@ export function printReport(o: Outcome): boolean {
   process.stdout.write(`${JSON.stringify(json)}\n`);
   return ok;
 }
+
+/** `--only quick`: the ARCHIVER=off gateway's voice and status runs against the bare
+ *  ceiling, with each server's CPU per request — a loop for trying a change, not a report
+ *  for BENCHMARKS.md's current figures (no archive, lifecycle or catch-up). */
+export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice: PhaseResult; status: PhaseResult; bare: PhaseResult }, checksOk: boolean): boolean {
+  const rows = [row('voice', runs.voice, 0), row('status', runs.status, 0), row('bare', runs.bare, 0)];
+  const out = reportHeader('webhook bench (quick)', env, `${opts.connections} connections, warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; ARCHIVER=off`);
+  const head = ['phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server%', 'redis%', 'loadgen%', 'others%', 'server µs/req'];
+  const table = rows.map((r) => [
+    r.phase,
+    fmtInt(r.rps),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    String(r.errors + r.timeouts),
+    String(r.non2xx),
+    pctCell(r.cpu.server),
+    pctCell(r.cpu.redis),
+    pctCell(r.cpu.gen),
+    pctCell(r.cpu.other),
+    r.serverCpuUsPerRequest === null ? '-' : String(r.serverCpuUsPerRequest),
+  ]);
+  out.push(...formatTable(head, table, (i) => i > 0));
+  const bareRps = rows[2]!.rps;
+  const ok = checksOk && rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0);
+  out.push(`voice/bare ${bareRps > 0 ? r2(rows[0]!.rps / bareRps) : 0}, status/bare ${bareRps > 0 ? r2(rows[1]!.rps / bareRps) : 0}`);
+  out.push(`result: ${ok ? 'correctness checks passed (books, answers)' : 'CORRECTNESS CHECKS FAILED'}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  return ok;
+}
