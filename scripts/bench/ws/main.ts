@@ -44,6 +44,8 @@
  *           `start`, then 50 media frames/s each (160-byte µ-law payload, Twilio's exact
  *           JSON shape), then `stop`. Server CPU from /proc/<pid>/stat over the measured
  *           window; the gateway's /metrics media-frame count must equal the frames sent.
+ *           Then the same frames at the same rate against a bare ws server with the gateway's
+ *           socket options (media-bare-server.mjs), in its own process: its CPU, and the ratio.
  *
  * Client sockets use an all-zero WebSocket mask (ws `generateMask`), which spares the load
  * generator the masking work; the server unmasks every frame all the same.

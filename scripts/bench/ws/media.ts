@@ -1,5 +1,6 @@
 // Phase `media`: Media Streams ingestion (see main.ts).
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type WebSocket from 'ws';
 import { accountKeys } from '../../../src/redis/keys.js';
 import { computeTwilioSignature } from '../../../src/twilio/signature.js';
@@ -7,8 +8,8 @@ import { cpuUsPer } from '../lib/cost.js';
 import { cpuSample, cpuShare, type CpuSample } from '../lib/cpu.js';
 import { softphoneCallParams } from '../lib/identity.js';
 import { scrapeMetrics } from '../lib/api.js';
-import { stopChild } from '../lib/processes.js';
-import { fmtInt, hex, hrMs, pool, r1, r2, sleep } from '../lib/util.js';
+import { startServer, stopChild } from '../lib/processes.js';
+import { ROOT, fmtInt, hex, hrMs, pool, r1, r2, sleep } from '../lib/util.js';
 import { AUTH_TOKEN, ID, PREFIX, RUN, TW_ACCOUNT_SID, VOICE_URL, check, cpuRows, log, notes, opts, rows, shared } from './context.js';
 import { createAccount, openWs, startGateway, trackWs, wsBase } from './gateway.js';
 
@@ -17,6 +18,73 @@ function mulawPayload(): string {
   const b = randomBytes(160);
   for (let i = 0; i < b.length; i++) b[i] = (b[i]! & 0x0f) | (i % 2 ? 0xf0 : 0x70);
   return b.toString('base64');
+}
+
+interface FrameSender {
+  ws: WebSocket;
+  streamSid: string;
+  payload: string;
+  seq: number;
+  chunk: number;
+  next: number;
+}
+
+/** 50 media frames/s on every stream for the warm-up and the measured window, the streams
+ *  spread over the 20 ms period; the server's (`pid`) CPU sampled over the window. */
+async function driveFrames(streams: FrameSender[], pid: number | undefined) {
+  const S = streams.length;
+  const framesPerStream = (opts.warmup + opts.duration) * 50;
+  let sent = 0;
+  let sentInWindow = 0;
+  let maxLagMs = 0;
+  let maxBuffered = 0;
+  let inWindow = false;
+  let windowDone = false;
+  const t0 = hrMs() + 50;
+  // Spread the streams over the 20 ms frame period, as independent calls would be.
+  streams.forEach((s, i) => (s.next = t0 + ((i * 20) / S)));
+  const sendDue = () => {
+    const now = hrMs();
+    let pending = false;
+    for (const s of streams) {
+      while (s.chunk < framesPerStream && s.next <= now) {
+        if (now - s.next > maxLagMs) maxLagMs = now - s.next;
+        s.seq++;
+        s.chunk++;
+        s.ws.send(
+          `{"event":"media","sequenceNumber":"${s.seq}","media":{"track":"inbound","chunk":"${s.chunk}","timestamp":"${(s.chunk - 1) * 20}","payload":"${s.payload}"},"streamSid":"${s.streamSid}"}`,
+        );
+        s.next += 20;
+        sent++;
+        if (inWindow) sentInWindow++;
+      }
+      if (s.chunk < framesPerStream) pending = true;
+      if (s.ws.bufferedAmount > maxBuffered) maxBuffered = s.ws.bufferedAmount;
+    }
+    return pending;
+  };
+  const cpuS: { a?: CpuSample; b?: CpuSample } = {};
+  const mStart = t0 + opts.warmup * 1000;
+  const mEnd = mStart + opts.duration * 1000;
+  await new Promise<void>((done) => {
+    const timer = setInterval(() => {
+      const now = hrMs();
+      if (!inWindow && !windowDone && now >= mStart) {
+        inWindow = true;
+        void cpuSample(shared.redis, pid).then((c) => (cpuS.a = c));
+      }
+      if (inWindow && now >= mEnd) {
+        inWindow = false;
+        windowDone = true;
+        void cpuSample(shared.redis, pid).then((c) => (cpuS.b = c));
+      }
+      if (!sendDue() && cpuS.b !== undefined) {
+        clearInterval(timer);
+        done();
+      }
+    }, 1);
+  });
+  return { sent, sentInWindow, maxLagMs, maxBuffered, cpuS: cpuS as Required<typeof cpuS> };
 }
 
 export async function mediaPhase() {
@@ -90,58 +158,8 @@ export async function mediaPhase() {
     return { ws, callSid, streamSid, payload: mulawPayload(), seq: 1, chunk: 0, next: 0 };
   });
 
-  const framesPerStream = (opts.warmup + opts.duration) * 50;
-  let sent = 0;
-  let sentInWindow = 0;
-  let maxLagMs = 0;
-  let maxBuffered = 0;
-  let inWindow = false;
-  let windowDone = false;
-  const t0 = hrMs() + 50;
-  // Spread the streams over the 20 ms frame period, as independent calls would be.
-  streams.forEach((s, i) => (s.next = t0 + ((i * 20) / S)));
-  const sendDue = () => {
-    const now = hrMs();
-    let pending = false;
-    for (const s of streams) {
-      while (s.chunk < framesPerStream && s.next <= now) {
-        if (now - s.next > maxLagMs) maxLagMs = now - s.next;
-        s.seq++;
-        s.chunk++;
-        s.ws.send(
-          `{"event":"media","sequenceNumber":"${s.seq}","media":{"track":"inbound","chunk":"${s.chunk}","timestamp":"${(s.chunk - 1) * 20}","payload":"${s.payload}"},"streamSid":"${s.streamSid}"}`,
-        );
-        s.next += 20;
-        sent++;
-        if (inWindow) sentInWindow++;
-      }
-      if (s.chunk < framesPerStream) pending = true;
-      if (s.ws.bufferedAmount > maxBuffered) maxBuffered = s.ws.bufferedAmount;
-    }
-    return pending;
-  };
   log(`media: ${S} streams × 50 frames/s = ${fmtInt(S * 50)} frames/s; warm-up ${opts.warmup} s, then measuring ${opts.duration} s`);
-  const cpuS: { a?: CpuSample; b?: CpuSample } = {};
-  const mStart = t0 + opts.warmup * 1000;
-  const mEnd = mStart + opts.duration * 1000;
-  await new Promise<void>((done) => {
-    const timer = setInterval(() => {
-      const now = hrMs();
-      if (!inWindow && !windowDone && now >= mStart) {
-        inWindow = true;
-        void cpuSample(shared.redis, gw.proc.pid).then((c) => (cpuS.a = c));
-      }
-      if (inWindow && now >= mEnd) {
-        inWindow = false;
-        windowDone = true;
-        void cpuSample(shared.redis, gw.proc.pid).then((c) => (cpuS.b = c));
-      }
-      if (!sendDue() && cpuS.b !== undefined) {
-        clearInterval(timer);
-        done();
-      }
-    }, 1);
-  });
+  const { sent, sentInWindow, maxLagMs, maxBuffered, cpuS } = await driveFrames(streams, gw.proc.pid);
   running = false;
   for (const s of streams) {
     s.seq++;
@@ -159,6 +177,7 @@ export async function mediaPhase() {
   for (const s of streams) s.ws.close();
   await sleep(200);
   await stopChild(gw);
+  const bare = await bareRun(S);
 
   const counted = metrics.get('minutegate_media_frames_total{kind="media"}') ?? -1;
   const malformed = metrics.get('minutegate_media_frames_total{kind="malformed"}') ?? -1;
@@ -203,6 +222,15 @@ export async function mediaPhase() {
     target: '-',
     met: null,
   });
+  rows.push({
+    phase: 'media',
+    what: 'bare ws server, same frames (media-bare-server.mjs: the same socket options, media frames counted by prefix): % of one core; µs per frame',
+    value: `${bare.cpu.server === null ? '-' : `${bare.cpu.server}%`}; ${bare.cpuUsPerFrame ?? '-'} µs (counted ${fmtInt(bare.counted)} of ${fmtInt(bare.sent)})`,
+    target: '-',
+    met: check(bare.counted === bare.sent, 'media bare: counts every frame sent'),
+  });
+  const ratio = cpuUsPerFrame !== null && bare.cpuUsPerFrame ? r2(cpuUsPerFrame / bare.cpuUsPerFrame) : null;
+  rows.push({ phase: 'media', what: 'gateway CPU per frame ÷ bare ws server\'s (same run)', value: ratio === null ? '-' : String(ratio), target: '-', met: null });
   if (maxLagMs > 40) {
     notes.push(`media: the load generator fell up to ${r1(maxLagMs)} ms behind its 20 ms schedule (frames then went out in bursts); the rate over the window is what counts`);
   }
@@ -222,5 +250,31 @@ export async function mediaPhase() {
     streamStopsRecorded: stoppedMarked,
     cpu,
     gatewayWarnLogLines: gw.warnLines,
+    bare: { cpu: bare.cpu, cpuUsPerFrame: bare.cpuUsPerFrame, framesSent: bare.sent, framesCounted: bare.counted },
   };
+}
+
+/** The same frames at the same rate against the bare ws server, in its own process. */
+async function bareRun(S: number) {
+  const srv = await startServer({ name: 'media bare ws server', script: join(ROOT, 'scripts', 'bench', 'ws', 'media-bare-server.mjs'), env: {}, readyPath: '/healthz', log });
+  log(`media: the same ${S} streams against the bare ws server`);
+  const payload = mulawPayload();
+  const streams = await pool(Array.from({ length: S }, (_, i) => i), 50, async (): Promise<FrameSender> => ({
+    ws: trackWs(await openWs(wsBase(srv.port), {})),
+    streamSid: `MZ${hex(16)}`,
+    payload,
+    seq: 1,
+    chunk: 0,
+    next: 0,
+  }));
+  const { sent, sentInWindow, cpuS } = await driveFrames(streams, srv.proc.pid);
+  await sleep(500);
+  const counted = Number(await (await fetch(`http://127.0.0.1:${srv.port}/count`)).text());
+  for (const s of streams) s.ws.close();
+  await stopChild(srv);
+  const cpu = cpuShare(cpuS.a, cpuS.b);
+  const windowS = (cpuS.b.wall - cpuS.a.wall) / 1000;
+  cpuRows.push({ phase: 'media ceiling', window: `${r1(windowS)} s`, cpu });
+  const cpuUsPerFrame = cpuUsPer(cpuS.a.server === null || cpuS.b.server === null ? null : cpuS.b.server - cpuS.a.server, sentInWindow);
+  return { sent, counted, cpu, cpuUsPerFrame };
 }
