@@ -105,7 +105,13 @@ export function fastWebhooks(d: {
     // Any other type gets the app's answer (JSON signed with bodySHA256, or a 415).
     const type = req.headers['content-type'];
     if (type === undefined || !FORM.test(type)) return false;
-    void serve(req, res, target, path, url);
+    serve(req, res, target, path, url).catch((err: unknown) => {
+      // Nothing above should throw past its own catch; if it does, the request is answered
+      // and logged, never left to an unhandled rejection (which stops the process).
+      d.log.error('unhandled error', { err, path });
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': JSON_TYPE }).end(JSON.stringify(errorBody('INTERNAL', 'internal error')));
+      else res.destroy();
+    });
     return true;
   };
 }
