@@ -1,6 +1,6 @@
 // The Twilio webhooks' hot path, served from node's request event before the app sees the
 // request. Twilio's voice and status callbacks are the gateway's volume, and going through
-// the web framework cost about a third of each one's CPU (the adapter's Request and
+// the web framework cost about a fifth of each one's CPU (the adapter's Request and
 // Response objects, the middleware chain, the context's headers: BENCHMARKS.md, session
 // 19). This takes only the shape Twilio sends — POST /twilio/voice, /twilio/status or
 // /twilio/video/status, a form body of a declared length within the limit — and does what

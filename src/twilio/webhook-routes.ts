@@ -7,12 +7,11 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
-import type { GatewayMetrics } from '../metrics.js';
 import { onlyUpgrades, socketRoute, unavailableWhile } from '../http/upgrades.js';
 import type { StreamBinding } from './media-token.js';
 import { MediaStreams } from './media-streams.js';
 import { validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
-import { flatParams, JSON_TYPE, NOT_CONFIGURED, queryOf, type SignalRoute, TwilioSignatures, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from './webhooks.js';
+import { flatParams, JSON_TYPE, NO_QUERY, NOT_CONFIGURED, queryOf, type SignalRoute, type TwilioSignatures, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from './webhooks.js';
 
 type TwilioEnv = {
   Variables: {
@@ -31,8 +30,6 @@ type TwilioEnv = {
 const respond = (c: { body(data: string, status: never, headers: Record<string, string>): Response }, a: TwilioAnswer) =>
   c.body(a.body, a.status as never, { 'content-type': a.json ? JSON_TYPE : XML_TYPE });
 
-const NO_QUERY: Record<string, string> = Object.freeze(Object.create(null));
-
 /**
  * Verifies X-Twilio-Signature and exposes the signed parameters, flat. Form POSTs are
  * signed over URL + sorted params; JSON POSTs over a URL carrying bodySHA256 (the body's
@@ -41,27 +38,27 @@ const NO_QUERY: Record<string, string> = Object.freeze(Object.create(null));
  * exposed on its own (`query`): a GET's query is Twilio's parameters, mixed with any of
  * ours, so it has none.
  */
-export function verifyTwilio(hooks: TwilioSignatures): MiddlewareHandler<TwilioEnv> {
+export function verifyTwilio(signatures: TwilioSignatures): MiddlewareHandler<TwilioEnv> {
   return async (c, next) => {
-    const authToken = hooks.authToken;
+    const authToken = signatures.authToken;
     if (!authToken) throw NOT_CONFIGURED();
     // The URL Twilio requested: the public base plus the path and query we received.
     const raw = c.req.url;
-    const url = hooks.signedUrl(c.req.header('host'), raw.slice(raw.indexOf('/', raw.indexOf('//') + 2)));
+    const url = signatures.signedUrl(c.req.header('host'), raw.slice(raw.indexOf('/', raw.indexOf('//') + 2)));
     const signature = c.req.header('x-twilio-signature');
     let signed: TwilioParams = {};
     if (c.req.method === 'GET' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
-      if (!mediaUrlSigned(authToken, signature, url)) throw hooks.refused(signature);
+      if (!mediaUrlSigned(authToken, signature, url)) throw signatures.refused(signature);
     } else if (c.req.method === 'GET') {
-      if (!validateTwilioSignature(authToken, signature, url, signed)) throw hooks.refused(signature);
+      if (!validateTwilioSignature(authToken, signature, url, signed)) throw signatures.refused(signature);
       signed = Object.fromEntries(new URL(raw).searchParams);
     } else {
       const type = c.req.header('content-type') ?? '';
       const body = await c.req.text();
       if (/^application\/x-www-form-urlencoded\b/i.test(type)) {
-        signed = hooks.verifyForm(url, signature, body);
+        signed = signatures.verifyForm(url, signature, body);
       } else if (/^application\/json\b/i.test(type) && url.includes('bodySHA256=')) {
-        if (!validateTwilioBodySignature(authToken, signature, url, body)) throw hooks.refused(signature);
+        if (!validateTwilioBodySignature(authToken, signature, url, body)) throw signatures.refused(signature);
       } else {
         throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Twilio webhooks are form-encoded (application/x-www-form-urlencoded)');
       }

@@ -32,7 +32,8 @@ export const JSON_TYPE = 'application/json';
 /** The signal routes, by the path under /twilio they are served on. */
 export type SignalRoute = 'status' | 'video/status';
 
-const NO_QUERY: Record<string, string> = Object.freeze(Object.create(null));
+/** No query: a GET's (its query is Twilio's parameters), or a URL without one. */
+export const NO_QUERY: Record<string, string> = Object.freeze(Object.create(null));
 
 /** The query of a request path or URL, flat (a repeated name keeps its first value); a
  *  null-prototype record, so names like `__proto__` are plain keys. */
