@@ -39,10 +39,10 @@ end
 
 local function open_call(reserved, authId)
   redis.call('HSET', CALL, 'state', 'active', 'callSid', callSid, 'direction', direction,
-    'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'reservedMinutes', reserved,
-    'authorizationId', authId, 'expectedLegs', ARGV[11], 'createdAt', NOW,
-    'legsKnown', 0, 'legsOpen', 0)
-  redis.call('ZADD', ACTIVE, NOW, callSid)
+    'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'reservedMinutes', int(reserved),
+    'authorizationId', authId, 'expectedLegs', ARGV[11], 'createdAt', NOW_S,
+    'legsKnown', '0', 'legsOpen', '0')
+  redis.call('ZADD', ACTIVE, NOW_S, callSid)
   P.active = P.active + 1
   changed = true
   -- Queued in the same script, so no call is ever open without its check (R15).

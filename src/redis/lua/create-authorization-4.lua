@@ -57,7 +57,7 @@ local expiresAt = NOW + tonumber(ARGV[9])
 local record = '{"r":' .. int(reserve) .. ',"e":' .. int(expiresAt) .. ',' .. string.sub(ARGV[12], 2)
 -- The count as HINCRBY would leave it, in the same write: it was read above.
 redis.call('HSET', AUTHS, ARGV[4], record, reqField, ARGV[4], countField, int(open + 1))
-redis.call('ZADD', AUTHEXP, expiresAt, ARGV[4])
+redis.call('ZADD', AUTHEXP, int(expiresAt), ARGV[4])
 changed = true
 finish()
 return { 1, ARGV[4], expiresAt }

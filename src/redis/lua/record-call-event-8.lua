@@ -92,7 +92,7 @@ if not check then
   if kind == 'action' then seen = 'seen:action:' .. status .. ':' .. (ARGV[9] or '')
   elseif seq ~= '' then seen = 'seen:' .. legSid .. ':' .. seq
   else seen = 'seen:' .. legSid .. ':' .. kind .. ':' .. status .. ':' .. (ARGV[9] or '') end
-  if redis.call('HSETNX', CALL, seen, 1) == 0 then finish() return { 4 } end
+  if redis.call('HSETNX', CALL, seen, '1') == 0 then finish() return { 4 } end
 end
 if state == 'ended' then finish() return { 5 } end
 
@@ -109,8 +109,8 @@ if kind == 'action' then
     -- bridged is known, though: that leg is the one billed.
     redis.call('HSET', CALL, 'actionIncomplete', status, 'dialCallSid', ARGV[12])
   else
-    redis.call('HSET', CALL, 'actionStatus', status, 'actionSeconds', seconds or 0,
-      'actionMinutes', minutes or 0, 'dialCallSid', ARGV[12])
+    redis.call('HSET', CALL, 'actionStatus', status, 'actionSeconds', int(seconds or 0),
+      'actionMinutes', int(minutes or 0), 'dialCallSid', ARGV[12])
   end
 elseif kind == 'child' then
   local field = 'leg:' .. legSid
@@ -120,8 +120,8 @@ elseif kind == 'child' then
     leg = cjson.decode(raw)
   else
     leg = { q = -1, t = 0, s = '' }
-    redis.call('HINCRBY', CALL, 'legsKnown', 1)
-    redis.call('HINCRBY', CALL, 'legsOpen', 1)
+    redis.call('HINCRBY', CALL, 'legsKnown', '1')
+    redis.call('HINCRBY', CALL, 'legsOpen', '1')
     redis.call('HSET', CALL, 'legList', (redis.call('HGET', CALL, 'legList') or '') .. legSid .. ',')
   end
   -- A leg's terminal status is final for that leg; an older progress event arriving
@@ -137,7 +137,7 @@ elseif kind == 'child' then
       leg.t, leg.s, leg.e = 1, status, eventAt
       if status == 'completed' and not seconds then leg.i, leg.d, leg.m = 1, 0, 0
       else leg.d, leg.m = seconds or 0, minutes or 0 end
-      redis.call('HINCRBY', CALL, 'legsOpen', -1)
+      redis.call('HINCRBY', CALL, 'legsOpen', '-1')
     else
       local q = tonumber(seq) or leg.q
       if q >= leg.q then leg.s, leg.q = status, q end
@@ -158,7 +158,7 @@ elseif kind == 'child' then
   if write then redis.call('HSET', CALL, field, cjson.encode(leg)) end
 elseif kind == 'parent' then
   if TERMINAL[status] then
-    if redis.call('HSETNX', CALL, 'parentTerminal', 1) == 1 or redis.call('HGET', CALL, 'parentIncomplete') then
+    if redis.call('HSETNX', CALL, 'parentTerminal', '1') == 1 or redis.call('HGET', CALL, 'parentIncomplete') then
       redis.call('HSET', CALL, 'parentStatus', status, 'parentSeconds', seconds or 0, 'parentMinutes', minutes or 0,
         'parentEndAt', eventAt or NOW)
       if status == 'completed' and not seconds then redis.call('HSET', CALL, 'parentIncomplete', 1)
@@ -178,8 +178,8 @@ local c = redis.call('HMGET', CALL, 'actionStatus', 'actionSeconds', 'actionMinu
 -- Stream start (media-stream-2.lua shares the liveAt flag).
 local function publish_started()
   if not answeredNow or c[13] then return end
-  redis.call('HSET', CALL, 'answeredAt', NOW)
-  if redis.call('HSETNX', CALL, 'liveAt', NOW) == 1 then
+  redis.call('HSET', CALL, 'answeredAt', NOW_S)
+  if redis.call('HSETNX', CALL, 'liveAt', NOW_S) == 1 then
     publish_call_event({ event = 'started', callSid = callSid, direction = c[14], from = c[15], to = c[16],
       staffId = c[17], at = NOW })
   end
@@ -290,7 +290,7 @@ if not final then
   finish()
   publish_started()
   if c[4] then
-    redis.call('HSETNX', CALL, 'pendingSince', NOW)
+    redis.call('HSETNX', CALL, 'pendingSince', NOW_S)
     return { 3, check_after_grace() }
   end
   return { 2 }
@@ -321,16 +321,16 @@ if late then
   late.left, late.used, late.overage = late.left - debit, late.used + billMin, late.overage + over
   save_closed_cycle(late)
   bookedIn = late.start
-  extra = { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
-    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt, 'late', 1 }
+  extra = { 'billedMinutes', int(billMin), 'overageMinutes', int(over), 'billableSeconds', int(billSec),
+    'debitedMinutes', int(debit), 'cycleStart', int(bookedIn), 'endedAt', int(endAt), 'late', '1' }
 else
   debit = math.min(billMin, P.balance)
   over = billMin - debit
   P.balance = P.balance - debit
   P.overage = P.overage + over
   P.used = P.used + billMin
-  extra = { 'billedMinutes', billMin, 'overageMinutes', over, 'billableSeconds', billSec,
-    'debitedMinutes', debit, 'cycleStart', bookedIn, 'endedAt', endAt }
+  extra = { 'billedMinutes', int(billMin), 'overageMinutes', int(over), 'billableSeconds', int(billSec),
+    'debitedMinutes', int(debit), 'cycleStart', int(bookedIn), 'endedAt', int(endAt) }
 end
 if emergency then extra[#extra + 1] = 'emergency'; extra[#extra + 1] = 'true' end
 -- The call detail record's who and when travel with the entry (R19), so the archive
@@ -340,14 +340,14 @@ extra[#extra + 1] = cjson.encode({ direction = c[14], from = c[15], to = c[16], 
   placedAt = tonumber(c[21]), answeredAt = tonumber(c[13]) or (answeredNow and NOW or nil),
   reservedMinutes = tonumber(c[12]), legs = dialled_legs() })
 ledger('call_debit', late and 0 or -debit, callSid, extra)
-redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW, 'billableSeconds', billSec,
-  'billedMinutes', billMin, 'debitedMinutes', debit, 'overageMinutes', over, 'cycleStart', bookedIn,
-  'callEndedAt', endAt)
+redis.call('HSET', CALL, 'state', 'ended', 'endedAt', NOW_S, 'billableSeconds', int(billSec),
+  'billedMinutes', int(billMin), 'debitedMinutes', int(debit), 'overageMinutes', int(over), 'cycleStart', int(bookedIn),
+  'callEndedAt', int(endAt))
 redis.call('ZREM', ACTIVE, callSid)
 drop_check(CHECKS, ARGV[15])
 -- Kept until the archive has it (R19): calls-archived-n.lua then lists it from PostgreSQL
 -- and lets the hash expire CALL_REDIS_RETENTION_SECONDS after it settled.
-redis.call('ZADD', ENDED, NOW, callSid)
+redis.call('ZADD', ENDED, NOW_S, callSid)
 changed = true
 finish()
 publish_started()

@@ -29,7 +29,7 @@ local function alert_settings()
 end
 
 local function raise_alert(threshold, email, webhook)
-  local seq = redis.call('HINCRBY', POOL, 'alertSeq', 1)
+  local seq = redis.call('HINCRBY', POOL, 'alertSeq', '1')
   local id = 'al_' .. int(P.cycleStart) .. '_' .. seq
   local level = threshold == 0 and 'exhausted' or 'low'
   local available = P.balance - P.reserved

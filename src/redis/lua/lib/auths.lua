@@ -14,7 +14,7 @@ local AUTHS, AUTHEXP = KEYS[3], KEYS[4]
 -- removes an authorization does, through drop_auth(). Emergency ones count like any other (R21).
 local function staff_auth_gone(a)
   local f = 'req:#' .. a.s
-  if redis.call('HINCRBY', AUTHS, f, -1) <= 0 then redis.call('HDEL', AUTHS, f) end
+  if redis.call('HINCRBY', AUTHS, f, '-1') <= 0 then redis.call('HDEL', AUTHS, f) end
 end
 
 -- The one way an authorization goes (issue #22: it was written out five times): its record,
@@ -35,7 +35,7 @@ end
 -- Releases the reservations of authorizations that were never bound to a call (R2).
 local function sweep_expired_auths()
   -- Bounded so one script never blocks Redis for long; the rest go in the next script.
-  local due = redis.call('ZRANGEBYSCORE', AUTHEXP, '-inf', NOW, 'LIMIT', 0, 1000)
+  local due = redis.call('ZRANGEBYSCORE', AUTHEXP, '-inf', NOW_S, 'LIMIT', '0', '1000')
   for _, id in ipairs(due) do
     local raw = redis.call('HGET', AUTHS, id)
     if raw then
@@ -53,7 +53,7 @@ local function release_staff_auths(staffId)
   local f = 'req:#' .. staffId
   if not redis.call('HGET', AUTHS, f) then return 0 end
   local n = 0
-  for _, id in ipairs(redis.call('ZRANGE', AUTHEXP, 0, -1)) do
+  for _, id in ipairs(redis.call('ZRANGE', AUTHEXP, '0', '-1')) do
     local raw = redis.call('HGET', AUTHS, id)
     if raw then
       local a = cjson.decode(raw)

@@ -13,8 +13,8 @@ local LEDGER = KEYS[2]
 -- Appends one ledger entry (R13). `minutes` is the signed change of balance, so replaying
 -- the ledger (sum of minutes) gives the balance; balanceAfter is the balance it left.
 local function ledger(kind, minutes, ref, extra)
-  local args = { 'XADD', LEDGER, '*', 'kind', kind, 'minutes', minutes, 'balanceAfter', P.balance,
-    'ref', ref, 'at', NOW }
+  local args = { 'XADD', LEDGER, '*', 'kind', kind, 'minutes', int(minutes), 'balanceAfter', str('balance'),
+    'ref', ref, 'at', NOW_S }
   if extra then
     for i = 1, #extra do args[#args + 1] = extra[i] end
   end

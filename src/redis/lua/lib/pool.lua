@@ -7,6 +7,9 @@
     ARGV[2] events channel  <prefix>:{acc}:events     (sharded pub/sub, same slot as the keys)
 ]]
 local NOW = tonumber(ARGV[1])
+-- The same instant as the caller wrote it, for redis.call: Redis 7.0 turns every number
+-- passed to redis.call into a string with printf("%.17g"), dearer than the command it feeds.
+local NOW_S = ARGV[1]
 local CHANNEL = ARGV[2]
 local POOL = KEYS[1]
 
