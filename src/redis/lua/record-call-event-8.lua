@@ -159,9 +159,9 @@ elseif kind == 'child' then
 elseif kind == 'parent' then
   if TERMINAL[status] then
     if redis.call('HSETNX', CALL, 'parentTerminal', '1') == 1 or redis.call('HGET', CALL, 'parentIncomplete') then
-      redis.call('HSET', CALL, 'parentStatus', status, 'parentSeconds', seconds or 0, 'parentMinutes', minutes or 0,
-        'parentEndAt', eventAt or NOW)
-      if status == 'completed' and not seconds then redis.call('HSET', CALL, 'parentIncomplete', 1)
+      redis.call('HSET', CALL, 'parentStatus', status, 'parentSeconds', int(seconds or 0), 'parentMinutes', int(minutes or 0),
+        'parentEndAt', eventAt and int(eventAt) or NOW_S)
+      if status == 'completed' and not seconds then redis.call('HSET', CALL, 'parentIncomplete', '1')
       else redis.call('HDEL', CALL, 'parentIncomplete') end
     end
   elseif status == 'in-progress' and redis.call('HGET', CALL, 'expectedLegs') == '0' then

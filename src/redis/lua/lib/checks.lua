@@ -15,11 +15,13 @@
 -- `replace`: this is the new time whatever it was). Returns the due time the caller must
 -- write to the global index, or 0 when the index already covers it.
 local function schedule_check(pool, checks, member, dueAt, replace)
-  if replace then redis.call('ZADD', checks, dueAt, member)
-  else redis.call('ZADD', checks, 'LT', dueAt, member) end
+  -- As a string: Redis 7.0 would format the number with printf("%.17g") (lib/pool.lua).
+  local due = string.format('%d', dueAt)
+  if replace then redis.call('ZADD', checks, due, member)
+  else redis.call('ZADD', checks, 'LT', due, member) end
   local at = tonumber(redis.call('HGET', pool, 'reconcileAt'))
   if at and at <= dueAt then return 0 end
-  redis.call('HSET', pool, 'reconcileAt', dueAt)
+  redis.call('HSET', pool, 'reconcileAt', due)
   return dueAt
 end
 
