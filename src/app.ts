@@ -2,17 +2,15 @@
 // by the composition root (gateway.ts). It builds nothing and never listens, so tests and
 // gateway.ts alike hand it what it serves.
 import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { accountRoutes } from './api/account-routes.js';
 import { alertRoutes, type AlertSettingsStore } from './api/alert-routes.js';
 import { historyRoutes } from './api/history-routes.js';
 import { purchaseRoutes } from './api/purchase-routes.js';
 import type { Config } from './config.js';
-import { AppError } from './domain/errors.js';
-import { isPostgresUnavailable, isStorageFailure } from './domain/storage-failure.js';
 import { requestContext, type LogEnv } from './http/access-log.js';
 import type { Authenticator } from './http/auth.js';
 import { limitBody } from './http/body-limit.js';
+import { errorAnswer } from './http/error-answer.js';
 import { apiCors } from './http/cors.js';
 import { docsRoutes } from './http/docs-routes.js';
 import { errorBody } from './http/json.js';
@@ -106,19 +104,8 @@ export function mountRoutes(d: RouteDeps): Hono<LogEnv> {
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => {
-    if (err instanceof AppError) return c.json(errorBody(err.code, err.message), err.status);
-    if (err instanceof HTTPException) return c.json(errorBody('BAD_REQUEST', err.message), err.status);
-    if (isStorageFailure(err)) {
-      // R14: Redis away or refusing writes (full, issue #16): nothing was done; retry.
-      metrics.redisErrors.inc({ route: 'api' });
-      return c.json(errorBody('STORE_UNAVAILABLE', 'storage is unavailable (unreachable or full); retry'), 503);
-    }
-    if (isPostgresUnavailable(err)) {
-      // A read of the books (history) while PostgreSQL is away; writes refuse before this.
-      return c.json(errorBody('STORE_UNAVAILABLE', 'the books (PostgreSQL) cannot be reached; retry'), 503);
-    }
-    (c.get('log') ?? log).error('unhandled error', { err, path: c.req.path });
-    return c.json(errorBody('INTERNAL', 'internal error'), 500);
+    const a = errorAnswer(err, { metrics, log: c.get('log') ?? log, path: c.req.path });
+    return c.json(a.body, a.status);
   });
   return app;
 }

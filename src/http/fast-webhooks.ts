@@ -9,21 +9,20 @@
 // same JSON errors. Any other request (chunked, oversized, another type or method, another
 // path) goes to the app untouched, which answers it as it always did.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError } from '../domain/errors.js';
-import { isStorageFailure } from '../domain/storage-failure.js';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { flatParams, JSON_TYPE, queryOf, type SignalRoute, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from '../twilio/webhooks.js';
 import { AccessLog, RequestLogger, requestIdOf } from './access-log.js';
+import { errorAnswer } from './error-answer.js';
 import { errorBody } from './json.js';
 import { securityHeaderPairs } from './security-headers.js';
 
-/** The routes taken here, by path: what each does, and the route label of its metrics
- *  (the app's pattern for the same route, so the series are the same whichever door). */
-const ROUTES: Record<string, { route: 'voice' | SignalRoute; label: string }> = Object.assign(Object.create(null), {
-  '/twilio/voice': { route: 'voice', label: '/twilio/voice' },
-  '/twilio/status': { route: 'status', label: '/twilio/status' },
-  '/twilio/video/status': { route: 'video/status', label: '/twilio/video/status' },
+/** The routes taken here, by path. The path is also the route label of their metrics:
+ *  the app's pattern for the same route, so the series are the same whichever door. */
+const ROUTES: Record<string, 'voice' | SignalRoute> = Object.assign(Object.create(null), {
+  '/twilio/voice': 'voice',
+  '/twilio/status': 'status',
+  '/twilio/video/status': 'video/status',
 });
 
 const FORM = /^application\/x-www-form-urlencoded\b/i;
@@ -43,18 +42,7 @@ export function fastWebhooks(d: {
   const access = new AccessLog(d);
   // Every path taken here is under /twilio/: its security headers are the same for all.
   const secure = Object.fromEntries(securityHeaderPairs(d.https, '/twilio/'));
-  const errorAnswer = (err: unknown, log: Logger, path: string): TwilioAnswer => {
-    if (err instanceof AppError) return { status: err.status, body: JSON.stringify(errorBody(err.code, err.message)), json: true };
-    // As the app's error handler answers what no route caught.
-    if (isStorageFailure(err)) {
-      d.metrics.redisErrors.inc({ route: 'api' });
-      return { status: 503, body: JSON.stringify(errorBody('STORE_UNAVAILABLE', 'storage is unavailable (unreachable or full); retry')), json: true };
-    }
-    log.error('unhandled error', { err, path });
-    return { status: 500, body: JSON.stringify(errorBody('INTERNAL', 'internal error')), json: true };
-  };
-
-  const serve = async (req: IncomingMessage, res: ServerResponse, target: (typeof ROUTES)[string], path: string, url: string) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: (typeof ROUTES)[string], path: string, url: string) => {
     const started = performance.now();
     const requestId = requestIdOf(header(req, 'x-request-id'));
     const log = new RequestLogger(d.log, requestId);
@@ -66,10 +54,11 @@ export function fastWebhooks(d: {
       const sig = d.hooks.signatures;
       const p = flatParams(sig.verifyForm(sig.signedUrl(host, url), header(req, 'x-twilio-signature'), body));
       callSid = p.CallSid;
-      answer = target.route === 'voice' ? await d.hooks.voice(p, host, log) : await d.hooks.signal(target.route, p, queryOf(url), log);
+      answer = route === 'voice' ? await d.hooks.voice(p, host, log) : await d.hooks.signal(route, p, queryOf(url), log);
     } catch (err) {
       if (err instanceof BodyAborted) return; // the client went away mid-body: nobody to answer
-      answer = errorAnswer(err, log, path);
+      const a = errorAnswer(err, { metrics: d.metrics, log, path });
+      answer = { status: a.status, body: JSON.stringify(a.body), json: true };
     }
     res.writeHead(answer.status, {
       ...secure,
@@ -79,7 +68,7 @@ export function fastWebhooks(d: {
     });
     res.end(answer.body);
     access.record({
-      route: target.label,
+      route: path,
       method: 'POST',
       status: answer.status,
       started,
@@ -97,15 +86,15 @@ export function fastWebhooks(d: {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const target = ROUTES[path];
-    if (!target) return false;
+    const route = ROUTES[path];
+    if (!route) return false;
     // Without a declared length (chunked) or over the limit, the app's body limit decides.
     const declared = req.headers['content-length'];
     if (declared === undefined || !(Number(declared) <= d.maxBodyBytes)) return false;
     // Any other type gets the app's answer (JSON signed with bodySHA256, or a 415).
     const type = req.headers['content-type'];
     if (type === undefined || !FORM.test(type)) return false;
-    serve(req, res, target, path, url).catch((err: unknown) => {
+    serve(req, res, route, path, url).catch((err: unknown) => {
       // Nothing above should throw past its own catch; if it does, the request is answered
       // and logged, never left to an unhandled rejection (which stops the process).
       d.log.error('unhandled error', { err, path });
