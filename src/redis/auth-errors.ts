@@ -14,7 +14,7 @@ export function describeAuthFailure(err: Error, s: RedisSettings, where: string)
   const user = s.username ? `REDIS_USERNAME=${s.username}` : 'the default user (REDIS_USERNAME unset)';
   const pw = s.password || passwordInUrl(s.url) ? 'REDIS_PASSWORD is set' : 'REDIS_PASSWORD is unset';
   if (/NOPERM/i.test(err.message)) {
-    return `Redis at ${where} accepted ${user} but it lacks permissions the gateway needs (all keys and commands of the key prefix, incl. EVALSHA and SSUBSCRIBE): grant them with ACL SETUSER.`;
+    return `Redis at ${where} accepted ${user} but it lacks permissions the gateway needs (all keys and commands of the key prefix, incl. FCALL, FUNCTION LOAD and SSUBSCRIBE): grant them with ACL SETUSER.`;
   }
   if (/NOAUTH|Authentication required/i.test(err.message)) {
     return `Redis at ${where} requires a password and ${pw}: set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user).`;

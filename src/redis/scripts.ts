@@ -1,22 +1,21 @@
 // Loads the Lua scripts (one file per operation, `<name>-<numberOfKeys>.lua`, so the key
 // count cannot drift from the caller; `<name>-n.lua` for a script over a batch, whose key
 // count is the batch's; shared code in lua/lib/, pulled in by `--!include`) and runs them
-// by EVALSHA, falling back to EVAL (which also caches the script) on NOSCRIPT — on a
-// standalone server or a cluster, where the keys route the command to their slot.
+// as Redis Functions (FCALL): all of them one library (function-library.ts), which the
+// runner loads on a server that lacks it — a standalone server, or every master of a
+// cluster, where the keys route each call to their slot.
 //
 // Not as ioredis custom commands (defineCommand): every pipeline ioredis makes copies each
 // defined command onto itself, and auto-pipelining makes one per event-loop turn — with
 // 38 scripts, about 8.5 KB and 76 properties per batch on the webhook path.
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { buildLibrary, type FunctionLibrary } from './function-library.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 const LIB_DIR = join(LUA_DIR, 'lib');
-/** `--!include <name>` pulls lib/<name>.lua in ahead of the script (once, dependencies first). */
-const INCLUDE = /^--!include ([a-z-]+)\s*$/gm;
 
 export const SCRIPT_NAMES = [
   'create-account',
@@ -78,24 +77,8 @@ interface ScriptSource {
   name: ScriptName;
   /** null: a batch script ("-n"), run with as many keys as it is given. */
   numberOfKeys: number | null;
-  lua: string;
-}
-
-/** The script's text with its includes resolved: each library once, its own includes
- *  first, in the order they are named. */
-export function resolveIncludes(source: string, readLib: (name: string) => string = (n) => readFileSync(join(LIB_DIR, `${n}.lua`), 'utf8')): string {
-  const done = new Set<string>();
-  const parts: string[] = [];
-  const visit = (name: string, stack: string[]) => {
-    if (done.has(name)) return;
-    if (stack.includes(name)) throw new Error(`Lua include cycle: ${[...stack, name].join(' -> ')}`);
-    const lib = readLib(name);
-    for (const m of lib.matchAll(INCLUDE)) visit(m[1]!, [...stack, name]);
-    done.add(name);
-    parts.push(`-- ==== lib/${name}.lua ====\n${lib}`);
-  };
-  for (const m of source.matchAll(INCLUDE)) visit(m[1]!, []);
-  return parts.length ? `${parts.join('\n')}\n-- ==== script ====\n${source}` : source;
+  /** The script's own text; its libraries are the function library's. */
+  source: string;
 }
 
 function loadSources(): ScriptSource[] {
@@ -106,33 +89,55 @@ function loadSources(): ScriptSource[] {
     if (!file) throw new Error(`Lua script for ${name} is missing from ${LUA_DIR}`);
     const count = /-(\d+|n)\.lua$/.exec(file)![1]!;
     const numberOfKeys = count === 'n' ? null : Number(count);
-    out.push({ name, numberOfKeys, lua: resolveIncludes(readFileSync(join(LUA_DIR, file), 'utf8')) });
+    out.push({ name, numberOfKeys, source: readFileSync(join(LUA_DIR, file), 'utf8') });
   }
   return out;
 }
 
-const isNoScript = (err: unknown) => err instanceof Error && err.message.startsWith('NOSCRIPT');
+/** Every script, as the one function library the runner loads (function-library.ts). */
+export function scriptLibrary(): FunctionLibrary & { numberOfKeys: Map<ScriptName, number | null> } {
+  const sources = loadSources();
+  const lib = buildLibrary(sources, (n) => readFileSync(join(LIB_DIR, `${n}.lua`), 'utf8'));
+  return { ...lib, numberOfKeys: new Map(sources.map((s) => [s.name, s.numberOfKeys])) };
+}
+
+const isMissingFunction = (err: unknown) => err instanceof Error && err.message.startsWith('ERR Function not found');
+const isLoadedAlready = (err: unknown) => err instanceof Error && /^ERR Library '.*' already exists/.test(err.message);
+
+/** Loads the library on a server; another instance having loaded it first is success. */
+async function loadOn(node: Redis, code: string): Promise<void> {
+  await node.function('LOAD', code).catch((err: unknown) => {
+    if (!isLoadedAlready(err)) throw err;
+  });
+}
 
 /** Prepares every script for the client and returns a typed runner; `observe`, when given,
  *  hears each run's duration in seconds (for the latency histogram). */
 export function registerScripts(client: Redis | Cluster, observe?: (name: ScriptName, seconds: number) => void): ScriptRunner {
-  const scripts = new Map<ScriptName, { sha: string; lua: string; numberOfKeys: number | null }>();
-  for (const s of loadSources()) {
-    scripts.set(s.name, { sha: createHash('sha1').update(s.lua).digest('hex'), lua: s.lua, numberOfKeys: s.numberOfKeys });
-  }
+  const lib = scriptLibrary();
+  // A server that lacks the library (new, restarted, FUNCTION FLUSH, or a master of a
+  // cluster that never had it) answers "Function not found": the library is loaded — on
+  // every master of a cluster, as the key decides which one runs it — and the call sent
+  // once more. Calls that meet it together share one load.
+  let loading: Promise<void> | null = null;
+  const load = () =>
+    (loading ??= (async () => {
+      const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+      await Promise.all(nodes.map((n) => loadOn(n, lib.code)));
+    })().finally(() => (loading = null)));
   return {
     run(name, keys, args) {
-      const s = scripts.get(name)!;
-      if (s.numberOfKeys !== null && keys.length !== s.numberOfKeys) {
+      const fn = lib.functions.get(name)!;
+      const numberOfKeys = lib.numberOfKeys.get(name)!;
+      if (numberOfKeys !== null && keys.length !== numberOfKeys) {
         // A programming error, caught by every test that calls the script.
-        throw new Error(`${name} takes ${s.numberOfKeys} keys, got ${keys.length}`);
+        throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
       }
-      // A server that has not seen the script (new, restarted, or another master of the
-      // cluster) answers NOSCRIPT; EVAL runs it and caches it there.
       const call = (): Promise<ScriptReply> =>
-        (client.evalsha(s.sha, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((err: unknown) => {
-          if (!isNoScript(err)) throw err;
-          return client.eval(s.lua, keys.length, ...keys, ...args) as Promise<ScriptReply>;
+        (client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch(async (err: unknown) => {
+          if (!isMissingFunction(err)) throw err;
+          await load();
+          return client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>;
         });
       if (!observe) return call();
       const started = performance.now();

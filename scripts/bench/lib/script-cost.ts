@@ -7,8 +7,8 @@
  * the µs by ±20%, not these; per script ±7% from where Lua's GC steps fall, the lifecycle's
  * total ±2%), against a server of your own under callgrind:
  *
- *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=evalGenericCommand \
- *     redis-server --port 6396 --save '' &
+ *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=fcallCommand \
+ *     --toggle-collect=evalGenericCommand redis-server --port 6396 --save '' &
  *   npx tsx scripts/bench/lib/script-cost.ts --url redis://127.0.0.1:6396 --callgrind <its pid> \
  *     --lifecycles 30 --rounds 1
  *
@@ -18,7 +18,7 @@
  *   per call: authorize-call (voice), the dialled leg's initiated, ringing, in-progress, a
  *   Media Stream start, the leg's completed (a stream stop first), the <Dial action> and the
  *   parent's completed: the 6 signals of R5 through record-call-event.
- * After every script run it reads INFO commandstats: the EVALSHA's usec is the script's
+ * After every script run it reads INFO commandstats: the FCALL's usec is the script's
  * time, the other commands' deltas are the redis.call()s it issued (Redis counts those
  * under their own names too) — commands per call is the machine-independent unit.
  * usec_per_call is the median over the rounds (CONFIG RESETSTAT before each), min–max beside:
@@ -122,7 +122,7 @@ async function main() {
         for (const [cmd, s] of now) {
           const d = s.calls - (last.get(cmd)?.calls ?? 0);
           if (d === 0 || cmd === 'info') continue;
-          if (/^(evalsha|eval)$/.test(cmd)) t.usec += s.usec - (last.get(cmd)?.usec ?? 0);
+          if (/^(fcall|function\|load|evalsha|eval)$/.test(cmd)) t.usec += s.usec - (last.get(cmd)?.usec ?? 0);
           else t.inner.set(cmd, (t.inner.get(cmd) ?? 0) + d);
         }
         last = now;

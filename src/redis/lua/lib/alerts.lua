@@ -9,7 +9,8 @@
 -- account's channel for its sockets, and announced on the global "<prefix>:alerts"
 -- channel so a dispatcher queues its delivery.
 -- The alert fields are read when needed (see load_pool), once per script.
-local alert_fields_loaded = false
+local alert_fields_loaded -- per run (see lib/pool.lua)
+local function alerts_begin() alert_fields_loaded = false end
 local function load_alert_fields()
   if alert_fields_loaded then return end
   alert_fields_loaded = true

@@ -6,7 +6,8 @@
     KEYS[4] auth expiry     <prefix>:{acc}:authexp    (zset authorizationId by expiry ms)
 ]]
 --!include pool
-local AUTHS, AUTHEXP = KEYS[3], KEYS[4]
+local AUTHS, AUTHEXP -- per run (see lib/pool.lua)
+local function auths_begin() AUTHS, AUTHEXP = KEYS[3], KEYS[4] end
 
 -- Issue #8: how many open authorizations each staff member holds, kept in the auths hash
 -- under "req:#<staffId>" ("#" never occurs in a staffId, so it never meets a

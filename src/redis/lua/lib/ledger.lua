@@ -8,7 +8,8 @@
   (src/jobs/archiver.ts); a busy account, already waiting, announces nothing more.
 ]]
 --!include pool
-local LEDGER = KEYS[2]
+local LEDGER -- per run (see lib/pool.lua)
+local function ledger_begin() LEDGER = KEYS[2] end
 
 -- Appends one ledger entry (R13). `minutes` is the signed change of balance, so replaying
 -- the ledger (sum of minutes) gives the balance; balanceAfter is the balance it left.

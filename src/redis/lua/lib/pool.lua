@@ -6,17 +6,23 @@
     ARGV[1] now (ms since epoch; the caller's clock, so tests control time)
     ARGV[2] events channel  <prefix>:{acc}:events     (sharded pub/sub, same slot as the keys)
 ]]
-local NOW = tonumber(ARGV[1])
+-- Per-run state. The libraries are defined once per Redis server (a Redis Function
+-- library, src/redis/function-library.ts) and outlive each run, so every run starts with
+-- pool_begin(), which the library's loader calls before the script's own code.
+local NOW            -- now, as a number
 -- The same instant as the caller wrote it, for redis.call: Redis 7.0 turns every number
 -- passed to redis.call into a string with printf("%.17g"), dearer than the command it feeds.
-local NOW_S = ARGV[1]
-local CHANNEL = ARGV[2]
-local POOL = KEYS[1]
-
-local P = nil        -- the pool, loaded by load_pool()
-local O = nil        -- the pool's fields as loaded (strings): unchanged ones are never re-written
-local L = nil        -- the same as numbers (nil where not one): "unchanged" is P[f] == L[f]
-local changed = false
+local NOW_S
+local CHANNEL
+local POOL
+local P              -- the pool, loaded by load_pool()
+local O              -- the pool's fields as loaded (strings): unchanged ones are never re-written
+local L              -- the same as numbers (nil where not one): "unchanged" is P[f] == L[f]
+local changed
+local function pool_begin()
+  NOW, NOW_S, CHANNEL, POOL = tonumber(ARGV[1]), ARGV[1], ARGV[2], KEYS[1]
+  P, O, L, changed = nil, nil, nil, false
+end
 
 -- Written back by finish(), when they changed (the pending fields are handled on their own).
 local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleStart', 'cycleEnd', 'used',
