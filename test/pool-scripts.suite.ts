@@ -268,6 +268,32 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await redis.hmget(k.pool, 'plan', 'addon', 'monthly', 'pendingMonthly', 'pendingPlan', 'addonEnding')).toEqual(['120', '0', '120', null, null, null]);
     });
 
+    it('keeps the pool as a hash table from its first run on, a pool written before that too; the snapshot is unchanged', async () => {
+      const id = await account(300);
+      const k = store.keys(id);
+      const node = async () => ('nodes' in redis ? (redis as Cluster).nodes('master') : [redis as Redis]);
+      const encoding = async () => {
+        // OBJECT ENCODING goes to the key's own master (a cluster routes it by the key).
+        for (const n of await node()) {
+          const e = await n.object('ENCODING', k.pool).catch(() => null);
+          if (e) return e;
+        }
+        return null;
+      };
+      const before = await store.readPool(id, T0);
+      expect(await encoding()).toBe('hashtable');
+      // A pool from an older version: a listpack without the layout field (what RESTORE of a
+      // DUMP taken then would give). The next script converts it, and answers the same.
+      const fields = await redis.hgetall(k.pool);
+      delete fields.layout;
+      await redis.del(k.pool);
+      await redis.hset(k.pool, fields);
+      expect(await encoding()).toBe('listpack');
+      expect(await store.readPool(id, T0)).toEqual(before);
+      expect(await encoding()).toBe('hashtable');
+      expect((await redis.hget(k.pool, 'layout'))!.length).toBeGreaterThan(64);
+    });
+
     it('keeps every key of an account in one hash slot', async () => {
       const k = store.keys('slotcheck');
       const names = [k.pool, k.ledger, k.auths, k.authExpiry, k.profile, k.staff, k.numbers, k.activeCalls, k.endedCalls, k.call('CA1'), k.events];
