@@ -64,6 +64,7 @@
 ]]
 --!include prologue
 --!include checks
+--!include legs
 local early = prologue()
 if early then return early end
 local CALL, ACTIVE, ENDED, CHECKS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
@@ -74,11 +75,6 @@ end
 local callSid, kind, legSid, seq, status = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local seconds, minutes = tonumber(ARGV[9]), tonumber(ARGV[10])
 local eventAt = tonumber(ARGV[13])
-local TERMINAL = { completed = true, busy = true, failed = true, ['no-answer'] = true, canceled = true }
-local CALL_STATUS = { queued = true, initiated = true, ringing = true, ['in-progress'] = true, completed = true,
-  busy = true, failed = true, ['no-answer'] = true, canceled = true }
-local DIAL_STATUS = { completed = true, answered = true, busy = true, failed = true, ['no-answer'] = true,
-  canceled = true }
 
 local state = redis.call('HGET', CALL, 'state')
 if not state then finish() return { -2 } end
@@ -198,27 +194,6 @@ local function dialled_legs()
   end
   legs_read = out
   return out
-end
-local function completed(leg) return leg.t == 1 and leg.s == 'completed' end
-local function num(v) if v == nil or v == cjson.null then return nil end return v end
--- Only one leg of a <Dial> is bridged. Without the action naming it, it is the answered
--- leg that talked longest (another device that answered too was dropped at once); legs
--- never add up.
-local function longest(legs)
-  local best
-  for _, leg in ipairs(legs) do
-    if completed(leg) and leg.i ~= 1 and (not best or leg.d > best.d) then best = leg end
-  end
-  return best
-end
--- A leg's end instant (R16): its terminal callback's Timestamp, else its answer's
--- Timestamp plus its talk time; nil when neither is known.
-local function leg_end(leg, seconds)
-  if not leg then return nil end
-  local e, ai = num(leg.e), num(leg.ai)
-  if e then return e end
-  if ai and seconds then return ai + seconds * 1000 end
-  return nil
 end
 
 local final, billSec, billMin = false, 0, 0
