@@ -268,7 +268,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await redis.hmget(k.pool, 'plan', 'addon', 'monthly', 'pendingMonthly', 'pendingPlan', 'addonEnding')).toEqual(['120', '0', '120', null, null, null]);
     });
 
-    it('keeps the pool as a hash table from its first run on, a pool written before that too; the snapshot is unchanged', async () => {
+    it('keeps the pool as a hash table from its first run on, a pool written before that too, and a call from when it opens; the snapshot is unchanged', async () => {
       const id = await account(300);
       const k = store.keys(id);
       const node = async () => ('nodes' in redis ? (redis as Cluster).nodes('master') : [redis as Redis]);
@@ -292,6 +292,19 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await store.readPool(id, T0)).toEqual(before);
       expect(await encoding()).toBe('hashtable');
       expect((await redis.hget(k.pool, 'layout'))!.length).toBeGreaterThan(64);
+      // A call's hash is one from the moment it opens, and stays one once settled.
+      const sid = `CA${randomBytes(16).toString('hex')}`;
+      expect((await authorize(id, sid))?.decision).toBe('allowed');
+      const callEncoding = async () => {
+        for (const n of await node()) {
+          const e = await n.object('ENCODING', k.call(sid)).catch(() => null);
+          if (e) return e;
+        }
+        return null;
+      };
+      expect(await callEncoding()).toBe('hashtable');
+      expect((await action(id, sid, 61)).outcome).toBe('finalized');
+      expect(await callEncoding()).toBe('hashtable');
     });
 
     it('keeps every key of an account in one hash slot', async () => {

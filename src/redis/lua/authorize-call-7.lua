@@ -41,7 +41,7 @@ local function open_call(reserved, authId)
   redis.call('HSET', CALL, 'state', 'active', 'callSid', callSid, 'direction', direction,
     'from', ARGV[6], 'to', ARGV[7], 'staffId', staffId, 'reservedMinutes', int(reserved),
     'authorizationId', authId, 'expectedLegs', ARGV[11], 'createdAt', NOW_S,
-    'legsKnown', '0', 'legsOpen', '0')
+    'legsKnown', '0', 'legsOpen', '0', 'layout', HASH_TABLE_LAYOUT) -- lib/pool.lua says why
   redis.call('ZADD', ACTIVE, NOW_S, callSid)
   P.active = P.active + 1
   changed = true

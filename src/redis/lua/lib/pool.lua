@@ -40,16 +40,17 @@ local STATE_FIELDS = { 'balance', 'reserved', 'monthly', 'cycleIndex', 'cycleSta
 -- under callgrind, lpFind was 7% of every script's instructions (BENCHMARKS.md, session
 -- 20). A value longer than hash-max-listpack-value (64 bytes by default) makes Redis keep
 -- the hash as a hash table for good, so the pool is given one, the first time a script
--- loads it. One pool per account: the extra memory is a few hundred bytes an account. (Not
--- the calls' hashes: there is one per call, kept for a day after it settles.)
-local POOL_LAYOUT = 'hash table: a value over 64 bytes keeps this hash out of a listpack (lib/pool.lua)'
+-- loads it: a few hundred bytes more per account. A call's hash gets one when it opens
+-- (authorize-call-7.lua): the record of an answered leg is over 64 bytes anyway, so a
+-- settled call's hash was a hash table already; now it is one for its whole life.
+local HASH_TABLE_LAYOUT = 'hash table: a value over 64 bytes keeps this hash out of a listpack (lib/pool.lua)'
 
 local function load_pool()
   local v = redis.call('HMGET', POOL, 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly',
     'cycleIndex', 'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'inboundPolicy',
     'plan', 'addon', 'pendingPlan', 'addonEnding', 'layout')
   if not v[1] then return false end
-  if not v[18] then redis.call('HSET', POOL, 'layout', POOL_LAYOUT) end
+  if not v[18] then redis.call('HSET', POOL, 'layout', HASH_TABLE_LAYOUT) end
   O = { accountId = v[1], balance = v[2], reserved = v[3], monthly = v[4], pendingMonthly = v[5],
     cycleIndex = v[6], cycleStart = v[7], cycleEnd = v[8], used = v[9], overage = v[10], active = v[11],
     version = v[12], inboundPolicy = v[13], plan = v[14], addon = v[15], pendingPlan = v[16], addonEnding = v[17] }
