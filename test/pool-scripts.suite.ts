@@ -271,15 +271,16 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
     it('keeps the pool as a hash table from its first run on, a pool written before that too, and a call from when it opens; the snapshot is unchanged', async () => {
       const id = await account(300);
       const k = store.keys(id);
-      const node = async () => ('nodes' in redis ? (redis as Cluster).nodes('master') : [redis as Redis]);
-      const encoding = async () => {
-        // OBJECT ENCODING goes to the key's own master (a cluster routes it by the key).
-        for (const n of await node()) {
-          const e = await n.object('ENCODING', k.pool).catch(() => null);
+      // Asked of each master as a connection of its own: the one that holds the key answers,
+      // the others MOVED.
+      const encodingOf = async (key: string) => {
+        for (const n of 'nodes' in redis ? (redis as Cluster).nodes('master') : [redis as Redis]) {
+          const e = await n.object('ENCODING', key).catch(() => null);
           if (e) return e;
         }
         return null;
       };
+      const encoding = () => encodingOf(k.pool);
       const before = await store.readPool(id, T0);
       expect(await encoding()).toBe('hashtable');
       // A pool from an older version: a listpack without the layout field (what RESTORE of a
@@ -295,13 +296,7 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       // A call's hash is one from the moment it opens, and stays one once settled.
       const sid = `CA${randomBytes(16).toString('hex')}`;
       expect((await authorize(id, sid))?.decision).toBe('allowed');
-      const callEncoding = async () => {
-        for (const n of await node()) {
-          const e = await n.object('ENCODING', k.call(sid)).catch(() => null);
-          if (e) return e;
-        }
-        return null;
-      };
+      const callEncoding = () => encodingOf(k.call(sid));
       expect(await callEncoding()).toBe('hashtable');
       expect((await action(id, sid, 61)).outcome).toBe('finalized');
       expect(await callEncoding()).toBe('hashtable');
