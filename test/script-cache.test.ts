@@ -4,6 +4,7 @@
 // private redis-server: the shared one's functions are other tests' too.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { isStorageFailure } from '../src/domain/storage-failure.js';
 import { registerScripts, scriptLibrary } from '../src/redis/scripts.js';
 import { startRedisServer, type RedisServerHandle } from './support/redis-server.js';
 
@@ -67,4 +68,20 @@ it('passes a script error on as it is, without a second try', async () => {
   const before = await stat('fcall');
   await expect(scripts.run('read-pool', ['t:{b}:pool', 't:{b}:ledger', 't:{b}:auths', 't:{b}:authexp'], [Date.now(), 't:{b}:events', ''])).rejects.toThrow();
   expect(await stat('fcall')).toBe(before + 1);
+});
+
+it('passes the load\'s own refusal on when a server without the library cannot take it (a storage failure, R14)', async () => {
+  const scripts = registerScripts(redis);
+  await redis.function('FLUSH');
+  // Over maxmemory (noeviction): FUNCTION LOAD is refused, as every write would be.
+  await redis.config('SET', 'maxmemory', '1');
+  try {
+    const err = (await run(scripts).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/^OOM command not allowed/);
+    expect(isStorageFailure(err)).toBe(true);
+  } finally {
+    await redis.config('SET', 'maxmemory', '0');
+  }
+  // Room again: the next call loads it and runs.
+  expect(await run(scripts)).toEqual([-1]);
 });

@@ -118,12 +118,16 @@ export function registerScripts(client: Redis | Cluster, observe?: (name: Script
   // A server that lacks the library (new, restarted, FUNCTION FLUSH, or a master of a
   // cluster that never had it) answers "Function not found": the library is loaded — on
   // every master of a cluster, as the key decides which one runs it — and the call sent
-  // once more. Calls that meet it together share one load.
-  let loading: Promise<void> | null = null;
+  // once more. Calls that meet it together share one load. A master that cannot take it
+  // (down, out of memory) does not hold up the others; if the second call still finds no
+  // function, the load's own error (an OOM refusal, a closed connection: a storage
+  // failure, R14) is the one passed on.
+  let loading: Promise<Error | null> | null = null;
   const load = () =>
     (loading ??= (async () => {
       const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-      await Promise.all(nodes.map((n) => loadOn(n, lib.code)));
+      const failed = (await Promise.allSettled(nodes.map((n) => loadOn(n, lib.code)))).find((r) => r.status === 'rejected');
+      return failed ? (failed.reason as Error) : null;
     })().finally(() => (loading = null)));
   return {
     run(name, keys, args) {
@@ -136,8 +140,10 @@ export function registerScripts(client: Redis | Cluster, observe?: (name: Script
       const call = (): Promise<ScriptReply> =>
         (client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch(async (err: unknown) => {
           if (!isMissingFunction(err)) throw err;
-          await load();
-          return client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>;
+          const loadError = await load();
+          return (client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((again: unknown) => {
+            throw isMissingFunction(again) && loadError ? loadError : again;
+          });
         });
       if (!observe) return call();
       const started = performance.now();
