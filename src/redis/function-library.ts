@@ -7,8 +7,9 @@
 // The libraries' per-run state (now, the pool, its keys) lives in their top-level locals,
 // which a library keeps from one run to the next: a library that has any defines
 // `<lib>_begin()`, and each function calls the begin of every library the script includes
-// before its own code, so a run sees exactly what a fresh EVAL would. KEYS and ARGV are
-// the library's locals too, set from the function's arguments first.
+// before its own code, so a run sees exactly what a fresh EVAL would (scripts.test.ts
+// checks that every library's kept state is set by its begin). KEYS and ARGV are the
+// library's locals too, set from the function's arguments first.
 //
 // Names carry the code's hash: two versions of the gateway (a rolling upgrade) each load
 // their own library and call their own functions on the same server.
