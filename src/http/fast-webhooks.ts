@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { flatParams, JSON_TYPE, queryOf, type SignalRoute, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from '../twilio/webhooks.js';
+import { flatParams, FORM_TYPE, JSON_TYPE, queryOf, type SignalRoute, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from '../twilio/webhooks.js';
 import { AccessLog, RequestLogger, requestIdOf } from './access-log.js';
 import { errorAnswer } from './error-answer.js';
 import { errorBody } from './json.js';
@@ -24,8 +24,6 @@ const ROUTES: Record<string, 'voice' | SignalRoute> = Object.assign(Object.creat
   '/twilio/status': 'status',
   '/twilio/video/status': 'video/status',
 });
-
-const FORM = /^application\/x-www-form-urlencoded\b/i;
 
 /** A node request listener's first look: true when it took the request (and will answer
  *  it), false to pass it on to the app. */
@@ -93,7 +91,7 @@ export function fastWebhooks(d: {
     if (declared === undefined || !(Number(declared) <= d.maxBodyBytes)) return false;
     // Any other type gets the app's answer (JSON signed with bodySHA256, or a 415).
     const type = req.headers['content-type'];
-    if (type === undefined || !FORM.test(type)) return false;
+    if (type === undefined || !FORM_TYPE.test(type)) return false;
     serve(req, res, route, path, url).catch((err: unknown) => {
       // Nothing above should throw past its own catch; if it does, the request is answered
       // and logged, never left to an unhandled rejection (which stops the process).

@@ -94,11 +94,12 @@ function loadSources(): ScriptSource[] {
   return out;
 }
 
-/** Every script, as the one function library the runner loads (function-library.ts). */
-export function scriptLibrary(): FunctionLibrary & { numberOfKeys: Map<ScriptName, number | null> } {
+/** Every script, as the one function library the runner loads (function-library.ts), and
+ *  what the runner needs of each: the function to call and its key count. */
+export function scriptLibrary(): Omit<FunctionLibrary, 'functions'> & { scripts: Map<ScriptName, { fn: string; numberOfKeys: number | null }> } {
   const sources = loadSources();
   const lib = buildLibrary(sources, (n) => readFileSync(join(LIB_DIR, `${n}.lua`), 'utf8'));
-  return { ...lib, numberOfKeys: new Map(sources.map((s) => [s.name, s.numberOfKeys])) };
+  return { name: lib.name, code: lib.code, scripts: new Map(sources.map((s) => [s.name, { fn: lib.functions.get(s.name)!, numberOfKeys: s.numberOfKeys }])) };
 }
 
 const isMissingFunction = (err: unknown) => err instanceof Error && err.message.startsWith('ERR Function not found');
@@ -131,8 +132,7 @@ export function registerScripts(client: Redis | Cluster, observe?: (name: Script
     })().finally(() => (loading = null)));
   return {
     run(name, keys, args) {
-      const fn = lib.functions.get(name)!;
-      const numberOfKeys = lib.numberOfKeys.get(name)!;
+      const { fn, numberOfKeys } = lib.scripts.get(name)!;
       if (numberOfKeys !== null && keys.length !== numberOfKeys) {
         // A programming error, caught by every test that calls the script.
         throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);

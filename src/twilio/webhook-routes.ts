@@ -11,7 +11,7 @@ import { onlyUpgrades, socketRoute, unavailableWhile } from '../http/upgrades.js
 import type { StreamBinding } from './media-token.js';
 import { MediaStreams } from './media-streams.js';
 import { validateTwilioBodySignature, validateTwilioSignature, type TwilioParams } from './signature.js';
-import { flatParams, JSON_TYPE, NO_QUERY, NOT_CONFIGURED, queryOf, type SignalRoute, type TwilioSignatures, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from './webhooks.js';
+import { flatParams, FORM_TYPE, JSON_TYPE, NO_QUERY, NOT_CONFIGURED, queryOf, type SignalRoute, type TwilioSignatures, type TwilioAnswer, type TwilioWebhooks, XML_TYPE } from './webhooks.js';
 
 type TwilioEnv = {
   Variables: {
@@ -55,7 +55,7 @@ export function verifyTwilio(signatures: TwilioSignatures): MiddlewareHandler<Tw
     } else {
       const type = c.req.header('content-type') ?? '';
       const body = await c.req.text();
-      if (/^application\/x-www-form-urlencoded\b/i.test(type)) {
+      if (FORM_TYPE.test(type)) {
         signed = signatures.verifyForm(url, signature, body);
       } else if (/^application\/json\b/i.test(type) && url.includes('bodySHA256=')) {
         if (!validateTwilioBodySignature(authToken, signature, url, body)) throw signatures.refused(signature);

@@ -29,6 +29,9 @@ export interface TwilioAnswer {
 export const XML_TYPE = 'text/xml; charset=utf-8';
 export const JSON_TYPE = 'application/json';
 
+/** A form-encoded body's Content-Type, the one Twilio signs parameter by parameter. */
+export const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
+
 /** The signal routes, by the path under /twilio they are served on. */
 export type SignalRoute = 'status' | 'video/status';
 
