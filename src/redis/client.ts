@@ -39,6 +39,13 @@ export function connectionUrl(s: RedisSettings): string {
 // enough that a busy process reading replies late does not fail commands that ran.
 const COMMAND_TIMEOUT_MS = 5_000;
 
+// Every command is written at once, not auto-pipelined. ioredis's auto-pipelining keeps one
+// batch in flight per connection: the next batch waits until Redis has answered all of the
+// last, so the gateway and Redis take turns instead of working side by side. With the
+// scripts' ~30-100 µs each that cost more than the batching saved (BENCHMARKS.md, session 21:
+// +6-15% requests/s through the webhooks and socket authorizations).
+const AUTO_PIPELINING = false;
+
 export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Cluster {
   const common: RedisOptions = {
     connectionName: name,
@@ -48,14 +55,14 @@ export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Clus
     commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: 2_000,
     retryStrategy: (times) => Math.min(50 * times, 1_000),
-    enableAutoPipelining: true,
+    enableAutoPipelining: AUTO_PIPELINING,
     ...connectionOptions(s),
   };
   if (s.clusterNodes) {
     return new Cluster(s.clusterNodes, {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
+      enableAutoPipelining: AUTO_PIPELINING,
       scaleReads: 'master',
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
       redisOptions: { ...common, lazyConnect: undefined, enableAutoPipelining: undefined },
