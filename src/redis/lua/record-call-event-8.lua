@@ -165,21 +165,34 @@ elseif kind == 'parent' then
   end
 end
 
+-- One "call started" event per call, whichever comes first: the answer, or a Media
+-- Stream start (media-stream-2.lua shares the liveAt flag). `who`: the call's answeredAt,
+-- direction, from, to and staffId, in that order.
+local function publish_started(who, i)
+  if not answeredNow or who[i] then return end
+  redis.call('HSET', CALL, 'answeredAt', NOW_S)
+  if redis.call('HSETNX', CALL, 'liveAt', NOW_S) == 1 then
+    publish_call_event({ event = 'started', callSid = callSid, direction = who[i + 1], from = who[i + 2],
+      to = who[i + 3], staffId = who[i + 4], at = NOW })
+  end
+end
+
+-- Most signals are a leg's, while the parent is up and before the <Dial action>: nothing
+-- can be final then, and the rest of the call is read only if it was answered now. Reading
+-- the two fields that say so first spares those signals the whole record below (the
+-- signals that may end a call read it at once).
+local head = (kind == 'child' or (kind == 'parent' and not TERMINAL[status]))
+  and redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
+if head and not head[1] and not head[2] then
+  finish()
+  if answeredNow then publish_started(redis.call('HMGET', CALL, 'answeredAt', 'direction', 'from', 'to', 'staffId'), 1) end
+  return { 2 }
+end
+
 local c = redis.call('HMGET', CALL, 'actionStatus', 'actionSeconds', 'actionMinutes', 'parentTerminal',
   'parentStatus', 'parentSeconds', 'parentMinutes', 'expectedLegs', 'legsKnown', 'legsOpen', 'legList',
   'reservedMinutes', 'answeredAt', 'direction', 'from', 'to', 'staffId', 'parentIncomplete', 'parentEndAt',
   'pendingSince', 'createdAt', 'dialCallSid', 'actionIncomplete')
-
--- One "call started" event per call, whichever comes first: the answer, or a Media
--- Stream start (media-stream-2.lua shares the liveAt flag).
-local function publish_started()
-  if not answeredNow or c[13] then return end
-  redis.call('HSET', CALL, 'answeredAt', NOW_S)
-  if redis.call('HSETNX', CALL, 'liveAt', NOW_S) == 1 then
-    publish_call_event({ event = 'started', callSid = callSid, direction = c[14], from = c[15], to = c[16],
-      staffId = c[17], at = NOW })
-  end
-end
 
 -- Every dialled leg signals told of, decoded, with its sid (read once: nothing below
 -- writes a leg).
@@ -263,7 +276,7 @@ end
 
 if not final then
   finish()
-  publish_started()
+  publish_started(c, 13)
   if c[4] then
     redis.call('HSETNX', CALL, 'pendingSince', NOW_S)
     return { 3, check_after_grace() }
@@ -325,7 +338,7 @@ drop_check(CHECKS, ARGV[15])
 redis.call('ZADD', ENDED, NOW_S, callSid)
 changed = true
 finish()
-publish_started()
+publish_started(c, 13)
 publish_call_event({ event = 'ended', callSid = callSid, direction = c[14], from = c[15], to = c[16],
   staffId = c[17], billableSeconds = billSec, billedMinutes = billMin, debitedMinutes = debit,
   overageMinutes = over, cycleStart = bookedIn, at = NOW })

@@ -16,8 +16,8 @@ local NOW_S
 local CHANNEL
 local POOL
 local P              -- the pool, loaded by load_pool()
-local O              -- the pool's fields as loaded (strings): unchanged ones are never re-written
-local L              -- the same as numbers (nil where not one): "unchanged" is P[f] == L[f]
+local O              -- the pool's fields as loaded (strings, by POOL_FIELD position): unchanged ones are never re-written
+local L              -- the same as numbers (nil where not one): "unchanged" is P[f] == L[POOL_FIELD[f]]
 local changed
 local function pool_begin()
   NOW, NOW_S, CHANNEL, POOL = ARGV[1] + 0, ARGV[1], ARGV[2], KEYS[1] -- + 0: see stored_num() below
@@ -55,25 +55,27 @@ local function stored_num(s)
   return nil
 end
 
+-- Where load_pool's HMGET puts each field. O is that reply itself and L an array in the
+-- same order: a table keyed by name costs a hash insert per field, built on every run, and
+-- under callgrind building three of them cost as much as the HMGET (BENCHMARKS.md, session 21).
+local POOL_FIELD = { accountId = 1, balance = 2, reserved = 3, monthly = 4, pendingMonthly = 5, cycleIndex = 6,
+  cycleStart = 7, cycleEnd = 8, used = 9, overage = 10, active = 11, version = 12, inboundPolicy = 13, plan = 14,
+  addon = 15, pendingPlan = 16, addonEnding = 17 }
+
 local function load_pool()
   local v = redis.call('HMGET', POOL, 'accountId', 'balance', 'reserved', 'monthly', 'pendingMonthly',
     'cycleIndex', 'cycleStart', 'cycleEnd', 'used', 'overage', 'active', 'version', 'inboundPolicy',
     'plan', 'addon', 'pendingPlan', 'addonEnding', 'layout')
   if not v[1] then return false end
   if not v[18] then redis.call('HSET', POOL, 'layout', HASH_TABLE_LAYOUT) end
-  O = { accountId = v[1], balance = v[2], reserved = v[3], monthly = v[4], pendingMonthly = v[5],
-    cycleIndex = v[6], cycleStart = v[7], cycleEnd = v[8], used = v[9], overage = v[10], active = v[11],
-    version = v[12], inboundPolicy = v[13], plan = v[14], addon = v[15], pendingPlan = v[16], addonEnding = v[17] }
-  L = { balance = stored_num(v[2]), reserved = stored_num(v[3]), monthly = stored_num(v[4]),
-    pendingMonthly = stored_num(v[5]), cycleIndex = stored_num(v[6]), cycleStart = stored_num(v[7]),
-    cycleEnd = stored_num(v[8]), used = stored_num(v[9]), overage = stored_num(v[10]), active = stored_num(v[11]),
-    version = stored_num(v[12]), plan = stored_num(v[14]), addon = stored_num(v[15]), pendingPlan = stored_num(v[16]),
-    addonEnding = stored_num(v[17]) }
-  P = { accountId = v[1], balance = L.balance, reserved = L.reserved, monthly = L.monthly,
-    pendingMonthly = L.pendingMonthly, cycleIndex = L.cycleIndex, cycleStart = L.cycleStart,
-    cycleEnd = L.cycleEnd, used = L.used, overage = L.overage, active = L.active, version = L.version,
-    inboundPolicy = v[13], plan = L.plan, addon = L.addon, pendingPlan = L.pendingPlan,
-    addonEnding = L.addonEnding }
+  O = v
+  L = { false, stored_num(v[2]), stored_num(v[3]), stored_num(v[4]), stored_num(v[5]), stored_num(v[6]),
+    stored_num(v[7]), stored_num(v[8]), stored_num(v[9]), stored_num(v[10]), stored_num(v[11]), stored_num(v[12]),
+    false, stored_num(v[14]), stored_num(v[15]), stored_num(v[16]), stored_num(v[17]) }
+  P = { accountId = v[1], balance = L[2], reserved = L[3], monthly = L[4], pendingMonthly = L[5],
+    cycleIndex = L[6], cycleStart = L[7], cycleEnd = L[8], used = L[9], overage = L[10], active = L[11],
+    version = L[12], inboundPolicy = v[13], plan = L[14], addon = L[15], pendingPlan = L[16],
+    addonEnding = L[17] }
   -- A pool written before plan and add-ons were kept apart counts its allowance as plan.
   if not P.plan then P.plan, P.addon, P.pendingPlan = P.monthly, 0, P.pendingMonthly end
   return true
@@ -85,7 +87,8 @@ local function int(n) return string.format('%d', n) end
 local function str(f)
   local v = P[f]
   if v == nil then return nil end
-  if L and L[f] == v then return O[f] end
+  local i = POOL_FIELD[f]
+  if L and L[i] == v then return O[i] end
   return int(v)
 end
 
@@ -127,14 +130,15 @@ local function persist_allowance(args)
   local gone = {}
   for _, f in ipairs(PENDING_FIELDS) do
     local v = P[f]
-    if v ~= nil and not (L and L[f] == v) then
+    local i = POOL_FIELD[f]
+    if v ~= nil and not (L and L[i] == v) then
       args[#args + 1] = f
       args[#args + 1] = int(v)
-    elseif v == nil and O and O[f] then
+    elseif v == nil and O and O[i] then
       gone[#gone + 1] = f
     end
   end
-  if O and O.pendingMonthly then gone[#gone + 1] = 'pendingMonthly' end
+  if O and O[POOL_FIELD.pendingMonthly] then gone[#gone + 1] = 'pendingMonthly' end
   if #gone > 0 then redis.call('HDEL', POOL, unpack(gone)) end
 end
 

@@ -27,19 +27,20 @@ end
 -- per script. Returns the snapshot JSON (or false when nothing changed).
 local function finish()
   if not changed then return false end
-  local before = L and L.balance -- for check_alerts: O and L move on to what is written here
+  local before = L and L[POOL_FIELD.balance] -- for check_alerts: O and L move on to what is written here
   P.version = P.version + 1
   local args = { 'HSET', POOL }
   persist_allowance(args)
   local n = #args
   for _, f in ipairs(STATE_FIELDS) do
     local v = P[f]
-    if v ~= nil and not (L and L[f] == v) then
+    local i = POOL_FIELD[f]
+    if v ~= nil and not (L and L[i] == v) then
       local s = int(v)
       args[n + 1], args[n + 2] = f, s
       n = n + 2
       -- Formatting a number is the dearest step here: snapshot() passes this one on as written.
-      if L then O[f], L[f] = s, v end
+      if L then O[i], L[i] = s, v end
     end
   end
   redis.call(unpack(args))
