@@ -43,7 +43,7 @@ const COMMAND_TIMEOUT_MS = 5_000;
 // batch in flight per connection: the next batch waits until Redis has answered all of the
 // last, so the gateway and Redis take turns instead of working side by side. With the
 // scripts' ~30-100 µs each that cost more than the batching saved (BENCHMARKS.md, session 21:
-// +6-15% requests/s through the webhooks and socket authorizations).
+// +7-15% requests/s through the webhooks and socket authorizations).
 const AUTO_PIPELINING = false;
 
 export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Cluster {
