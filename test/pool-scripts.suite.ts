@@ -253,6 +253,32 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(got[2]).toMatchObject({ event: 'ended', billedMinutes: 3 });
     });
 
+    it('announces a call as started once, with who and where, when a leg answers or a call without legs does', async () => {
+      const id = await account(5);
+      const sub = await topo.subscriber();
+      const got: { t: string; event?: string; callSid?: string; direction?: string; from?: string; to?: string; staffId?: string }[] = [];
+      sub.on('smessage', (_c: string, m: string) => got.push(JSON.parse(m)));
+      await sub.ssubscribe(store.keys(id).events);
+      const signal = (sid: string, kind: 'parent' | 'child', legSid: string, sequenceNumber: number, status: string) =>
+        store.recordCallEvent(id, { callSid: sid, kind, legSid, sequenceNumber, status, seconds: null, minutes: null, dialCallSid: null }, T0 + 1000);
+      // A dialled leg: ringing says nothing, answering starts the call, a repeat does not.
+      await authorize(id, 'CAs1', T0, { to: '+14155550100', destination: '+14155550100' });
+      expect(await signal('CAs1', 'child', 'CAleg1', 0, 'ringing')).toMatchObject({ outcome: 'recorded' });
+      expect(await signal('CAs1', 'child', 'CAleg1', 1, 'in-progress')).toMatchObject({ outcome: 'recorded' });
+      await signal('CAs1', 'child', 'CAleg2', 0, 'in-progress');
+      // A call that dials no leg starts when its parent answers.
+      await authorize(id, 'CAs2', T0, { direction: 'inbound', from: '+14155550111', to: '+14155550122', staffId: '', expectedLegs: 0 });
+      expect(await signal('CAs2', 'parent', 'CAs2', 0, 'in-progress')).toMatchObject({ outcome: 'recorded' });
+      await new Promise((r) => setTimeout(r, 200));
+      sub.disconnect();
+      const started = got.filter((m) => m.t === 'call' && m.event === 'started');
+      expect(started).toEqual([
+        expect.objectContaining({ callSid: 'CAs1', direction: 'outbound', from: 'client:a', to: '+14155550100', staffId: 's1' }),
+        expect.objectContaining({ callSid: 'CAs2', direction: 'inbound', from: '+14155550111', to: '+14155550122', staffId: '' }),
+      ]);
+      expect(await redis.hget(store.keys(id).call('CAs1'), 'answeredAt')).toBe(String(T0 + 1000));
+    });
+
     it('a pool written before plan and add-ons were kept apart counts its allowance as plan and its pending cut as a plan cut', async () => {
       const id = await account(300);
       const k = store.keys(id);
