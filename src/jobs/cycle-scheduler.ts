@@ -54,7 +54,7 @@ export class CycleScheduler {
       const now = this.clock();
       const due = await this.purchases.claimDue('cycleDue', now, this.opts.leaseMs, this.opts.batch);
       // Many accounts share an instant (anchors on the 1st at midnight): the batch goes
-      // out at once, pipelined on the connection, rather than one round trip after another.
+      // out at once, all in flight together, rather than one round trip after another.
       const results = await Promise.all(due.map((accountId) => this.resetOne(accountId, now)));
       done += results.filter(Boolean).length;
       if (due.length < this.opts.batch) return done;

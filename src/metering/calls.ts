@@ -104,7 +104,7 @@ export class CallMetering {
       if (targets.length === 0) return { allow: false, reason: 'no_staff' };
     }
 
-    // The CallSid → account map and the authorization go out together (pipelined); both
+    // The CallSid → account map and the authorization go out together (both in flight); both
     // are written before the TwiML is answered, so before any signal about the call. The
     // authorization queues the call's reconciliation check in the same script (R15).
     const now = this.clock();

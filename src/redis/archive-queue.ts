@@ -10,6 +10,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { accountKeys, archiveGlobalKeys, directoryKeys } from './keys.js';
 import { accountPages } from './account-pages.js';
 import { outcome } from './script-codes.js';
+import { sendAll } from './send-all.js';
 import type { ScriptRunner } from './scripts.js';
 
 export interface UnarchivedEntry {
@@ -138,10 +139,12 @@ export class ArchiveQueue {
       [k.endedCalls, ...calls.map((c) => k.call(c.callSid))],
       calls.flatMap((c, i) => [c.callSid, ms[i]!]),
     );
-    // The look-ups are global keys (other slots): single commands, sent together (the
-    // client pipelines what one tick sends).
+    // The look-ups are global keys (other slots): single commands, sent together.
     const dir = directoryKeys(this.prefix);
-    await Promise.all(calls.map((c, i) => (outcome('calls-archived', [reply[i]!]) === 'done' ? this.redis.pexpire(dir.call(c.callSid), ms[i]!) : null)));
+    await sendAll(
+      this.redis,
+      calls.flatMap((c, i): [string, string, number][] => (outcome('calls-archived', [reply[i]!]) === 'done' ? [['pexpire', dir.call(c.callSid), ms[i]!]] : [])),
+    );
   }
 
   /** Every account with an unarchived entry, by the ms of that entry: the accounts from
@@ -149,7 +152,7 @@ export class ArchiveQueue {
    *  the sweep that finds accounts whose announcement nobody heard. */
   async *marked(): AsyncGenerator<{ accountId: string; ms: number }> {
     for await (const ids of accountPages(this.redis, this.prefix, 500)) {
-      const marks = await Promise.all(ids.map((id) => this.redis.hget(accountKeys(this.prefix, id).pool, 'unarchived')));
+      const marks = (await sendAll(this.redis, ids.map((id): [string, string, string] => ['hget', accountKeys(this.prefix, id).pool, 'unarchived']))) as (string | null)[];
       for (let i = 0; i < ids.length; i++) {
         const m = marks[i];
         if (m) yield { accountId: ids[i]!, ms: Number(m.split('-')[0]) };

@@ -1,0 +1,19 @@
+// Many independent commands at once, for the stores' bulk work (the archive's expiries, the
+// sweep's marks). The client writes each command as it is issued, not auto-pipelined
+// (client.ts), so a few hundred issued together would be a few hundred writes and reads:
+// on one server they go as one pipeline instead. A Cluster's pipeline must stay on one
+// node and these keys lie in many slots, so there each goes on its own, all in flight
+// together.
+import { Cluster, type Redis } from 'ioredis';
+
+/** Sends `commands` ([name, ...args]) together; their replies in order. A command's error
+ *  is thrown. */
+export async function sendAll(redis: Redis | Cluster, commands: [string, ...(string | number)[]][]): Promise<unknown[]> {
+  if (commands.length === 0) return [];
+  if (redis instanceof Cluster) return Promise.all(commands.map(([name, ...args]) => redis.call(name, ...args)));
+  const results = (await redis.pipeline(commands).exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
