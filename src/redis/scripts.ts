@@ -6,8 +6,9 @@
 // cluster, where the keys route each call to their slot.
 //
 // Not as ioredis custom commands (defineCommand): every pipeline ioredis makes copies each
-// defined command onto itself, and auto-pipelining makes one per event-loop turn — with
-// 38 scripts, about 8.5 KB and 76 properties per batch on the webhook path.
+// defined command onto itself — with 38 scripts, about 8.5 KB and 76 properties per
+// pipeline, which auto-pipelining (since turned off: client.ts) made once per event-loop
+// turn on the webhook path.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
