@@ -3,6 +3,7 @@
 // start-up waits a bounded time before giving up with a message that says what to do.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { describeAuthFailure, isAuthError, tlsHint } from './auth-errors.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export interface RedisSettings {
   url: string;
@@ -39,11 +40,11 @@ export function connectionUrl(s: RedisSettings): string {
 // enough that a busy process reading replies late does not fail commands that ran.
 const COMMAND_TIMEOUT_MS = 5_000;
 
-// Every command is written at once, not auto-pipelined. ioredis's auto-pipelining keeps one
-// batch in flight per connection: the next batch waits until Redis has answered all of the
-// last, so the gateway and Redis take turns instead of working side by side. With the
-// scripts' ~30-100 µs each that cost more than the batching saved (BENCHMARKS.md, session 21:
-// +7-15% requests/s through the webhooks and socket authorizations).
+// Not auto-pipelined: ioredis's auto-pipelining keeps one batch in flight per connection,
+// so the gateway and Redis take turns instead of working side by side (BENCHMARKS.md,
+// session 21: +7-15% requests/s without it). The commands of one event-loop turn still go
+// to Redis as one write, with any number of such batches in flight (write-coalescing.ts;
+// session 22: 20-40% less Redis CPU per webhook and authorization).
 const AUTO_PIPELINING = false;
 
 export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Cluster {
@@ -59,7 +60,7 @@ export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Clus
     ...connectionOptions(s),
   };
   if (s.clusterNodes) {
-    return new Cluster(s.clusterNodes, {
+    const cluster = new Cluster(s.clusterNodes, {
       lazyConnect: true,
       enableOfflineQueue: false,
       enableAutoPipelining: AUTO_PIPELINING,
@@ -67,8 +68,12 @@ export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Clus
       clusterRetryStrategy: (times) => Math.min(100 * times, 2_000),
       redisOptions: { ...common, lazyConnect: undefined, enableAutoPipelining: undefined },
     });
+    coalesceWrites(cluster);
+    return cluster;
   }
-  return new Redis(connectionUrl(s), common);
+  const redis = new Redis(connectionUrl(s), common);
+  coalesceWrites(redis);
+  return redis;
 }
 
 /** Connects, retrying until `connectTimeoutMs`; rejects with an actionable message. */
