@@ -4,7 +4,9 @@
  * path (normal, error, Ctrl-C, process.exit) must find all of them to stop them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { ROOT, sleep, type Log } from './util.js';
 
 export interface Child {
@@ -40,6 +42,10 @@ export function spawnNode(args: string[], env: Record<string, string>, o: { rais
   // BENCH_CPU_PROF=<dir>: every spawned process writes a V8 CPU profile there on exit.
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) args = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args];
+  // BENCH_NODE_ARGS="--trace-gc …": more node flags for every spawned process (with
+  // BENCH_CHILD_OUT=<dir> to keep what they print).
+  const extra = process.env.BENCH_NODE_ARGS?.trim();
+  if (extra) args = [...extra.split(/\s+/), ...args];
   const stdio: ('ignore' | 'pipe' | 'ipc')[] = o.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
   if (!o.raiseFileLimit) return spawn(process.execPath, args, { cwd: ROOT, env, stdio });
   return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
@@ -58,7 +64,12 @@ export function trackChild(name: string, proc: ChildProcess, port: number): Chil
       r();
     }),
   );
+  // BENCH_CHILD_OUT=<dir>: everything the child prints, in <dir>/<name>-<pid>.log.
+  const outDir = process.env.BENCH_CHILD_OUT;
+  const outFile = outDir ? join(outDir, `${name.replace(/[^\w.-]+/g, '_')}-${proc.pid}.log`) : null;
+  if (outDir) mkdirSync(outDir, { recursive: true });
   const onData = (buf: Buffer) => {
+    if (outFile) appendFileSync(outFile, buf);
     for (const line of buf.toString('utf8').split('\n')) {
       if (!line) continue;
       if (/"level":"(warn|error)"/.test(line)) child.warnLines++;
