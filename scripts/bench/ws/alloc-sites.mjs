@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Where the bytes allocated while sockets opened came from: a sampling heap profile
-// (socket-memory.ts --alloc) summed per allocating function and per file, per socket.
+// (socket-memory.ts --alloc, or any bench with ../lib/alloc-sampling.mjs preloaded) summed
+// per allocating function and per file, per socket (or per request: pass their count).
 //
 //   node scripts/bench/ws/alloc-sites.mjs <file.heapprofile> <sockets> [rows] [--stack <substring>]
 //
