@@ -38,7 +38,7 @@ export function freePort(): Promise<number> {
  *  tsx, so the child runs the compiled JS as production does. `raiseFileLimit` starts it
  *  through `sh -c 'ulimit -n <hard limit>; exec node …'` (for 10,000 sockets); `exec` keeps
  *  the pid, so /proc/<pid> is node's own. */
-export function spawnNode(args: string[], env: Record<string, string>, o: { raiseFileLimit?: boolean; ipc?: boolean } = {}): ChildProcess {
+export function spawnNode(args: string[], env: Record<string, string>, o: { raiseFileLimit?: boolean; ipc?: boolean; wrap?: string[] } = {}): ChildProcess {
   // BENCH_CPU_PROF=<dir>: every spawned process writes a V8 CPU profile there on exit.
   const profDir = process.env.BENCH_CPU_PROF;
   if (profDir) args = ['--cpu-prof', `--cpu-prof-dir=${profDir}`, ...args];
@@ -47,6 +47,8 @@ export function spawnNode(args: string[], env: Record<string, string>, o: { rais
   const extra = process.env.BENCH_NODE_ARGS?.trim();
   if (extra) args = [...extra.split(/\s+/), ...args];
   const stdio: ('ignore' | 'pipe' | 'ipc')[] = o.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'];
+  // `wrap`: a command node runs under (valgrind …); it keeps node's pid, as exec does.
+  if (o.wrap) return spawn(o.wrap[0]!, [...o.wrap.slice(1), process.execPath, ...args], { cwd: ROOT, env, stdio });
   if (!o.raiseFileLimit) return spawn(process.execPath, args, { cwd: ROOT, env, stdio });
   return spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...args], {
     cwd: ROOT,
@@ -83,7 +85,8 @@ export function trackChild(name: string, proc: ChildProcess, port: number): Chil
   return child;
 }
 
-/** Starts a server script on a free port and waits (≤ 20 s) until `readyPath` answers 2xx. */
+/** Starts a server script on a free port and waits (≤ 20 s, or `readyWithinMs`) until
+ *  `readyPath` answers 2xx. */
 export async function startServer(o: {
   name: string;
   script: string;
@@ -91,12 +94,15 @@ export async function startServer(o: {
   readyPath: string;
   log: Log;
   raiseFileLimit?: boolean;
+  wrap?: string[];
+  readyWithinMs?: number;
 }): Promise<Child> {
   const port = await freePort();
   const env = { PATH: process.env.PATH ?? '', PORT: String(port), ...o.env };
-  const proc = spawnNode([o.script], env, { raiseFileLimit: o.raiseFileLimit });
+  const proc = spawnNode([o.script], env, { raiseFileLimit: o.raiseFileLimit, wrap: o.wrap });
   const child = trackChild(o.name, proc, port);
-  const deadline = Date.now() + 20_000;
+  const within = o.readyWithinMs ?? 20_000;
+  const deadline = Date.now() + within;
   while (Date.now() < deadline && child.alive) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}${o.readyPath}`);
@@ -109,7 +115,7 @@ export async function startServer(o: {
     }
     await sleep(100);
   }
-  throw new Error(`${child.name} did not become ready${child.alive ? ' within 20 s' : ` (exit code ${proc.exitCode})`}:\n  ${child.tail.join('\n  ')}`);
+  throw new Error(`${child.name} did not become ready${child.alive ? ` within ${within / 1000} s` : ` (exit code ${proc.exitCode})`}:\n  ${child.tail.join('\n  ')}`);
 }
 
 /** SIGTERM (the gateway drains), SIGKILL after 5 s. */

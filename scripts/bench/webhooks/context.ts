@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick] [--scale-duration S] [--memory-window S] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|instructions] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -19,6 +19,11 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
   --only memory        run the memory phase alone: Redis bytes per settled call right after it and once archived and
                        past the windows, PostgreSQL rows and bytes per call (--lifecycle-calls calls)
   --memory-window S    LEDGER_REDIS_WINDOW_SECONDS and CALL_REDIS_RETENTION_SECONDS of the memory phase (default 5)
+  --only instructions  the gateway's own instructions per voice and per <Dial action> webhook, counted by valgrind's
+                       callgrind (deterministic enough to try a change to the gateway's JavaScript; no kernel time)
+  --instr-requests N   counted requests per run of the instructions phase (default 1000)
+  --instr-warmup N     uncounted warm-up requests of each kind before it (default 5000)
+  --instr-connections N  connections of the instructions phase (default 8)
   --build              rebuild dist/ even when it looks up to date`;
 
 function parseOptions() {
@@ -30,12 +35,15 @@ function parseOptions() {
     only: { type: 'string' },
     'scale-duration': { type: 'string', default: '5' },
     'memory-window': { type: 'string', default: '5' },
+    'instr-requests': { type: 'string', default: '1000' },
+    'instr-warmup': { type: 'string', default: '5000' },
+    'instr-connections': { type: 'string', default: '8' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
-  if (values.only !== undefined && !['scale', 'memory', 'quick'].includes(values.only)) {
-    failUsage(USAGE, `--only: the phases that run alone are scale, memory and quick, got ${values.only}`);
+  if (values.only !== undefined && !['scale', 'memory', 'quick', 'instructions'].includes(values.only)) {
+    failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick and instructions, got ${values.only}`);
   }
   // The scale phase splits the connections between 2 gateways: each needs one at least.
   if (values.only === 'scale') int('connections', values.connections, 2, 1000);
@@ -44,7 +52,10 @@ function parseOptions() {
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
-    only: values.only as 'scale' | 'memory' | 'quick' | undefined,
+    only: values.only as 'scale' | 'memory' | 'quick' | 'instructions' | undefined,
+    instrRequests: int('instr-requests', values['instr-requests'], 100, 1_000_000),
+    instrWarmup: int('instr-warmup', values['instr-warmup'], 0, 1_000_000),
+    instrConnections: int('instr-connections', values['instr-connections'], 1, 1000),
     memoryWindow: int('memory-window', values['memory-window'], 0, 3600),
     scaleDuration: int('scale-duration', values['scale-duration'], 1, 600),
     build: values.build,

@@ -4,6 +4,7 @@
  *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
  *   npm run bench:webhooks -- --only quick [--duration 10]
  *   npm run bench:webhooks -- --only scale [--scale-duration 5] [--warmup 2] [--connections 50]
+ *   npm run bench:webhooks -- --only instructions [--instr-requests 1000] [--instr-warmup 5000]
  *
  * Builds dist/ when it is older than src/ (or always with --build), then starts
  * `node dist/main.js` (NODE_ENV=production, LOG_LEVEL=warn) and
@@ -31,6 +32,9 @@
  *              2 gateways on a private redis-server, then on a local 3-master Redis
  *              Cluster; the CPU of each process and what limits each configuration
  *              (scale-report.ts).
+ *   instructions (instructions.ts; only with --only instructions, run alone) the gateway
+ *              under valgrind's callgrind: its own instructions per voice and per <Dial
+ *              action> webhook, each run counted alone after an uncounted warm-up.
  *
  * Prints a table (req/s, p50, p99, errors) and the ratios voice/bare and status/bare
  * against the targets (≥ 0.8 of bare, p99 ≤ 10 ms), the cost per call, then one JSON
@@ -50,6 +54,7 @@ import { catchUpPhase } from './catch-up.js';
 import { barePhase } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
+import { instructionsPhase } from './instructions.js';
 import { lifecyclePhase } from './lifecycle.js';
 import { memoryPhase, printMemoryReport } from './memory.js';
 import { printScaleReport } from './scale-report.js';
@@ -64,6 +69,22 @@ const cleanup = installCleanup({ log, prefix: ID.prefix, database: ID.database, 
 async function main(): Promise<number> {
   const { start, redisVersion } = await prepareBench(opts.build, log, (r) => (shared.redis = r), ID.database);
   if (opts.only === 'memory') return printMemoryReport(await memoryPhase(), benchEnv(start, redisVersion)) ? 0 : 1;
+  if (opts.only === 'instructions') {
+    const r = await instructionsPhase();
+    if (!r) {
+      log('instructions: valgrind is not installed (apt-get install valgrind)');
+      return 1;
+    }
+    const env = benchEnv(start, redisVersion);
+    console.log(`\nminutegate gateway instructions per webhook (callgrind) — ${env.date}, git ${env.git}`);
+    console.log(`${fmtInt(r.warmup)} uncounted + ${fmtInt(r.requests)} counted requests of each kind, ${r.connections} connections, ARCHIVER=off`);
+    console.log(`voice              ${r.voiceKInstr.toFixed(1)}k instructions per request`);
+    console.log(`status (<Dial action>) ${r.statusKInstr.toFixed(1)}k instructions per request`);
+    console.log(`bare route (voice) ${r.bareKInstr.toFixed(1)}k instructions per request; voice ÷ bare ${(r.voiceKInstr / r.bareKInstr).toFixed(2)}, status ÷ bare ${(r.statusKInstr / r.bareKInstr).toFixed(2)}`);
+    console.log(`wrong answers      ${r.wrong}`);
+    console.log(JSON.stringify({ bench: 'webhooks', phase: 'instructions', ...env, ...r }));
+    return r.wrong === 0 ? 0 : 1;
+  }
   if (opts.only === 'scale') {
     const rows = await scalePhase();
     return printScaleReport(benchEnv(start, redisVersion), rows) ? 0 : 1;
