@@ -44,7 +44,7 @@ const COMMAND_TIMEOUT_MS = 5_000;
 // so the gateway and Redis take turns instead of working side by side (BENCHMARKS.md,
 // session 21: +7-15% requests/s without it). The commands of one event-loop turn still go
 // to Redis as one write, with any number of such batches in flight (write-coalescing.ts;
-// session 22: 20-40% less Redis CPU per webhook and authorization).
+// session 22: 5-49% less Redis CPU per webhook, 15-35% per authorization).
 const AUTO_PIPELINING = false;
 
 export function createRedis(s: RedisSettings, name = 'minutegate'): Redis | Cluster {

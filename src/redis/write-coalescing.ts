@@ -34,7 +34,8 @@ export function coalesceWrites(client: Redis | Cluster): void {
   const redis = client;
   if ((redis as unknown as Record<symbol, boolean>)[COALESCING]) return;
   (redis as unknown as Record<symbol, boolean>)[COALESCING] = true;
-  // 'connect' comes with each new socket, before any command of ours is written on it.
+  // 'connect' comes with each new socket, before the gateway's first command on it (ioredis's
+  // own connection set-up may go first, written as it comes).
   redis.on('connect', () => corkEachTurn(redis.stream as unknown as Corkable));
   if (redis.stream) corkEachTurn(redis.stream as unknown as Corkable);
 }
