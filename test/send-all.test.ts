@@ -1,6 +1,6 @@
-// sendAll (src/redis/send-all.ts): the stores' bulk commands as one pipeline on a standalone
-// server — replies in order, nothing written twice, an error passed on. (On a Cluster each
-// command goes on its own: cluster-gateway.test.ts covers the archive's expiries there.)
+// sendAll (src/redis/send-all.ts): the stores' bulk commands sent together — replies in
+// order, nothing written twice, an error passed on. (cluster-gateway.test.ts covers the
+// archive's expiries on a Cluster; write-coalescing.test.ts that they leave in one write.)
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -21,7 +21,8 @@ interface Corkable {
   writableCorked: number;
 }
 
-const COALESCING = Symbol('minutegate.writeCoalescing');
+/** The clients and sockets already set up: each once, however often it is met. */
+const coalescing = new WeakSet<object>();
 
 /** Coalesces each turn's writes on this client's connections: a standalone client's, and
  *  every node's of a Cluster (as the Cluster connects to them). */
@@ -32,8 +33,8 @@ export function coalesceWrites(client: Redis | Cluster): void {
     return;
   }
   const redis = client;
-  if ((redis as unknown as Record<symbol, boolean>)[COALESCING]) return;
-  (redis as unknown as Record<symbol, boolean>)[COALESCING] = true;
+  if (coalescing.has(redis)) return;
+  coalescing.add(redis);
   // 'connect' comes with each new socket, before the gateway's first command on it (ioredis's
   // own connection set-up may go first, written as it comes).
   redis.on('connect', () => corkEachTurn(redis.stream as unknown as Corkable));
@@ -42,8 +43,8 @@ export function coalesceWrites(client: Redis | Cluster): void {
 
 /** Replaces this socket's `write` with one that corks it until the end of the turn. */
 export function corkEachTurn(socket: Corkable): void {
-  if ((socket as unknown as Record<symbol, boolean>)[COALESCING]) return;
-  (socket as unknown as Record<symbol, boolean>)[COALESCING] = true;
+  if (coalescing.has(socket)) return;
+  coalescing.add(socket);
   const write = socket.write;
   let held = false;
   const release = () => {
