@@ -1,53 +1,50 @@
 // Phase `fanout`: balance fan-out to 10,000 dashboard sockets (see main.ts).
+import { join } from 'node:path';
 import { cpuSample, cpuShare, vmRssMb, type CpuSample } from '../lib/cpu.js';
 import { Hist } from '../lib/histogram.mjs';
-import { fileLimits, stopChild } from '../lib/processes.js';
-import { fmtInt, hrMs, r1, r2, sleep } from '../lib/util.js';
+import { fileLimits, startServer, stopChild } from '../lib/processes.js';
+import { ROOT, fmtInt, hrMs, r1, r2, sleep } from '../lib/util.js';
 import { ID, RUN, api, check, cpuRows, failures, log, opts, rows, shared } from './context.js';
-import { ask, pingProbe, startClientProc } from './fanout-procs.js';
+import { ask, pingProbe, startClientProc, type ClientProc } from './fanout-procs.js';
 import { createAccount, mustApi, openWs, staffToken, startGateway, trackWs, wsBase } from './gateway.js';
 
-export async function fanoutPhase() {
-  const N = opts.dashboards;
-  const limits = fileLimits();
-  const need = N + 200;
-  if (limits.hard < need) {
-    throw new Error(
-      `fanout: ${N} sockets need about ${need} open files in the gateway, but the hard limit is ${limits.hard}; ` +
-        `raise it (e.g. \`ulimit -Hn 65536\` as root or in /etc/security/limits.conf) or pass --dashboards`,
-    );
-  }
-  const gw = await startGateway('fanout');
-  const accountId = `wsfan${RUN}`;
-  await createAccount(gw.port, accountId, [{ id: 'dash', identity: `wsb_${RUN}_dash` }]);
-  const token = await staffToken(gw.port, accountId, 'dash');
+/** A server the fan-out is measured on: the gateway, or the bare ceiling. */
+interface FanoutTarget {
+  /** '' for the gateway, ' ceiling' for the bare server: in log lines and the CPU table. */
+  label: '' | ' ceiling';
+  port: number;
+  pid: number | undefined;
+  accountId: string;
+  /** What each dashboard socket sends as its bearer token. */
+  token: string;
+  /** The ping probe's upgrade headers (a socket that watches nothing). */
+  probeHeaders: Record<string, string>;
+}
+
+/** Opens N dashboard sockets on the target from P client processes. */
+async function openDashboards(t: FanoutTarget, N: number) {
   const P = Math.min(opts.fanoutProcs, N);
   const procs = await Promise.all(Array.from({ length: P }, (_, i) => startClientProc(i)));
   procs.forEach((p, i) => (p.count = Math.floor(N / P) + (i < N % P ? 1 : 0)));
-
   await sleep(1000);
-  const rssBefore = vmRssMb(gw.proc.pid);
-  log(`fanout: gateway RSS ${rssBefore?.toFixed(1)} MB; opening ${fmtInt(N)} dashboard sockets in ${P} client process(es)`);
+  const rssBefore = vmRssMb(t.pid);
+  log(`fanout${t.label}: RSS ${rssBefore?.toFixed(1)} MB; opening ${fmtInt(N)} dashboard sockets in ${P} client process(es)`);
   const opened = await Promise.all(
-    procs.map((p) => ask(p, { cmd: 'open', url: `${wsBase(gw.port)}/v1/ws`, token, count: p.count, concurrency: 100 })),
+    procs.map((p) => ask(p, { cmd: 'open', url: `${wsBase(t.port)}/v1/ws`, token: t.token, count: p.count, concurrency: 100 })),
   );
   const openCount = opened.reduce((a, o) => a + o.opened, 0);
   const withSnapshot = opened.reduce((a, o) => a + o.withSnapshot, 0);
   const openFailed = opened.reduce((a, o) => a + o.failed, 0);
-  log(`fanout: ${fmtInt(openCount)} open (${fmtInt(withSnapshot)} with their first snapshot) in ${r1(Math.max(...opened.map((o) => o.ms)) / 1000)} s` +
+  log(`fanout${t.label}: ${fmtInt(openCount)} open (${fmtInt(withSnapshot)} with their first snapshot) in ${r1(Math.max(...opened.map((o) => o.ms)) / 1000)} s` +
     (openFailed ? `; ${openFailed} failed: ${opened.find((o) => o.firstError)?.firstError}` : ''));
-  // RSS right after a connection storm still holds its garbage: take the lowest of a few
-  // samples over 3 s of idle.
-  let rssAfter: number | null = null;
-  for (let i = 0; i < 6; i++) {
-    await sleep(500);
-    const v = vmRssMb(gw.proc.pid);
-    if (v !== null && (rssAfter === null || v < rssAfter)) rssAfter = v;
-  }
-  const rssPer1000 = rssBefore !== null && rssAfter !== null && openCount > 0 ? (rssAfter - rssBefore) / (openCount / 1000) : null;
+  return { procs, P, rssBefore, openCount, withSnapshot, openFailed };
+}
 
+/** The measured broadcasts: one adjustment every 100 ms, each socket's arrival times, the
+ *  ping probe's round trips idle and during them. Closes the client processes. */
+async function broadcasts(t: FanoutTarget, procs: ClientProc[]) {
   // The stall probe: idle first (baseline), then during the broadcasts.
-  const probeWs = trackWs(await openWs(`${wsBase(gw.port)}/v1/ws`, { authorization: `Bearer ${ID.adminKey}` }));
+  const probeWs = trackWs(await openWs(`${wsBase(t.port)}/v1/ws`, t.probeHeaders));
   const probe = pingProbe(probeWs);
   await sleep(1000);
   probe.take(); // the first pings warm the path up
@@ -55,14 +52,14 @@ export async function fanoutPhase() {
   const idle = await probe.finish();
   probe.resume();
 
-  const before = await mustApi(gw.port, 'GET', `/v1/accounts/${accountId}/balance`, undefined, 200);
+  const before = await mustApi(t.port, 'GET', `/v1/accounts/${t.accountId}/balance`, undefined, 200);
   const b0 = Number(before.balance);
   const total = Math.max(1, Math.round((opts.warmup + opts.duration) * 10));
   const warm = Math.round(opts.warmup * 10);
   const adjustments: { balance: number; sentMs: number; ackMs: number; measured: boolean }[] = [];
   let adjustFailures = 0;
   let firstAdjustFailure = '';
-  log(`fanout: ${total} adjustments, one every 100 ms (${warm} of them warm-up)`);
+  log(`fanout${t.label}: ${total} adjustments, one every 100 ms (${warm} of them warm-up)`);
   const helperPids = procs.map((p) => p.child.proc.pid);
   let cpuA: CpuSample | null = null;
   const tStart = hrMs() + 50;
@@ -73,12 +70,12 @@ export async function fanoutPhase() {
     if (wait > 0) await sleep(wait);
     if (k === warm) {
       probe.take();
-      cpuA = await cpuSample(shared.redis, gw.proc.pid, helperPids);
+      cpuA = await cpuSample(shared.redis, t.pid, helperPids);
     }
     const sentMs = hrMs();
     const measured = k >= warm;
     inFlight.push(
-      api(gw.port, 'POST', `/v1/accounts/${accountId}/adjustments`, { minutes: 1, reason: 'bench' }).then(
+      api(t.port, 'POST', `/v1/accounts/${t.accountId}/adjustments`, { minutes: 1, reason: 'bench' }).then(
         (r) => {
           const ackMs = hrMs();
           // 201 {"balance": <the balance view>} (a bare number in older versions)
@@ -100,7 +97,7 @@ export async function fanoutPhase() {
   // The window ends once the last broadcast has reached every socket (or 10 s passed).
   const lastBalance = b0 + total;
   const finals = await Promise.all(procs.map((p) => ask(p, { cmd: 'final', balance: lastBalance, timeoutMs: 10_000 })));
-  const cpuB = await cpuSample(shared.redis, gw.proc.pid, helperPids);
+  const cpuB = await cpuSample(shared.redis, t.pid, helperPids);
   const busy = await probe.finish();
   const missingFinal = finals.reduce((a, f) => a + f.missing, 0);
 
@@ -124,13 +121,57 @@ export async function fanoutPhase() {
   }
   const windowStart = cpuA?.wall ?? tStart;
   const heartbeatsInWindow = heartbeats.filter((t) => t >= windowStart && t <= cpuB.wall).length;
-  const cpu = cpuA ? cpuShare(cpuA, cpuB, P) : null;
-  if (cpu) cpuRows.push({ phase: 'fanout', window: `${r1((cpuB.wall - cpuA!.wall) / 1000)} s`, cpu });
+  const cpu = cpuA ? cpuShare(cpuA, cpuB, procs.length) : null;
+  if (cpu) cpuRows.push({ phase: `fanout${t.label}`, window: `${r1((cpuB.wall - cpuA!.wall) / 1000)} s`, cpu });
 
   for (const p of procs) p.child.proc.send({ cmd: 'close' });
   probeWs.close();
   await Promise.all(procs.map((p) => Promise.race([p.child.exited, sleep(3000)])));
+
+  return { total, measuredAdj, adjustments, adjustFailures, firstAdjustFailure, fromSend, fromAck, delivered, expected, received, closes, missingFinal, heartbeatsInWindow, idle, busy, cpu };
+}
+
+export async function fanoutPhase() {
+  const N = opts.dashboards;
+  const limits = fileLimits();
+  const need = N + 200;
+  if (limits.hard < need) {
+    throw new Error(
+      `fanout: ${N} sockets need about ${need} open files in the gateway, but the hard limit is ${limits.hard}; ` +
+        `raise it (e.g. \`ulimit -Hn 65536\` as root or in /etc/security/limits.conf) or pass --dashboards`,
+    );
+  }
+  const gw = await startGateway('fanout');
+  const accountId = `wsfan${RUN}`;
+  await createAccount(gw.port, accountId, [{ id: 'dash', identity: `wsb_${RUN}_dash` }]);
+  const gwTarget: FanoutTarget = {
+    label: '',
+    port: gw.port,
+    pid: gw.proc.pid,
+    accountId,
+    token: await staffToken(gw.port, accountId, 'dash'),
+    probeHeaders: { authorization: `Bearer ${ID.adminKey}` },
+  };
+  const { procs, P, rssBefore, openCount, withSnapshot, openFailed } = await openDashboards(gwTarget, N);
+  // RSS right after a connection storm still holds its garbage: take the lowest of a few
+  // samples over 3 s of idle.
+  let rssAfter: number | null = null;
+  for (let i = 0; i < 6; i++) {
+    await sleep(500);
+    const v = vmRssMb(gw.proc.pid);
+    if (v !== null && (rssAfter === null || v < rssAfter)) rssAfter = v;
+  }
+  const rssPer1000 = rssBefore !== null && rssAfter !== null && openCount > 0 ? (rssAfter - rssBefore) / (openCount / 1000) : null;
+  const run = await broadcasts(gwTarget, procs);
   await stopChild(gw);
+  const { total, measuredAdj, adjustments, adjustFailures, firstAdjustFailure, fromSend, fromAck, delivered, expected, received, closes, missingFinal, heartbeatsInWindow, idle, busy, cpu } = run;
+
+  // The same sockets, clients, adjustments and probe against the bare ceiling.
+  const bareSrv = await startServer({ name: 'fan-out bare ws server', script: join(ROOT, 'scripts', 'bench', 'ws', 'fanout-bare-server.mjs'), env: {}, readyPath: '/healthz', log, raiseFileLimit: true });
+  const bareTarget: FanoutTarget = { label: ' ceiling', port: bareSrv.port, pid: bareSrv.proc.pid, accountId: 'wsbare', token: 'none', probeHeaders: {} };
+  const bareOpen = await openDashboards(bareTarget, N);
+  const bare = await broadcasts(bareTarget, bareOpen.procs);
+  await stopChild(bareSrv);
 
   const s = fromSend.summary();
   const a = fromAck.summary();
@@ -197,6 +238,20 @@ export async function fanoutPhase() {
     target: 'max ≤ 20',
     met: bb.max <= 20 && busy.lost === 0,
   });
+  const bs = bare.fromSend.summary();
+  const bbIdle = bare.idle.hist.summary();
+  const bbBusy = bare.busy.hist.summary();
+  rows.push({
+    phase: 'fanout',
+    what: 'bare ws server, same sockets and adjustments (fanout-bare-server.mjs: frame built once, one synchronous pass, no throttle, no slices): delivery p50 / p99 (ms); ping RTT idle max / during broadcasts max (ms)',
+    value: `${bs.p50} / ${bs.p99}; ${r1(bbIdle.max)} / ${r1(bbBusy.max)}`,
+    target: '-',
+    met: check(
+      bareOpen.withSnapshot === N && bare.missingFinal === 0 && bare.adjustFailures === 0 && Object.keys(bare.closes).length === 0,
+      'fanout bare: every socket opens, gets every adjustment\'s final balance, none closed',
+    ),
+  });
+  rows.push({ phase: 'fanout', what: 'delivery p99: gateway ÷ bare ws server (same run)', value: bs.p99 > 0 ? String(r2(s.p99 / bs.p99)) : '-', target: '-', met: null });
   return {
     dashboards: N,
     clientProcesses: P,
@@ -222,5 +277,17 @@ export async function fanoutPhase() {
     heartbeatSweepsInWindow: heartbeatsInWindow,
     cpu,
     gatewayWarnLogLines: gw.warnLines,
+    bare: {
+      opened: bareOpen.openCount,
+      withSnapshot: bareOpen.withSnapshot,
+      deliveryFromSendMs: bs,
+      delivered: bare.delivered,
+      expected: bare.expected,
+      missingFinal: bare.missingFinal,
+      closes: bare.closes,
+      pingIdleMs: bbIdle,
+      pingBusyMs: { ...bbBusy, lost: bare.busy.lost },
+      cpu: bare.cpu,
+    },
   };
 }
