@@ -202,13 +202,21 @@ export function printReport(o: Outcome): boolean {
   return ok;
 }
 
+/** CPU µs per request of every process on the machine (server, Redis, load generator,
+ *  the rest), from the phase's shares of a core; null without /proc. */
+function machineUs(r: Row): number | null {
+  const { server, redis, gen, other } = r.cpu;
+  if (server === null || redis === null || other === null || r.rps <= 0) return null;
+  return Math.round(((server + redis + gen + other) * 10_000) / r.rps);
+}
+
 /** `--only quick`: the ARCHIVER=off gateway's voice and status runs against the bare
  *  ceiling, with each server's CPU per request — a loop for trying a change, not a report
  *  for BENCHMARKS.md's current figures (no archive, lifecycle or catch-up). */
 export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice: PhaseResult; status: PhaseResult; bare: PhaseResult }, checksOk: boolean): boolean {
   const rows = [row('voice', runs.voice, 0), row('status', runs.status, 0), row('bare', runs.bare, 0)];
   const out = reportHeader('webhook bench (quick)', env, `${opts.connections} connections, warm-up ${opts.warmup} s + measured ${opts.duration} s per phase; ARCHIVER=off`);
-  const head = ['phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server%', 'redis%', 'loadgen%', 'others%', 'server µs/req'];
+  const head = ['phase', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'server%', 'redis%', 'loadgen%', 'others%', 'server µs/req', 'all µs/req'];
   const table = rows.map((r) => [
     r.phase,
     fmtInt(r.rps),
@@ -221,9 +229,14 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
     pctCell(r.cpu.gen),
     pctCell(r.cpu.other),
     r.serverCpuUsPerRequest === null ? '-' : String(r.serverCpuUsPerRequest),
+    machineUs(r) === null ? '-' : String(machineUs(r)),
   ]);
   out.push(...formatTable(head, table, (i) => i > 0));
   const bareRps = rows[2]!.rps;
+  // The server, Redis and the load generator share the machine's cores: on a saturated
+  // machine the throughput ratio tends to the inverse ratio of these sums.
+  const [mv, ms, mb] = rows.map(machineUs);
+  if (mv && ms && mb) out.push(`all processes' CPU per request, bare ÷ gateway: voice ${r2(mb / mv)}, status ${r2(mb / ms)}`);
   const ok = checksOk && rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0);
   out.push(`voice/bare ${bareRps > 0 ? r2(rows[0]!.rps / bareRps) : 0}, status/bare ${bareRps > 0 ? r2(rows[1]!.rps / bareRps) : 0}`);
   out.push(`result: ${ok ? 'correctness checks passed (books, answers)' : 'CORRECTNESS CHECKS FAILED'}`);
