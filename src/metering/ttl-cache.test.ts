@@ -50,3 +50,29 @@ describe('TtlCache.getOrLoad', () => {
     expect(await cache.getOrLoad('k', async () => 5)).toBe(5);
   });
 });
+
+describe('TtlCache memory', () => {
+  it('a cached CallSid parsed from a webhook body keeps only itself, not the body', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    const { signedParamsFromForm } = await import('../twilio/signature.js');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const N = 5_000;
+    // Bodies as Twilio sends them: the CallSid among ~1 KB of other parameters.
+    const body = (i: number) => `AccountSid=AC0123&CallSid=CA${String(i).padStart(32, '0')}&From=client%3Aalice&To=%2B14155550100&Filler=${'x'.repeat(1000)}`;
+    const cache = new TtlCache<string>(60_000, N);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < N; i++) {
+      // The request's body lives only in here: only the cache may keep anything of it.
+      cache.set(signedParamsFromForm(body(i)).CallSid as string, `acct${i % 10}`);
+    }
+    gc();
+    const perEntry = (process.memoryUsage().heapUsed - before) / N;
+    expect(cache.get(`CA${String(N - 1).padStart(32, '0')}`)).toBe(`acct${(N - 1) % 10}`);
+    // A ~34-character key, its entry and the Map's slot: ~200 bytes. A key that still
+    // viewed its body would keep ~1,100.
+    expect(perEntry).toBeLessThan(500);
+  });
+});

@@ -1,6 +1,6 @@
 // CPU accounting (Linux /proc) and the gateway's memory.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { hrMs } from './util.js';
 
@@ -24,6 +24,57 @@ export function procCpuMs(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/** Where a process's CPU went: its main thread's user and system time, its other threads'
+ *  (V8's collector and compiler helpers, libuv's pool) and the main thread's context
+ *  switches — voluntary ones are its waits for I/O, the others preemptions. Null without
+ *  /proc. */
+export interface ThreadSplit {
+  mainUserMs: number;
+  mainSysMs: number;
+  helpersMs: number;
+  voluntary: number;
+  involuntary: number;
+}
+
+export function threadSplit(pid: number | undefined): ThreadSplit | null {
+  if (pid === undefined) return null;
+  try {
+    const out: ThreadSplit = { mainUserMs: 0, mainSysMs: 0, helpersMs: 0, voluntary: 0, involuntary: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const user = (Number(f[11]) * 1000) / CLK_TCK;
+      const sys = (Number(f[12]) * 1000) / CLK_TCK;
+      if (tid !== String(pid)) {
+        out.helpersMs += user + sys;
+        continue;
+      }
+      out.mainUserMs = user;
+      out.mainSysMs = sys;
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      out.voluntary = Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+      out.involuntary = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** The difference b − a, per request (µs, or switches per request). */
+export function threadSplitPer(a: ThreadSplit | null, b: ThreadSplit | null, requests: number): ThreadSplit | null {
+  if (!a || !b || requests <= 0) return null;
+  const us = (x: number, y: number) => Math.round(((y - x) * 1000) / requests);
+  const per = (x: number, y: number) => Math.round(((y - x) / requests) * 100) / 100;
+  return {
+    mainUserMs: us(a.mainUserMs, b.mainUserMs),
+    mainSysMs: us(a.mainSysMs, b.mainSysMs),
+    helpersMs: us(a.helpersMs, b.helpersMs),
+    voluntary: per(a.voluntary, b.voluntary),
+    involuntary: per(a.involuntary, b.involuntary),
+  };
 }
 
 export function machineBusyMs(): number | null {

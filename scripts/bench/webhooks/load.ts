@@ -2,7 +2,7 @@
 // a fixed number of connections, for a duration or an amount, and the latencies go into
 // the benches' one histogram.
 import autocannon from 'autocannon';
-import { cpuSample, cpuShare, type CpuShare as LoadgenCpuShare } from '../lib/cpu.js';
+import { cpuSample, cpuShare, threadSplit, threadSplitPer, type CpuShare as LoadgenCpuShare, type ThreadSplit } from '../lib/cpu.js';
 import { Hist } from '../lib/histogram.mjs';
 import type { SignedBody } from './bodies.js';
 import { shared } from './context.js';
@@ -52,6 +52,8 @@ export interface PhaseResult {
   cpu: CpuShare;
   /** The server's own CPU time over the run (ms), null without /proc. */
   serverCpuMs: number | null;
+  /** The same per request, split by thread (µs; context switches per request). */
+  serverThreads: ThreadSplit | null;
 }
 
 /** The runs under way (the scale phase runs one per gateway at once). */
@@ -62,15 +64,17 @@ export const stopLoad = () => running.forEach((i) => i.stop());
 
 export async function runPhase(spec: PhaseSpec): Promise<PhaseResult> {
   const cpuBefore = await cpuSample(shared.redis, spec.pid);
+  const threadsBefore = threadSplit(spec.pid);
   const run = await runLoad(spec);
+  const threadsAfter = threadSplit(spec.pid);
   const cpuAfter = await cpuSample(shared.redis, spec.pid);
   const serverCpuMs = cpuBefore.server === null || cpuAfter.server === null ? null : cpuAfter.server - cpuBefore.server;
-  return { ...run, cpu: genShare(cpuShare(cpuBefore, cpuAfter)), serverCpuMs };
+  return { ...run, cpu: genShare(cpuShare(cpuBefore, cpuAfter)), serverCpuMs, serverThreads: threadSplitPer(threadsBefore, threadsAfter, run.requests) };
 }
 
 /** One autocannon run; `hist` lets parallel runs (one per gateway) share a histogram, whose
  *  percentiles are then those of all their requests. */
-export function runLoad(spec: PhaseSpec, hist: Hist = new Hist()): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuMs'>> {
+export function runLoad(spec: PhaseSpec, hist: Hist = new Hist()): Promise<Omit<PhaseResult, 'cpu' | 'serverCpuMs' | 'serverThreads'>> {
   const inflight = new Set<string>();
   let exhausted = false;
   return new Promise((resolvePhase, reject) => {

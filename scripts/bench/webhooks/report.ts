@@ -235,6 +235,21 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
   const bareRps = rows[2]!.rps;
   // The server, Redis and the load generator share the machine's cores: on a saturated
   // machine the throughput ratio tends to the inverse ratio of these sums.
+  // Where each server's own CPU per request went, by thread (/proc/<pid>/task).
+  const split = [['voice', runs.voice], ['status', runs.status], ['bare', runs.bare]] as const;
+  if (split.every(([, r]) => r.serverThreads)) {
+    out.push('');
+    out.push(
+      ...formatTable(
+        ['server', 'main thread user µs/req', 'main thread sys µs/req', 'other threads µs/req', 'main thread waits/req', 'preemptions/req'],
+        split.map(([name, r]) => {
+          const t = r.serverThreads!;
+          return [name, String(t.mainUserMs), String(t.mainSysMs), String(t.helpersMs), String(t.voluntary), String(t.involuntary)];
+        }),
+        (i) => i > 0,
+      ),
+    );
+  }
   const [mv, ms, mb] = rows.map(machineUs);
   if (mv && ms && mb) out.push(`all processes' CPU per request, bare ÷ gateway: voice ${r2(mb / mv)}, status ${r2(mb / ms)}`);
   const ok = checksOk && rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0);
