@@ -6,6 +6,11 @@
 // (BENCHMARKS.md, session 22): compare several runs, alternated.
 // What the kernel does for the process (its system calls) is not counted: `--only quick`
 // shows that side.
+// Not a measure of the gateway against the bare route (session 23): these counts put the
+// two level where the main thread's user time of a real run is 1.7–1.8 times the bare
+// route's, and the bare route's count would need ~4 instructions per cycle to fit its time.
+// What runs under valgrind (its emulated CPU, a JIT at a fiftieth of the speed) is not what
+// runs for real; use `--only quick`'s per-thread split for that comparison.
 //
 // The gateway (ARCHIVER=off) runs under `valgrind --tool=callgrind --instr-atstart=no`,
 // warms up uncounted (the JIT needs thousands of requests to settle), then each measured
