@@ -8,7 +8,7 @@ import { ID, RUN, api, check, cpuRows, failures, log, opts, rows, shared } from 
 import { ask, pingProbe, startClientProc, type ClientProc } from './fanout-procs.js';
 import { createAccount, mustApi, openWs, staffToken, startGateway, trackWs, wsBase } from './gateway.js';
 
-/** A server the fan-out is measured on: the gateway, or the bare ceiling. */
+/** A server the fan-out is measured on: the gateway, or the bare ws server (fanout-bare-server.mjs). */
 interface FanoutTarget {
   /** '' for the gateway, ' ceiling' for the bare server: in log lines and the CPU table. */
   label: '' | ' ceiling';
@@ -120,7 +120,7 @@ async function broadcasts(t: FanoutTarget, procs: ClientProc[]) {
     heartbeats.push(...(r.heartbeats as number[]));
   }
   const windowStart = cpuA?.wall ?? tStart;
-  const heartbeatsInWindow = heartbeats.filter((t) => t >= windowStart && t <= cpuB.wall).length;
+  const heartbeatsInWindow = heartbeats.filter((at) => at >= windowStart && at <= cpuB.wall).length;
   const cpu = cpuA ? cpuShare(cpuA, cpuB, procs.length) : null;
   if (cpu) cpuRows.push({ phase: `fanout${t.label}`, window: `${r1((cpuB.wall - cpuA!.wall) / 1000)} s`, cpu });
 

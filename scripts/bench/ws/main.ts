@@ -38,6 +38,9 @@
  *           machine-wide monotonic clock. The gateway's longest event-loop stall is seen
  *           from outside: one admin socket (it watches nothing) sends {"type":"ping"} every
  *           5 ms and records pong round trips, idle first and then during the broadcasts.
+ *           Then the same sockets, clients, adjustments and probe against a bare ws server
+ *           that writes every change to every socket at once (fanout-bare-server.mjs), and
+ *           the gateway's delivery p99 ÷ its.
  *   media   --streams (500) Media Streams sockets, each signed like Twilio (X-Twilio-Signature
  *           over wss://<PUBLIC_BASE_URL host>/twilio/media/<the call's token>, no params), for calls first
  *           placed through signed POST /twilio/voice (real, known CallSids): `connected`,
