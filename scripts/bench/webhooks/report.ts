@@ -233,8 +233,6 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
   ]);
   out.push(...formatTable(head, table, (i) => i > 0));
   const bareRps = rows[2]!.rps;
-  // The server, Redis and the load generator share the machine's cores: on a saturated
-  // machine the throughput ratio tends to the inverse ratio of these sums.
   // Where each server's own CPU per request went, by thread (/proc/<pid>/task).
   const split = [['voice', runs.voice], ['status', runs.status], ['bare', runs.bare]] as const;
   if (split.every(([, r]) => r.serverThreads)) {
@@ -250,6 +248,8 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
       ),
     );
   }
+  // The server, Redis and the load generator share the machine's cores: on a saturated
+  // machine the throughput ratio tends to the inverse ratio of these sums.
   const [mv, ms, mb] = rows.map(machineUs);
   if (mv && ms && mb) out.push(`all processes' CPU per request, bare ÷ gateway: voice ${r2(mb / mv)}, status ${r2(mb / ms)}`);
   const ok = checksOk && rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0);
