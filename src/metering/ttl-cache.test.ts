@@ -51,6 +51,36 @@ describe('TtlCache.getOrLoad', () => {
   });
 });
 
+describe('TtlCache limit', () => {
+  it('keeps at most its limit, dropping the older half of it whole', () => {
+    const cache = new TtlCache<number>(60_000, 4);
+    for (const [i, k] of ['a', 'b', 'c', 'd', 'e'].entries()) cache.set(k, i);
+    // a and b went with the older generation when e needed room; the last limit/2 set stay.
+    expect(['a', 'b', 'c', 'd', 'e'].map((k) => cache.get(k))).toEqual([undefined, undefined, 2, 3, 4]);
+  });
+
+  it('a key set again answers its newer value, and delete forgets both', () => {
+    const cache = new TtlCache<number>(60_000, 4);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('a', 3); // 'a' is now in both generations
+    expect(cache.get('a')).toBe(3);
+    cache.delete('a');
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.get('b')).toBe(2);
+  });
+
+  it('an entry past its time is gone from either generation', () => {
+    const cache = new TtlCache<number>(1_000, 4);
+    cache.set('a', 1, 0);
+    cache.set('b', 2, 0);
+    cache.set('c', 3, 0); // a and b now in the older generation
+    expect(cache.get('a', 999)).toBe(1);
+    expect(cache.get('a', 1_000)).toBeUndefined();
+    expect(cache.get('c', 1_000)).toBeUndefined();
+  });
+});
+
 describe('TtlCache memory', () => {
   it('a cached CallSid parsed from a webhook body keeps only itself, not the body', async () => {
     const { setFlagsFromString } = await import('node:v8');

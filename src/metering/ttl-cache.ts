@@ -1,34 +1,46 @@
 // A small bounded cache with a time-to-live, for lookups on the webhook hot path whose
 // answers change rarely (who owns an identity or a number). Never used for metering state.
 export class TtlCache<V> {
-  private readonly map = new Map<string, { v: V; until: number }>();
+  /** Two generations of at most limit/2 entries each: new entries go into `young`; when it
+   *  is full it becomes `old`, and the `old` before it is dropped whole. A full cache used
+   *  to drop its oldest entry per insertion, found by `keys().next()`, which walks over
+   *  every entry deleted before it that the Map has not compacted away yet: 30–100 µs per
+   *  insertion once the call cache held its 200,000 calls (BENCHMARKS.md, session 23). */
+  private young = new Map<string, { v: V; until: number }>();
+  private old = new Map<string, { v: V; until: number }>();
+  private readonly generation: number;
   /** Loads in flight: callers missing the same key meanwhile share one (a storm of socket
    *  upgrades of one staff member misses its token generation together, every time the
    *  entry lapses; a Redis read each was an ioredis pipeline each, alive through the round
    *  trip). */
   private readonly loading = new Map<string, Promise<V | null>>();
 
+  /** Holds at most `limit` entries (and the last limit/2 set, at least). */
   constructor(
     private readonly ttlMs: number,
-    private readonly limit = 50_000,
-  ) {}
+    limit = 50_000,
+  ) {
+    this.generation = Math.max(1, Math.ceil(limit / 2));
+  }
 
   get(key: string, now = Date.now()): V | undefined {
-    const e = this.map.get(key);
+    // `young` first: a key set again since it went to `old` has its newer value there.
+    const e = this.young.get(key) ?? this.old.get(key);
     if (!e) return undefined;
     if (e.until <= now) {
-      this.map.delete(key);
+      this.young.delete(key);
+      this.old.delete(key);
       return undefined;
     }
     return e.v;
   }
 
   set(key: string, v: V, now = Date.now()): void {
-    if (this.map.size >= this.limit) {
-      const first = this.map.keys().next();
-      if (!first.done) this.map.delete(first.value);
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
     }
-    this.map.set(ownString(key), { v: typeof v === 'string' ? (ownString(v) as V) : v, until: now + this.ttlMs });
+    this.young.set(ownString(key), { v: typeof v === 'string' ? (ownString(v) as V) : v, until: now + this.ttlMs });
   }
 
   /** The cached value, or the loaded one (cached when it is not null). */
@@ -56,7 +68,8 @@ export class TtlCache<V> {
 
   /** Forgets the key, and any load of it in flight: the next caller reads afresh. */
   delete(key: string): void {
-    this.map.delete(key);
+    this.young.delete(key);
+    this.old.delete(key);
     this.loading.delete(key);
   }
 }

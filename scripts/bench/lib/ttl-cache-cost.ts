@@ -1,0 +1,45 @@
+/**
+ * What a TtlCache costs per webhook once it is full (session 23):
+ *
+ *   npx tsx scripts/bench/lib/ttl-cache-cost.ts [--limit 200000] [--ops 200000] [--rounds 3]
+ *
+ * The call cache (metering/directory.ts) is filled to its limit, as a gateway's is after
+ * --limit calls within the call map's 14 days, then each operation does what a voice
+ * webhook and its final status callback do to it: one `set` of a new CallSid and one `get`
+ * of a recent one. Prints ns per operation (set + get), per round; the first round also pays
+ * for the filling's garbage.
+ */
+import { TtlCache } from '../../../src/metering/ttl-cache.js';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  const n = i === -1 ? dflt : Number(process.argv[i + 1]);
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`--${name}: a whole number above 0\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const limit = arg('limit', 200_000);
+const ops = arg('ops', 200_000);
+const rounds = arg('rounds', 3);
+
+const sid = (i: number) => `CA${i.toString(16).padStart(32, '0')}`;
+const cache = new TtlCache<string>(14 * 86_400_000, limit);
+const now = Date.now();
+let n = 0;
+for (; n < limit; n++) cache.set(sid(n), 'acct', now);
+process.stdout.write(`TtlCache at its limit of ${limit.toLocaleString('en-US')} entries, ${ops.toLocaleString('en-US')} set + get per round\n`);
+let misses = 0;
+for (let r = 1; r <= rounds; r++) {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < ops; i++, n++) {
+    cache.set(sid(n), 'acct', now);
+    if (cache.get(sid(n - 100), now) === undefined) misses++;
+  }
+  const ns = Number(process.hrtime.bigint() - started) / ops;
+  process.stdout.write(`round ${r}: ${ns.toFixed(0)} ns per set + get\n`);
+}
+// A CallSid set 100 operations ago must still be there, whatever the eviction does.
+process.stdout.write(`recent entries missed: ${misses}\n`);
+process.exitCode = misses === 0 ? 0 : 1;
