@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|instructions] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|instructions|ab] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -24,6 +24,14 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
   --instr-requests N   counted requests per run of the instructions phase (default 1000)
   --instr-warmup N     uncounted warm-up requests of each kind before it (default 5000)
   --instr-connections N  connections of the instructions phase (default 8)
+  --only ab            two builds side by side: the gateway of dist/ (A) and the one of --ab-dist (B), both
+                       ARCHIVER=off, take turns at the voice load in short slices (A B, then B A, ...), so the
+                       machine's drift falls on both alike; per build the median CPU per request (server, its main
+                       thread, Redis, all processes) and the median of the paired B ÷ A ratios
+  --ab-dist DIR        the compiled tree of build B, where node can find the packages: e.g. the dist/ of a git
+                       worktree with a link to this node_modules (ln -s), built there with npm run build
+  --ab-rounds N        pairs of slices (default 6)
+  --ab-slice S         seconds per slice (default 3)
   --build              rebuild dist/ even when it looks up to date`;
 
 function parseOptions() {
@@ -38,13 +46,17 @@ function parseOptions() {
     'instr-requests': { type: 'string', default: '1000' },
     'instr-warmup': { type: 'string', default: '5000' },
     'instr-connections': { type: 'string', default: '8' },
+    'ab-dist': { type: 'string' },
+    'ab-rounds': { type: 'string', default: '6' },
+    'ab-slice': { type: 'string', default: '3' },
     build: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
-  if (values.only !== undefined && !['scale', 'memory', 'quick', 'instructions'].includes(values.only)) {
-    failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick and instructions, got ${values.only}`);
+  if (values.only !== undefined && !['scale', 'memory', 'quick', 'instructions', 'ab'].includes(values.only)) {
+    failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick, instructions and ab, got ${values.only}`);
   }
+  if (values.only === 'ab' && !values['ab-dist']) failUsage(USAGE, '--only ab needs --ab-dist <the compiled tree of build B>');
   // The scale phase splits the connections between 2 gateways: each needs one at least.
   if (values.only === 'scale') int('connections', values.connections, 2, 1000);
   return {
@@ -52,7 +64,10 @@ function parseOptions() {
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
-    only: values.only as 'scale' | 'memory' | 'quick' | 'instructions' | undefined,
+    only: values.only as 'scale' | 'memory' | 'quick' | 'instructions' | 'ab' | undefined,
+    abDist: values['ab-dist'],
+    abRounds: int('ab-rounds', values['ab-rounds'], 1, 100),
+    abSlice: int('ab-slice', values['ab-slice'], 1, 600),
     instrRequests: int('instr-requests', values['instr-requests'], 100, 1_000_000),
     instrWarmup: int('instr-warmup', values['instr-warmup'], 0, 1_000_000),
     instrConnections: int('instr-connections', values['instr-connections'], 1, 1000),

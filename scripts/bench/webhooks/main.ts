@@ -57,6 +57,7 @@ import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from 
 import { instructionsPhase } from './instructions.js';
 import { lifecyclePhase } from './lifecycle.js';
 import { memoryPhase, printMemoryReport } from './memory.js';
+import { abPhase, printAbReport } from './ab.js';
 import { printScaleReport } from './scale-report.js';
 import { scalePhase } from './scale.js';
 import { stopLoad } from './load.js';
@@ -84,6 +85,10 @@ async function main(): Promise<number> {
     console.log(`wrong answers      ${r.wrong}`);
     console.log(JSON.stringify({ bench: 'webhooks', phase: 'instructions', ...env, ...r }));
     return r.wrong === 0 ? 0 : 1;
+  }
+  if (opts.only === 'ab') {
+    const env = benchEnv(start, redisVersion);
+    return printAbReport(await abPhase(), ['', `minutegate webhook A/B — ${env.date}, git ${env.git}`]) ? 0 : 1;
   }
   if (opts.only === 'scale') {
     const rows = await scalePhase();
