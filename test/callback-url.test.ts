@@ -186,6 +186,21 @@ describe('a callback without the account in its URL', () => {
     expect(await balance(a.id)).toMatchObject({ balance: 8, reserved: 0, activeCalls: 0 });
   });
 
+  it('finds the map written with the call\'s decision, allowed or refused, for 14 days', async () => {
+    const a = await createAccount(gw, { monthlyMinutes: 10 });
+    const broke = await createAccount(gw, { monthlyMinutes: 0 });
+    const allowed = await placeSoftphoneCall(gw, a.identity);
+    const refused = await placeSoftphoneCall(gw, broke.identity);
+    expect([allowed.allowed, refused.allowed]).toEqual([true, false]);
+    const dir = directoryKeys(gw.config.redis.prefix);
+    for (const [call, account] of [[allowed, a], [refused, broke]] as const) {
+      expect(await gw.redis.get(dir.call(call.callSid))).toBe(account.id);
+      const ttl = await gw.redis.ttl(dir.call(call.callSid));
+      expect(ttl).toBeGreaterThan(14 * 86_400 - 60);
+      expect(ttl).toBeLessThanOrEqual(14 * 86_400);
+    }
+  });
+
   it('settles a call whose parent completion is the last word, through the map', async () => {
     const a = await createAccount(gw, { monthlyMinutes: 10 });
     const call = await placeSoftphoneCall(gw, a.identity);
