@@ -63,17 +63,26 @@ export function threadSplit(pid: number | undefined): ThreadSplit | null {
   }
 }
 
-/** The difference b − a, per request (µs, or switches per request). */
-export function threadSplitPer(a: ThreadSplit | null, b: ThreadSplit | null, requests: number): ThreadSplit | null {
+/** A ThreadSplit's difference over a run, per request. */
+export interface ThreadSplitPerRequest {
+  mainUserUs: number;
+  mainSysUs: number;
+  helpersUs: number;
+  waits: number;
+  preemptions: number;
+}
+
+/** The difference b − a, per request (µs, and context switches per request). */
+export function threadSplitPer(a: ThreadSplit | null, b: ThreadSplit | null, requests: number): ThreadSplitPerRequest | null {
   if (!a || !b || requests <= 0) return null;
   const us = (x: number, y: number) => Math.round(((y - x) * 1000) / requests);
   const per = (x: number, y: number) => Math.round(((y - x) / requests) * 100) / 100;
   return {
-    mainUserMs: us(a.mainUserMs, b.mainUserMs),
-    mainSysMs: us(a.mainSysMs, b.mainSysMs),
-    helpersMs: us(a.helpersMs, b.helpersMs),
-    voluntary: per(a.voluntary, b.voluntary),
-    involuntary: per(a.involuntary, b.involuntary),
+    mainUserUs: us(a.mainUserMs, b.mainUserMs),
+    mainSysUs: us(a.mainSysMs, b.mainSysMs),
+    helpersUs: us(a.helpersMs, b.helpersMs),
+    waits: per(a.voluntary, b.voluntary),
+    preemptions: per(a.involuntary, b.involuntary),
   };
 }
 

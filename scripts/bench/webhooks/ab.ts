@@ -41,7 +41,7 @@ function slice(build: 'A' | 'B', r: PhaseResult): AbSlice {
     build,
     rps: r.rps,
     serverUs: per(server),
-    mainUserUs: r.serverThreads?.mainUserMs ?? null,
+    mainUserUs: r.serverThreads?.mainUserUs ?? null,
     redisUs: per(redis),
     allUs: server === null || redis === null || other === null ? null : per(server + redis + gen + other),
     failed: r.errors + r.timeouts + r.non2xx,

@@ -2,7 +2,7 @@
 // a fixed number of connections, for a duration or an amount, and the latencies go into
 // the benches' one histogram.
 import autocannon from 'autocannon';
-import { cpuSample, cpuShare, threadSplit, threadSplitPer, type CpuShare as LoadgenCpuShare, type ThreadSplit } from '../lib/cpu.js';
+import { cpuSample, cpuShare, threadSplit, threadSplitPer, type CpuShare as LoadgenCpuShare, type ThreadSplitPerRequest } from '../lib/cpu.js';
 import { Hist } from '../lib/histogram.mjs';
 import type { SignedBody } from './bodies.js';
 import { shared } from './context.js';
@@ -53,7 +53,7 @@ export interface PhaseResult {
   /** The server's own CPU time over the run (ms), null without /proc. */
   serverCpuMs: number | null;
   /** The same per request, split by thread (µs; context switches per request). */
-  serverThreads: ThreadSplit | null;
+  serverThreads: ThreadSplitPerRequest | null;
 }
 
 /** The runs under way (the scale phase runs one per gateway at once). */

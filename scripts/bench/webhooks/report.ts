@@ -242,7 +242,7 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
         ['server', 'main thread user µs/req', 'main thread sys µs/req', 'other threads µs/req', 'main thread waits/req', 'preemptions/req'],
         split.map(([name, r]) => {
           const t = r.serverThreads!;
-          return [name, String(t.mainUserMs), String(t.mainSysMs), String(t.helpersMs), String(t.voluntary), String(t.involuntary)];
+          return [name, String(t.mainUserUs), String(t.mainSysUs), String(t.helpersUs), String(t.waits), String(t.preemptions)];
         }),
         (i) => i > 0,
       ),
