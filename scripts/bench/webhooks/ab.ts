@@ -29,6 +29,7 @@ export interface AbSlice {
 
 export interface AbResult {
   bDist: string;
+  bNodeOptions: string;
   rounds: number;
   sliceS: number;
   slices: AbSlice[];
@@ -54,7 +55,13 @@ export async function abPhase(): Promise<AbResult> {
   const env = { ...gatewayEnv(ID), ARCHIVER: 'off' };
   const gateways: Record<'A' | 'B', Child> = {
     A: await startServer({ name: 'gateway A', script: join(ROOT, 'dist', 'main.js'), env, readyPath: '/readyz', log }),
-    B: await startServer({ name: 'gateway B', script: join(bDist, 'main.js'), env, readyPath: '/readyz', log }),
+    B: await startServer({
+      name: 'gateway B',
+      script: join(bDist, 'main.js'),
+      env: opts.abBNodeOptions ? { ...env, NODE_OPTIONS: opts.abBNodeOptions } : env,
+      readyPath: '/readyz',
+      log,
+    }),
   };
   await createBenchAccount(gateways.A.port);
   for (const build of ['A', 'B'] as const) {
@@ -74,7 +81,7 @@ export async function abPhase(): Promise<AbResult> {
     }
   }
   await Promise.all([stopChild(gateways.A), stopChild(gateways.B)]);
-  return { bDist, rounds: opts.abRounds, sliceS: opts.abSlice, slices };
+  return { bDist, bNodeOptions: opts.abBNodeOptions, rounds: opts.abRounds, sliceS: opts.abSlice, slices };
 }
 
 const median = (xs: number[]) => {
@@ -93,7 +100,7 @@ export function printAbReport(r: AbResult, header: string[]): boolean {
     ['all processes µs/req', (s: AbSlice) => s.allUs],
   ] as const;
   const of = (build: 'A' | 'B') => r.slices.filter((s) => s.build === build);
-  const out = [...header, `A = dist/, B = ${r.bDist}; ${r.rounds} rounds of one ${r.sliceS} s voice slice each, A B then B A`];
+  const out = [...header, `A = dist/, B = ${r.bDist}${r.bNodeOptions ? ` with NODE_OPTIONS=${r.bNodeOptions}` : ''}; ${r.rounds} rounds of one ${r.sliceS} s voice slice each, A B then B A`];
   out.push('figure                     median A  median B  B ÷ A per round: median (min–max)');
   for (const [name, get] of figures) {
     const a = of('A').map(get);

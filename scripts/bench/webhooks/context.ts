@@ -30,6 +30,8 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
                        thread, Redis, all processes) and the median of the paired B ÷ A ratios
   --ab-dist DIR        the compiled tree of build B, where node can find the packages: e.g. the dist/ of a git
                        worktree with a link to this node_modules (ln -s), built there with npm run build
+  --ab-b-node-options=F  NODE_OPTIONS for build B only (e.g. --ab-b-node-options=--max-semi-space-size=4; --ab-dist
+                       may then be dist)
   --ab-rounds N        pairs of slices (default 6)
   --ab-slice S         seconds per slice (default 3)
   --build              rebuild dist/ even when it looks up to date`;
@@ -47,6 +49,7 @@ function parseOptions() {
     'instr-warmup': { type: 'string', default: '5000' },
     'instr-connections': { type: 'string', default: '8' },
     'ab-dist': { type: 'string' },
+    'ab-b-node-options': { type: 'string', default: '' },
     'ab-rounds': { type: 'string', default: '6' },
     'ab-slice': { type: 'string', default: '3' },
     build: { type: 'boolean', default: false },
@@ -66,6 +69,7 @@ function parseOptions() {
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
     only: values.only as 'scale' | 'memory' | 'quick' | 'instructions' | 'ab' | undefined,
     abDist: values['ab-dist'],
+    abBNodeOptions: values['ab-b-node-options'],
     abRounds: int('ab-rounds', values['ab-rounds'], 1, 100),
     abSlice: int('ab-slice', values['ab-slice'], 1, 600),
     instrRequests: int('instr-requests', values['instr-requests'], 100, 1_000_000),
