@@ -157,6 +157,12 @@ export function cpuShare(a: CpuSample, b: CpuSample, helperCount = 0): CpuShare 
   return { server, redis: redisPct, loadgen, loadgenMaxProc: Math.round(Math.max(self, perHelper)), other };
 }
 
+/** CPU µs per request from a share of one core (%) at `rps` requests a second; null when
+ *  the share is unknown. */
+export function usPerRequest(pctOfCore: number | null, rps: number): number | null {
+  return pctOfCore === null || rps <= 0 ? null : (pctOfCore * 10_000) / rps;
+}
+
 /** The resident set (VmRSS) of a process in MB, null without /proc. */
 export function vmRssMb(pid: number | undefined): number | null {
   if (pid === undefined) return null;

@@ -10,19 +10,18 @@
  * for the filling's garbage.
  */
 import { TtlCache } from '../../../src/metering/ttl-cache.js';
+import { parseArgsOrExit, wholeNumber } from './options.js';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  const n = i === -1 ? dflt : Number(process.argv[i + 1]);
-  if (!Number.isInteger(n) || n <= 0) {
-    process.stderr.write(`--${name}: a whole number above 0\n`);
-    process.exit(2);
-  }
-  return n;
-};
-const limit = arg('limit', 200_000);
-const ops = arg('ops', 200_000);
-const rounds = arg('rounds', 3);
+const USAGE = 'usage: npx tsx scripts/bench/lib/ttl-cache-cost.ts [--limit 200000] [--ops 200000] [--rounds 3]';
+const values = parseArgsOrExit(USAGE, {
+  limit: { type: 'string', default: '200000' },
+  ops: { type: 'string', default: '200000' },
+  rounds: { type: 'string', default: '3' },
+  help: { type: 'boolean', short: 'h', default: false },
+});
+const limit = wholeNumber(USAGE, 'limit', values.limit, 1, 100_000_000);
+const ops = wholeNumber(USAGE, 'ops', values.ops, 1, 100_000_000);
+const rounds = wholeNumber(USAGE, 'rounds', values.rounds, 1, 100);
 
 const sid = (i: number) => `CA${i.toString(16).padStart(32, '0')}`;
 const cache = new TtlCache<string>(14 * 86_400_000, limit);

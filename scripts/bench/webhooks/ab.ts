@@ -14,7 +14,8 @@ import { startServer, stopChild, type Child } from '../lib/processes.js';
 import { ROOT, fmtInt, r2 } from '../lib/util.js';
 import { POOL_PER_SECOND, pooled, voiceBody } from './bodies.js';
 import { ID, createBenchAccount, log, opts } from './context.js';
-import { runPhase, type PhaseResult } from './load.js';
+import { usPerRequest } from '../lib/cpu.js';
+import { machinePct, runPhase, type PhaseResult } from './load.js';
 import { bad, voiceSpec } from './voice.js';
 
 export interface AbSlice {
@@ -36,15 +37,13 @@ export interface AbResult {
 }
 
 function slice(build: 'A' | 'B', r: PhaseResult): AbSlice {
-  const per = (pct: number | null) => (pct === null || r.rps <= 0 ? null : (pct * 10_000) / r.rps);
-  const { server, redis, gen, other } = r.cpu;
   return {
     build,
     rps: r.rps,
-    serverUs: per(server),
+    serverUs: usPerRequest(r.cpu.server, r.rps),
     mainUserUs: r.serverThreads?.mainUserUs ?? null,
-    redisUs: per(redis),
-    allUs: server === null || redis === null || other === null ? null : per(server + redis + gen + other),
+    redisUs: usPerRequest(r.cpu.redis, r.rps),
+    allUs: usPerRequest(machinePct(r.cpu), r.rps),
     failed: r.errors + r.timeouts + r.non2xx,
   };
 }

@@ -17,6 +17,12 @@ export interface CpuShare {
 
 const genShare = (s: LoadgenCpuShare): CpuShare => ({ gen: s.loadgen, server: s.server, redis: s.redis, other: s.other });
 
+/** Every process on the machine (server, Redis, load generator, the rest), in % of one
+ *  core; null when a share is unknown. */
+export function machinePct(c: CpuShare): number | null {
+  return c.server === null || c.redis === null || c.other === null ? null : c.server + c.redis + c.gen + c.other;
+}
+
 export interface PhaseSpec {
   label: string;
   port: number;

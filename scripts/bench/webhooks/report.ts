@@ -1,6 +1,7 @@
 // The webhook bench's report: the table, ratios to the bare ceiling, the books, the cost
 // per call; then one JSON line (for BENCHMARKS.md).
 import { callCostLines, cpuUsPer } from '../lib/cost.js';
+import { usPerRequest } from '../lib/cpu.js';
 import { benchEnv, formatTable, pctCell, reportHeader } from '../lib/report.js';
 import { fmtInt, r2 } from '../lib/util.js';
 import type { ArchiveOutcome } from './archive.js';
@@ -8,7 +9,7 @@ import type { CatchUpOutcome } from './catch-up.js';
 import type { checkBooks } from './books.js';
 import { MINUTES_PER_CALL, opts } from './context.js';
 import type { LifecycleOutcome } from './lifecycle.js';
-import type { PhaseResult } from './load.js';
+import { machinePct, type PhaseResult } from './load.js';
 import type { StatusOutcome } from './status.js';
 
 /** A printed (and JSON) row: a phase's figures, rounded, with its count of wrong answers. */
@@ -205,9 +206,8 @@ export function printReport(o: Outcome): boolean {
 /** CPU µs per request of every process on the machine (server, Redis, load generator,
  *  the rest), from the phase's shares of a core; null without /proc. */
 function machineUs(r: Row): number | null {
-  const { server, redis, gen, other } = r.cpu;
-  if (server === null || redis === null || other === null || r.rps <= 0) return null;
-  return Math.round(((server + redis + gen + other) * 10_000) / r.rps);
+  const us = usPerRequest(machinePct(r.cpu), r.rps);
+  return us === null ? null : Math.round(us);
 }
 
 /** `--only quick`: the ARCHIVER=off gateway's voice and status runs against the bare

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The bare baseline of a balance fan-out on this stack (BENCHMARKS.md): a `ws` server with
 // the gateway's socket options that keeps one account's balance in memory and, for every
-// change, writes the newest balance frame to every socket — built once per pass, written
-// with one `socket.write` each (as the gateway does, ws/client-connection.ts) in one
-// synchronous loop, the next pass starting as soon as one ends when the balance moved
-// meanwhile. No token check, no Redis, no throttle, no time slices: what a plain server
-// that pushes every change to every socket at once does here. scripts/bench/ws/fanout.ts
+// change, writes the newest balance frame to every socket — built once per pass by the
+// gateway's own textFrame(), written with one `socket.write` each as the gateway does
+// (ws/client-connection.ts), in one synchronous loop, the next pass starting as soon as
+// one ends when the balance moved meanwhile. No token check, no Redis, no throttle, no
+// time slices: what a plain server that pushes every change to every socket at once does
+// here. scripts/bench/ws/fanout.ts
 // runs it after the gateway with the same client processes, adjustments and ping probe, so
 // the gateway's delivery figures have a same-run reference (its throttle and slices are the
 // difference; the CPU table calls it "fanout ceiling", as the other phases' references).
@@ -18,6 +19,8 @@
 // Env: PORT (0 = any). Prints nothing; startServer() waits for /healthz.
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
+// The gateway's own frame builder, from the COMPILED dist/ (run `npm run build` first).
+import { textFrame } from '../../../dist/ws/client-connection.js';
 
 const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, clientTracking: false });
 const sockets = new Set();
@@ -45,25 +48,6 @@ const view = () =>
     cycleEnd: '2027-01-01T00:00:00.000Z',
     version,
   });
-
-/** An unmasked text frame (RFC 6455 §5.2), as the gateway's textFrame() builds it. */
-function textFrame(text) {
-  const payload = Buffer.from(text);
-  const n = payload.length;
-  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
-  const out = Buffer.allocUnsafe(head + n);
-  out[0] = 0x81;
-  if (n < 126) out[1] = n;
-  else if (n < 65536) {
-    out[1] = 126;
-    out.writeUInt16BE(n, 2);
-  } else {
-    out[1] = 127;
-    out.writeBigUInt64BE(BigInt(n), 2);
-  }
-  payload.copy(out, head);
-  return out;
-}
 
 function pass() {
   passRunning = true;
