@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|instructions|ab] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|catchup|instructions|ab] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -16,6 +16,9 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
   --scale-duration S   measured seconds per scale configuration (default 5)
   --only quick         a short loop for trying a change: the ARCHIVER=off gateway's voice and status runs and the
                        bare ceiling, each with its server CPU per request (no archive, lifecycle or books phases)
+  --only catchup       what archiving costs per call, alone: the ARCHIVER=off gateway's voice and status runs
+                       (unmeasured), then an archiving gateway archives that backlog; its CPU, Redis's and the
+                       rest of the machine's (PostgreSQL) per call archived
   --only memory        run the memory phase alone: Redis bytes per settled call right after it and once archived and
                        past the windows, PostgreSQL rows and bytes per call (--lifecycle-calls calls)
   --memory-window S    LEDGER_REDIS_WINDOW_SECONDS and CALL_REDIS_RETENTION_SECONDS of the memory phase (default 5)
@@ -56,8 +59,8 @@ function parseOptions() {
     help: { type: 'boolean', short: 'h', default: false },
   });
   const int = (name: string, raw: string, min: number, max: number) => wholeNumber(USAGE, name, raw, min, max);
-  if (values.only !== undefined && !['scale', 'memory', 'quick', 'instructions', 'ab'].includes(values.only)) {
-    failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick, instructions and ab, got ${values.only}`);
+  if (values.only !== undefined && !['scale', 'memory', 'quick', 'catchup', 'instructions', 'ab'].includes(values.only)) {
+    failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick, catchup, instructions and ab, got ${values.only}`);
   }
   if (values.only === 'ab' && !values['ab-dist']) failUsage(USAGE, '--only ab needs --ab-dist <the compiled tree of build B>');
   // The scale phase splits the connections between 2 gateways: each needs one at least.
@@ -67,7 +70,7 @@ function parseOptions() {
     warmup: int('warmup', values.warmup, 1, 600),
     connections: int('connections', values.connections, 1, 1000),
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
-    only: values.only as 'scale' | 'memory' | 'quick' | 'instructions' | 'ab' | undefined,
+    only: values.only as 'scale' | 'memory' | 'quick' | 'catchup' | 'instructions' | 'ab' | undefined,
     abDist: values['ab-dist'],
     abBNodeOptions: values['ab-b-node-options'],
     abRounds: int('ab-rounds', values['ab-rounds'], 1, 100),

@@ -3,6 +3,7 @@
  *
  *   npm run bench:webhooks [-- --duration 10] [--warmup 2] [--connections 50] [--lifecycle-calls 2000] [--build]
  *   npm run bench:webhooks -- --only quick [--duration 10]
+ *   npm run bench:webhooks -- --only catchup [--duration 10]
  *   npm run bench:webhooks -- --only scale [--scale-duration 5] [--warmup 2] [--connections 50]
  *   npm run bench:webhooks -- --only instructions [--instr-requests 1000] [--instr-warmup 5000]
  *
@@ -61,7 +62,7 @@ import { abPhase, printAbReport } from './ab.js';
 import { printScaleReport } from './scale-report.js';
 import { scalePhase } from './scale.js';
 import { stopLoad } from './load.js';
-import { printQuickReport, printReport } from './report.js';
+import { printCatchUp, printQuickReport, printReport } from './report.js';
 import { statusPhase } from './status.js';
 import { authorized, bad, samples, voicePhase } from './voice.js';
 
@@ -132,6 +133,14 @@ async function main(): Promise<number> {
   // The archiving gateway: it archives round 1's backlog alone (measured), then round 2.
   const gw = await startServer({ name: 'gateway', script: join(ROOT, 'dist', 'main.js'), env: gatewayEnv(ID), readyPath: '/readyz', log });
   const catchUp = await catchUpPhase(gw, 1 + statusOff.completedTotal);
+  if (opts.only === 'catchup') {
+    await Promise.all(children.map(stopChild));
+    const env = benchEnv(start, redisVersion);
+    console.log(`\nminutegate archive catch-up — ${env.date}, git ${env.git}`);
+    console.log(printCatchUp(catchUp));
+    console.log(JSON.stringify({ bench: 'webhooks', phase: 'catchup', ...env, ...catchUp }));
+    return catchUp.ok && booksOff.balanceOk && bad.voice + bad.status === 0 ? 0 : 1;
+  }
   await stopChild(gwOff);
   const lagBefore = await lagBuckets(gw.port);
 

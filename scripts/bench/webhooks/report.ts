@@ -165,11 +165,7 @@ export function printReport(o: Outcome): boolean {
       `${a.waitedMs} ms after the status run; lag per entry p50 ≤ ${a.lagP50Seconds} s, p99 ≤ ${a.lagP99Seconds} s ` +
       `(target p99 ≤ 5 s: ${mark(a.lagP99Seconds !== null && a.lagP99Seconds <= 5)}); ${a.booksBytesPerCall ?? '-'} bytes of PostgreSQL per call`,
   );
-  const cu = o.catchUp;
-  out.push(
-    `archive alone (round 1's backlog, catch-up): ${fmtInt(cu.callsMeasured)} calls in ${fmtInt(cu.windowMs)} ms (${mark(cu.ok)}); per call: ` +
-      `gateway ${cu.gatewayUsPerCall ?? '-'} µs, Redis ${cu.redisUsPerCall ?? '-'} µs, rest of the machine (PostgreSQL) ${cu.othersUsPerCall ?? '-'} µs`,
-  );
+  out.push(printCatchUp(o.catchUp));
   out.push(
     `round 1 (ARCHIVER=off): ${fmtInt(off.calls)} calls, debit ${fmtInt(off.books.checks.debit)} vs ${fmtInt(off.books.checks.expectedDebit)}, ` +
       `books ${mark(off.books.balanceOk)}, metrics ${mark(off.books.metricsOk)}; gateway warn/error log lines: ${off.gatewayWarnLines}`,
@@ -257,4 +253,12 @@ export function printQuickReport(env: ReturnType<typeof benchEnv>, runs: { voice
   out.push(`result: ${ok ? 'correctness checks passed (books, answers)' : 'CORRECTNESS CHECKS FAILED'}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return ok;
+}
+
+/** The catch-up phase's line: what archiving costs per call, alone. */
+export function printCatchUp(cu: CatchUpOutcome): string {
+  return (
+    `archive alone (round 1's backlog, catch-up): ${fmtInt(cu.callsMeasured)} calls in ${fmtInt(cu.windowMs)} ms (${cu.ok ? 'ok' : 'MISSED'}); per call: ` +
+    `gateway ${cu.gatewayUsPerCall ?? '-'} µs, Redis ${cu.redisUsPerCall ?? '-'} µs, rest of the machine (PostgreSQL) ${cu.othersUsPerCall ?? '-'} µs`
+  );
 }
