@@ -5,6 +5,7 @@
 // can never own the same name, and a release deletes only its own claim (a script); the
 // caching and the claim/release decisions live in metering/directory.ts.
 import type { Cluster, Redis } from 'ioredis';
+import { command } from './command.js';
 import { directoryKeys } from './keys.js';
 import { outcome } from './script-codes.js';
 import type { ScriptRunner } from './scripts.js';
@@ -67,11 +68,11 @@ export class DirectoryStore {
   }
 
   async rememberCall(callSid: string, accountId: string, seconds: number): Promise<void> {
-    await this.redis.set(this.k.call(callSid), accountId, 'EX', seconds);
+    await command(this.redis, 'set', [this.k.call(callSid), accountId, 'EX', seconds]);
   }
 
   async callOwner(callSid: string): Promise<string | null> {
-    return this.redis.get(this.k.call(callSid));
+    return command(this.redis, 'get', [this.k.call(callSid)]) as Promise<string | null>;
   }
 
   /** The first account seen in a room keeps it. */

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster, type Redis } from 'ioredis';
 import { buildLibrary, type FunctionLibrary } from './function-library.js';
+import { command } from './command.js';
 
 const LUA_DIR = join(dirname(fileURLToPath(import.meta.url)), 'lua');
 const LIB_DIR = join(LUA_DIR, 'lib');
@@ -138,11 +139,12 @@ export function registerScripts(client: Redis | Cluster, observe?: (name: Script
         // A programming error, caught by every test that calls the script.
         throw new Error(`${name} takes ${numberOfKeys} keys, got ${keys.length}`);
       }
+      const fcall = () => command(client, 'fcall', [fn, keys.length, ...keys, ...args]) as Promise<ScriptReply>;
       const call = (): Promise<ScriptReply> =>
-        (client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch(async (err: unknown) => {
+        fcall().catch(async (err: unknown) => {
           if (!isMissingFunction(err)) throw err;
           const loadError = await load();
-          return (client.fcall(fn, keys.length, ...keys, ...args) as Promise<ScriptReply>).catch((again: unknown) => {
+          return fcall().catch((again: unknown) => {
             throw isMissingFunction(again) && loadError ? loadError : again;
           });
         });
