@@ -80,6 +80,29 @@ it('archives every ledger entry and the settled call, with its call detail recor
   expect(metrics).toMatch(/^minutegate_archive_entry_lag_seconds_count 2$/m);
 });
 
+it("archives a busy account's entries of a second as one batch: one transaction, not one each", async () => {
+  const gw = await gateway();
+  await account(gw);
+  await waitFor(async () => (await ledgerRows(gw)).length === 1); // the opening entry, archived alone
+  // Four calls settled together: the first one's entry announces the account, which comes
+  // due a second later (batchDelayMs) with all four.
+  const sids = await Promise.all(Array.from({ length: 4 }, () => call(gw, 'acme-alice', 65)));
+  const rows = await waitFor(async () => {
+    const r = await queryBooks<{ ref: string; archived_at: Date; at: Date }>(
+      gw.config.postgres.url,
+      "SELECT ref, archived_at, at FROM ledger_entries WHERE account_id = $1 AND kind = 'call_debit'",
+      ['acme'],
+    );
+    return r.length === 4 && r;
+  });
+  expect(rows.map((r) => r.ref).sort()).toEqual([...sids].sort());
+  // archived_at is the transaction's start (now()): one value, one transaction.
+  expect(new Set(rows.map((r) => r.archived_at.getTime())).size).toBe(1);
+  const first = Math.min(...rows.map((r) => r.at.getTime()));
+  expect(rows[0]!.archived_at.getTime() - first).toBeGreaterThanOrEqual(900);
+  expect(rows[0]!.archived_at.getTime() - first).toBeLessThan(5000);
+});
+
 it("writes a call from its ledger entry alone: the call's hash is not read back, and the record the entry carries is shown nowhere", async () => {
   const gw = await gateway();
   await account(gw);
@@ -96,10 +119,14 @@ it("writes a call from its ledger entry alone: the call's hash is not read back,
   expect(debit).toMatchObject({ ref: sid, billedMinutes: 2 });
   expect(debit).not.toHaveProperty('cdr');
 
-  // Gone from Redis before the archive ran: the row comes from the entry.
+  // Gone from Redis before the archive ran: the row comes from the entry. (The account
+  // comes due a second after the entry: batchDelayMs.)
   await gw.redis.del(hashKey);
-  await gw.archiver.pass();
-  const rows = await ledgerRows(gw);
+  const rows = await waitFor(async () => {
+    await gw.archiver.pass();
+    const r = await ledgerRows(gw);
+    return r.length === 2 && r;
+  });
   expect(rows.map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit']);
   expect(rows[1]!.extra).not.toHaveProperty('cdr');
   const calls = await queryBooks<Record<string, unknown>>(gw.config.postgres.url, 'SELECT * FROM calls WHERE account_id = $1', ['acme']);

@@ -16,6 +16,10 @@ import { PeriodicJob } from './periodic.js';
 export interface ArchiverOptions {
   /** How often each instance looks for due accounts (and, when woken, at once). */
   pollMs: number;
+  /** An announced account (its first entry not archived yet) is archived this long after
+   *  that entry, with whatever the account wrote meanwhile: a busy account's entries go to
+   *  PostgreSQL in one transaction a second, not one each (ms; 0: at once). */
+  batchDelayMs: number;
   /** How long a claimed account is this instance's (then due again). */
   leaseMs: number;
   /** Accounts per pass, entries per batch, and how long one claim may keep archiving one
@@ -35,6 +39,10 @@ export interface ArchiverOptions {
 
 export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   pollMs: 1000,
+  // A batch's own cost (its transaction, two statements planned, the commit's WAL flush,
+  // and ~8 Redis commands) is 10–70 times a call's: at 5 calls a batch it was most of what
+  // archiving cost (BENCHMARKS.md, session 24). A second keeps R19's "within seconds".
+  batchDelayMs: 1000,
   leaseMs: 15_000,
   accountsPerPass: 50,
   entriesPerBatch: 1000,
@@ -157,6 +165,8 @@ export class Archiver {
   archived = { entries: 0, calls: 0 };
   /** Announcements heard that could not be queued (Redis away): the sweep finds them. */
   private sweepWanted = false;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private wakeTimerAt = 0;
 
   constructor(
     private readonly queue: ArchiveQueue,
@@ -180,8 +190,9 @@ export class Archiver {
   async start(): Promise<void> {
     if (this.announcements) {
       await this.announcements.listen((accountId, ms) => {
-        this.queue.queue(accountId, ms).then(
-          () => this.job.wake(),
+        const due = ms + this.opts.batchDelayMs;
+        this.queue.queue(accountId, due).then(
+          () => this.wakeAt(due),
           (err: unknown) => {
             this.sweepWanted = true;
             this.log.warn('archive: could not queue an announced account; the sweep will', { err, accountId });
@@ -195,7 +206,24 @@ export class Archiver {
   }
 
   async stop(): Promise<void> {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
     await Promise.all([this.job.stop(), this.sweepJob.stop()]);
+  }
+
+  /** Wakes the job when an account queued for `due` (ms) comes due: one timer, for the
+   *  earliest such time (the poll finds any other). */
+  private wakeAt(due: number): void {
+    const ms = due - Date.now();
+    if (ms <= 0) return this.job.wake();
+    if (this.wakeTimer && this.wakeTimerAt <= due) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimerAt = due;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.job.wake();
+    }, ms);
+    this.wakeTimer.unref();
   }
 
   wake(): void {
