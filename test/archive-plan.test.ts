@@ -58,7 +58,7 @@ function callRowsRead(node: PlanNode, out: string[] = []): string[] {
 it("a batch's check for CallSids already archived probes the index per call, not every call of the account", async () => {
   for (let b = 0; b < 2; b++) {
     const batch = Array.from({ length: 1000 }, settled);
-    expect(await books.archive.write('acme', batch.map((x) => x.entry), batch.map((x) => x.call))).toEqual({ entries: 1000, calls: 1000 });
+    expect(await books.archive.write([{ accountId: 'acme', entries: batch.map((x) => x.entry), calls: batch.map((x) => x.call) }])).toEqual({ entries: 1000, calls: 1000 });
   }
   const next = Array.from({ length: 10 }, settled);
   const again = [next[0]!.call, next[1]!.call].map((c) => ({ ...c }));
@@ -66,14 +66,14 @@ it("a batch's check for CallSids already archived probes the index per call, not
   await c.connect();
   try {
     await c.query('BEGIN');
-    const batch = ['acme', JSON.stringify(next.map((x) => x.entry)), JSON.stringify(next.map((x) => x.call))];
-    const r = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${ARCHIVE_SQL}`, batch);
+    const batch = JSON.stringify([{ a: 'acme', e: next.map((x) => x.entry), c: next.map((x) => x.call) }]);
+    const r = await c.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${ARCHIVE_SQL}`, [batch]);
     const plan = r.rows[0]!['QUERY PLAN'][0].Plan;
     // The new rows go in, and no node reads any of the 2,000 archived before.
     expect(callRowsRead(plan)).toEqual([]);
     // The check still holds: the same CallSids again, one with another end instant, add nothing.
     again[1]!.endedAt += 5_000;
-    const dup = await c.query(ARCHIVE_SQL, ['acme', '[]', JSON.stringify(again)]);
+    const dup = await c.query(ARCHIVE_SQL, [JSON.stringify([{ a: 'acme', e: [], c: again }])]);
     expect(dup.rows).toEqual([{ entries: 0, calls: 0 }]);
     await c.query('ROLLBACK');
   } finally {

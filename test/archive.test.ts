@@ -103,6 +103,40 @@ it("archives a busy account's entries of a second as one batch: one transaction,
   expect(rows[0]!.archived_at.getTime() - first).toBeLessThan(5000);
 });
 
+it('archives the accounts coming due together in one transaction, and one whose batch PostgreSQL refuses holds up no other', async () => {
+  const gw = await gateway();
+  for (const id of ['acme', 'globex', 'initech']) await account(gw, id);
+  for (const id of ['acme', 'globex', 'initech']) await waitFor(async () => (await ledgerRows(gw, id)).length === 1);
+  await gw.archiver.stop(); // passes run by hand from here
+  const debits = (id: string) =>
+    queryBooks<{ ref: string; archived_at: Date }>(gw.config.postgres.url, "SELECT ref, archived_at FROM ledger_entries WHERE account_id = $1 AND kind = 'call_debit'", [id]);
+  const passWhenDue = async () => {
+    await new Promise((r) => setTimeout(r, 1200)); // the announced accounts come due (batchDelayMs)
+    await gw.archiver.pass();
+  };
+
+  // Two accounts' calls, settled together: one pass, one statement.
+  const [a1, g1] = await Promise.all([call(gw, 'acme-alice', 65), call(gw, 'globex-alice', 65)]);
+  await passWhenDue();
+  const [acme1, globex1] = [await debits('acme'), await debits('globex')];
+  expect(acme1.map((r) => r.ref)).toEqual([a1]);
+  expect(globex1.map((r) => r.ref)).toEqual([g1]);
+  expect(acme1[0]!.archived_at.getTime()).toBe(globex1[0]!.archived_at.getTime());
+
+  // A third account's batch holds an entry PostgreSQL refuses (minutes beyond an integer):
+  // the other two are archived all the same, each alone; the third waits, marked unarchived.
+  const prefix = gw.config.redis.prefix;
+  const bad = (await gw.redis.xadd(`${prefix}:{initech}:ledger`, '*', 'kind', 'adjustment', 'minutes', '99999999999', 'balanceAfter', '0', 'ref', 'x', 'at', String(Date.now())))!;
+  await gw.redis.hset(`${prefix}:{initech}:pool`, 'unarchived', bad);
+  const [a2, g2] = await Promise.all([call(gw, 'acme-alice', 65), call(gw, 'globex-alice', 65)]);
+  await gw.archiver.sweep(); // queues initech by its mark
+  await passWhenDue();
+  expect((await debits('acme')).map((r) => r.ref).sort()).toEqual([a1, a2].sort());
+  expect((await debits('globex')).map((r) => r.ref).sort()).toEqual([g1, g2].sort());
+  expect(await ledgerRows(gw, 'initech')).toHaveLength(1);
+  expect(await gw.redis.hget(`${prefix}:{initech}:pool`, 'unarchived')).toBe(bad);
+});
+
 it("writes a call from its ledger entry alone: the call's hash is not read back, and the record the entry carries is shown nowhere", async () => {
   const gw = await gateway();
   await account(gw);

@@ -25,7 +25,7 @@ it('drops whole months older than the retention, keeps the rest and their rows',
   // One entry in each month from November 2024 to March 2027.
   const entries = [];
   for (let m = 0; m < 29; m++) entries.push(entry(Date.UTC(2024, 10 + m, 10), `${1_700_000_000_000 + m}-0`));
-  await books.archive.write('acme', entries, []);
+  await books.archive.write([{ accountId: 'acme', entries, calls: [] }]);
   const months = async () =>
     (await queryBooks<{ name: string }>(url, "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'ledger_entries' ORDER BY 1")).map((r) => r.name);
   expect(await months()).toHaveLength(29);
@@ -39,6 +39,6 @@ it('drops whole months older than the retention, keeps the rest and their rows',
 
   // Nothing more to drop; a row of a dropped month can be written again (its partition comes back).
   expect(await new HistoryRetention(books, 25, () => NOW, createLogger('silent')).pass()).toEqual([]);
-  await books.archive.write('acme', [entry(Date.UTC(2024, 10, 11), '1699999999999-0')], []);
+  await books.archive.write([{ accountId: 'acme', entries: [entry(Date.UTC(2024, 10, 11), '1699999999999-0')], calls: [] }]);
   expect((await months())[0]).toBe('ledger_entries_y2024m11');
 });

@@ -3,14 +3,16 @@
 // announcement lib/ledger.lua makes when an account gets its first unarchived entry
 // (heard by every instance), and a sweep of every account's mark at start-up, hourly and
 // whenever the announcement subscriber reconnects (for announcements nobody heard). Each
-// pass claims due accounts with a lease, writes a batch of entries and the calls they
-// settled in one PostgreSQL transaction (idempotent by entry id and CallSid), then tells
-// Redis (archive-done-2.lua). An instance killed mid-batch leaves its accounts due again
+// pass claims due accounts with a lease, reads a batch of entries of each, writes them and
+// the calls they settled to PostgreSQL, the accounts together, in one transaction
+// (idempotent by entry id and CallSid), then tells Redis account by account
+// (archive-done-2.lua). An instance killed mid-batch leaves its accounts due again
 // when the lease ends; what it committed is written again as nothing. Nothing here waits
 // on a webhook or a socket: metering never waits for PostgreSQL.
 import type { Logger } from '../log.js';
-import type { ArchivedCall, ArchivedEntry, ArchiveStore } from '../postgres/archive-store.js';
+import type { ArchiveBatch, ArchivedCall, ArchivedEntry, ArchiveStore } from '../postgres/archive-store.js';
 import { leaseScore, type ArchiveAnnouncements, type ArchiveQueue, type UnarchivedEntry } from '../redis/archive-queue.js';
+import { isBooksAway } from '../postgres/unavailable.js';
 import { PeriodicJob } from './periodic.js';
 
 export interface ArchiverOptions {
@@ -22,11 +24,10 @@ export interface ArchiverOptions {
   batchDelayMs: number;
   /** How long a claimed account is this instance's (then due again). */
   leaseMs: number;
-  /** Accounts per pass, entries per batch, and how long one claim may keep archiving one
-   *  account before it is queued again behind the others (ms). */
+  /** Accounts per pass; entries read per account and pass, and written per statement
+   *  (the batches of several accounts go together up to it). */
   accountsPerPass: number;
   entriesPerBatch: number;
-  claimBudgetMs: number;
   /** How often the sweep of every account's mark runs (besides start-up and reconnects). */
   sweepMs: number;
   /** After a failed batch (PostgreSQL away), the account is tried again this much later. */
@@ -46,12 +47,14 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   leaseMs: 15_000,
   accountsPerPass: 50,
   entriesPerBatch: 1000,
-  claimBudgetMs: 2000,
   sweepMs: 3600_000,
   retryMs: 1000,
   ledgerWindowMs: 3600_000,
   callRetentionMs: 86_400_000,
 };
+
+/** Accounts coming due within this many ms of each other are archived in one pass. */
+const GROUP_MS = 100;
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? null : Number(v));
 
@@ -156,6 +159,33 @@ export function archivedCall(entry: UnarchivedEntry, h?: Record<string, string>)
   };
 }
 
+/** One account's part of a pass: its entries as Redis holds them, and as the books take
+ *  them; what became of it in the pass's write ('alone': to be written alone, the
+ *  statement it was part of refused; 'failed': PostgreSQL away, queued again). */
+interface Batch extends ArchiveBatch {
+  source: UnarchivedEntry[];
+  state: 'pending' | 'alone' | 'failed';
+}
+
+/** The batches with entries, in groups of at most `max` entries (a batch over it alone). */
+function together(batches: Batch[], max: number): Batch[][] {
+  const parts: Batch[][] = [];
+  let part: Batch[] = [];
+  let n = 0;
+  for (const b of batches) {
+    if (b.source.length === 0) continue;
+    if (part.length > 0 && n + b.source.length > max) {
+      parts.push(part);
+      part = [];
+      n = 0;
+    }
+    part.push(b);
+    n += b.source.length;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
 export class Archiver {
   private readonly job: PeriodicJob;
   private readonly sweepJob: PeriodicJob;
@@ -211,14 +241,16 @@ export class Archiver {
     await Promise.all([this.job.stop(), this.sweepJob.stop()]);
   }
 
-  /** Wakes the job when an account queued for `due` (ms) comes due: one timer, for the
-   *  earliest such time (the poll finds any other). */
+  /** Wakes the job when an account queued for `due` (ms) comes due, and GROUP_MS later,
+   *  so that the accounts coming due together go in one pass, one transaction. One timer,
+   *  for the earliest such time: each pass sets it again for the next (backlog()). */
   private wakeAt(due: number): void {
-    const ms = due - Date.now();
+    const at = due + GROUP_MS;
+    const ms = at - Date.now();
     if (ms <= 0) return this.job.wake();
-    if (this.wakeTimer && this.wakeTimerAt <= due) return;
+    if (this.wakeTimer && this.wakeTimerAt <= at) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimerAt = due;
+    this.wakeTimerAt = at;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       this.job.wake();
@@ -242,48 +274,47 @@ export class Archiver {
     return n;
   }
 
-  /** One pass: claim due accounts and archive each. Exposed for tests. */
+  /** One pass: claim due accounts, read the next batch of each, write them all to
+   *  PostgreSQL in one transaction, then tell Redis account by account. An account with
+   *  more waiting than a batch is due again at once (the next pass starts right away), so
+   *  a backlog goes batch after batch without holding up the other accounts. Exposed for
+   *  tests. */
   async pass(): Promise<void> {
     if (this.hooks.ready && !this.hooks.ready()) return;
     if (this.sweepWanted) await this.sweep();
     const now = Date.now();
     const accounts = await this.queue.claim(now, this.opts.leaseMs, this.opts.accountsPerPass);
     const score = leaseScore(now, this.opts.leaseMs);
-    for (const accountId of accounts) {
+    const read = await Promise.all(accounts.map((accountId) => this.read(accountId)));
+    const batches = read.filter((b): b is Batch => b !== null);
+    // The accounts' batches go to PostgreSQL together, up to a batch's worth of entries a
+    // statement. Should PostgreSQL refuse one, each of its accounts is written alone, so
+    // that one account's batch holds up no other; should it be away, all wait for it.
+    for (const part of together(batches, this.opts.entriesPerBatch)) {
       try {
-        await this.archiveAccount(accountId, score);
+        this.count(await this.books.write(part));
       } catch (err) {
-        // PostgreSQL or Redis away: due again in a moment (not only when the lease ends),
-        // so the archive catches up within seconds of PostgreSQL's return.
-        this.log.warn('archive: account not archived this time', { err, accountId });
-        await this.queue.queue(accountId, Date.now() + this.opts.retryMs).catch(() => {});
+        const away = isBooksAway(err);
+        for (const b of part) b.state = away ? 'failed' : 'alone';
+        if (away) await Promise.all(part.map((b) => this.retry(b.accountId, err)));
+        else if (part.length > 1) this.log.warn('archive: batches not written together; each account alone', { err });
       }
     }
+    await Promise.all(batches.map((b) => this.finish(b, score)));
     const backlog = await this.queue.backlog(Date.now());
     this.pendingAccounts = backlog.accounts;
     this.lagSeconds = backlog.oldestMs === null ? 0 : Math.max(0, (Date.now() - backlog.oldestMs) / 1000);
-    // More due than one pass takes: go again at once.
+    // More due than one pass takes: go again at once; else when the next account comes due
+    // (queued by any instance), not a poll later.
     if (accounts.length === this.opts.accountsPerPass) this.job.wake();
+    else if (backlog.nextDueMs !== null) this.wakeAt(backlog.nextDueMs);
   }
 
-  private async archiveAccount(accountId: string, score: number): Promise<void> {
-    const windowStart = () => Date.now() - this.opts.ledgerWindowMs;
-    // All archived: let the account go, or keep it queued for when its oldest entry in
-    // Redis leaves the window (the trim of an account that went quiet).
-    const settle = async (oldestMs: number | null) =>
-      this.queue.release(accountId, score, oldestMs === null ? null : oldestMs + this.opts.ledgerWindowMs + 1);
-    const started = Date.now();
-    while (Date.now() - started < this.opts.claimBudgetMs) {
+  /** The account's next batch, as the books take it; null (and due again shortly) when
+   *  Redis could not be read. */
+  private async read(accountId: string): Promise<Batch | null> {
+    try {
       const batch = await this.queue.unarchived(accountId, this.opts.entriesPerBatch);
-      if (batch.entries.length === 0) {
-        // Nothing new: a trim that came due, or a mark with nothing after it.
-        const r = await this.queue.done(accountId, '0-0', windowStart());
-        if (r.result === 'all_archived') await settle(r.oldestMs);
-        else if (r.result === 'no_account') await this.queue.release(accountId, score);
-        else continue;
-        return;
-      }
-      const entries = batch.entries.map(archivedEntry);
       const calls: ArchivedCall[] = [];
       for (const e of batch.entries) {
         if (e.fields.kind !== 'call_debit') continue;
@@ -291,28 +322,54 @@ export class Archiver {
         if (call) calls.push(call);
         else this.log.warn('archive: a call_debit without its settled call record', { accountId, entryId: e.id, callSid: e.fields.ref });
       }
-      const written = await this.books.write(accountId, entries, calls);
-      const committed = Date.now();
-      for (const e of batch.entries) this.hooks.onLag?.(Math.max(0, (committed - Number(e.id.split('-')[0])) / 1000));
-      this.archived.entries += written.entries;
-      this.archived.calls += written.calls;
-      // In the books now: each call's record leaves Redis CALL_REDIS_RETENTION_SECONDS after it settled.
-      const now = (this.hooks.clock ?? Date.now)();
-      await this.queue.callsArchived(accountId, calls.map((c) => ({ callSid: c.callSid, keepMs: c.settledAt + this.opts.callRetentionMs - now })));
-      const last = batch.entries[batch.entries.length - 1]!.id;
-      const r = await this.queue.done(accountId, last, windowStart());
-      if (r.result === 'all_archived') {
-        await settle(r.oldestMs);
-        return;
-      }
-      if (r.result === 'no_account') {
-        await this.queue.release(accountId, score);
-        return;
-      }
+      return { accountId, source: batch.entries, entries: batch.entries.map(archivedEntry), calls, state: 'pending' };
+    } catch (err) {
+      await this.retry(accountId, err);
+      return null;
     }
-    // More than this claim's share: due again at once (the next pass starts right away).
-    await this.queue.queue(accountId, Date.now());
-    this.job.wake();
   }
 
+  /** After the pass's writes (a batch refused with others is written alone now), Redis
+   *  hears what is archived, and the account is let go or queued again. */
+  private async finish(b: Batch, score: number): Promise<void> {
+    if (b.state === 'failed') return; // queued again already
+    try {
+      if (b.state === 'alone') this.count(await this.books.write([b]));
+      const last = b.source.length > 0 ? b.source[b.source.length - 1]!.id : '0-0';
+      if (b.source.length > 0) {
+        const committed = Date.now();
+        for (const e of b.source) this.hooks.onLag?.(Math.max(0, (committed - Number(e.id.split('-')[0])) / 1000));
+        // In the books now: each call's record leaves Redis CALL_REDIS_RETENTION_SECONDS after it settled.
+        const now = (this.hooks.clock ?? Date.now)();
+        await this.queue.callsArchived(b.accountId, b.calls.map((c) => ({ callSid: c.callSid, keepMs: c.settledAt + this.opts.callRetentionMs - now })));
+      }
+      // With nothing new: a trim that came due, or a mark with nothing after it.
+      const r = await this.queue.done(b.accountId, last, Date.now() - this.opts.ledgerWindowMs);
+      if (r.result === 'all_archived') {
+        // All archived: let the account go, or keep it queued for when its oldest entry in
+        // Redis leaves the window (the trim of an account that went quiet).
+        await this.queue.release(b.accountId, score, r.oldestMs === null ? null : r.oldestMs + this.opts.ledgerWindowMs + 1);
+      } else if (r.result === 'no_account') {
+        await this.queue.release(b.accountId, score);
+      } else {
+        // More than a batch waits: due again at once.
+        await this.queue.queue(b.accountId, Date.now());
+        this.job.wake();
+      }
+    } catch (err) {
+      await this.retry(b.accountId, err);
+    }
+  }
+
+  /** PostgreSQL or Redis away: the account is due again in a moment (not only when the
+   *  lease ends), so the archive catches up within seconds of their return. */
+  private async retry(accountId: string, err: unknown): Promise<void> {
+    this.log.warn('archive: account not archived this time', { err, accountId });
+    await this.queue.queue(accountId, Date.now() + this.opts.retryMs).catch(() => {});
+  }
+
+  private count(written: { entries: number; calls: number }): void {
+    this.archived.entries += written.entries;
+    this.archived.calls += written.calls;
+  }
 }

@@ -29,42 +29,46 @@ export interface ArchivedCall extends CallRecord {
 /** A ms instant of the batch's JSON as timestamptz (null stays null). */
 const ts = (ms: string) => `to_timestamp(${ms} / 1000.0)`;
 
-/** One account's ledger entries (a part of ARCHIVE_SQL): $1 the account, $2 the entries
- *  as one JSON array of ArchivedEntry (its objects as they are: the record's column names
- *  are their keys, instants in ms, turned into timestamptz here; no per-row copy or date
- *  string is made on the gateway). */
-const ARCHIVE_ENTRIES_SQL = `INSERT INTO ledger_entries (account_id, entry_id, id_ms, id_seq, kind, minutes, balance_after, ref, at, extra)
-   SELECT $1, e.id, split_part(e.id, '-', 1)::bigint, split_part(e.id, '-', 2)::bigint,
-          e.kind, e.minutes, e."balanceAfter", e.ref, ${ts('e.at')}, e.extra
-     FROM jsonb_to_recordset($2::jsonb)
-          AS e(id text, kind text, minutes int, "balanceAfter" int, ref text, at bigint, extra jsonb)
-   ON CONFLICT DO NOTHING`;
+/** The batches of a pass in one statement, one transaction (src/jobs/archiver.ts): $1 a
+ *  JSON array of {"a": accountId, "e": ArchivedEntry[], "c": ArchivedCall[]} (the records'
+ *  objects as they are: their keys are the column names, instants in ms, turned into
+ *  timestamptz here; no per-row copy or date string is made on the gateway). Answers how
+ *  many entries and calls were new. */
+export const ARCHIVE_SQL = `WITH b AS (SELECT x->>'a' AS account_id, x->'e' AS e, x->'c' AS c FROM jsonb_array_elements($1::jsonb) AS x),
+ne AS (
+  INSERT INTO ledger_entries (account_id, entry_id, id_ms, id_seq, kind, minutes, balance_after, ref, at, extra)
+  SELECT b.account_id, e.id, split_part(e.id, '-', 1)::bigint, split_part(e.id, '-', 2)::bigint,
+         e.kind, e.minutes, e."balanceAfter", e.ref, ${ts('e.at')}, e.extra
+    FROM b, jsonb_to_recordset(b.e) AS e(id text, kind text, minutes int, "balanceAfter" int, ref text, at bigint, extra jsonb)
+  ON CONFLICT DO NOTHING
+  RETURNING 1),
+nc AS (
+  INSERT INTO calls (account_id, call_sid, direction, from_number, to_number, staff_id, emergency, placed_at,
+                     answered_at, ended_at, settled_at, reserved_minutes, billable_seconds, billed_minutes,
+                     debited_minutes, overage_minutes, cycle_start, legs, ledger_entry_id)
+  SELECT b.account_id, c."callSid", c.direction, c."from", c."to", c."staffId", c.emergency, ${ts('c."placedAt"')},
+         ${ts('c."answeredAt"')}, ${ts('c."endedAt"')}, ${ts('c."settledAt"')}, c."reservedMinutes",
+         c."billableSeconds", c."billedMinutes", c."debitedMinutes", c."overageMinutes", ${ts('c."cycleStart"')},
+         c.legs, c."ledgerEntryId"
+    FROM b, jsonb_to_recordset(b.c) AS c("callSid" text, direction text, "from" text, "to" text,
+         "staffId" text, emergency boolean, "placedAt" bigint, "answeredAt" bigint, "endedAt" bigint,
+         "settledAt" bigint, "reservedMinutes" int, "billableSeconds" int, "billedMinutes" int,
+         "debitedMinutes" int, "overageMinutes" int, "cycleStart" bigint, legs jsonb, "ledgerEntryId" text)
+  -- A CallSid is archived once, whatever end instant a second writer would give it.
+  -- OFFSET 0 keeps this check one index probe per row: pulled up into an anti-join, it let
+  -- the planner, misled by a partition without statistics yet (every new month's), read
+  -- and hash every call of the account for each batch (BENCHMARKS.md, session 24).
+   WHERE NOT EXISTS (SELECT 1 FROM calls x WHERE x.account_id = b.account_id AND x.call_sid = c."callSid" OFFSET 0)
+  ON CONFLICT DO NOTHING
+  RETURNING 1)
+SELECT (SELECT count(*) FROM ne)::int AS entries, (SELECT count(*) FROM nc)::int AS calls`;
 
-/** The calls those entries settled (the other part): $1 the account, $3 the calls as one
- *  JSON array of ArchivedCall. */
-const ARCHIVE_CALLS_SQL = `INSERT INTO calls (account_id, call_sid, direction, from_number, to_number, staff_id, emergency, placed_at,
-                      answered_at, ended_at, settled_at, reserved_minutes, billable_seconds, billed_minutes,
-                      debited_minutes, overage_minutes, cycle_start, legs, ledger_entry_id)
-   SELECT $1, c."callSid", c.direction, c."from", c."to", c."staffId", c.emergency, ${ts('c."placedAt"')},
-          ${ts('c."answeredAt"')}, ${ts('c."endedAt"')}, ${ts('c."settledAt"')}, c."reservedMinutes",
-          c."billableSeconds", c."billedMinutes", c."debitedMinutes", c."overageMinutes", ${ts('c."cycleStart"')},
-          c.legs, c."ledgerEntryId"
-     FROM jsonb_to_recordset($3::jsonb) AS c("callSid" text, direction text, "from" text, "to" text,
-          "staffId" text, emergency boolean, "placedAt" bigint, "answeredAt" bigint, "endedAt" bigint,
-          "settledAt" bigint, "reservedMinutes" int, "billableSeconds" int, "billedMinutes" int,
-          "debitedMinutes" int, "overageMinutes" int, "cycleStart" bigint, legs jsonb, "ledgerEntryId" text)
-   -- A CallSid is archived once, whatever end instant a second writer would give it.
-   -- OFFSET 0 keeps this check one index probe per row of the batch: pulled up into an
-   -- anti-join, it let the planner, misled by a partition without statistics yet (every
-   -- new month's), read and hash every call of the account for each batch
-   -- (BENCHMARKS.md, session 24).
-    WHERE NOT EXISTS (SELECT 1 FROM calls x WHERE x.account_id = $1 AND x.call_sid = c."callSid" OFFSET 0)
-   ON CONFLICT DO NOTHING`;
-
-/** The batch in one statement: $1 the account, $2 its entries, $3 its calls (each a JSON
- *  array, possibly empty); answers how many of each were new. */
-export const ARCHIVE_SQL = `WITH e AS (${ARCHIVE_ENTRIES_SQL} RETURNING 1), c AS (${ARCHIVE_CALLS_SQL} RETURNING 1)
-SELECT (SELECT count(*) FROM e)::int AS entries, (SELECT count(*) FROM c)::int AS calls`;
+/** One account's part of a pass. */
+export interface ArchiveBatch {
+  accountId: string;
+  entries: ArchivedEntry[];
+  calls: ArchivedCall[];
+}
 
 export class ArchiveStore {
   constructor(
@@ -72,15 +76,18 @@ export class ArchiveStore {
     private readonly partitions: Partitions,
   ) {}
 
-  /** Writes the batch in one transaction; returns how many entries and calls were new. */
-  async write(accountId: string, entries: ArchivedEntry[], calls: ArchivedCall[]): Promise<{ entries: number; calls: number }> {
-    if (entries.length === 0 && calls.length === 0) return { entries: 0, calls: 0 };
-    await this.partitions.ensure('ledger_entries', entries.map((e) => e.at));
-    await this.partitions.ensure('calls', calls.map((c) => c.endedAt));
-    // One statement, so one transaction without BEGIN and COMMIT round trips: a batch's own
-    // cost, which a quiet account pays for its every call, fell by 10–20% in PostgreSQL and
-    // 20–30% here (BENCHMARKS.md, session 24).
-    const r = await this.db.query<{ entries: number; calls: number }>(ARCHIVE_SQL, [accountId, JSON.stringify(entries), JSON.stringify(calls)]);
+  /** Writes the batches, of any number of accounts, in one transaction (one statement: no
+   *  BEGIN and COMMIT round trips); returns how many entries and calls were new. A batch's
+   *  own cost (the transaction, the statement planned, the commit's WAL flush) is many
+   *  calls' worth, so a pass of many quiet accounts pays it once, not once each
+   *  (BENCHMARKS.md, session 24). */
+  async write(batches: ArchiveBatch[]): Promise<{ entries: number; calls: number }> {
+    const parts = batches.filter((b) => b.entries.length > 0 || b.calls.length > 0);
+    if (parts.length === 0) return { entries: 0, calls: 0 };
+    await this.partitions.ensure('ledger_entries', parts.flatMap((b) => b.entries.map((e) => e.at)));
+    await this.partitions.ensure('calls', parts.flatMap((b) => b.calls.map((c) => c.endedAt)));
+    const doc = JSON.stringify(parts.map((b) => ({ a: b.accountId, e: b.entries, c: b.calls })));
+    const r = await this.db.query<{ entries: number; calls: number }>(ARCHIVE_SQL, [doc]);
     return r.rows[0]!;
   }
 }

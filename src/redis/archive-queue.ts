@@ -70,14 +70,16 @@ export class ArchiveQueue {
     return outcome('release-lease', reply) === 'released';
   }
 
-  /** The oldest queued time (ms) that is not a lease, and how many accounts are queued. */
-  async backlog(now: number): Promise<{ oldestMs: number | null; accounts: number }> {
+  /** The oldest queued time (ms) that is not a lease, how many accounts are queued, and
+   *  the next time (ms) after `now` an account comes due (or a lease ends). */
+  async backlog(now: number): Promise<{ oldestMs: number | null; accounts: number; nextDueMs: number | null }> {
     // Accounts queued for later (their next trim) or leased are not waiting.
-    const [oldest, accounts] = await Promise.all([
+    const [oldest, accounts, next] = await Promise.all([
       this.redis.zrangebyscore(this.dueKey, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1),
       this.redis.zcount(this.dueKey, '-inf', now),
+      this.redis.zrangebyscore(this.dueKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1),
     ]);
-    return { oldestMs: oldest.length >= 2 ? Number(oldest[1]) : null, accounts };
+    return { oldestMs: oldest.length >= 2 ? Number(oldest[1]) : null, accounts, nextDueMs: next.length >= 2 ? Number(next[1]) : null };
   }
 
   /** Up to `max` of the account's entries after its archive mark (or after the entry id

@@ -1,17 +1,21 @@
 /**
  * What writing the archive costs PostgreSQL per call (session 24):
  *
- *   npx tsx scripts/bench/lib/archive-write-cost.ts [--calls 20000] [--batch 1000] [--rounds 3]
+ *   npx tsx scripts/bench/lib/archive-write-cost.ts [--calls 20000] [--batch 1000] [--accounts 1]
+ *       [--one-by-one] [--rounds 3]
  *
  * A database of its own (mgbench_…, migrated, dropped at the end) gets batches of settled
  * calls as the archiver writes them (postgres/archive-store.ts: one call_debit entry and
  * one call record per call, shaped as the bench's calls are), through a pool of one
- * connection, so the server's work for them is that one backend's. Per round: µs per call
- * of the backend's CPU (/proc/<pid>/stat, user + system), of this process's, and of the
- * wall clock. PostgreSQL must run on this machine (its backend's /proc entry is read).
+ * connection, so the server's work for them is that one backend's. Each write is what one
+ * pass of the archiver writes: --accounts accounts' batches of --batch calls each, in one
+ * statement (or, with --one-by-one, a statement per account, as before session 24). Per
+ * round: µs per call of the backend's CPU (/proc/<pid>/stat, user + system), of this
+ * process's, and of the wall clock. PostgreSQL must run on this machine (its backend's
+ * /proc entry is read).
  */
 import { readFileSync } from 'node:fs';
-import { ArchiveStore, type ArchivedCall, type ArchivedEntry } from '../../../src/postgres/archive-store.js';
+import { ArchiveStore, type ArchiveBatch, type ArchivedCall, type ArchivedEntry } from '../../../src/postgres/archive-store.js';
 import { createDb } from '../../../src/postgres/connect.js';
 import { migrate } from '../../../src/postgres/migrate.js';
 import { Partitions } from '../../../src/postgres/partitions.js';
@@ -19,15 +23,19 @@ import { benchDatabaseUrl, createBenchDatabase, dropBenchDatabase } from './book
 import { parseArgsOrExit, wholeNumber } from './options.js';
 import { hex } from './util.js';
 
-const USAGE = 'usage: npx tsx scripts/bench/lib/archive-write-cost.ts [--calls 20000] [--batch 1000] [--rounds 3]';
+const USAGE = 'usage: npx tsx scripts/bench/lib/archive-write-cost.ts [--calls 20000] [--batch 1000] [--accounts 1] [--one-by-one] [--rounds 3]';
 const values = parseArgsOrExit(USAGE, {
   calls: { type: 'string', default: '20000' },
   batch: { type: 'string', default: '1000' },
+  accounts: { type: 'string', default: '1' },
+  'one-by-one': { type: 'boolean', default: false },
   rounds: { type: 'string', default: '3' },
   help: { type: 'boolean', short: 'h', default: false },
 });
 const perRound = wholeNumber(USAGE, 'calls', values.calls, 1, 10_000_000);
 const batchSize = wholeNumber(USAGE, 'batch', values.batch, 1, 100_000);
+const accounts = wholeNumber(USAGE, 'accounts', values.accounts, 1, 10_000);
+const oneByOne = values['one-by-one'];
 const rounds = wholeNumber(USAGE, 'rounds', values.rounds, 1, 100);
 
 const TICK_US = 1e6 / 100; // USER_HZ: /proc's clock ticks are 1/100 s on Linux
@@ -85,19 +93,29 @@ try {
   const store = new ArchiveStore(db, new Partitions(db));
   const { rows } = await db.query<{ pid: number; v: string }>('SELECT pg_backend_pid() AS pid, version() AS v');
   const pid = rows[0]!.pid;
-  process.stdout.write(`${rows[0]!.v.split(' on ')[0]}; ${perRound.toLocaleString('en-US')} calls per round in batches of ${batchSize}\n`);
   let n = 0;
-  // A first, unmeasured batch makes the month's partitions and warms the plan cache.
-  const warm = Array.from({ length: batchSize }, () => settledCall(n++, Date.now()));
-  await store.write('acct_bench', warm.map((w) => w.entry), warm.map((w) => w.call));
+  /** One pass's write: `accounts` batches of `batchSize` calls (fewer at the round's end). */
+  const pass = (left: number): ArchiveBatch[] =>
+    Array.from({ length: Math.min(accounts, Math.ceil(left / batchSize)) }, (_, a) => {
+      const calls = Array.from({ length: Math.min(batchSize, left - a * batchSize) }, () => settledCall(n++, Date.now()));
+      return { accountId: `acct_bench_${a}`, entries: calls.map((w) => w.entry), calls: calls.map((w) => w.call) };
+    });
+  // A first, unmeasured pass makes the month's partitions and warms the plan cache.
+  await store.write(pass(batchSize * accounts));
+  process.stdout.write(
+    `${rows[0]!.v.split(' on ')[0]}; ${perRound.toLocaleString('en-US')} calls per round, ${accounts} account(s) of ${batchSize} call(s) a pass, ` +
+      `${oneByOne ? 'a statement per account' : 'one statement a pass'}\n`,
+  );
   for (let r = 1; r <= rounds; r++) {
-    const batches = Array.from({ length: Math.ceil(perRound / batchSize) }, (_, b) =>
-      Array.from({ length: Math.min(batchSize, perRound - b * batchSize) }, () => settledCall(n++, Date.now())),
-    );
+    const passes: ArchiveBatch[][] = [];
+    for (let left = perRound; left > 0; left -= batchSize * accounts) passes.push(pass(left));
     const pg0 = backendCpuUs(pid);
     const me0 = selfCpuUs();
     const t0 = performance.now();
-    for (const b of batches) await store.write('acct_bench', b.map((w) => w.entry), b.map((w) => w.call));
+    for (const p of passes) {
+      if (oneByOne) for (const b of p) await store.write([b]);
+      else await store.write(p);
+    }
     const wall = (performance.now() - t0) * 1000;
     const pgUs = backendCpuUs(pid) - pg0;
     const meUs = selfCpuUs() - me0;
