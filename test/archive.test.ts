@@ -2,6 +2,10 @@
 // seconds, exactly once — whatever instance archives it, and also when the announcement
 // that queues an account was missed.
 import { expect, it } from 'vitest';
+import { Archiver, DEFAULT_ARCHIVER_OPTIONS } from '../src/jobs/archiver.js';
+import { createLogger } from '../src/log.js';
+import { ArchiveQueue } from '../src/redis/archive-queue.js';
+import { registerScripts } from '../src/redis/scripts.js';
 import { answeredCallSignals, placeSoftphoneCall, postAll } from './support/calls.js';
 import { waitFor } from './support/billing.js';
 import { gatewaysPerTest, uniquePrefix, type TestGateway } from './support/gateway.js';
@@ -135,6 +139,36 @@ it('archives the accounts coming due together in one transaction, and one whose 
   expect((await debits('globex')).map((r) => r.ref).sort()).toEqual([g1, g2].sort());
   expect(await ledgerRows(gw, 'initech')).toHaveLength(1);
   expect(await gw.redis.hget(`${prefix}:{initech}:pool`, 'unarchived')).toBe(bad);
+});
+
+it("takes a batch's worth of entries a pass, from as many accounts as it takes; the others come next, each entry once", async () => {
+  const gw = await gateway();
+  await gw.archiver.stop();
+  for (const id of ['acme', 'globex', 'initech']) await account(gw, id);
+  for (const id of ['acme', 'globex', 'initech']) for (let i = 0; i < 3; i++) await call(gw, `${id}-alice`, 61 + i);
+  // An archiver of 4 entries a pass, no delay, over the same queue and books.
+  const archiver = new Archiver(
+    new ArchiveQueue(gw.redis, registerScripts(gw.redis), gw.config.redis.prefix),
+    gw.books.archive,
+    null,
+    { ...DEFAULT_ARCHIVER_OPTIONS, entriesPerBatch: 4, batchDelayMs: 0 },
+    createLogger('silent'),
+  );
+  await archiver.sweep();
+  const perPass: number[] = [];
+  while (archiver.archived.entries < 12 && perPass.length < 20) {
+    const before = archiver.archived.entries;
+    await archiver.pass();
+    perPass.push(archiver.archived.entries - before);
+  }
+  expect(perPass.every((n) => n <= 4)).toBe(true);
+  expect(perPass.reduce((a, b) => a + b, 0)).toBe(12);
+  for (const id of ['acme', 'globex', 'initech']) {
+    expect((await ledgerRows(gw, id)).map((r) => r.kind)).toEqual(['cycle_reset', 'call_debit', 'call_debit', 'call_debit']);
+    expect(await gw.redis.hget(`${gw.config.redis.prefix}:{${id}}:pool`, 'unarchived')).toBeNull();
+  }
+  const [row] = await queryBooks<{ n: number }>(gw.config.postgres.url, 'SELECT count(DISTINCT call_sid)::int AS n FROM calls');
+  expect(row!.n).toBe(9);
 });
 
 it("writes a call from its ledger entry alone: the call's hash is not read back, and the record the entry carries is shown nowhere", async () => {

@@ -24,8 +24,8 @@ export interface ArchiverOptions {
   batchDelayMs: number;
   /** How long a claimed account is this instance's (then due again). */
   leaseMs: number;
-  /** Accounts per pass; entries read per account and pass, and written per statement
-   *  (the batches of several accounts go together up to it). */
+  /** Accounts per pass, and entries per pass: read from as many of its accounts as it
+   *  takes, written in one statement. */
   accountsPerPass: number;
   entriesPerBatch: number;
   /** How often the sweep of every account's mark runs (besides start-up and reconnects). */
@@ -167,25 +167,6 @@ interface Batch extends ArchiveBatch {
   state: 'pending' | 'alone' | 'failed';
 }
 
-/** The batches with entries, in groups of at most `max` entries (a batch over it alone). */
-function together(batches: Batch[], max: number): Batch[][] {
-  const parts: Batch[][] = [];
-  let part: Batch[] = [];
-  let n = 0;
-  for (const b of batches) {
-    if (b.source.length === 0) continue;
-    if (part.length > 0 && n + b.source.length > max) {
-      parts.push(part);
-      part = [];
-      n = 0;
-    }
-    part.push(b);
-    n += b.source.length;
-  }
-  if (part.length > 0) parts.push(part);
-  return parts;
-}
-
 export class Archiver {
   private readonly job: PeriodicJob;
   private readonly sweepJob: PeriodicJob;
@@ -285,19 +266,34 @@ export class Archiver {
     const now = Date.now();
     const accounts = await this.queue.claim(now, this.opts.leaseMs, this.opts.accountsPerPass);
     const score = leaseScore(now, this.opts.leaseMs);
-    const read = await Promise.all(accounts.map((accountId) => this.read(accountId)));
-    const batches = read.filter((b): b is Batch => b !== null);
-    // The accounts' batches go to PostgreSQL together, up to a batch's worth of entries a
-    // statement. Should PostgreSQL refuse one, each of its accounts is written alone, so
-    // that one account's batch holds up no other; should it be away, all wait for it.
-    for (const part of together(batches, this.opts.entriesPerBatch)) {
+    // One batch's worth of entries a pass, in one statement: the accounts are read in turn
+    // until it is full, and those it leaves out are due again at once.
+    const batches: Batch[] = [];
+    let room = this.opts.entriesPerBatch;
+    let left = false;
+    for (const accountId of accounts) {
+      if (room <= 0) {
+        await this.queue.queue(accountId, Date.now()).catch(() => {}); // its lease ends otherwise
+        left = true;
+        continue;
+      }
+      const b = await this.read(accountId, room);
+      if (!b) continue;
+      batches.push(b);
+      room -= b.source.length;
+    }
+    // Should PostgreSQL refuse the statement (not be away), each account's batch is
+    // written alone, so that one account's batch holds up no other; should it be away,
+    // all wait for it.
+    const writing = batches.filter((b) => b.source.length > 0);
+    if (writing.length > 0) {
       try {
-        this.count(await this.books.write(part));
+        this.count(await this.books.write(writing));
       } catch (err) {
         const away = isBooksAway(err);
-        for (const b of part) b.state = away ? 'failed' : 'alone';
-        if (away) await Promise.all(part.map((b) => this.retry(b.accountId, err)));
-        else if (part.length > 1) this.log.warn('archive: batches not written together; each account alone', { err });
+        for (const b of writing) b.state = away ? 'failed' : 'alone';
+        if (away) await Promise.all(writing.map((b) => this.retry(b.accountId, err)));
+        else if (writing.length > 1) this.log.warn('archive: batches not written together; each account alone', { err });
       }
     }
     await Promise.all(batches.map((b) => this.finish(b, score)));
@@ -306,15 +302,15 @@ export class Archiver {
     this.lagSeconds = backlog.oldestMs === null ? 0 : Math.max(0, (Date.now() - backlog.oldestMs) / 1000);
     // More due than one pass takes: go again at once; else when the next account comes due
     // (queued by any instance), not a poll later.
-    if (accounts.length === this.opts.accountsPerPass) this.job.wake();
+    if (left || accounts.length === this.opts.accountsPerPass) this.job.wake();
     else if (backlog.nextDueMs !== null) this.wakeAt(backlog.nextDueMs);
   }
 
-  /** The account's next batch, as the books take it; null (and due again shortly) when
-   *  Redis could not be read. */
-  private async read(accountId: string): Promise<Batch | null> {
+  /** The account's next entries (at most `max`), as the books take them; null (and due
+   *  again shortly) when Redis could not be read. */
+  private async read(accountId: string, max: number): Promise<Batch | null> {
     try {
-      const batch = await this.queue.unarchived(accountId, this.opts.entriesPerBatch);
+      const batch = await this.queue.unarchived(accountId, max);
       const calls: ArchivedCall[] = [];
       for (const e of batch.entries) {
         if (e.fields.kind !== 'call_debit') continue;
