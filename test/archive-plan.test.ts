@@ -3,24 +3,12 @@
 // once let the planner read and hash every archived call of the account for each batch
 // whenever a month's partition had no statistics yet (BENCHMARKS.md, session 24): here the
 // statement is run, EXPLAIN ANALYZE'd and rolled back, on a fresh partition of 2,000 calls.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import pg from 'pg';
-import { createLogger } from '../src/log.js';
-import { Books } from '../src/postgres/books.js';
 import { ARCHIVE_SQL, type ArchivedCall, type ArchivedEntry } from '../src/postgres/archive-store.js';
-import { uniquePrefix } from './support/gateway.js';
-import { dropTestDatabase, testDatabaseUrl } from './support/postgres.js';
+import { booksPerFile } from './support/books.js';
 
-const url = testDatabaseUrl(uniquePrefix('archive-plan'));
-let books: Books;
-beforeAll(async () => {
-  books = new Books({ url, createDatabase: true }, createLogger('silent'));
-  expect(await books.open()).toBe(true);
-});
-afterAll(async () => {
-  await books.close();
-  await dropTestDatabase(url);
-});
+const { url, books } = booksPerFile('archive-plan');
 
 const AT = Date.now();
 let seq = 0;
@@ -58,7 +46,7 @@ function callRowsRead(node: PlanNode, out: string[] = []): string[] {
 it("a batch's check for CallSids already archived probes the index per call, not every call of the account", async () => {
   for (let b = 0; b < 2; b++) {
     const batch = Array.from({ length: 1000 }, settled);
-    expect(await books.archive.write([{ accountId: 'acme', entries: batch.map((x) => x.entry), calls: batch.map((x) => x.call) }])).toEqual({ entries: 1000, calls: 1000 });
+    expect(await books().archive.write([{ accountId: 'acme', entries: batch.map((x) => x.entry), calls: batch.map((x) => x.call) }])).toEqual({ entries: 1000, calls: 1000 });
   }
   const next = Array.from({ length: 10 }, settled);
   const again = [next[0]!.call, next[1]!.call].map((c) => ({ ...c }));
