@@ -40,8 +40,8 @@ export interface ArchiverOptions {
 
 export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   pollMs: 1000,
-  // A batch's own cost (its transaction, two statements planned, the commit's WAL flush,
-  // and ~8 Redis commands) is 10–70 times a call's: at 5 calls a batch it was most of what
+  // A batch's own cost (its transaction, its statement planned, the commit's WAL flush,
+  // and ~8 Redis commands) is 10–30 times a call's: at 5 calls a batch it was most of what
   // archiving cost (BENCHMARKS.md, session 24). A second keeps R19's "within seconds".
   batchDelayMs: 1000,
   leaseMs: 15_000,
@@ -161,7 +161,7 @@ export function archivedCall(entry: UnarchivedEntry, h?: Record<string, string>)
 
 /** One account's part of a pass: its entries as Redis holds them, and as the books take
  *  them; what became of it in the pass's write ('alone': to be written alone, the
- *  statement it was part of refused; 'failed': PostgreSQL away, queued again). */
+ *  statement it was part of refused; 'failed': not written, queued again). */
 interface Batch extends ArchiveBatch {
   source: UnarchivedEntry[];
   state: 'pending' | 'alone' | 'failed';
@@ -290,10 +290,11 @@ export class Archiver {
       try {
         this.count(await this.books.write(writing));
       } catch (err) {
-        const away = isBooksAway(err);
-        for (const b of writing) b.state = away ? 'failed' : 'alone';
-        if (away) await Promise.all(writing.map((b) => this.retry(b.accountId, err)));
-        else if (writing.length > 1) this.log.warn('archive: batches not written together; each account alone', { err });
+        // Alone, a batch that failed alone would fail again.
+        const alone = writing.length > 1 && !isBooksAway(err);
+        for (const b of writing) b.state = alone ? 'alone' : 'failed';
+        if (alone) this.log.warn('archive: batches not written together; each account alone', { err });
+        else await Promise.all(writing.map((b) => this.retry(b.accountId, err)));
       }
     }
     await Promise.all(batches.map((b) => this.finish(b, score)));
