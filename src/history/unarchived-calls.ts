@@ -2,7 +2,7 @@
 // archive mark in its Redis ledger, each as the call detail record the archiver will
 // write (jobs/archiver.ts' archivedCall, so both read a call the same way). Usually a
 // handful (the archive follows within a second); read in batches so a backlog is too.
-import { archivedCall } from '../jobs/archiver.js';
+import { archivedCall } from '../jobs/archive-records.js';
 import type { CallRecord } from '../postgres/history-store.js';
 import type { ArchiveQueue } from '../redis/archive-queue.js';
 

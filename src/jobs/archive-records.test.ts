@@ -2,7 +2,7 @@
 // and — for an entry written before entries carried it (a rolling upgrade) — from the
 // call's hash, the same record either way.
 import { expect, it } from 'vitest';
-import { archivedCall, archivedEntry } from './archiver.js';
+import { archivedCall, archivedEntry } from './archive-records.js';
 
 const money = { kind: 'call_debit', minutes: '-2', balanceAfter: '98', ref: 'CA1', at: '1700000100000',
   billedMinutes: '2', overageMinutes: '0', billableSeconds: '95', debitedMinutes: '2', cycleStart: '1699000000000', endedAt: '1700000099000' };
