@@ -238,6 +238,29 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       expect(await action(id, 'CAlive', 61, after)).toMatchObject({ outcome: 'finalized', debitedMinutes: 2 });
     });
 
+    it("a leg's progress while a reset is due is recorded without it; the signal that ends the call applies the reset first and counts once", async () => {
+      const anchor = Date.UTC(2026, 11, 31, 9, 0, 0);
+      const id = await account(10, anchor);
+      await authorize(id, 'CAcyc', T0);
+      const after = cycleContaining(anchor, T0).end + 1;
+      const resets = async () => (await ledger(id)).filter((e) => e.kind === 'cycle_reset').length;
+      // Fresh stores know no anchor: a script that loads the pool takes the CYCLE_DUE round trip.
+      const leg = (status: string, seq: string) =>
+        newStore().recordCallEvent(id, { callSid: 'CAcyc', kind: 'child', legSid: 'CLcyc', sequenceNumber: seq, status, seconds: null, minutes: null, dialCallSid: null }, after);
+      expect(await leg('ringing', '1')).toMatchObject({ outcome: 'recorded' });
+      expect(await leg('in-progress', '2')).toMatchObject({ outcome: 'recorded' });
+      expect(await resets()).toBe(1); // the opening one: a leg's progress left the pool alone
+      const ended = await newStore().recordCallEvent(
+        id,
+        { callSid: 'CAcyc', kind: 'action', legSid: 'CAcyc', sequenceNumber: null, status: 'completed', seconds: 61, minutes: 2, dialCallSid: 'CLcyc' },
+        after,
+      );
+      expect(ended).toMatchObject({ outcome: 'finalized', debitedMinutes: 2, cycleStart: after - 1 });
+      expect(await resets()).toBe(2);
+      expect(await store.readPool(id, after)).toMatchObject({ balance: 8, reserved: 0, usedThisCycle: 2, activeCalls: 0 });
+      expect(await action(id, 'CAcyc', 61, after)).toMatchObject({ outcome: 'duplicate' });
+    });
+
     it('publishes every change as a snapshot on the account channel', async () => {
       const id = await account(5);
       const sub = await topo.subscriber();

@@ -65,8 +65,6 @@
 --!include prologue
 --!include checks
 --!include legs
-local early = prologue()
-if early then return early end
 local CALL, ACTIVE, ENDED, CHECKS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 -- Checked once the final grace has passed, unless a check is queued earlier (R15).
 local function check_after_grace()
@@ -77,8 +75,26 @@ local seconds, minutes = tonumber(ARGV[9]), tonumber(ARGV[10])
 local eventAt = tonumber(ARGV[13])
 
 local state = redis.call('HGET', CALL, 'state')
-if not state then finish() return { -2 } end
-if state == 'denied' then finish() return { 6 } end
+if not state then return { -2 } end
+if state == 'denied' then return { 6 } end
+
+-- A light signal touches the call's hash alone: a late one (the call ended), or a leg's
+-- progress — a dialled leg's, or the parent's before its end — while neither the <Dial
+-- action> nor the parent's end has come, so that nothing can end the call (an answer
+-- publishes "started", naming the pool's account and version alone). Most signals are
+-- such, and for them the pool is not loaded nor what is due applied (prologue(): ~40% of
+-- such a script, BENCHMARKS.md session 24); the next script that needs the pool applies
+-- it. Decided before anything is written: a prologue() that answers CYCLE_DUE is run
+-- again, and its first run must leave nothing behind.
+local light = state == 'ended'
+if not light and (kind == 'child' or (kind == 'parent' and not TERMINAL[status])) then
+  local h = redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
+  light = not h[1] and not h[2]
+end
+if not light then
+  local early = prologue()
+  if early then return early end
+end
 
 -- Idempotency on (CallSid, SequenceNumber); signals without one on their status. The
 -- grace and completeness checks are not signals: they may run any number of times.
@@ -90,7 +106,7 @@ if not check then
   else seen = 'seen:' .. legSid .. ':' .. kind .. ':' .. status .. ':' .. (ARGV[9] or '') end
   if redis.call('HSETNX', CALL, seen, '1') == 0 then finish() return { 4 } end
 end
-if state == 'ended' then finish() return { 5 } end
+if state == 'ended' then return { 5 } end
 
 if not check and not (kind == 'action' and DIAL_STATUS or CALL_STATUS)[status] then
   redis.call('HSET', CALL, 'unexpected:' .. legSid, status)
@@ -180,12 +196,15 @@ end
 -- Most signals are a leg's, while the parent is up and before the <Dial action>: nothing
 -- can be final then, and the rest of the call is read only if it was answered now. Reading
 -- the two fields that say so first spares those signals the whole record below (the
--- signals that may end a call read it at once).
-local head = (kind == 'child' or (kind == 'parent' and not TERMINAL[status]))
+-- signals that may end a call read it at once). A light signal is one of them, known so.
+local head = not light and (kind == 'child' or (kind == 'parent' and not TERMINAL[status]))
   and redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
-if head and not head[1] and not head[2] then
+if light or (head and not head[1] and not head[2]) then
   finish()
-  if answeredNow then publish_started(redis.call('HMGET', CALL, 'answeredAt', 'direction', 'from', 'to', 'staffId'), 1) end
+  if answeredNow then
+    if light then load_pool_ids() end
+    publish_started(redis.call('HMGET', CALL, 'answeredAt', 'direction', 'from', 'to', 'staffId'), 1)
+  end
   return { 2 }
 end
 
