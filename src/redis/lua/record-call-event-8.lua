@@ -86,11 +86,11 @@ if state == 'denied' then return { 6 } end
 -- such a script, BENCHMARKS.md session 24); the next script that needs the pool applies
 -- it. Decided before anything is written: a prologue() that answers CYCLE_DUE is run
 -- again, and its first run must leave nothing behind.
-local light = state == 'ended'
-if not light and (kind == 'child' or (kind == 'parent' and not TERMINAL[status])) then
-  local h = redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
-  light = not h[1] and not h[2]
-end
+-- (The two fields that tell are written by neither a leg's signal nor the parent's
+-- progress: read before the signal is recorded, they are as after it.)
+local head = state ~= 'ended' and (kind == 'child' or (kind == 'parent' and not TERMINAL[status]))
+  and redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
+local light = state == 'ended' or (head and not head[1] and not head[2]) or false
 if not light then
   local early = prologue()
   if early then return early end
@@ -193,16 +193,11 @@ local function publish_started(who, i)
   end
 end
 
--- Most signals are a leg's, while the parent is up and before the <Dial action>: nothing
--- can be final then, and the rest of the call is read only if it was answered now. Reading
--- the two fields that say so first spares those signals the whole record below (the
--- signals that may end a call read it at once). A light signal is one of them, known so.
-local head = not light and (kind == 'child' or (kind == 'parent' and not TERMINAL[status]))
-  and redis.call('HMGET', CALL, 'actionStatus', 'parentTerminal')
-if light or (head and not head[1] and not head[2]) then
-  finish()
+-- A light signal (above): nothing can be final, and the rest of the call is read only if
+-- it was answered now (the signals that may end a call read it at once, below).
+if light then
   if answeredNow then
-    if light then load_pool_ids() end
+    load_pool_ids()
     publish_started(redis.call('HMGET', CALL, 'answeredAt', 'direction', 'from', 'to', 'staffId'), 1)
   end
   return { 2 }
