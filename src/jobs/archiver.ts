@@ -21,7 +21,7 @@ export interface ArchiverOptions {
   pollMs: number;
   /** An announced account (its first entry not archived yet) is archived this long after
    *  that entry, with whatever the account wrote meanwhile: a busy account's entries go to
-   *  PostgreSQL in one transaction a second, not one each (ms; 0: at once). */
+   *  PostgreSQL in one transaction every half second, not one each (ms; 0: at once). */
   batchDelayMs: number;
   /** How long a claimed account is this instance's (then due again). */
   leaseMs: number;
@@ -43,8 +43,9 @@ export const DEFAULT_ARCHIVER_OPTIONS: ArchiverOptions = {
   pollMs: 1000,
   // A batch's own cost (its transaction, its statement planned, the commit's WAL flush,
   // and ~8 Redis commands) is 10–30 times a call's: at 5 calls a batch it was most of what
-  // archiving cost (BENCHMARKS.md, session 24). A second keeps R19's "within seconds".
-  batchDelayMs: 1000,
+  // archiving cost (BENCHMARKS.md, session 24). Half a second keeps R19's "within
+  // seconds" with room, and the window in which a settled call is in Redis alone short.
+  batchDelayMs: 500,
   leaseMs: 15_000,
   accountsPerPass: 50,
   entriesPerBatch: 1000,
