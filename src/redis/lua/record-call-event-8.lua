@@ -60,7 +60,8 @@
            {6} signal about a call that was denied;   {7, indexAt} recorded, status not one Twilio
            documents (left for reconciliation);   (indexAt: the due time to write to the
            global reconciliation index, or 0)   {-2} no such call in this account;
-           -1 / -100 as in lib/prologue.lua.
+           -1 / -100 as in lib/prologue.lua (never for a light signal, below: it does not
+           load the pool).
 ]]
 --!include prologue
 --!include checks
