@@ -245,10 +245,10 @@ export function poolScriptSuite(name: string, topology: () => Topology) {
       const after = cycleContaining(anchor, T0).end + 1;
       const resets = async () => (await ledger(id)).filter((e) => e.kind === 'cycle_reset').length;
       // Fresh stores know no anchor: a script that loads the pool takes the CYCLE_DUE round trip.
-      const leg = (status: string, seq: string) =>
+      const leg = (status: string, seq: number) =>
         newStore().recordCallEvent(id, { callSid: 'CAcyc', kind: 'child', legSid: 'CLcyc', sequenceNumber: seq, status, seconds: null, minutes: null, dialCallSid: null }, after);
-      expect(await leg('ringing', '1')).toMatchObject({ outcome: 'recorded' });
-      expect(await leg('in-progress', '2')).toMatchObject({ outcome: 'recorded' });
+      expect(await leg('ringing', 1)).toMatchObject({ outcome: 'recorded' });
+      expect(await leg('in-progress', 2)).toMatchObject({ outcome: 'recorded' });
       expect(await resets()).toBe(1); // the opening one: a leg's progress left the pool alone
       const ended = await newStore().recordCallEvent(
         id,

@@ -19,9 +19,11 @@
  *              authorized by voice, oldest first, each exactly once; the rest completed
  *              unmeasured; then (books.ts) reserved must be 0 and the debit 2 minutes per
  *              authorized call; /metrics must agree.
- *              Voice and status run twice (issue #17: "no loss from archiving, same run"):
- *              first on a gateway with ARCHIVER=off (nothing written to PostgreSQL while
- *              it is measured), then on an archiving gateway (same Redis prefix and books).
+ *              Voice and status run three times (issue #17: "no loss from archiving, same
+ *              run"): on a gateway with ARCHIVER=off (nothing written to PostgreSQL while
+ *              it is measured), then on an archiving gateway (same Redis prefix and books),
+ *              then, once the archiving gateway has stopped, with ARCHIVER=off again (since
+ *              session 24: archiving on is set against the mean of the rounds around it).
  *   catch-up   (catch-up.ts) between the two: the archiving gateway starts and archives
  *              the first round's backlog alone; its CPU, Redis's and PostgreSQL's per call.
  *   archive    (archive.ts) every ledger entry and call of the run reaches PostgreSQL; the
@@ -156,6 +158,26 @@ async function main(): Promise<number> {
   const archive = await archivePhase(gw, 1 + statusOff.completedTotal + status.completedTotal, statusOff.completedTotal + status.completedTotal, lagBefore);
   // After the books: without a private Redis it runs on this gateway's account.
   const lifecycle = await lifecyclePhase(gw);
+  const badOn = { voice: bad.voice, status: bad.status };
+
+  // Round 3, archive off again (session 24): round 2 runs later than round 1 and on a
+  // Redis holding round 1's calls, and its voice run, which archives nothing, moved as much
+  // as its status run; archiving on is set against both rounds off around it. The archiving
+  // gateway stops first, so that nothing is archived meanwhile.
+  await stopChild(gw);
+  const gwOff2 = await startServer({ name: 'gateway (ARCHIVER=off, again)', script: join(ROOT, 'dist', 'main.js'), env: { ...gatewayEnv(ID), ARCHIVER: 'off' }, readyPath: '/readyz', log });
+  log('round 3: a gateway with ARCHIVER=off, again');
+  const initialOff2 = await balanceNow(gwOff2.port);
+  authorized.length = 0;
+  bad.voice = 0;
+  bad.status = 0;
+  const voiceOff2 = await voicePhase(gwOff2);
+  const statusOff2 = await statusPhase(gwOff2);
+  const callsOff2 = authorized.length;
+  const booksOff2 = await checkBooks(gwOff2, initialOff2, callsOff2, statusOff2);
+  const badOff2 = { voice: bad.voice, status: bad.status };
+  await stopChild(gwOff2);
+
   const bareRun = await barePhase(bare);
 
   await Promise.all(children.map(stopChild));
@@ -163,11 +185,12 @@ async function main(): Promise<number> {
   const ok = printReport({
     env: benchEnv(start, redisVersion),
     archiveOff: { voice: voiceOff, status: statusOff, calls: callsOff, books: booksOff, bad: badOff, gatewayWarnLines: gwOff.warnLines },
+    archiveOffAfter: { voice: voiceOff2, status: statusOff2, calls: callsOff2, books: booksOff2, bad: badOff2, gatewayWarnLines: gwOff2.warnLines },
     catchUp,
     voice,
     status,
     bare: bareRun,
-    bad,
+    bad: { ...badOn, bare: bad.bare },
     samples,
     calls,
     books,

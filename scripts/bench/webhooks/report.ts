@@ -39,17 +39,22 @@ function row(phase: string, r: PhaseResult, badBody: number): Row {
   };
 }
 
+/** A round of the voice and status phases on a gateway with ARCHIVER=off. */
+export interface ArchiveOffRound {
+  voice: PhaseResult;
+  status: StatusOutcome;
+  calls: number;
+  books: Awaited<ReturnType<typeof checkBooks>>;
+  bad: { voice: number; status: number };
+  gatewayWarnLines: number;
+}
+
 export interface Outcome {
   env: ReturnType<typeof benchEnv>;
   /** Round 1: the same phases on a gateway with ARCHIVER=off. */
-  archiveOff: {
-    voice: PhaseResult;
-    status: StatusOutcome;
-    calls: number;
-    books: Awaited<ReturnType<typeof checkBooks>>;
-    bad: { voice: number; status: number };
-    gatewayWarnLines: number;
-  };
+  archiveOff: ArchiveOffRound;
+  /** Round 3, after the archiving round 2: ARCHIVER=off again (session 24). */
+  archiveOffAfter: ArchiveOffRound;
   catchUp: CatchUpOutcome;
   voice: PhaseResult;
   status: StatusOutcome;
@@ -70,22 +75,30 @@ export function printReport(o: Outcome): boolean {
   const { checks, balanceOk, metricsOk } = books;
   const C = opts.connections;
   const off = o.archiveOff;
+  const off2 = o.archiveOffAfter;
   const rows = [
     row('voice', voice, o.bad.voice),
     row('status', status, o.bad.status),
     row('bare', bareRun, o.bad.bare),
     row('voiceArchiveOff', off.voice, off.bad.voice),
     row('statusArchiveOff', off.status.status, off.bad.status),
+    row('voiceArchiveOff2', off2.voice, off2.bad.voice),
+    row('statusArchiveOff2', off2.status.status, off2.bad.status),
   ];
   const ratio = (a: number, b: number) => (b > 0 ? r2(a / b) : 0);
+  const mean = (a: number, b: number) => (a + b) / 2;
   const ratios = {
     voiceBare: ratio(voice.rps, bareRun.rps),
     statusBare: ratio(status.rps, bareRun.rps),
     voiceArchiveOffBare: ratio(off.voice.rps, bareRun.rps),
     statusArchiveOffBare: ratio(off.status.status.rps, bareRun.rps),
-    /** Archiving on ÷ off, same run: 1.0 is no loss. */
-    statusArchiveOnOff: ratio(status.rps, off.status.status.rps),
-    voiceArchiveOnOff: ratio(voice.rps, off.voice.rps),
+    /** Archiving on ÷ off, same run: 1.0 is no loss. Off is the mean of the rounds before
+     *  and after the archiving one (session 24); the first alone as before, beside it. */
+    statusArchiveOnOff: ratio(status.rps, mean(off.status.status.rps, off2.status.status.rps)),
+    voiceArchiveOnOff: ratio(voice.rps, mean(off.voice.rps, off2.voice.rps)),
+    statusArchiveOnOffBefore: ratio(status.rps, off.status.status.rps),
+    voiceArchiveOnOffBefore: ratio(voice.rps, off.voice.rps),
+    statusArchiveOffAfterBefore: ratio(off2.status.status.rps, off.status.status.rps),
   };
   const targets = {
     minRatio: 0.8,
@@ -96,7 +109,7 @@ export function printReport(o: Outcome): boolean {
     statusP99Met: status.p99 <= 10,
   };
   const cleanRuns = rows.every((r) => r.errors === 0 && r.timeouts === 0 && r.non2xx === 0 && r.badBody === 0);
-  const offOk = off.books.balanceOk && off.books.metricsOk && !off.status.status.exhausted;
+  const offOk = [off, off2].every((r) => r.books.balanceOk && r.books.metricsOk && !r.status.status.exhausted);
   const ok = cleanRuns && balanceOk && metricsOk && !status.exhausted && lc.ok && o.archive.ok && offOk && o.catchUp.ok;
 
   const out = reportHeader(
@@ -134,8 +147,10 @@ export function printReport(o: Outcome): boolean {
   out.push(`voice/bare   ${ratios.voiceBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.voiceRatioMet)})`);
   out.push(`status/bare  ${ratios.statusBare.toFixed(2)}   (target ≥ 0.80: ${mark(targets.statusRatioMet)})`);
   out.push(
-    `archiving on ÷ off (same run): status ${ratios.statusArchiveOnOff.toFixed(2)}, voice ${ratios.voiceArchiveOnOff.toFixed(2)} ` +
-      `(off: status/bare ${ratios.statusArchiveOffBare.toFixed(2)}, voice/bare ${ratios.voiceArchiveOffBare.toFixed(2)})`,
+    `archiving on ÷ off (same run; off: the mean of rounds 1 and 3, around the archiving round 2): status ${ratios.statusArchiveOnOff.toFixed(2)}, ` +
+      `voice ${ratios.voiceArchiveOnOff.toFixed(2)} (voice archives nothing: the control); against round 1 alone: status ` +
+      `${ratios.statusArchiveOnOffBefore.toFixed(2)}, voice ${ratios.voiceArchiveOnOffBefore.toFixed(2)}; round 3 ÷ round 1, status: ` +
+      `${ratios.statusArchiveOffAfterBefore.toFixed(2)} (off: status/bare ${ratios.statusArchiveOffBare.toFixed(2)}, voice/bare ${ratios.voiceArchiveOffBare.toFixed(2)})`,
   );
   out.push(
     `p99 ≤ 10 ms  voice ${voice.p99.toFixed(2)} ms: ${mark(targets.voiceP99Met)}; status ${status.p99.toFixed(2)} ms: ${mark(targets.statusP99Met)}`,
@@ -166,10 +181,12 @@ export function printReport(o: Outcome): boolean {
       `(target p99 ≤ 5 s: ${mark(a.lagP99Seconds !== null && a.lagP99Seconds <= 5)}); ${a.booksBytesPerCall ?? '-'} bytes of PostgreSQL per call`,
   );
   out.push(printCatchUp(o.catchUp));
-  out.push(
-    `round 1 (ARCHIVER=off): ${fmtInt(off.calls)} calls, debit ${fmtInt(off.books.checks.debit)} vs ${fmtInt(off.books.checks.expectedDebit)}, ` +
-      `books ${mark(off.books.balanceOk)}, metrics ${mark(off.books.metricsOk)}; gateway warn/error log lines: ${off.gatewayWarnLines}`,
-  );
+  for (const [label, r] of [['round 1', off], ['round 3', off2]] as const) {
+    out.push(
+      `${label} (ARCHIVER=off): ${fmtInt(r.calls)} calls, debit ${fmtInt(r.books.checks.debit)} vs ${fmtInt(r.books.checks.expectedDebit)}, ` +
+        `books ${mark(r.books.balanceOk)}, metrics ${mark(r.books.metricsOk)}; gateway warn/error log lines: ${r.gatewayWarnLines}`,
+    );
+  }
   for (const [label, sample] of Object.entries(o.samples)) out.push(`first unexpected ${label} answer: ${sample}`);
   if (status.exhausted) out.push('WARNING: the status run ran out of authorized calls and stopped early');
   out.push('');
@@ -193,7 +210,7 @@ export function printReport(o: Outcome): boolean {
     costPerCall: lc.cost,
     archive: o.archive,
     catchUp: o.catchUp,
-    checks: { ...checks, balanceOk, metricsOk, archiveOff: { ...off.books.checks, balanceOk: off.books.balanceOk, metricsOk: off.books.metricsOk }, lifecycle: { ...lc, cost: undefined }, ok },
+    checks: { ...checks, balanceOk, metricsOk, archiveOff: { ...off.books.checks, balanceOk: off.books.balanceOk, metricsOk: off.books.metricsOk }, archiveOffAfter: { ...off2.books.checks, balanceOk: off2.books.balanceOk, metricsOk: off2.books.metricsOk }, lifecycle: { ...lc, cost: undefined }, ok },
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
   return ok;
