@@ -48,7 +48,7 @@
  */
 import { join } from 'node:path';
 import { gatewayEnv } from '../lib/identity.js';
-import { children, startServer, stopChild } from '../lib/processes.js';
+import { children, startServer, stopChild, type Child } from '../lib/processes.js';
 import { benchEnv } from '../lib/report.js';
 import { installCleanup, prepareBench, runBench } from '../lib/run.js';
 import { PUBLIC_BASE_URL, REDIS_URL, ROOT, fmtInt } from '../lib/util.js';
@@ -117,18 +117,14 @@ async function main(): Promise<number> {
   });
 
   await createBenchAccount(gwOff.port);
-  const initialOff = await balanceNow(gwOff.port);
-  log(`account ${ACCOUNT_ID}: balance ${fmtInt(initialOff.balance)} minutes, softphone client:${IDENTITY}`);
+  log(`account ${ACCOUNT_ID}: balance ${fmtInt((await balanceNow(gwOff.port)).balance)} minutes, softphone client:${IDENTITY}`);
   log('round 1: a gateway with ARCHIVER=off');
-  const voiceOff = await voicePhase(gwOff);
-  const statusOff = await statusPhase(gwOff);
-  const callsOff = authorized.length;
-  const booksOff = await checkBooks(gwOff, initialOff, callsOff, statusOff);
-  const badOff = { voice: bad.voice, status: bad.status };
+  const off1 = await round(gwOff);
+  const statusOff = off1.status;
   if (quick) {
     const bareQuick = await barePhase(bare);
     await Promise.all(children.map(stopChild));
-    const quickOk = printQuickReport(benchEnv(start, redisVersion), { voice: voiceOff, status: statusOff.status, bare: bareQuick }, booksOff.balanceOk && booksOff.metricsOk && bad.voice + bad.status + bad.bare === 0);
+    const quickOk = printQuickReport(benchEnv(start, redisVersion), { voice: off1.voice, status: statusOff.status, bare: bareQuick }, off1.books.balanceOk && off1.books.metricsOk && off1.bad.voice + off1.bad.status + bad.bare === 0);
     return quickOk ? 0 : 1;
   }
 
@@ -141,24 +137,18 @@ async function main(): Promise<number> {
     console.log(`\nminutegate archive catch-up — ${env.date}, git ${env.git}`);
     console.log(printCatchUp(catchUp));
     console.log(JSON.stringify({ bench: 'webhooks', phase: 'catchup', ...env, ...catchUp }));
-    return catchUp.ok && booksOff.balanceOk && bad.voice + bad.status === 0 ? 0 : 1;
+    return catchUp.ok && off1.books.balanceOk && off1.bad.voice + off1.bad.status === 0 ? 0 : 1;
   }
   await stopChild(gwOff);
   const lagBefore = await lagBuckets(gw.port);
 
   log('round 2: an archiving gateway');
-  const initial = await balanceNow(gw.port);
-  authorized.length = 0;
-  bad.voice = 0;
-  const voice = await voicePhase(gw);
-  const status = await statusPhase(gw);
-  const calls = authorized.length;
-  const books = await checkBooks(gw, initial, calls, status);
+  const on = await round(gw);
+  const status = on.status;
   // Every entry of both rounds in PostgreSQL: the opening allowance and one call_debit per call.
   const archive = await archivePhase(gw, 1 + statusOff.completedTotal + status.completedTotal, statusOff.completedTotal + status.completedTotal, lagBefore);
   // After the books: without a private Redis it runs on this gateway's account.
   const lifecycle = await lifecyclePhase(gw);
-  const badOn = { voice: bad.voice, status: bad.status };
 
   // Round 3, archive off again (session 24): round 2 runs later than round 1 and on a
   // Redis holding round 1's calls, and its voice run, which archives nothing, moved as much
@@ -167,15 +157,7 @@ async function main(): Promise<number> {
   await stopChild(gw);
   const gwOff2 = await startServer({ name: 'gateway (ARCHIVER=off, again)', script: join(ROOT, 'dist', 'main.js'), env: { ...gatewayEnv(ID), ARCHIVER: 'off' }, readyPath: '/readyz', log });
   log('round 3: a gateway with ARCHIVER=off, again');
-  const initialOff2 = await balanceNow(gwOff2.port);
-  authorized.length = 0;
-  bad.voice = 0;
-  bad.status = 0;
-  const voiceOff2 = await voicePhase(gwOff2);
-  const statusOff2 = await statusPhase(gwOff2);
-  const callsOff2 = authorized.length;
-  const booksOff2 = await checkBooks(gwOff2, initialOff2, callsOff2, statusOff2);
-  const badOff2 = { voice: bad.voice, status: bad.status };
+  const off2 = await round(gwOff2);
   await stopChild(gwOff2);
 
   const bareRun = await barePhase(bare);
@@ -184,21 +166,35 @@ async function main(): Promise<number> {
 
   const ok = printReport({
     env: benchEnv(start, redisVersion),
-    archiveOff: { voice: voiceOff, status: statusOff, calls: callsOff, books: booksOff, bad: badOff, gatewayWarnLines: gwOff.warnLines },
-    archiveOffAfter: { voice: voiceOff2, status: statusOff2, calls: callsOff2, books: booksOff2, bad: badOff2, gatewayWarnLines: gwOff2.warnLines },
+    archiveOff: { ...off1, gatewayWarnLines: gwOff.warnLines },
+    archiveOffAfter: { ...off2, gatewayWarnLines: gwOff2.warnLines },
     catchUp,
-    voice,
+    voice: on.voice,
     status,
     bare: bareRun,
-    bad: { ...badOn, bare: bad.bare },
+    bad: { ...on.bad, bare: bad.bare },
     samples,
-    calls,
-    books,
+    calls: on.calls,
+    books: on.books,
     lifecycle,
     archive,
     gatewayWarnLines: gw.warnLines,
   });
   return ok ? 0 : 1;
+}
+
+/** One round of the voice and status phases on `gw`: what they measured, the calls they
+ *  authorized, the books checked after them, and the unexpected answers of this round. */
+async function round(gw: Child) {
+  const initial = await balanceNow(gw.port);
+  authorized.length = 0;
+  bad.voice = 0;
+  bad.status = 0;
+  const voice = await voicePhase(gw);
+  const status = await statusPhase(gw);
+  const calls = authorized.length;
+  const books = await checkBooks(gw, initial, calls, status);
+  return { voice, status, calls, books, bad: { voice: bad.voice, status: bad.status } };
 }
 
 await runBench('bench', main, cleanup);
