@@ -75,8 +75,6 @@ export class Archiver {
   archived = { entries: 0, calls: 0 };
   /** Announcements heard that could not be queued (Redis away): the sweep finds them. */
   private sweepWanted = false;
-  private wakeTimer: NodeJS.Timeout | null = null;
-  private wakeTimerAt = 0;
 
   constructor(
     private readonly queue: ArchiveQueue,
@@ -116,26 +114,13 @@ export class Archiver {
   }
 
   async stop(): Promise<void> {
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = null;
     await Promise.all([this.job.stop(), this.sweepJob.stop()]);
   }
 
-  /** Wakes the job when an account queued for `due` (ms) comes due, and GROUP_MS later,
-   *  so that the accounts coming due together go in one pass, one transaction. One timer,
-   *  for the earliest such time: each pass sets it again for the next (backlog()). */
+  /** A pass when an account queued for `due` (ms) comes due, GROUP_MS after it, so that
+   *  the accounts coming due together go in one pass, one transaction. */
   private wakeAt(due: number): void {
-    const at = due + GROUP_MS;
-    const ms = at - Date.now();
-    if (ms <= 0) return this.job.wake();
-    if (this.wakeTimer && this.wakeTimerAt <= at) return;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimerAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      this.job.wake();
-    }, ms);
-    this.wakeTimer.unref();
+    this.job.wakeIn(due + GROUP_MS - Date.now());
   }
 
   wake(): void {

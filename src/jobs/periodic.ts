@@ -6,9 +6,13 @@ import type { Logger } from '../log.js';
 
 export class PeriodicJob {
   private timer: NodeJS.Timeout | null = null;
+  /** When the timer fires (performance.now() ms). */
+  private timerAt = 0;
   private running = false;
   private current: Promise<void> | null = null;
   private wokenDuringPass = false;
+  /** The earliest wakeIn() asked for during the pass in progress (performance.now() ms). */
+  private wakeAfterPass = Infinity;
 
   constructor(
     private readonly name: string,
@@ -33,6 +37,19 @@ export class PeriodicJob {
     this.schedule(0);
   }
 
+  /** Runs a pass in `ms` (or at once if that is past), unless one runs sooner anyway; one
+   *  asked for during a pass is kept for after it. */
+  wakeIn(ms: number): void {
+    if (!this.running) return;
+    if (ms <= 0) return this.wake();
+    const at = performance.now() + ms;
+    if (this.current) {
+      this.wakeAfterPass = Math.min(this.wakeAfterPass, at);
+      return;
+    }
+    if (!this.timer || this.timerAt > at) this.schedule(ms);
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
@@ -50,10 +67,13 @@ export class PeriodicJob {
           this.current = null;
           if (!this.running) return;
           const again = this.wokenDuringPass;
+          const asked = this.wakeAfterPass - performance.now();
           this.wokenDuringPass = false;
-          this.schedule(again ? 0 : this.intervalMs);
+          this.wakeAfterPass = Infinity;
+          this.schedule(again ? 0 : Math.max(0, Math.min(this.intervalMs, asked)));
         });
     }, ms);
+    this.timerAt = performance.now() + ms;
     // Background work never keeps a process alive on its own.
     this.timer.unref();
   }
