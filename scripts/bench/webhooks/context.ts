@@ -6,7 +6,7 @@ import { runIdentity } from '../lib/identity.js';
 import { failUsage, parseArgsOrExit, wholeNumber } from '../lib/options.js';
 import { createLog, pool } from '../lib/util.js';
 
-export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|catchup|instructions|ab] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--build]
+export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup S] [--connections N] [--lifecycle-calls N] [--only scale|memory|quick|catchup|instructions|ab] [--scale-duration S] [--memory-window S] [--instr-requests N] [--instr-warmup N] [--instr-connections N] [--ab-dist DIR | --ab-bare] [--ab-rounds N] [--ab-slice S] [--build]
   --duration S         measured seconds per phase (default 10)
   --warmup S           warm-up seconds per phase (and per scale configuration), not measured (default 2)
   --connections N      concurrent connections (default 50; split across the gateways in the scale phase)
@@ -33,6 +33,8 @@ export const USAGE = `usage: npm run bench:webhooks -- [--duration S] [--warmup 
                        thread, Redis, all processes) and the median of the paired B ÷ A ratios
   --ab-dist DIR        the compiled tree of build B, where node can find the packages: e.g. the dist/ of a git
                        worktree with a link to this node_modules (ln -s), built there with npm run build
+  --ab-bare            with --only ab: B is the bare ceiling instead of a second build (no --ab-dist): the voice ÷
+                       bare ratio of issue #22, measured in alternated slices
   --ab-b-node-options=F  NODE_OPTIONS for build B only (e.g. --ab-b-node-options=--max-semi-space-size=4; --ab-dist
                        may then be dist)
   --ab-rounds N        pairs of slices (default 6)
@@ -52,6 +54,7 @@ function parseOptions() {
     'instr-warmup': { type: 'string', default: '5000' },
     'instr-connections': { type: 'string', default: '8' },
     'ab-dist': { type: 'string' },
+    'ab-bare': { type: 'boolean', default: false },
     'ab-b-node-options': { type: 'string', default: '' },
     'ab-rounds': { type: 'string', default: '6' },
     'ab-slice': { type: 'string', default: '3' },
@@ -62,7 +65,8 @@ function parseOptions() {
   if (values.only !== undefined && !['scale', 'memory', 'quick', 'catchup', 'instructions', 'ab'].includes(values.only)) {
     failUsage(USAGE, `--only: the phases that run alone are scale, memory, quick, catchup, instructions and ab, got ${values.only}`);
   }
-  if (values.only === 'ab' && !values['ab-dist']) failUsage(USAGE, '--only ab needs --ab-dist <the compiled tree of build B>');
+  if (values.only === 'ab' && !values['ab-dist'] && !values['ab-bare']) failUsage(USAGE, '--only ab needs --ab-dist <the compiled tree of build B>, or --ab-bare');
+  if (values['ab-bare'] && values['ab-dist']) failUsage(USAGE, '--ab-bare and --ab-dist each name build B: give one');
   // The scale phase splits the connections between 2 gateways: each needs one at least.
   if (values.only === 'scale') int('connections', values.connections, 2, 1000);
   return {
@@ -72,6 +76,7 @@ function parseOptions() {
     lifecycleCalls: int('lifecycle-calls', values['lifecycle-calls'], 10, 1_000_000),
     only: values.only as 'scale' | 'memory' | 'quick' | 'catchup' | 'instructions' | 'ab' | undefined,
     abDist: values['ab-dist'],
+    abBare: values['ab-bare'],
     abBNodeOptions: values['ab-b-node-options'],
     abRounds: int('ab-rounds', values['ab-rounds'], 1, 100),
     abSlice: int('ab-slice', values['ab-slice'], 1, 600),

@@ -51,10 +51,10 @@ import { gatewayEnv } from '../lib/identity.js';
 import { children, startServer, stopChild, type Child } from '../lib/processes.js';
 import { benchEnv } from '../lib/report.js';
 import { installCleanup, prepareBench, runBench } from '../lib/run.js';
-import { PUBLIC_BASE_URL, REDIS_URL, ROOT, fmtInt } from '../lib/util.js';
+import { ROOT, fmtInt } from '../lib/util.js';
 import { archivePhase, lagBuckets } from './archive.js';
 import { catchUpPhase } from './catch-up.js';
-import { barePhase } from './bare.js';
+import { barePhase, startBare } from './bare.js';
 import { balanceNow, checkBooks } from './books.js';
 import { ACCOUNT_ID, ID, IDENTITY, createBenchAccount, log, opts, shared } from './context.js';
 import { instructionsPhase } from './instructions.js';
@@ -108,13 +108,7 @@ async function main(): Promise<number> {
     readyPath: '/readyz',
     log,
   });
-  const bare = await startServer({
-    name: 'bare ceiling',
-    script: join(ROOT, 'scripts', 'bench', 'webhooks', 'bare-ceiling.mjs'),
-    env: { REDIS_URL, REDIS_PREFIX: ID.prefix, TWILIO_AUTH_TOKEN: ID.authToken, PUBLIC_BASE_URL },
-    readyPath: '/healthz',
-    log,
-  });
+  const bare = await startBare();
 
   await createBenchAccount(gwOff.port);
   log(`account ${ACCOUNT_ID}: balance ${fmtInt((await balanceNow(gwOff.port)).balance)} minutes, softphone client:${IDENTITY}`);
