@@ -1,13 +1,15 @@
 // The global lookups the webhooks need before they know the account: softphone identity
 // → staff member, phone number → account, CallSid → account. Each is a single key (any
 // cluster slot, kept by redis/directory-store.ts). Claims use SET NX so two accounts can
-// never own the same identity or number. The CallSid map never changes once written, so
-// it is cached in memory.
+// never own the same identity or number. The CallSid map is read from Redis each time, not
+// cached in memory: the calls' own callbacks name their account (twilio/callback-url.ts),
+// so only the TwiML App's Status Callback — once per call, at its end — asks it, while a
+// cache entry written by every voice webhook cost more than the look-ups it saved
+// (BENCHMARKS.md, session 25).
 import type { DirectoryStore } from '../redis/directory-store.js';
 import { TtlCache } from './ttl-cache.js';
 
 const CALL_MAP_TTL_SECONDS = 14 * 86400;
-const CACHE_LIMIT = 200_000;
 /** Owners of identities and numbers change only through this API (claims are never
  *  moved), so a positive answer may be reused for a while. */
 const OWNER_CACHE_MS = 60_000;
@@ -19,8 +21,6 @@ const IDENTITY_CACHE_MS = 2_000;
 export const REMOVED_IDENTITY_SECONDS = 2 * 3600;
 
 export class Directory {
-  // The CallSid map never changes once written: cached for as long as Redis keeps it.
-  private readonly callCache = new TtlCache<string>(CALL_MAP_TTL_SECONDS * 1000, CACHE_LIMIT);
   private readonly identityCache = new TtlCache<{ accountId: string; staffId: string }>(IDENTITY_CACHE_MS);
   private readonly numberCache = new TtlCache<string>(OWNER_CACHE_MS);
 
@@ -89,11 +89,10 @@ export class Directory {
 
   async rememberCall(callSid: string, accountId: string): Promise<void> {
     await this.store.rememberCall(callSid, accountId, CALL_MAP_TTL_SECONDS);
-    this.callCache.set(callSid, accountId);
   }
 
   lookupCall(callSid: string): Promise<string | null> {
-    return this.callCache.getOrLoad(callSid, () => this.store.callOwner(callSid));
+    return this.store.callOwner(callSid);
   }
 
   /** A video room belongs to the account of the first staff member seen in it. */

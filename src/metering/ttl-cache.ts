@@ -5,7 +5,8 @@ export class TtlCache<V> {
    *  is full it becomes `old`, and the `old` before it is dropped whole. A full cache used
    *  to drop its oldest entry per insertion, found by `keys().next()`, which walks over
    *  every entry deleted before it that the Map has not compacted away yet: 30–100 µs per
-   *  insertion once the call cache held its 200,000 calls (BENCHMARKS.md, session 23). */
+   *  insertion once the call cache (removed since, session 25) held its 200,000 calls
+   *  (BENCHMARKS.md, session 23). */
   private young = new Map<string, { v: V; until: number }>();
   private old = new Map<string, { v: V; until: number }>();
   private readonly generation: number;
@@ -76,9 +77,9 @@ export class TtlCache<V> {
 
 /**
  * A copy of `s` that keeps nothing else alive. V8 cuts a substring of 13 characters or more
- * as a view of the string it came from, so a CallSid parsed from a webhook's form body kept
- * the whole body (~1 KB) for as long as the cache kept the CallSid: up to 200,000 calls'
- * bodies, and the collector's work of carrying them (BENCHMARKS.md, session 23). Joining
+ * as a view of the string it came from, so a key parsed from a webhook's form body (a
+ * softphone identity; the CallSids of the call cache, session 23) kept the whole body (~1 KB)
+ * for as long as the cache kept the key, and the collector carried it (BENCHMARKS.md). Joining
  * the string to another makes V8 copy its characters into a new string when sliced again.
  */
 export function ownString(s: string): string {

@@ -3,11 +3,11 @@
  *
  *   npx tsx scripts/bench/lib/ttl-cache-cost.ts [--limit 200000] [--ops 200000] [--rounds 3]
  *
- * The call cache (metering/directory.ts) is filled to its limit, as a gateway's is after
- * --limit calls within the call map's 14 days, then each operation does what a voice
- * webhook and its final status callback do to it: one `set` of a new CallSid and one `get`
- * of a recent one. Prints ns per operation (set + get), per round; the first round also pays
- * for the filling's garbage.
+ * The call cache (metering/directory.ts until session 25 removed it, BENCHMARKS.md) is
+ * filled to its limit, as a gateway's was after --limit calls within the call map's 14
+ * days, then each operation does what a voice webhook and its final status callback did to
+ * it: one `set` of a new CallSid and one `get` of a recent one. Prints ns per operation
+ * (set + get), per round; the first round also pays for the filling's garbage.
  */
 import { TtlCache } from '../../../src/metering/ttl-cache.js';
 import { parseArgsOrExit, wholeNumber } from './options.js';
