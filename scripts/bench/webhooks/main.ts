@@ -115,8 +115,8 @@ async function main(): Promise<number> {
   log('round 1: a gateway with ARCHIVER=off');
   const off1 = await round(gwOff);
   const statusOff = off1.status;
-  // The bare route right after round 1, and again at the end (session 25): alone at the
-  // end of the full run it came out a third slower than anywhere else, twice.
+  // The bare route right after round 1, and again at the end (session 25): measured once,
+  // at the end, it came out a third slower than in other runs in two full runs of 25.
   const bareEarly = await barePhase(bare);
   if (quick) {
     await Promise.all(children.map(stopChild));
