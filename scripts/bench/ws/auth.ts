@@ -84,7 +84,7 @@ function createLoad() {
   };
 
   /** Warm-up, then the measured window; then waits for what is in flight. */
-  async function drive(label: string, sockets: LoadSocket[], pid: number | undefined) {
+  async function drive(label: string, sockets: LoadSocket[], pid: number | undefined, times = { warmupS: opts.warmup, durationS: opts.duration }) {
     const t0 = hrMs();
     let ticker: NodeJS.Timeout | null = null;
     if (paced) {
@@ -110,11 +110,11 @@ function createLoad() {
     } else {
       for (const s of sockets) for (let k = 0; k < opts.inflight; k++) sendOne(s);
     }
-    log(`${label}: warm-up ${opts.warmup} s, then measuring ${opts.duration} s`);
-    await sleep(opts.warmup * 1000);
+    log(`${label}: warm-up ${times.warmupS} s, then measuring ${times.durationS} s`);
+    await sleep(times.warmupS * 1000);
     const cpuA = await cpuSample(shared.redis, pid);
     state.mStart = hrMs();
-    await sleep(opts.duration * 1000);
+    await sleep(times.durationS * 1000);
     state.mEnd = hrMs();
     const cpuB = await cpuSample(shared.redis, pid);
     state.running = false;
@@ -134,8 +134,9 @@ function createLoad() {
   return { state, hist, paced, onMessage, drive };
 }
 
-/** The same load against the bare ceiling (ceiling-server.mjs), in its own process. */
-async function ceilingRun() {
+/** The bare ceiling (ceiling-server.mjs) in its own process, with the phase's sockets
+ *  open on it; their replies go to whichever load `target` holds. */
+async function openCeiling(target: { load: ReturnType<typeof createLoad> }) {
   const srv = await startServer({
     name: 'ws bare ceiling',
     script: join(ROOT, 'scripts', 'bench', 'ws', 'ceiling-server.mjs'),
@@ -143,18 +144,66 @@ async function ceilingRun() {
     readyPath: '/healthz',
     log,
   });
-  const load = createLoad();
   const sockets: LoadSocket[] = [];
   await pool(Array.from({ length: opts.sockets }, (_, i) => i), 50, async (i) => {
     const s: LoadSocket = { idx: i, ws: null as unknown as WebSocket, inflight: new Map(), seq: 0, gotSnapshot: true };
-    s.ws = trackWs(await openWs(wsBase(srv.port), {}, (data) => load.onMessage(s, data)));
+    s.ws = trackWs(await openWs(wsBase(srv.port), {}, (data) => target.load.onMessage(s, data)));
     sockets[i] = s;
   });
+  return { srv, sockets };
+}
+
+/** The same load against the bare ceiling, after the gateway's run. */
+async function ceilingRun() {
+  const target = { load: createLoad() };
+  const { srv, sockets } = await openCeiling(target);
+  const load = target.load;
   const run = await load.drive('ceiling', sockets, srv.proc.pid);
   for (const s of sockets) s.ws.close();
   await stopChild(srv);
   check(load.state.errors === 0 && load.state.other === 0 && run.unanswered === 0, 'auth ceiling: every reply answered');
   return { ...run, latency: load.hist.summary() };
+}
+
+const median = (xs: number[]) => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length === 0 ? 0 : v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+
+/** --auth-rounds N (session 25): the gateway's sockets and the ceiling's take turns at the
+ *  load in slices of --auth-slice seconds, gateway first in even rounds and ceiling first
+ *  in odd ones, so the machine's drift falls on both; the ratio is the median of each
+ *  round's gateway ÷ ceiling. */
+async function alternatedRuns(gw: { sockets: LoadSocket[]; target: { load: ReturnType<typeof createLoad> }; pid: number | undefined }) {
+  const ceilTarget = { load: createLoad() };
+  const ceil = await openCeiling(ceilTarget);
+  const sides = {
+    gateway: { sockets: gw.sockets, target: gw.target, pid: gw.pid },
+    ceiling: { sockets: ceil.sockets, target: ceilTarget, pid: ceil.srv.proc.pid },
+  };
+  const slice = async (side: 'gateway' | 'ceiling', warmupS: number) => {
+    const sd = sides[side];
+    const load = createLoad();
+    sd.target.load = load;
+    const r = await load.drive(`auth ${side} slice`, sd.sockets, sd.pid, { warmupS, durationS: opts.authSlice });
+    check(load.state.errors === 0 && load.state.other === 0 && load.state.denied === 0 && r.unanswered === 0, `auth alternated, ${side}: every reply authorized`);
+    return r;
+  };
+  await slice('ceiling', opts.warmup); // the gateway's sockets have run already; the ceiling's warm up
+  const rounds: { gateway: Awaited<ReturnType<typeof slice>>; ceiling: Awaited<ReturnType<typeof slice>> }[] = [];
+  for (let k = 0; k < opts.authRounds; k++) {
+    const order = k % 2 === 0 ? (['gateway', 'ceiling'] as const) : (['ceiling', 'gateway'] as const);
+    const got: Partial<(typeof rounds)[number]> = {};
+    for (const side of order) got[side] = await slice(side, 0);
+    rounds.push(got as (typeof rounds)[number]);
+    log(`auth alternated, round ${k + 1}: gateway ${fmtInt(got.gateway!.rps)}/s, ceiling ${fmtInt(got.ceiling!.rps)}/s`);
+  }
+  for (const s of ceil.sockets) s.ws.close();
+  await stopChild(ceil.srv);
+  const ratios = rounds.map((r) => (r.ceiling.rps > 0 ? r.gateway.rps / r.ceiling.rps : 0));
+  const us = (side: 'gateway' | 'ceiling') => median(rounds.flatMap((r) => (r[side].cpuUsPerAuth === null ? [] : [r[side].cpuUsPerAuth!])));
+  return { rounds: rounds.length, ratio: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), gatewayUs: us('gateway'), ceilingUs: us('ceiling') };
 }
 
 export async function authPhase() {
@@ -170,7 +219,8 @@ export async function authPhase() {
   }
   log(`auth: ${A} account(s) × ${staffPerAccount} staff, ${fmtInt(MONTHLY_MINUTES)} minutes each; opening ${opts.sockets} sockets`);
 
-  const load = createLoad();
+  const target = { load: createLoad() };
+  const load = target.load;
   const { state, hist, paced } = load;
   const sockets: LoadSocket[] = [];
   const idxs = Array.from({ length: opts.sockets }, (_, i) => i);
@@ -178,10 +228,10 @@ export async function authPhase() {
     const acc = accounts[i % A]!;
     const token = acc.tokens[Math.floor(i / A) % acc.tokens.length]!;
     const s: LoadSocket = { idx: i, ws: null as unknown as WebSocket, inflight: new Map(), seq: 0, gotSnapshot: false };
-    const ws = trackWs(await openWs(`${wsBase(gw.port)}/v1/ws`, { authorization: `Bearer ${token}` }, (data) => load.onMessage(s, data)));
+    const ws = trackWs(await openWs(`${wsBase(gw.port)}/v1/ws`, { authorization: `Bearer ${token}` }, (data) => target.load.onMessage(s, data)));
     s.ws = ws;
     ws.on('close', (code, reason) => {
-      if (state.running) state.firstBad ||= `socket ${i} closed ${code} ${reason.toString()}`;
+      if (target.load.state.running) state.firstBad ||= `socket ${i} closed ${code} ${reason.toString()}`;
     });
     sockets[i] = s;
   });
@@ -193,6 +243,7 @@ export async function authPhase() {
   );
   state.balanceFrames = 0;
 
+  const firstAuthAt = hrMs();
   const { unanswered, elapsedS, windowS, rps, cpu, cpuUsPerAuth } = await load.drive('auth', sockets, gw.proc.pid);
 
   // Every granted authorization still holds its minute (none expired yet if the phase
@@ -202,6 +253,13 @@ export async function authPhase() {
   for (const a of accounts) reserved += Number((await mustApi(gw.port, 'GET', `/v1/accounts/${a.id}/balance`, undefined, 200)).reserved);
   const reservedCheckable = elapsedS + 1 < AUTHORIZATION_TTL_SECONDS;
 
+  const alternated = opts.authRounds > 0 && !paced ? await alternatedRuns({ sockets, target, pid: gw.proc.pid }) : null;
+  if (alternated && (hrMs() - firstAuthAt) / 1000 > AUTHORIZATION_TTL_SECONDS) {
+    notes.push(
+      `auth: the alternated rounds ran past the authorizations' ${AUTHORIZATION_TTL_SECONDS} s TTL, so the gateway's last slices also released ` +
+        'expired ones (work the single run never has): use fewer rounds or shorter slices (--auth-rounds, --auth-slice) to compare like with like',
+    );
+  }
   for (const s of sockets) s.ws.close();
   await stopChild(gw);
   // The same load against the bare ceiling, right after (issue #12: the ratio, same run).
@@ -222,6 +280,15 @@ export async function authPhase() {
     met: null,
   });
   rows.push({ phase: 'auth', what: 'authorizations/s ÷ bare ceiling', value: r2(ratio).toFixed(2), target: '≥ 0.8', met: ratio >= 0.8 });
+  if (alternated) {
+    rows.push({
+      phase: 'auth',
+      what: `authorizations/s ÷ bare ceiling, alternated: median of ${alternated.rounds} rounds of ${opts.authSlice} s slices (min–max); CPU µs per authorization, gateway · ceiling (medians)`,
+      value: `${r2(alternated.ratio).toFixed(2)} (${r2(alternated.min)}–${r2(alternated.max)}); ${r1(alternated.gatewayUs)} · ${r1(alternated.ceilingUs)} µs`,
+      target: '≥ 0.8',
+      met: alternated.ratio >= 0.8,
+    });
+  }
   rows.push({ phase: 'auth', what: 'latency send → reply p50 / p99 / max (ms)', value: `${h.p50} / ${h.p99} / ${r1(h.max)}`, target: 'p99 ≤ 10', met: h.p99 <= 10 });
   rows.push({
     phase: 'auth',
@@ -270,6 +337,7 @@ export async function authPhase() {
     rps: Math.round(rps),
     ceilingRps: Math.round(bare.rps),
     ratioToCeiling: r2(ratio),
+    alternated,
     ceilingLatencyMs: bare.latency,
     ceilingCpuUsPerReply: bare.cpuUsPerAuth,
     latencyMs: h,

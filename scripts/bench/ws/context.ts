@@ -21,6 +21,8 @@ export const USAGE = `usage: npm run bench:ws -- [--duration S] [--warmup S] [--
   --auth-accounts N   auth: accounts the sockets are spread over (1)
   --inflight N        auth: authorize requests in flight per socket (1)
   --auth-rate R       auth: pace to R requests/s in total instead of a closed loop (0 = off)
+  --auth-rounds N     auth: then N rounds in which the gateway and the ceiling take turns at the
+                      load (slices of --auth-slice S seconds, default 3), for a steadier ratio (0 = off)
   --dashboards N      fanout: dashboard sockets (10000)
   --fanout-procs N    fanout: client processes holding them (2)
   --streams N         media: concurrent streams at 50 frames/s (500)`;
@@ -36,6 +38,8 @@ function parseOptions() {
     'auth-accounts': { type: 'string', default: '1' },
     inflight: { type: 'string', default: '1' },
     'auth-rate': { type: 'string', default: '0' },
+    'auth-rounds': { type: 'string', default: '0' },
+    'auth-slice': { type: 'string', default: '3' },
     dashboards: { type: 'string', default: '10000' },
     'fanout-procs': { type: 'string', default: '2' },
     streams: { type: 'string', default: '500' },
@@ -55,6 +59,8 @@ function parseOptions() {
     authAccounts: int('auth-accounts', values['auth-accounts'], 1, 2000),
     inflight: int('inflight', values.inflight, 1, 64),
     authRate: int('auth-rate', values['auth-rate'], 0, 1_000_000),
+    authRounds: int('auth-rounds', values['auth-rounds'], 0, 100),
+    authSlice: int('auth-slice', values['auth-slice'], 1, 600),
     dashboards: int('dashboards', values.dashboards, 1, 20_000),
     fanoutProcs: int('fanout-procs', values['fanout-procs'], 1, 8),
     streams: int('streams', values.streams, 1, 5000),
