@@ -22,7 +22,8 @@ export const USAGE = `usage: npm run bench:ws -- [--duration S] [--warmup S] [--
   --inflight N        auth: authorize requests in flight per socket (1)
   --auth-rate R       auth: pace to R requests/s in total instead of a closed loop (0 = off)
   --auth-rounds N     auth: then N rounds in which the gateway and the ceiling take turns at the
-                      load (slices of --auth-slice S seconds, default 3), for a steadier ratio (0 = off)
+                      closed-loop load (slices of --auth-slice S seconds, default 3), for a steadier ratio
+                      (0 = off; not with --auth-rate)
   --dashboards N      fanout: dashboard sockets (10000)
   --fanout-procs N    fanout: client processes holding them (2)
   --streams N         media: concurrent streams at 50 frames/s (500)`;
@@ -65,6 +66,7 @@ function parseOptions() {
     fanoutProcs: int('fanout-procs', values['fanout-procs'], 1, 8),
     streams: int('streams', values.streams, 1, 5000),
   };
+  if (o.authRounds > 0 && o.authRate > 0) failUsage(USAGE, '--auth-rounds alternates the closed-loop load: leave out --auth-rate');
   if (o.authAccounts > o.sockets) {
     process.stderr.write(`--auth-accounts (${o.authAccounts}) cannot exceed --sockets (${o.sockets})\n`);
     process.exit(2);
