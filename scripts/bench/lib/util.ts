@@ -24,6 +24,13 @@ export const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 export const r1 = (x: number) => Math.round(x * 10) / 10;
 export const r2 = (x: number) => Math.round(x * 100) / 100;
 export const fmtInt = (x: number) => Math.round(x).toLocaleString('en-US');
+/** The median of `xs`; null when there are none. */
+export const median = (xs: number[]): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
 
 /** Runs `fn` over `items` with at most `n` at a time. */
 export async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {

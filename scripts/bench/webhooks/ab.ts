@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { gatewayEnv } from '../lib/identity.js';
 import { startServer, stopChild, type Child } from '../lib/processes.js';
-import { ROOT, fmtInt, r2 } from '../lib/util.js';
+import { ROOT, fmtInt, median, r2 } from '../lib/util.js';
 import { POOL_PER_SECOND, pooled, voiceBody } from './bodies.js';
 import { ID, createBenchAccount, log, opts } from './context.js';
 import { usPerRequest } from '../lib/cpu.js';
@@ -90,13 +90,6 @@ export async function abPhase(): Promise<AbResult> {
   await Promise.all([stopChild(gateways.A), stopChild(gateways.B)]);
   return { bare, bDist, bNodeOptions: opts.abBNodeOptions, rounds: opts.abRounds, sliceS: opts.abSlice, slices };
 }
-
-const median = (xs: number[]) => {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export function printAbReport(r: AbResult, header: string[]): boolean {
   const figures = [
