@@ -4,7 +4,7 @@
  *
  *   npm run bench:ws [-- --duration 10] [--warmup 2] [--only auth|fanout|media] [--build]
  *
- * The phases live in auth.ts, fanout.ts (with fanout-procs.ts and the client processes of
+ * The phases live in auth.ts (with auth-load.ts and auth-ceiling.ts), fanout.ts (with fanout-procs.ts and the client processes of
  * fanout-clients.mjs) and media.ts; gateway.ts starts a gateway and opens sockets;
  * context.ts holds the flags, the run's identity and the report's rows.
  *
