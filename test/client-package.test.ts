@@ -178,8 +178,14 @@ say({ refused: err.code, ms: Date.now() - t0, attempts, state: bad.state });
 let asked = 0;
 const r = createClient({ url, getToken: async () => (asked += 1, mint()) });
 await r.ready;
+// Listening before the revocation: the socket may be closed and reopened before the
+// revocation's own answer is read.
+const reopened = new Promise((done) => {
+  let away = false;
+  r.on('state', (s) => (s === 'open' ? away && done() : (away = true)));
+});
 await fetch(url + '/v1/accounts/' + id + '/staff/alice/revoke-tokens', { method: 'POST', headers: { authorization: 'Bearer ' + admin } });
-await new Promise((done) => r.on('state', (s) => s === 'open' && done()));
+await reopened;
 const again = await r.authorize('+14155550101');
 await r.cancel(again.authorizationId);
 say({ afterRevoke: asked, authorized: typeof again.authorizationId });
